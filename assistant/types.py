@@ -1,0 +1,485 @@
+"""The values that cross stage boundaries, and one small Protocol per stage.
+
+Everything here is a frozen dataclass or a Protocol from the standard library:
+no framework type leaks into the core.  Files, HTTP bodies and settings are
+validated with pydantic at the edges and converted into these types there.
+
+Stages (see ``assistant.wiring.build_assistant``)::
+
+    text -> IntentClassifier -> Retriever (-> Reranker) -> policy -> Generator -> Answer
+                                                            \\-> HandoffQueue
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator, Mapping, Sequence
+import dataclasses
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+# pydantic reads this attribute when it validates a stdlib dataclass at an edge
+# (knowledge-base files); a plain dict keeps pydantic out of the core imports.
+_FORBID_EXTRA = {"extra": "forbid"}
+
+Lang = Literal["zh", "en"]
+LANGS: tuple[str, ...] = ("zh", "en")
+
+#: The intent taxonomy of ``shared/benchmark-format.md``, in its order.
+INTENTS: tuple[str, ...] = (
+    "consult.overview",
+    "consult.materials",
+    "consult.conditions",
+    "consult.process",
+    "consult.fee",
+    "consult.time_limit",
+    "consult.location",
+    "consult.online",
+    "request_human",
+    "complaint",
+    "greeting",
+    "thanks",
+    "out_of_scope",
+)
+CONSULT_INTENTS: tuple[str, ...] = tuple(i for i in INTENTS if i.startswith("consult."))
+
+
+class Action(str, enum.Enum):
+    """What the assistant does with a turn."""
+
+    ANSWER = "answer"
+    CLARIFY = "clarify"
+    HANDOFF = "handoff"
+    REFUSE = "refuse"
+    CHITCHAT = "chitchat"
+
+
+ACTIONS: tuple[str, ...] = tuple(a.value for a in Action)
+
+ItemKind = Literal["item", "policy", "bundle"]
+ItemStatus = Literal["draft", "published", "retired"]
+MaterialForm = Literal["original", "copy", "original_and_copy", "electronic", "form"]
+
+
+# --------------------------------------------------------------------------- knowledge base
+
+
+@dataclass(frozen=True)
+class Material:
+    """One document to bring: ``form`` says original or copy, ``count`` how many."""
+
+    __pydantic_config__ = _FORBID_EXTRA
+    name: str
+    form: MaterialForm = "original"
+    count: int = 1
+    note: str = ""
+    #: situation keys this material applies to; empty means every situation.
+    situations: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the procedure; for a bundle, ``item`` names the member item."""
+
+    __pydantic_config__ = _FORBID_EXTRA
+    title: str
+    detail: str = ""
+    item: str = ""
+    #: for bundle steps: what this step needs from the citizen or a previous step.
+    needs: str = ""
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where to apply in person."""
+
+    __pydantic_config__ = _FORBID_EXTRA
+    name: str
+    address: str = ""
+    hours: str = ""
+    phone: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class OnlineChannel:
+    """How to do it online: 一网通办 web, 随申办 app, or another official channel."""
+
+    __pydantic_config__ = _FORBID_EXTRA
+    available: bool = True
+    web: str = ""
+    app: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class FAQ:
+    """A citizen-style question with an answer drawn from the item."""
+
+    __pydantic_config__ = _FORBID_EXTRA
+    question: str
+    answer: str
+    lang: Lang = "zh"
+
+
+@dataclass(frozen=True)
+class Situation:
+    """A 情形 whose conditions or materials differ (employed / studying / …).
+
+    ``question`` is the one question that tells situations apart; every
+    situation of an item carries the same question text.
+    """
+
+    __pydantic_config__ = _FORBID_EXTRA
+    key: str
+    label: str
+    question: str = ""
+    label_en: str = ""
+    conditions: tuple[str, ...] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ChangeRecord:
+    """One entry of an item's history: who changed what, when."""
+
+    __pydantic_config__ = _FORBID_EXTRA
+    at: datetime
+    by: str
+    change: str
+
+
+@dataclass(frozen=True)
+class ServiceItem:
+    """A service item, policy or 一件事 bundle, keyed by its catalog id."""
+
+    __pydantic_config__ = _FORBID_EXTRA
+    id: str
+    kind: ItemKind
+    name: str
+    domain: str
+    department: str
+    summary: str
+    updated: date
+    status: ItemStatus = "draft"
+    aliases: tuple[str, ...] = ()
+    name_en: str = ""
+    summary_en: str = ""
+    situations: tuple[Situation, ...] = ()
+    conditions: tuple[str, ...] = ()
+    materials: tuple[Material, ...] = ()
+    process: tuple[Step, ...] = ()
+    fees: str = ""
+    time_limit: str = ""
+    locations: tuple[Location, ...] = ()
+    online: OnlineChannel = dataclasses.field(default_factory=OnlineChannel)
+    legal_basis: tuple[str, ...] = ()
+    phone: str = ""
+    faqs: tuple[FAQ, ...] = ()
+    related: tuple[str, ...] = ()
+    prerequisites: tuple[str, ...] = ()
+    effective_from: date | None = None
+    effective_to: date | None = None
+    history: tuple[ChangeRecord, ...] = ()
+
+    def is_live(self, today: date) -> bool:
+        """Published and effective on ``today``: only such items are retrievable."""
+        if self.status != "published":
+            return False
+        if self.effective_from and today < self.effective_from:
+            return False
+        if self.effective_to and today > self.effective_to:
+            return False
+        return True
+
+    def situation(self, key: str) -> Situation | None:
+        """The situation with ``key``, or None."""
+        return next((s for s in self.situations if s.key == key), None)
+
+
+#: Item fields a consult intent asks about; the composer and the reranker use it.
+INTENT_FIELDS: Mapping[str, tuple[str, ...]] = {
+    "consult.overview": ("summary", "conditions", "process"),
+    "consult.materials": ("materials",),
+    "consult.conditions": ("conditions", "situations"),
+    "consult.process": ("process",),
+    "consult.fee": ("fees",),
+    "consult.time_limit": ("time_limit",),
+    "consult.location": ("locations",),
+    "consult.online": ("online",),
+}
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of an item indexed for retrieval: one field (or one FAQ) as text."""
+
+    id: str
+    item_id: str
+    field: str
+    text: str
+    lang: Lang = "zh"
+    #: relative importance of the field for lexical scoring (names above body text).
+    weight: float = 1.0
+
+
+# --------------------------------------------------------------------------- retrieval
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A ranked item with the evidence that put it there."""
+
+    item_id: str
+    score: float
+    #: the best-matching chunk of the item (field and text), if any.
+    chunk_id: str = ""
+    field: str = ""
+    text: str = ""
+    #: per-component scores (``bm25``, ``dense``, ``fused``, ``rerank``…) for reports.
+    components: Mapping[str, float] = dataclasses.field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RetrievalQuery:
+    """A question plus the dialogue context a retriever may use."""
+
+    text: str
+    lang: Lang = "zh"
+    #: item the conversation is currently about (a follow-up stays on it).
+    current_item: str = ""
+    intent: str = ""
+
+
+# --------------------------------------------------------------------------- dialogue
+
+
+@dataclass(frozen=True)
+class IntentPrediction:
+    """A label of ``INTENTS`` with a calibrated confidence and all class scores."""
+
+    label: str
+    confidence: float
+    scores: Mapping[str, float] = dataclasses.field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Where a statement of an answer comes from."""
+
+    item_id: str
+    item_name: str
+    field: str
+    updated: date
+
+
+@dataclass(frozen=True)
+class Option:
+    """A choice offered with a clarifying question (a UI button)."""
+
+    label: str
+    value: str
+    item_id: str = ""
+    situation: str = ""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the assistant says for one turn."""
+
+    text: str
+    action: Action
+    lang: Lang = "zh"
+    citations: tuple[Citation, ...] = ()
+    options: tuple[Option, ...] = ()
+    #: which generator produced the text (``composer``, ``llm:…``).
+    generator: str = "composer"
+
+
+@dataclass(frozen=True)
+class DialogueState:
+    """What the conversation is about so far; follow-ups resolve against it."""
+
+    current_item: str = ""
+    slots: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    lang: Lang = "zh"
+    unresolved_turns: int = 0
+    #: a clarifying question waiting for its answer: the options offered.
+    pending_options: tuple[Option, ...] = ()
+    pending_intent: str = ""
+    pending_question: str = ""
+    handed_off: bool = False
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """Everything a Generator may use: the question, the retrieved items, nothing else."""
+
+    question: str
+    intent: str
+    lang: Lang
+    items: tuple[ServiceItem, ...]
+    action: Action = Action.ANSWER
+    state: DialogueState = dataclasses.field(default_factory=DialogueState)
+    history: tuple[Turn, ...] = ()
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    """The outcome of one user message: the answer plus how it was reached."""
+
+    answer: Answer
+    intent: IntentPrediction
+    hits: tuple[Hit, ...]
+    state: DialogueState
+    #: milliseconds per stage (``intent``, ``retrieval``, ``generation``, ``total``…).
+    timings_ms: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    #: reason code when the action is handoff (``customer_request``, ``low_confidence``…).
+    handoff_reason: str = ""
+
+
+# --------------------------------------------------------------------------- persistence
+
+Role = Literal["user", "assistant", "agent", "system"]
+TicketStatus = Literal["new", "claimed", "answered", "resolved", "closed"]
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One stored message of a conversation."""
+
+    id: int
+    conversation_id: str
+    role: Role
+    text: str
+    created_at: datetime
+    intent: str = ""
+    action: str = ""
+    item_ids: tuple[str, ...] = ()
+    citations: tuple[Citation, ...] = ()
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """A conversation with its turns and dialogue state."""
+
+    id: str
+    created_at: datetime
+    lang: Lang
+    state: DialogueState
+    turns: tuple[Turn, ...] = ()
+    status: str = "open"
+    elder_mode: bool = False
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A conversation handed to the human helpdesk."""
+
+    id: int
+    conversation_id: str
+    status: TicketStatus
+    reason: str
+    department: str
+    summary: str
+    created_at: datetime
+    item_ids: tuple[str, ...] = ()
+    priority: int = 0
+    agent: str = ""
+    lease_until: datetime | None = None
+    first_response_at: datetime | None = None
+    resolved_at: datetime | None = None
+    resolution: str = ""
+
+
+# --------------------------------------------------------------------------- stage protocols
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into L2-normalised vectors; questions and passages may differ."""
+
+    name: str
+    dim: int
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+@runtime_checkable
+class Retriever(Protocol):
+    """Ranks service items for a query, best first, at most ``top_k``."""
+
+    def retrieve(self, query: RetrievalQuery, *, top_k: int = 10) -> list[Hit]: ...
+
+
+@runtime_checkable
+class Reranker(Protocol):
+    """Reorders the hits of a Retriever."""
+
+    def rerank(self, query: RetrievalQuery, hits: Sequence[Hit], *, top_k: int = 10) -> list[Hit]: ...
+
+
+@runtime_checkable
+class IntentClassifier(Protocol):
+    """Labels a user message with an intent of ``INTENTS``."""
+
+    def classify(self, text: str, *, state: DialogueState | None = None) -> IntentPrediction: ...
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """Writes the answer text from the retrieved items only."""
+
+    name: str
+
+    def generate(self, request: GenerationRequest) -> Answer: ...
+
+    def stream(self, request: GenerationRequest) -> Iterator[str]: ...
+
+
+@runtime_checkable
+class ConversationStore(Protocol):
+    """Durable conversations, messages and feedback."""
+
+    def create(self, *, lang: Lang = "zh", elder_mode: bool = False) -> Conversation: ...
+
+    def get(self, conversation_id: str) -> Conversation: ...
+
+    def record_turn(
+        self, conversation_id: str, user_text: str, result: TurnResult
+    ) -> tuple[Turn, Turn]: ...
+
+    def add_message(self, conversation_id: str, role: Role, text: str) -> Turn: ...
+
+    def set_state(self, conversation_id: str, state: DialogueState) -> None: ...
+
+    def add_feedback(self, conversation_id: str, turn_id: int, *, helpful: bool, comment: str = "") -> None: ...
+
+
+@runtime_checkable
+class HandoffQueue(Protocol):
+    """The human helpdesk queue: enqueue, claim (atomic, leased), resolve."""
+
+    def enqueue(
+        self,
+        conversation_id: str,
+        *,
+        reason: str,
+        department: str,
+        summary: str,
+        item_ids: Sequence[str] = (),
+        priority: int = 0,
+    ) -> Ticket: ...
+
+    def claim(self, ticket_id: int, agent: str) -> Ticket: ...
+
+    def resolve(self, ticket_id: int, agent: str, *, resolution: str) -> Ticket: ...
+
+    def get(self, ticket_id: int) -> Ticket: ...
+
+    def list(self, *, status: str | None = None) -> list[Ticket]: ...
