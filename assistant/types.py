@@ -376,6 +376,17 @@ class Conversation:
 
 
 @dataclass(frozen=True)
+class TicketDraft:
+    """What a handoff asks the helpdesk for, before the queue numbers it."""
+
+    reason: str
+    department: str
+    summary: str
+    item_ids: tuple[str, ...] = ()
+    priority: int = 0
+
+
+@dataclass(frozen=True)
 class Ticket:
     """A conversation handed to the human helpdesk."""
 
@@ -451,8 +462,16 @@ class ConversationStore(Protocol):
     def get(self, conversation_id: str) -> Conversation: ...
 
     def record_turn(
-        self, conversation_id: str, user_text: str, result: TurnResult
-    ) -> tuple[Turn, Turn]: ...
+        self,
+        conversation_id: str,
+        user_text: str,
+        result: TurnResult,
+        *,
+        ticket: TicketDraft | None = None,
+    ) -> tuple[Turn, Turn, Ticket | None]:
+        """Store the user message, the answer and the new state (and the ticket
+        of a handoff) in one transaction; nothing is written if any part fails."""
+        ...
 
     def add_message(self, conversation_id: str, role: Role, text: str) -> Turn: ...
 

@@ -1,0 +1,188 @@
+"""The assistant as one object: dialogue plus persistence plus handoff.
+
+``Assistant.handle`` is the single path every front end uses (API, web chat,
+CLI ``ask``, the evaluation runner), so what evaluators measure is what
+citizens get.
+"""
+
+from __future__ import annotations
+
+import time
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from assistant.errors import InvalidInput
+from assistant.types import (
+    Action,
+    Answer,
+    Conversation,
+    ConversationStore,
+    DialogueState,
+    HandoffQueue,
+    IntentPrediction,
+    Lang,
+    ServiceItem,
+    Ticket,
+    Turn,
+    TicketDraft,
+    TurnResult,
+)
+
+if TYPE_CHECKING:
+    from assistant.dialogue import DialogueEngine
+
+#: Text shown while a person, not the bot, owns the conversation.
+_WAITING = {
+    "zh": "您的消息已转给人工客服，客服回复后会显示在这里，请稍候。",
+    "en": "Your message has been passed to a staff member; their reply will appear here.",
+}
+
+
+_ASK_PERSON = {"zh": "转人工", "en": "I want to talk to a person"}
+_HANDED_OFF = {
+    "zh": "已为您转接人工客服，请稍候，客服会在这里回复您。",
+    "en": "You are being connected to a staff member; they will reply here shortly.",
+}
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One handled message: the dialogue result and the two stored messages."""
+
+    conversation_id: str
+    result: TurnResult
+    user_turn: Turn
+    assistant_turn: Turn
+    ticket: Ticket | None = None
+
+
+class Assistant:
+    """Runs a user message through the dialogue stages and stores the outcome.
+
+    Built by :func:`assistant.wiring.build_assistant`; cheap to call, holds no
+    per-request state (the dialogue state lives in the ConversationStore).
+    """
+
+    def __init__(
+        self,
+        *,
+        dialogue: DialogueEngine,
+        store: ConversationStore,
+        queue: HandoffQueue,
+        items: Mapping[str, ServiceItem],
+        max_message_chars: int = 2000,
+    ) -> None:
+        self.dialogue = dialogue
+        self.store = store
+        self.queue = queue
+        self.items = dict(items)
+        self.max_message_chars = max_message_chars
+
+    # ------------------------------------------------------------------ conversations
+
+    def start(self, *, lang: Lang = "zh", elder_mode: bool = False) -> Conversation:
+        """Open a new conversation."""
+        return self.store.create(lang=lang, elder_mode=elder_mode)
+
+    def clean_message(self, text: str) -> str:
+        """Validate and normalise a user message; raises InvalidInput with the fix."""
+        if not isinstance(text, str):
+            raise InvalidInput("message must be a string")
+        cleaned = "".join(
+            ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C"
+        ).strip()
+        if not cleaned:
+            raise InvalidInput("message is empty; type a question, e.g. 居住证怎么办理")
+        if len(cleaned) > self.max_message_chars:
+            raise InvalidInput(
+                f"message has {len(cleaned)} characters; the limit is {self.max_message_chars}, "
+                "shorten it or split it into several messages"
+            )
+        return cleaned
+
+    def handle(self, conversation_id: str, text: str) -> Exchange:
+        """Answer one message of a conversation and store both sides atomically.
+
+        Raises InvalidInput for an unusable message and NotFound for an unknown
+        conversation, before anything is written.
+        """
+        started = time.perf_counter()
+        message = self.clean_message(text)
+        conversation = self.store.get(conversation_id)
+        if conversation.state.handed_off:
+            # A person owns the conversation: the bot stays silent and only stores it.
+            result = self._waiting_result(conversation.state)
+        else:
+            result = self.dialogue.turn(message, conversation.state, conversation.turns)
+        timings = dict(result.timings_ms)
+        timings["total"] = (time.perf_counter() - started) * 1000.0
+        result = replace(result, timings_ms=timings)
+        draft = None
+        if result.answer.action is Action.HANDOFF and not conversation.state.handed_off:
+            draft = self.ticket_draft(message, result, conversation)
+        # Messages, new state and ticket are written in one transaction.
+        user_turn, assistant_turn, ticket = self.store.record_turn(
+            conversation_id, message, result, ticket=draft
+        )
+        return Exchange(conversation_id, result, user_turn, assistant_turn, ticket)
+
+    def request_human(self, conversation_id: str, note: str = "") -> Exchange:
+        """The citizen pressed "talk to a person": hand off at once, whatever the text."""
+        conversation = self.store.get(conversation_id)
+        lang = conversation.state.lang
+        message = self.clean_message(note) if note.strip() else _ASK_PERSON[lang]
+        if conversation.state.handed_off:
+            return self.handle(conversation_id, message)
+        state = replace(conversation.state, handed_off=True)
+        result = TurnResult(
+            answer=Answer(text=_HANDED_OFF[lang], action=Action.HANDOFF, lang=lang, generator="helpdesk"),
+            intent=IntentPrediction(label="request_human", confidence=1.0),
+            hits=(),
+            state=state,
+            handoff_reason="customer_request",
+        )
+        draft = self.ticket_draft(message, result, conversation)
+        user_turn, assistant_turn, ticket = self.store.record_turn(
+            conversation_id, message, result, ticket=draft
+        )
+        return Exchange(conversation_id, result, user_turn, assistant_turn, ticket)
+
+    def ticket_draft(self, message: str, result: TurnResult, conversation: Conversation) -> TicketDraft:
+        """What the helpdesk needs: reason, department routed from the item, a summary."""
+        candidates = [h.item_id for h in result.hits[:3] if h.item_id in self.items]
+        current = result.state.current_item or (candidates[0] if candidates else "")
+        item = self.items.get(current)
+        department = item.department if item else "一网通办综合咨询"
+        asked = [t.text for t in conversation.turns if t.role == "user"][-3:] + [message]
+        lines = [
+            f"诉求：{' / '.join(asked)}",
+            f"原因：{result.handoff_reason or 'customer_request'}",
+            "候选事项：" + ("、".join(f"{self.items[c].name}({c})" for c in candidates) or "无"),
+        ]
+        if result.state.slots:
+            lines.append("已知情形：" + "、".join(f"{k}={v}" for k, v in result.state.slots.items()))
+        return TicketDraft(
+            reason=result.handoff_reason or "customer_request",
+            department=department,
+            summary="\n".join(lines),
+            item_ids=tuple(candidates),
+            priority=1 if conversation.elder_mode else 0,
+        )
+
+    def ask(self, text: str, *, lang: Lang = "zh") -> Exchange:
+        """One question in a fresh conversation (CLI ``ask``, quick checks)."""
+        conversation = self.start(lang=lang)
+        return self.handle(conversation.id, text)
+
+    def _waiting_result(self, state: DialogueState) -> TurnResult:
+        answer = Answer(text=_WAITING[state.lang], action=Action.HANDOFF, lang=state.lang, generator="helpdesk")
+        return TurnResult(
+            answer=answer,
+            intent=IntentPrediction(label="request_human", confidence=1.0),
+            hits=(),
+            state=state,
+            handoff_reason="",
+        )
+

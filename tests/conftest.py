@@ -1,0 +1,70 @@
+"""Shared test set-up: no network but loopback, a temp data dir, markers.
+
+Unit tests use the tiny deterministic fakes of ``tests/fakes.py``; tests with
+real models are marked ``slow`` and still run in CI.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _allowed(address: object) -> bool:
+    if isinstance(address, (str, bytes)):  # AF_UNIX paths
+        return True
+    if isinstance(address, tuple) and address:
+        host = address[0]
+        if host in ("localhost", "", None):
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+    return False
+
+
+def _guarded_connect(self: socket.socket, address: object):  # type: ignore[no-untyped-def]
+    if not _allowed(address):
+        raise RuntimeError(f"network access to {address!r} is blocked in tests (loopback only)")
+    return _real_connect(self, address)
+
+
+def _guarded_connect_ex(self: socket.socket, address: object):  # type: ignore[no-untyped-def]
+    if not _allowed(address):
+        raise RuntimeError(f"network access to {address!r} is blocked in tests (loopback only)")
+    return _real_connect_ex(self, address)
+
+
+socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
+socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+# Libraries that would phone home must not even try.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("LANGCHAIN_TRACING_V2", "false")
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    """The team's shared folder; tests that need it skip clearly when absent."""
+    if not SHARED.is_dir():
+        pytest.skip(f"shared folder {SHARED} is absent (CI always has it)")
+    return SHARED
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """A fresh runtime data directory."""
+    d = tmp_path / "data"
+    d.mkdir()
+    return d
