@@ -195,6 +195,7 @@ def load_settings(config: Path | str | None = None, **overrides: object) -> Sett
     """
     from pydantic import ValidationError
 
+    _check_env_names()
     if config is None and os.environ.get("XS_CONFIG"):
         config = os.environ["XS_CONFIG"]
     cls: type[Settings] = Settings
@@ -212,3 +213,17 @@ def load_settings(config: Path | str | None = None, **overrides: object) -> Sett
         raise ConfigError(
             f"invalid settings ({problems}); fix the XS_* environment variables or the TOML file"
         ) from e
+
+
+def _check_env_names() -> None:
+    """pydantic-settings ignores ``XS_*`` variables naming no section; we reject them."""
+    sections = set(Settings.model_fields)
+    for name in os.environ:
+        if not name.startswith("XS_") or name == "XS_CONFIG":
+            continue
+        section = name[3:].split("__", 1)[0].lower()
+        if section not in sections:
+            raise ConfigError(
+                f"environment variable {name} names no settings section; "
+                f"use one of {', '.join(sorted(sections))} (e.g. XS_RETRIEVAL__TOP_K)"
+            )
