@@ -360,6 +360,8 @@ class Turn:
     action: str = ""
     item_ids: tuple[str, ...] = ()
     citations: tuple[Citation, ...] = ()
+    #: clarify buttons offered with an assistant message (a reloaded chat shows them again).
+    options: tuple[Option, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -384,6 +386,8 @@ class TicketDraft:
     summary: str
     item_ids: tuple[str, ...] = ()
     priority: int = 0
+    #: made outside working hours: staff answer (or call back) when the desk opens.
+    callback: bool = False
 
 
 @dataclass(frozen=True)
@@ -404,6 +408,10 @@ class Ticket:
     first_response_at: datetime | None = None
     resolved_at: datetime | None = None
     resolution: str = ""
+    #: made outside working hours (see TicketDraft.callback).
+    callback: bool = False
+    #: when the current wait began (creation, reopen or transfer); queue order uses it.
+    queued_at: datetime | None = None
 
 
 # --------------------------------------------------------------------------- stage protocols
