@@ -11,7 +11,7 @@ import time
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from assistant.errors import InvalidInput
 from assistant.types import (
@@ -47,6 +47,21 @@ _HANDED_OFF = {
 }
 
 
+class Escalation(Protocol):
+    """Helpdesk rules around the dialogue (``assistant.helpdesk.EscalationRules``).
+
+    ``review`` may turn a bot answer into a handoff (sensitive topic, repeated
+    failure); ``route`` may adjust a handoff's ticket and notice (outside
+    working hours: a call-back ticket and a notice saying so).
+    """
+
+    def review(self, message: str, result: TurnResult, conversation: Conversation) -> TurnResult: ...
+
+    def route(
+        self, draft: TicketDraft, result: TurnResult, conversation: Conversation
+    ) -> tuple[TicketDraft, TurnResult]: ...
+
+
 @dataclass(frozen=True)
 class Exchange:
     """One handled message: the dialogue result and the two stored messages."""
@@ -73,8 +88,10 @@ class Assistant:
         queue: HandoffQueue,
         items: Mapping[str, ServiceItem],
         max_message_chars: int = 2000,
+        escalation: Escalation | None = None,
     ) -> None:
         self.dialogue = dialogue
+        self.escalation = escalation
         self.store = store
         self.queue = queue
         self.items = dict(items)
@@ -116,12 +133,16 @@ class Assistant:
             result = self._waiting_result(conversation.state)
         else:
             result = self.dialogue.turn(message, conversation.state, conversation.turns)
+            if self.escalation is not None:
+                result = self.escalation.review(message, result, conversation)
         timings = dict(result.timings_ms)
         timings["total"] = (time.perf_counter() - started) * 1000.0
         result = replace(result, timings_ms=timings)
         draft = None
         if result.answer.action is Action.HANDOFF and not conversation.state.handed_off:
             draft = self.ticket_draft(message, result, conversation)
+            if self.escalation is not None:
+                draft, result = self.escalation.route(draft, result, conversation)
         # Messages, new state and ticket are written in one transaction.
         user_turn, assistant_turn, ticket = self.store.record_turn(
             conversation_id, message, result, ticket=draft
@@ -144,6 +165,8 @@ class Assistant:
             handoff_reason="customer_request",
         )
         draft = self.ticket_draft(message, result, conversation)
+        if self.escalation is not None:
+            draft, result = self.escalation.route(draft, result, conversation)
         user_turn, assistant_turn, ticket = self.store.record_turn(
             conversation_id, message, result, ticket=draft
         )
