@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import yaml
@@ -33,8 +33,14 @@ REQUIRED_FIELDS: tuple[str, ...] = (
     "fees",
     "online",
     "legal_basis",
+    "phone",
     "faqs",
+    "related",
 )
+
+#: Minimum aliases and FAQs of a published item (issue 3): people ask in many ways.
+MIN_ALIASES = 5
+MIN_FAQS = 3
 
 
 @dataclass(frozen=True)
@@ -146,13 +152,58 @@ def live_items(items: Iterable[ServiceItem], today: date | None = None) -> list[
     return [i for i in items if i.is_live(day)]
 
 
-def validate(
-    kb_dir: Path, catalog: Sequence[CatalogEntry] | None = None, *, require_all: bool = False
-) -> list[Problem]:
-    """Every problem of the knowledge base: file syntax, schema, links, coverage.
 
-    ``require_all`` also reports catalog ids without an item file.
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """The outcome of validating a knowledge-base folder against the catalog."""
+
+    problems: tuple[Problem, ...]
+    #: ids of the items that parsed (valid schema), whatever their status.
+    item_ids: tuple[str, ...]
+    #: catalog ids, in catalog order (empty when no catalog was given).
+    catalog_ids: tuple[str, ...]
+
+    @property
+    def covered(self) -> tuple[str, ...]:
+        """Catalog ids that have a parsed item file."""
+        have = set(self.item_ids)
+        return tuple(i for i in self.catalog_ids if i in have)
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """Catalog ids without a parsed item file."""
+        have = set(self.item_ids)
+        return tuple(i for i in self.catalog_ids if i not in have)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def check(
+    kb_dir: Path,
+    catalog: Sequence[CatalogEntry] | None = None,
+    *,
+    require_all: bool = False,
+    today: date | None = None,
+) -> ValidationReport:
+    """Validate ``kb_dir`` and say which catalog ids it covers.
+
+    Checks, each reported as a Problem(file, field, reason): YAML syntax and
+    schema; the id matches the file name and is a catalog id with the
+    catalog's kind, name, domain and department; required fields of published
+    items are filled (at least ``MIN_ALIASES`` aliases and ``MIN_FAQS`` FAQs);
+    dates are consistent and not in the future; related, prerequisites and
+    bundle steps link to existing items, never to the item itself, and
+    prerequisites have no cycle; situations are consistent.  With
+    ``require_all`` every catalog id must have an item file.
     """
+    if not kb_dir.is_dir():
+        raise KnowledgeBaseError(
+            f"knowledge base folder {str(kb_dir)!r} not found; pass --kb-dir or set XS_PATHS__KB_DIR"
+        )
+    day = today or date.today()
     problems: list[Problem] = []
     items: dict[str, tuple[str, ServiceItem]] = {}
     for path in item_files(kb_dir):
@@ -161,19 +212,60 @@ def validate(
         if item is None:
             continue
         if item.id in items:
-            problems.append(Problem(path.name, "id", f"duplicate id, also in {items[item.id][0]}"))
+            problems.append(Problem(path.name, "id", f"duplicate id {item.id!r}, also in {items[item.id][0]}"))
+            continue
         items[item.id] = (path.name, item)
 
     by_id = {c.id: c for c in catalog or ()}
     for file, item in items.values():
-        problems.extend(_check_item(file, item, by_id, items))
+        problems.extend(_check_item(file, item, by_id, items, day))
+    problems.extend(_check_prerequisite_cycles(items))
     if catalog is not None and require_all:
         for entry in catalog:
             if entry.id not in items:
                 problems.append(
-                    Problem(f"{entry.id}.yaml", "-", f"catalog id {entry.id!r} ({entry.name}) has no item file")
+                    Problem(f"{entry.id}.yaml", "-", f"catalog id {entry.id!r} ({entry.name}) has no valid item file")
                 )
-    return problems
+    return ValidationReport(
+        problems=tuple(problems),
+        item_ids=tuple(items),
+        catalog_ids=tuple(c.id for c in catalog or ()),
+    )
+
+
+def validate(
+    kb_dir: Path,
+    catalog: Sequence[CatalogEntry] | None = None,
+    *,
+    require_all: bool = False,
+    today: date | None = None,
+) -> list[Problem]:
+    """Every problem of the knowledge base (see :func:`check`), as a list."""
+    return list(check(kb_dir, catalog, require_all=require_all, today=today).problems)
+
+
+def check_item(
+    item: ServiceItem,
+    known_ids: Iterable[str],
+    catalog: Sequence[CatalogEntry] | None = None,
+    *,
+    file: str | None = None,
+    today: date | None = None,
+) -> list[Problem]:
+    """The problems of one item, given the ids its links may point to.
+
+    Used by the lifecycle commands to refuse publishing an incomplete item.
+    """
+    ids = set(known_ids) | {item.id}
+    # Only membership matters for links, so the map values are placeholders.
+    items = {i: ("", item) for i in ids}
+    return _check_item(
+        file or f"{item.id}.yaml", item, {c.id: c for c in catalog or ()}, items, today or date.today()
+    )
+
+
+def _blank(value: str) -> bool:
+    return not value.strip()
 
 
 def _check_item(
@@ -181,48 +273,168 @@ def _check_item(
     item: ServiceItem,
     catalog: dict[str, CatalogEntry],
     items: dict[str, tuple[str, ServiceItem]],
+    today: date,
 ) -> list[Problem]:
     out: list[Problem] = []
+
+    def bad(field: str, reason: str) -> None:
+        out.append(Problem(file, field, reason))
+
+    # -- catalog identity
     if catalog and item.id not in catalog:
-        out.append(Problem(file, "id", f"{item.id!r} is not a catalog id; use an id of service_catalog.tsv"))
+        bad("id", f"{item.id!r} is not a catalog id; use an id of service_catalog.tsv")
     entry = catalog.get(item.id)
-    if entry is not None and entry.kind != item.kind:
-        out.append(Problem(file, "kind", f"{item.kind!r} but the catalog says {entry.kind!r}"))
+    if entry is not None:
+        for name in ("kind", "name", "domain", "department"):
+            if getattr(item, name) != getattr(entry, name):
+                bad(name, f"{getattr(item, name)!r} but the catalog says {getattr(entry, name)!r}; use the catalog's")
+
+    # -- required content of published items
     if item.status == "published":
         for name in REQUIRED_FIELDS:
             value = getattr(item, name)
             if name == "online":
                 empty = value.available and not (value.web or value.app)
+            elif isinstance(value, str):
+                empty = _blank(value)
             else:
                 empty = not value
             if empty:
-                out.append(Problem(file, name, "required for a published item but empty"))
+                bad(name, "required for a published item but empty")
         if item.kind != "bundle" and not item.materials:
-            out.append(Problem(file, "materials", "required for a published item but empty"))
+            bad("materials", "required for a published item but empty")
         if item.kind != "bundle" and not item.locations:
-            out.append(Problem(file, "locations", "required for a published item but empty"))
-    if item.effective_from and item.effective_to and item.effective_to < item.effective_from:
-        out.append(Problem(file, "effective_to", "ends before effective_from"))
-    if item.updated > date.today():
-        out.append(Problem(file, "updated", f"{item.updated} is in the future"))
-    for link_field in ("related", "prerequisites"):
-        for target in getattr(item, link_field):
-            if target not in items:
-                out.append(Problem(file, link_field, f"links to {target!r}, which has no item file"))
+            bad("locations", "required for a published item but empty")
+        if len(item.aliases) < MIN_ALIASES:
+            bad("aliases", f"{len(item.aliases)} alias(es); a published item needs at least {MIN_ALIASES}")
+        if len(item.faqs) < MIN_FAQS:
+            bad("faqs", f"{len(item.faqs)} FAQ(s); a published item needs at least {MIN_FAQS}")
+    for i, alias in enumerate(item.aliases):
+        if _blank(alias):
+            bad(f"aliases.{i}", "empty alias; remove it")
+    if len(set(item.aliases)) != len(item.aliases):
+        dupes = sorted({a for a in item.aliases if item.aliases.count(a) > 1})
+        bad("aliases", f"duplicate alias(es) {', '.join(dupes)}; keep one of each")
+    for i, faq in enumerate(item.faqs):
+        if _blank(faq.question) or _blank(faq.answer):
+            bad(f"faqs.{i}", "a FAQ needs both a question and an answer")
+    questions = [f.question.strip() for f in item.faqs]
+    if len(set(questions)) != len(questions):
+        bad("faqs", "duplicate FAQ question; merge the answers")
+    for name in ("conditions", "legal_basis"):
+        for i, text in enumerate(getattr(item, name)):
+            if _blank(text):
+                bad(f"{name}.{i}", "empty entry; remove it")
+    for i, m in enumerate(item.materials):
+        if _blank(m.name):
+            bad(f"materials.{i}.name", "a material needs a name")
+        if m.count < 1:
+            bad(f"materials.{i}.count", f"count {m.count} must be at least 1")
     for i, step in enumerate(item.process):
-        if step.item and step.item not in items:
-            out.append(Problem(file, f"process.{i}.item", f"links to {step.item!r}, which has no item file"))
-    if item.kind == "bundle" and not any(s.item for s in item.process):
-        out.append(Problem(file, "process", "a bundle must list its member items as process steps with 'item'"))
+        if _blank(step.title):
+            bad(f"process.{i}.title", "a step needs a title")
+    if item.summary_en and not item.name_en:
+        bad("name_en", "summary_en is filled but name_en is empty; add the English name")
+
+    # -- dates
+    if item.effective_from and item.effective_to and item.effective_to < item.effective_from:
+        bad("effective_to", f"{item.effective_to} is before effective_from {item.effective_from}")
+    if item.updated > today:
+        bad("updated", f"{item.updated} is in the future (today is {today}); use the date of the last content change")
+    if item.status == "retired" and item.effective_to and item.effective_to > today:
+        bad(
+            "effective_to",
+            f"retired item effective until {item.effective_to}, after today; "
+            "keep it published with effective_to to schedule a retirement",
+        )
+    previous = None
+    for i, record in enumerate(item.history):
+        at = record.at.date()
+        if at > today:
+            bad(f"history.{i}.at", f"{record.at.isoformat()} is in the future")
+        if _blank(record.by) or _blank(record.change):
+            bad(f"history.{i}", "a history entry needs 'by' (who) and 'change' (what)")
+        if previous is not None and _comparable(previous, record.at) and record.at < previous:
+            bad(f"history.{i}.at", f"{record.at.isoformat()} is earlier than the entry before it; keep history in time order")
+        previous = record.at
+
+    # -- links
+    for link_field in ("related", "prerequisites"):
+        targets = getattr(item, link_field)
+        for target in targets:
+            if target == item.id:
+                bad(link_field, f"links to itself ({target!r}); remove it")
+            elif target not in items:
+                bad(link_field, f"links to {target!r}, which has no item file")
+        if len(set(targets)) != len(targets):
+            bad(link_field, "duplicate link; keep one")
+    for i, step in enumerate(item.process):
+        if not step.item:
+            continue
+        if step.item == item.id:
+            bad(f"process.{i}.item", "a step cannot name the item itself")
+        elif step.item not in items:
+            bad(f"process.{i}.item", f"links to {step.item!r}, which has no item file")
+    if item.kind == "bundle":
+        members = [s.item for s in item.process if s.item]
+        if not members:
+            bad("process", "a bundle must list its member items as process steps with 'item'")
+        if len(set(members)) != len(members):
+            bad("process", "a bundle lists the same member item twice")
+
+    # -- situations: the assistant asks one question that tells them apart
     keys = [s.key for s in item.situations]
     if len(set(keys)) != len(keys):
-        out.append(Problem(file, "situations", "situation keys must be unique"))
+        bad("situations", "situation keys must be unique")
+    if len(item.situations) == 1:
+        bad("situations", "a single situation tells nothing apart; add the others or move its conditions up")
+    if item.situations:
+        asked = {s.question.strip() for s in item.situations}
+        if len(asked) != 1:
+            bad("situations", "every situation must carry the same 'question' text")
+        elif "" in asked:
+            bad("situations", "situations need the 'question' that tells them apart")
+    for i, s in enumerate(item.situations):
+        if _blank(s.key) or _blank(s.label):
+            bad(f"situations.{i}", "a situation needs a key and a label")
     for i, m in enumerate(item.materials):
         for key in m.situations:
             if key not in keys:
-                out.append(Problem(file, f"materials.{i}.situations", f"unknown situation {key!r}"))
-    if item.situations and len({s.question for s in item.situations}) != 1:
-        out.append(Problem(file, "situations", "every situation must carry the same 'question' text"))
-    if len(set(item.aliases)) != len(item.aliases):
-        out.append(Problem(file, "aliases", "duplicate alias"))
+                bad(f"materials.{i}.situations", f"unknown situation {key!r}; use one of {keys or 'none defined'}")
+    return out
+
+
+def _comparable(a: datetime, b: datetime) -> bool:
+    # naive and aware datetimes cannot be ordered; YAML lets authors write either.
+    return (a.tzinfo is None) == (b.tzinfo is None)
+
+
+def _check_prerequisite_cycles(items: dict[str, tuple[str, ServiceItem]]) -> list[Problem]:
+    """A prerequisite cycle would make 'what must I do first' unanswerable."""
+    out: list[Problem] = []
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    reported: set[frozenset[str]] = set()
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        path.append(node)
+        for nxt in items[node][1].prerequisites:
+            if nxt not in items:
+                continue
+            if state.get(nxt) == 1:
+                cycle = path[path.index(nxt):] + [nxt]
+                key = frozenset(cycle)
+                if key not in reported:
+                    reported.add(key)
+                    out.append(
+                        Problem(items[node][0], "prerequisites", f"prerequisite cycle {' -> '.join(cycle)}; break it")
+                    )
+            elif nxt not in state:
+                visit(nxt, path)
+        path.pop()
+        state[node] = 2
+
+    for node in items:
+        if node not in state:
+            visit(node, [])
     return out

@@ -1,0 +1,291 @@
+"""``xiaoshen kb``: validate, build, stats, lifecycle, history, graph and FAQ import.
+
+Every command reads the knowledge-base folder and catalog from the settings
+(``XS_PATHS__KB_DIR``, ``XS_PATHS__CATALOG``) unless ``--kb-dir``/``--catalog``
+are given.  User errors are raised as XiaoShenError subclasses, which
+``xiaoshen`` prints as one line (exit 2); ``validate`` and ``import-faq`` exit 1
+when they found problems.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(
+    help="Knowledge base: validate, build the index, stats, publish/retire, history, graph, FAQ import.",
+    no_args_is_help=True,
+)
+
+ConfigOption = Annotated[
+    Optional[Path], typer.Option("--config", "-c", help="TOML settings file (else XS_CONFIG, XS_* env)")
+]
+KbDirOption = Annotated[Optional[Path], typer.Option("--kb-dir", help="item folder (default: settings paths.kb_dir)")]
+CatalogOption = Annotated[
+    Optional[Path], typer.Option("--catalog", help="service catalog TSV (default: settings paths.catalog)")
+]
+ItemArg = Annotated[str, typer.Argument(help="catalog id of the item, e.g. residence-permit-apply")]
+ByOption = Annotated[Optional[str], typer.Option("--by", help="who makes the change (default: your user name)")]
+
+
+def _paths(config: Path | None, kb_dir: Path | None, catalog: Path | None) -> tuple[Path, Path]:
+    """The item folder and catalog: the options when given, else the settings."""
+    if kb_dir is not None and catalog is not None:
+        return kb_dir, catalog
+    from assistant.cli import settings_from
+
+    settings = settings_from(config)
+    return kb_dir or settings.paths.kb_dir, catalog or settings.paths.catalog
+
+
+def _kb_dir(config: Path | None, kb_dir: Path | None) -> Path:
+    """The item folder: ``--kb-dir`` when given, else the settings."""
+    if kb_dir is not None:
+        return kb_dir
+    from assistant.cli import settings_from
+
+    return settings_from(config).paths.kb_dir
+
+
+def _date(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    from assistant.errors import InvalidInput
+
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"{option} {value!r} is not a date; write it as YYYY-MM-DD") from None
+
+
+@app.command()
+def validate(
+    config: ConfigOption = None,
+    kb_dir: KbDirOption = None,
+    catalog: CatalogOption = None,
+    no_catalog: Annotated[bool, typer.Option("--no-catalog", help="skip catalog checks (coverage, names)")] = False,
+) -> None:
+    """Check every item: schema, catalog coverage, links, required fields, dates, situations."""
+    from knowledge_base.loader import check, read_catalog
+
+    kb, cat_path = _paths(config, kb_dir, catalog)
+    entries = None if no_catalog else read_catalog(cat_path)
+    report = check(kb, entries, require_all=entries is not None)
+    for p in report.problems:
+        typer.echo(str(p))
+    coverage = (
+        f"{len(report.covered)}/{len(report.catalog_ids)} catalog ids covered"
+        if entries is not None
+        else "catalog not checked"
+    )
+    typer.echo(f"{len(report.item_ids)} items in {kb}; {coverage}; {len(report.problems)} problem(s)")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def build(config: ConfigOption = None) -> None:
+    """Build (or update) the retrieval index of the live items, with a progress bar."""
+    import time
+
+    from assistant.cli import settings_from
+    from assistant.wiring import build_stages
+    from knowledge_base.loader import load_items
+
+    settings = settings_from(config)
+    t0 = time.perf_counter()
+    total = len(load_items(settings.paths.kb_dir))
+    stages = build_stages(settings, progress=True)
+    seconds = time.perf_counter() - t0
+    index_dir = settings.paths.index_dir / "kb"
+    size = sum(p.stat().st_size for p in index_dir.rglob("*") if p.is_file()) if index_dir.is_dir() else 0
+    embedder = stages.embedder.name if stages.embedder is not None else "-"
+    typer.echo(
+        f"indexed {len(stages.items)} live items of {total} "
+        f"(retriever {type(stages.retriever).__name__}, embedder {embedder}) in {seconds:.1f} s; "
+        f"index {index_dir} ({size / 1e6:.1f} MB)"
+    )
+
+
+@app.command()
+def stats(
+    config: ConfigOption = None,
+    kb_dir: KbDirOption = None,
+    catalog: CatalogOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of tables")] = False,
+) -> None:
+    """Coverage per field and per domain, items by status, counts of aliases, FAQs and English."""
+    from knowledge_base.loader import load_items, read_catalog
+    from knowledge_base.stats import compute, render
+
+    kb, cat_path = _paths(config, kb_dir, catalog)
+    entries = read_catalog(cat_path) if cat_path.is_file() else []
+    if not entries:
+        typer.echo(f"(catalog {cat_path} not found: coverage against the catalog is not shown)", err=True)
+    figures = compute(load_items(kb, strict=False), entries)
+    if as_json:
+        typer.echo(json.dumps(figures.to_json(), ensure_ascii=False, indent=2))
+    else:
+        typer.echo(render(figures))
+
+
+@app.command()
+def publish(
+    item: ItemArg,
+    effective_from: Annotated[
+        Optional[str], typer.Option("--effective-from", help="YYYY-MM-DD the item goes live (default: kept, else today)")
+    ] = None,
+    by: ByOption = None,
+    config: ConfigOption = None,
+    kb_dir: KbDirOption = None,
+    catalog: CatalogOption = None,
+) -> None:
+    """Publish a draft (or re-publish a retired item); refused when it does not validate."""
+    from knowledge_base import lifecycle
+    from knowledge_base.loader import read_catalog
+
+    kb, cat_path = _paths(config, kb_dir, catalog)
+    entries = read_catalog(cat_path)
+    author = by or lifecycle.default_author()
+    done = lifecycle.publish(kb, item, by=author, effective_from=_date(effective_from, "--effective-from"), catalog=entries)
+    live = "live now" if done.is_live(date.today()) else f"live from {done.effective_from}"
+    typer.echo(f"{item}: published by {author}, {live}")
+
+
+@app.command()
+def retire(
+    item: ItemArg,
+    effective_to: Annotated[
+        Optional[str], typer.Option("--effective-to", help="YYYY-MM-DD, last live day (default: today; future = scheduled)")
+    ] = None,
+    reason: Annotated[str, typer.Option("--reason", help="why, recorded in the history")] = "",
+    by: ByOption = None,
+    config: ConfigOption = None,
+    kb_dir: KbDirOption = None,
+) -> None:
+    """Retire a published item now, or schedule its retirement with a future --effective-to."""
+    from knowledge_base import lifecycle
+
+    kb = _kb_dir(config, kb_dir)
+    author = by or lifecycle.default_author()
+    done = lifecycle.retire(kb, item, by=author, effective_to=_date(effective_to, "--effective-to"), reason=reason)
+    if done.status == "retired":
+        typer.echo(f"{item}: retired by {author} (effective to {done.effective_to})")
+    else:
+        typer.echo(f"{item}: retirement scheduled by {author}; live until {done.effective_to}")
+
+
+@app.command()
+def history(
+    item: ItemArg,
+    no_git: Annotated[bool, typer.Option("--no-git", help="only the history recorded in the item file")] = False,
+    config: ConfigOption = None,
+    kb_dir: KbDirOption = None,
+) -> None:
+    """Who changed the item, when and what: its recorded history plus the git log of its file."""
+    from knowledge_base import lifecycle
+    from knowledge_base.stats import table
+
+    kb = _kb_dir(config, kb_dir)
+    current = lifecycle.load_one(kb, item)
+    entries, note = lifecycle.history(kb, item, with_git=not no_git)
+    span = f"{current.effective_from or '-'} .. {current.effective_to or '-'}"
+    typer.echo(f"{item} ({current.name}): status {current.status}, effective {span}, updated {current.updated}")
+    rows = [(e.at.isoformat(sep=" "), e.by, e.source + (f" {e.commit}" if e.commit else ""), e.change) for e in entries]
+    typer.echo(table(("when", "who", "source", "what"), rows) if rows else "no history recorded")
+    if note and not no_git:
+        typer.echo(f"(git: {note})")
+
+
+@app.command()
+def graph(
+    item: Annotated[Optional[str], typer.Argument(help="show the links of this item")] = None,
+    department: Annotated[Optional[str], typer.Option("--department", help="list the items of a department")] = None,
+    dot: Annotated[Optional[Path], typer.Option("--dot", help="write the whole graph as Graphviz DOT to this file")] = None,
+    all_items: Annotated[bool, typer.Option("--all", help="include drafts and retired items")] = False,
+    config: ConfigOption = None,
+    kb_dir: KbDirOption = None,
+) -> None:
+    """Bundles, steps, prerequisites, related items and departments of the knowledge graph."""
+    from assistant.errors import InvalidInput
+    from knowledge_base.graph import KnowledgeBase
+
+    kb_path = _kb_dir(config, kb_dir)
+    kb = KnowledgeBase.load(kb_path)
+    live_only = not all_items
+    if dot is not None:
+        dot.write_text(kb.to_dot(live_only=live_only), encoding="utf-8")
+        typer.echo(f"wrote {len(kb.edges)} edges to {dot}")
+    if department is not None:
+        for i in kb.items_of_department(department, live_only=live_only):
+            typer.echo(f"{i.id}  {i.name}")
+    if item is not None:
+        it = kb.get(item)
+        typer.echo(f"{it.id} ({it.name}), {it.kind}, {it.department}, {it.status}")
+        if it.kind == "bundle":
+            typer.echo("steps:")
+            for s in kb.bundle_steps(item, live_only=live_only):
+                target = f"{s.item.id} ({s.item.name})" if s.item else (s.step.item or "-") + " (not live)" * bool(s.step.item)
+                needs = f"; needs: {s.step.needs}" if s.step.needs else ""
+                typer.echo(f"  {s.position}. {s.step.title}: {target}{needs}")
+        for label, found in (
+            ("in bundles", kb.bundles_of(item, live_only=live_only)),
+            ("prerequisite chain", kb.prerequisite_chain(item, live_only=live_only)),
+            ("needed by", kb.dependents(item, live_only=live_only)),
+            ("related", kb.related(item, live_only=live_only)),
+        ):
+            typer.echo(f"{label}: " + (", ".join(f"{i.id} ({i.name})" for i in found) or "-"))
+    if item is None and department is None and dot is None:
+        raise InvalidInput("pass an ITEM, --department NAME or --dot FILE")
+
+
+@app.command("import-faq")
+def import_faq(
+    file: Annotated[Path, typer.Argument(help="JSONL, CSV or XLSX with question/answer columns")],
+    fmt: Annotated[Optional[str], typer.Option("--format", help="jsonl|csv|xlsx (default: from the suffix)")] = None,
+    mapping: Annotated[
+        Optional[str],
+        typer.Option("--map", help="columns: question=Q,answer=A,id=…,title=…,department=…"),
+    ] = None,
+    attach_to: Annotated[Optional[str], typer.Option("--attach-to", help="append the FAQs to this item")] = None,
+    collection: Annotated[
+        Optional[str], typer.Option("--collection", help="write a corpus-format collection knowledge_base/faq/NAME.jsonl")
+    ] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="collection file to write instead of knowledge_base/faq/NAME.jsonl")] = None,
+    encoding: Annotated[str, typer.Option("--encoding", help="text encoding of JSONL/CSV (e.g. gbk)")] = "utf-8-sig",
+    sheet: Annotated[Optional[str], typer.Option("--sheet", help="XLSX sheet (default: the first)")] = None,
+    by: ByOption = None,
+    config: ConfigOption = None,
+    kb_dir: KbDirOption = None,
+) -> None:
+    """Import a question-answer collection as item FAQs or as a separate corpus collection."""
+    from assistant.errors import InvalidInput
+    from knowledge_base import faq_import, lifecycle
+
+    if attach_to and (collection or out):
+        raise InvalidInput("pass either --attach-to ITEM or --collection NAME/--out PATH, not both")
+    if not attach_to and not collection and out is None:
+        raise InvalidInput("pass --attach-to ITEM (item FAQs) or --collection NAME (a separate corpus collection)")
+    result = faq_import.read_rows(file, fmt=fmt, mapping=faq_import.parse_mapping(mapping), encoding=encoding, sheet=sheet)
+    if attach_to:
+        kb = _kb_dir(config, kb_dir)
+        done = faq_import.attach_to_item(
+            kb, attach_to, result.rows, by=by or lifecycle.default_author(), source=file.name
+        )
+    else:
+        name = faq_import.check_collection_name(collection or (out.stem if out else ""))
+        target = out or Path(__file__).resolve().parent / "faq" / f"{name}.jsonl"
+        done = faq_import.write_collection(target, name, result.rows)
+    bad = [*result.bad, *done.skipped]
+    for b in sorted(bad, key=lambda b: b.line):
+        typer.echo(f"{file.name}: {b}", err=True)
+    typer.echo(
+        f"{done.destination}: {done.added} added, {done.replaced} replaced; "
+        f"{len(result.rows) + len(result.bad)} rows read, {len(bad)} not imported"
+    )
+    if bad:
+        raise typer.Exit(1)
