@@ -1,0 +1,314 @@
+"""``xiaoshen eval``: run benchmarks, compare runs, gate an item, check expected scores.
+
+Heavy imports (models, matplotlib) happen inside the commands.  Progress bars
+and notes go to standard error, so ``--json -`` leaves standard output to the
+JSON object alone.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+
+if TYPE_CHECKING:
+    from eval.benchmark import Benchmark
+    from eval.runner import RunResult
+
+app = typer.Typer(help="Evaluate Xiao Shen on benchmark sets: metrics, reports, regression gates.", no_args_is_help=True)
+
+#: The development benchmark assembled from eval/benchmarks/parts.
+DEV_BENCHMARK = Path(__file__).resolve().parent / "benchmarks" / "dev.jsonl"
+#: Expected scores of the development benchmark's CI subset.
+DEV_EXPECTED = Path(__file__).resolve().parent / "expected" / "dev.json"
+
+ConfigOption = Annotated[
+    Optional[Path], typer.Option("--config", "-c", help="TOML settings file (else XS_CONFIG, XS_* env)")
+]
+ProgressOption = Annotated[bool, typer.Option("--progress/--no-progress", help="show progress bars on stderr")]
+
+
+def _note(text: str) -> None:
+    typer.echo(text, err=True)
+
+
+def _prepare(settings: Any, bench: Path, corpus: Path | None, *, progress: bool) -> tuple[Any, "Benchmark", dict[str, str], dict[str, Any]]:
+    """Stages, the benchmark checked against the right ids, domains and run info."""
+    from eval.benchmark import load_benchmark
+    from eval.runner import catalog_domains, corpus_stages, kb_stages
+
+    if corpus is not None:
+        stages, domains, info = corpus_stages(settings, corpus, progress=progress)
+        known = set(domains)
+    else:
+        domains = catalog_domains(settings)
+        known = set(domains)
+        stages, info = kb_stages(settings, progress=progress)
+    benchmark = load_benchmark(bench, known_items=known)
+    return stages, benchmark, domains, info
+
+
+def _execute(settings: Any, stages: Any, benchmark: "Benchmark", domains: dict[str, str], info: dict[str, Any], *, progress: bool) -> "RunResult":
+    from eval.runner import eval_assistant, run_benchmark
+
+    with tempfile.TemporaryDirectory(prefix="xiaoshen-eval-") as workdir:
+        assistant = eval_assistant(settings, stages, Path(workdir))
+        return run_benchmark(assistant, benchmark, domains=domains, progress=progress, info=info)
+
+
+def _emit(result: "RunResult", settings: Any, *, json_out: str | None, report: Path | None) -> None:
+    from eval.report import markdown_report, write_report
+
+    if json_out == "-":
+        typer.echo(json.dumps(result.metrics, ensure_ascii=False, indent=2))
+    elif json_out:
+        Path(json_out).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_out).write_text(json.dumps(result.metrics, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        _note(f"metrics written to {json_out}")
+    if report is not None:
+        files = write_report(result, report, settings_json=settings.model_dump(mode="json"))
+        _note(f"report written to {report} ({len(files)} files)")
+    if json_out != "-":
+        # The headline table, for people; machines read --json.
+        summary = markdown_report(result).split("\n## Per domain")[0]
+        typer.echo(summary)
+    for error in result.errors:
+        _note(f"problem: {error}")
+
+
+@app.command()
+def run(
+    bench: Annotated[Path, typer.Argument(help="benchmark JSONL (shared/benchmark-format.md)")],
+    faq_corpus: Annotated[
+        Optional[Path], typer.Option("--faq-corpus", help="evaluate against a knowledge base built from this corpus alone")
+    ] = None,
+    json_out: Annotated[Optional[str], typer.Option("--json", help="write the metrics object to PATH, or '-' for stdout")] = None,
+    report: Annotated[Optional[Path], typer.Option("--report", help="write metrics, report.md, plots, failures to DIR")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="only the first N cases")] = None,
+    config: ConfigOption = None,
+    progress: ProgressOption = True,
+) -> None:
+    """Run every case of BENCH as a fresh conversation through the assistant and score it.
+
+    Malformed lines, unknown item ids and unknown labels are listed and skipped.
+    Exits 1 when the pipeline raised on some turn (listed under errors).
+    """
+    from assistant.cli import settings_from
+
+    settings = settings_from(config)
+    stages, benchmark, domains, info = _prepare(settings, bench, faq_corpus, progress=progress)
+    if limit is not None:
+        benchmark = benchmark.only([c.id for c in benchmark.cases[:limit]])
+    result = _execute(settings, stages, benchmark, domains, info, progress=progress)
+    _emit(result, settings, json_out=json_out, report=report)
+    if result.run_errors:
+        raise typer.Exit(1)
+
+
+@app.command()
+def compare(
+    run_a: Annotated[Path, typer.Argument(help="report directory (or metrics JSON) of the baseline run")],
+    run_b: Annotated[Path, typer.Argument(help="report directory (or metrics JSON) of the new run")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the comparison as JSON")] = False,
+) -> None:
+    """Metric differences between two runs, and the cases that newly fail or newly pass."""
+    from eval.compare import compare_runs, lower_is_better
+    from eval.report import read_run
+
+    a, b = read_run(run_a), read_run(run_b)
+    cmp = compare_runs(a.metrics, b.metrics, a.outcomes, b.outcomes)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "metrics": {d.path: {"a": d.a, "b": d.b, "delta": d.delta} for d in cmp.metrics},
+                    "newly_failing": list(cmp.newly_failing),
+                    "newly_passing": list(cmp.newly_passing),
+                    "only_in_a": list(cmp.only_in_a),
+                    "only_in_b": list(cmp.only_in_b),
+                    "has_cases": cmp.has_cases,
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return
+    typer.echo(f"{'metric':28} {'A':>9} {'B':>9} {'B-A':>9}")
+    for d in cmp.metrics:
+        fa = "–" if d.a is None else f"{d.a:.4f}"
+        fb = "–" if d.b is None else f"{d.b:.4f}"
+        if d.delta is None:
+            fd, mark = "–", ""
+        else:
+            fd = f"{d.delta:+.4f}"
+            better = d.delta < 0 if lower_is_better(d.path) else d.delta > 0
+            mark = "" if abs(d.delta) < 1e-9 else ("  better" if better else "  worse")
+        typer.echo(f"{d.path:28} {fa:>9} {fb:>9} {fd:>9}{mark}")
+    if not cmp.has_cases:
+        typer.echo("\n(case changes need report directories with turns.jsonl on both sides)")
+        return
+    typer.echo(f"\nnewly failing ({len(cmp.newly_failing)}): {', '.join(cmp.newly_failing) or '-'}")
+    typer.echo(f"newly passing ({len(cmp.newly_passing)}): {', '.join(cmp.newly_passing) or '-'}")
+    if cmp.only_in_a or cmp.only_in_b:
+        typer.echo(f"only in A: {len(cmp.only_in_a)}, only in B: {len(cmp.only_in_b)}")
+
+
+@app.command()
+def item(
+    item_id: Annotated[str, typer.Argument(help="catalog id of the item to check, e.g. residence-permit-apply")],
+    bench: Annotated[Path, typer.Option("--bench", help="benchmark to take the item's cases from")] = DEV_BENCHMARK,
+    min_pass: Annotated[float, typer.Option("--min-pass", min=0.0, max=1.0, help="share of turns that must pass")] = 0.8,
+    report: Annotated[Optional[Path], typer.Option("--report", help="write the full report to DIR")] = None,
+    config: ConfigOption = None,
+    progress: ProgressOption = True,
+) -> None:
+    """Run only the cases of one item: the knowledge operator's gate before publishing.
+
+    The item's file is evaluated as it is now, even as a draft, next to the live
+    knowledge base (in a separate index, so the served index is untouched).
+    Exits 1 when fewer than --min-pass of its turns pass.
+    """
+    from assistant.cli import settings_from
+    from assistant.errors import InvalidInput
+    from eval.benchmark import load_benchmark
+    from eval.runner import catalog_domains, kb_stages
+    from knowledge_base.loader import parse_item
+
+    settings = settings_from(config)
+    domains = catalog_domains(settings)
+    if item_id not in domains:
+        raise InvalidInput(f"{item_id!r} is not a catalog id; see {settings.paths.catalog}")
+    path = settings.paths.kb_dir / f"{item_id}.yaml"
+    if not path.is_file():
+        raise InvalidInput(f"no item file {str(path)!r}; write the item before gating it")
+    draft, problems = parse_item(path)
+    if draft is None or problems:
+        raise InvalidInput(f"{path.name} is invalid: " + "; ".join(map(str, problems)) + "; run 'xiaoshen kb validate'")
+    benchmark = load_benchmark(bench, known_items=set(domains)).for_item(item_id)
+    if not benchmark.cases:
+        raise InvalidInput(f"{bench} has no case expecting {item_id!r}; add cases before publishing the item")
+    # Publish the draft in memory only, so retrieval sees it exactly as it would after publishing.
+    from dataclasses import replace
+
+    candidate = replace(draft, status="published", effective_from=None, effective_to=None)
+    stages, info = kb_stages(settings, extra_items=[candidate], index_name="eval-item", progress=progress)
+    info = {**info, "gated_item": item_id, "item_status_in_file": draft.status}
+    result = _execute(settings, stages, benchmark, domains, info, progress=progress)
+    _emit(result, settings, json_out=None, report=report)
+    scored = [o for o in result.outcomes if not o.error]
+    rate = sum(o.passed for o in scored) / len(scored) if scored else 0.0
+    for o in result.outcomes:
+        if not o.passed:
+            typer.echo(f"FAIL {o.case_id} turn {o.turn + 1}: {o.user} -> {','.join(o.failures)} "
+                       f"(top {','.join(o.ranking[:3]) or '-'}, {o.intent}, {o.action})")
+    verdict = "PASS" if rate >= min_pass and not result.run_errors else "FAIL"
+    typer.echo(f"{verdict}: {item_id}: {rate:.0%} of {len(scored)} turns pass (need {min_pass:.0%})")
+    if verdict == "FAIL":
+        raise typer.Exit(1)
+
+
+@app.command()
+def gate(
+    expected: Annotated[Path, typer.Option("--expected", help="expected-scores file")] = DEV_EXPECTED,
+    bench: Annotated[Path, typer.Option("--bench", help="benchmark the expected cases come from")] = DEV_BENCHMARK,
+    update: Annotated[bool, typer.Option("--update", help="re-select the subset and record the current scores")] = False,
+    turns: Annotated[int, typer.Option("--turns", min=1, help="subset size in turns (with --update)")] = 80,
+    report: Annotated[Optional[Path], typer.Option("--report", help="write the full report to DIR")] = None,
+    config: ConfigOption = None,
+    progress: ProgressOption = True,
+) -> None:
+    """Run the fixed CI subset and fail on a regression beyond the expected tolerances."""
+    from assistant.cli import settings_from
+    from eval.compare import check_expected, load_expected
+
+    settings = settings_from(config)
+    if update:
+        _update_expected(settings, expected, bench, turns=turns, progress=progress, report=report)
+        return
+    spec = load_expected(expected)
+    stages, benchmark, domains, info = _prepare(settings, bench, None, progress=progress)
+    missing = set(spec.case_ids) - {c.id for c in benchmark.cases}
+    if missing:
+        _note(f"warning: {len(missing)} expected case(s) are not in {bench}: {', '.join(sorted(missing)[:10])}")
+    result = _execute(settings, stages, benchmark.only(spec.case_ids), domains, info, progress=progress)
+    _emit(result, settings, json_out=None, report=report)
+    regressions = check_expected(result.metrics, spec)
+    for r in regressions:
+        typer.echo(f"REGRESSION {r}")
+    if regressions or result.run_errors:
+        raise typer.Exit(1)
+    typer.echo(f"OK: {len(spec.metrics)} metrics within tolerance on {result.metrics['turns']} turns")
+
+
+#: Tolerances recorded by ``gate --update``: wide enough for run-to-run noise
+#: on ~80 turns (one turn is 0.0125), tight enough to catch a real regression.
+_TOLERANCES = {
+    "retrieval.hit@1": 0.04,
+    "retrieval.hit@5": 0.03,
+    "retrieval.mrr@10": 0.04,
+    "intent.accuracy": 0.04,
+    "intent.macro_f1": 0.06,
+    "action.accuracy": 0.04,
+    "resolution_proxy": 0.05,
+    "multi_turn.item_kept": 0.10,
+}
+
+
+def _update_expected(settings: Any, expected: Path, bench: Path, *, turns: int, progress: bool, report: Path | None) -> None:
+    from eval.compare import metric_at, select_subset
+
+    stages, benchmark, domains, info = _prepare(settings, bench, None, progress=progress)
+    subset = select_subset(benchmark.cases, turns)
+    result = _execute(settings, stages, benchmark.only([c.id for c in subset]), domains, info, progress=progress)
+    if result.run_errors:
+        for e in result.errors:
+            _note(f"problem: {e}")
+        raise typer.Exit(1)
+    metrics = {}
+    for path, tol in _TOLERANCES.items():
+        value = metric_at(result.metrics, path)
+        if value is not None:
+            metrics[path] = {"value": round(value, 4), "tolerance": tol}
+    p95 = metric_at(result.metrics, "latency_ms.p95")
+    if p95 is not None:
+        # CI machines differ in speed: the latency gate only catches an order-of-magnitude slowdown.
+        metrics["latency_ms.p95"] = {"value": round(p95, 1), "tolerance": round(max(4 * p95, 200.0), 1)}
+    doc = {
+        "benchmark": str(bench.relative_to(Path.cwd())) if bench.is_relative_to(Path.cwd()) else str(bench),
+        "note": "written by 'xiaoshen eval gate --update'; the CI test runs these cases with the real models",
+        "turns": result.metrics["turns"],
+        "cases": [c.id for c in subset],
+        "metrics": metrics,
+    }
+    expected.parent.mkdir(parents=True, exist_ok=True)
+    expected.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    _emit(result, settings, json_out=None, report=report)
+    typer.echo(f"expected scores written to {expected}")
+
+
+@app.command("corpus-bench")
+def corpus_bench(
+    corpus: Annotated[Path, typer.Argument(help="question-answer corpus JSONL (id, answer, question…)")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="benchmark JSONL to write")],
+    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="only the first N questions")] = None,
+) -> None:
+    """Turn a corpus's questions into a benchmark whose expected item is each question's own entry.
+
+    Use with ``eval run OUT --faq-corpus CORPUS``.  Entries without a question are skipped.
+    """
+    from eval.corpus import corpus_benchmark_lines
+
+    lines, problems = corpus_benchmark_lines(corpus, limit=limit)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    for p in problems:
+        _note(f"problem: {p}")
+    typer.echo(f"{len(lines)} cases written to {out}")
+
+
+if __name__ == "__main__":  # pragma: no cover - python -m eval.cli
+    sys.exit(app())
