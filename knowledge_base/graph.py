@@ -269,7 +269,7 @@ class KnowledgeBase:
         to, then prerequisites, then related items (both directions).  Each
         item appears once, under the first relation that reaches it.
         """
-        unknown = set(relations) - set(RELATIONS) - {"department"}
+        unknown = set(relations) - set(RELATIONS)
         if unknown:
             raise KnowledgeBaseError(f"unknown relation(s) {sorted(unknown)}; use {', '.join(RELATIONS)}")
         item = self.get(item_id)
