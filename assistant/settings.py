@@ -128,6 +128,8 @@ class HelpdeskSettings(_Section):
     claim_lease_s: int = Field(300, ge=5)
     #: first-response target in seconds (the public promise is one minute).
     first_response_target_s: int = Field(60, ge=1)
+    #: queue head start in seconds per priority point (elder mode, sensitive topics).
+    priority_boost_s: int = Field(120, ge=0)
     #: working hours, local time, ``HH:MM-HH:MM``; outside them a call-back ticket is made.
     working_hours: str = "00:00-24:00"
     timezone: str = "Asia/Shanghai"
