@@ -1,0 +1,274 @@
+"""One Analyzer owns tokenization for indexing and querying, and is saved with the index.
+
+Pipeline: traditional -> simplified (opencc t2s), NFKC (full-width -> half-width),
+lowercase, Chinese numerals before a unit -> digits (十五日 -> 15日), jieba in
+search mode with a user dictionary of item names, aliases and departments (so
+official names stay whole), stop words and punctuation dropped.
+
+Query understanding lives here too, because it needs the same vocabulary:
+``match_terms`` finds names/aliases in a query (exactly, by pinyin such as
+``shebaoka``, or by homophone miswriting such as 居主证 for 居住证).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from assistant.errors import IndexNotBuilt
+
+ANALYZER_VERSION = 3
+
+#: Function words and question fillers that carry no topic.
+STOPWORDS: frozenset[str] = frozenset(
+    """的 了 吗 呢 吧 啊 呀 哦 嘛 么 是 在 和 与 及 或 就 都 也 还 又 把 被 给 让 对 从 向 到 为 以 之 其 该 这 那 这个 那个 这些 那些
+    我 我们 你 你们 您 他 她 它 他们 自己 请问 请 问 想 想要 要 能 能够 可以 可否 会 应该 需要 如何 怎么 怎样 怎么样 什么 哪些 哪个 哪里 哪儿
+    多少 几 是否 有没有 没有 有 一下 一个 个 谢谢 你好 您好 啥 咋 怎 怎么办 咋办 要啥 办啥 an a the of to for and or is are do does how what where which i my""".split()
+)
+
+_PUNCT_RE = re.compile(r"^[\W_]+$", re.UNICODE)
+_CJK_RE = re.compile(r"[\u4e00-\u9fff]+")
+_LATIN_RE = re.compile(r"[a-z]+")
+_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
+_NUM_UNITS = "个|日|天|年|月|周|岁|元|次|份|张|工作日|小时|分钟|倍|名|人|套|平方米|项|类|级|寸|页|万元|周岁"
+_CN_NUM_RE = re.compile(rf"(第)?([零〇一二两三四五六七八九十百千万]+)(?=({_NUM_UNITS}))|第([零〇一二两三四五六七八九十百千万]+)")
+
+log = logging.getLogger(__name__)
+
+
+def cn_to_int(text: str) -> int | None:
+    """A Chinese numeral (十五, 二十三, 一百零五, 两) as an int, or None."""
+    total, section, digit = 0, 0, None
+    for ch in text:
+        if ch in _CN_DIGITS:
+            digit = _CN_DIGITS[ch]
+        elif ch in _CN_UNITS:
+            unit = _CN_UNITS[ch]
+            if unit == 10000:
+                section = (section + (digit if digit is not None else (0 if section else 1))) * unit
+                total += section
+                section = 0
+            else:
+                section += (1 if digit is None else digit) * unit
+            digit = None
+        else:
+            return None
+    return total + section + (digit or 0)
+
+
+def _numbers(text: str) -> str:
+    def repl(m: re.Match[str]) -> str:
+        prefix = "第" if (m.group(1) or m.group(4)) else ""
+        value = cn_to_int(m.group(2) or m.group(4))
+        return m.group(0) if value is None else f"{prefix}{value}"
+
+    return _CN_NUM_RE.sub(repl, text)
+
+
+@lru_cache(maxsize=1)
+def _t2s():
+    from opencc import OpenCC
+
+    return OpenCC("t2s")
+
+
+@lru_cache(maxsize=1)
+def _base_jieba():
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.dt.check_initialized()
+    return jieba.dt
+
+
+def _pinyin(text: str) -> list[str]:
+    from pypinyin import lazy_pinyin
+
+    return lazy_pinyin(text)
+
+
+@dataclass(frozen=True)
+class TermMatch:
+    """A name or alias found in a query: how (``exact``, ``pinyin``, ``homophone``) and for which items."""
+
+    term: str
+    item_ids: tuple[str, ...]
+    how: str
+
+
+class Analyzer:
+    """Normalises and tokenizes text the same way for the index and for queries.
+
+    ``terms`` maps each name/alias (normalised) to the items it names; the
+    user dictionary, pinyin keys and homophone keys are derived from it.
+    Save with :meth:`save`, restore with :meth:`load`.
+    """
+
+    def __init__(
+        self,
+        terms: Mapping[str, Sequence[str]] | None = None,
+        *,
+        extra_words: Iterable[str] = (),
+        stopwords: Iterable[str] = STOPWORDS,
+    ) -> None:
+        self.stopwords = frozenset(stopwords)
+        self.terms: dict[str, tuple[str, ...]] = {}
+        for term, ids in (terms or {}).items():
+            t = self.normalize(term).strip()
+            if len(t) >= 2:
+                self.terms[t] = tuple(sorted(set(self.terms.get(t, ()) + tuple(ids))))
+        self.extra_words = tuple(sorted({self.normalize(w).strip() for w in extra_words if len(w.strip()) >= 2}))
+        self._tokenizer = None
+        self._pinyin_keys: dict[str, set[str]] | None = None
+        self._term_lengths: tuple[int, ...] = ()
+
+    # ------------------------------------------------------------------ building
+
+    @classmethod
+    def for_items(cls, items: Iterable[object]) -> Analyzer:
+        """An analyzer whose vocabulary holds the names, aliases and departments of ``items``.
+
+        Long names (over 12 characters, e.g. first sentences of corpus answers)
+        are kept out of the dictionary: as single tokens they would hide their words.
+        """
+        terms: dict[str, list[str]] = {}
+        extra: set[str] = set()
+        for item in items:
+            names = [item.name, *item.aliases]  # type: ignore[attr-defined]
+            for n in names:
+                if 2 <= len(n) <= 12:
+                    terms.setdefault(n, []).append(item.id)  # type: ignore[attr-defined]
+            dept = item.department  # type: ignore[attr-defined]
+            if 2 <= len(dept) <= 16:
+                extra.add(dept)
+        return cls(terms, extra_words=extra)
+
+    def fingerprint(self) -> dict[str, object]:
+        """Everything that determines tokens; saved with the index and compared on load."""
+        return {
+            "version": ANALYZER_VERSION,
+            "terms": {t: list(ids) for t, ids in sorted(self.terms.items())},
+            "extra_words": list(self.extra_words),
+            "stopwords": sorted(self.stopwords),
+        }
+
+    def vocabulary_fingerprint(self) -> dict[str, object]:
+        """What changes tokens (not which items a term names)."""
+        fp = self.fingerprint()
+        fp["terms"] = sorted(self.terms)
+        return fp
+
+    def save(self, path: Path) -> None:
+        """Write the analyzer as JSON."""
+        Path(path).write_text(json.dumps(self.fingerprint(), ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> Analyzer:
+        """Read an analyzer saved by :meth:`save`."""
+        try:
+            raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise IndexNotBuilt(f"cannot read analyzer {path}: {e}; rebuild with 'xiaoshen kb build'") from e
+        if raw.get("version") != ANALYZER_VERSION:
+            raise IndexNotBuilt(
+                f"analyzer {path} has version {raw.get('version')!r}, this code needs {ANALYZER_VERSION}; "
+                "rebuild with 'xiaoshen kb build'"
+            )
+        return cls(raw["terms"], extra_words=raw["extra_words"], stopwords=raw["stopwords"])
+
+    # ------------------------------------------------------------------ text
+
+    @staticmethod
+    def normalize(text: str) -> str:
+        """t2s, full-width -> half-width, lowercase, Chinese numerals before units -> digits."""
+        text = _t2s().convert(text)
+        text = unicodedata.normalize("NFKC", text).lower()
+        return _numbers(text)
+
+    def _jieba(self):
+        if self._tokenizer is None:
+            import jieba
+
+            base = _base_jieba()
+            tok = jieba.Tokenizer()
+            # share the default dictionary instead of reloading it (saves ~1 s)
+            tok.FREQ = dict(base.FREQ)
+            tok.total = base.total
+            tok.initialized = True
+            for word in sorted(set(self.terms) | set(self.extra_words)):
+                if not any(ch.isspace() for ch in word):
+                    tok.add_word(word)
+            self._tokenizer = tok
+        return self._tokenizer
+
+    def load_resources(self) -> None:
+        """Load jieba and pypinyin now (idempotent) so the first query is fast."""
+        self._jieba()
+        self._pinyin_index()
+
+    def tokens(self, text: str, *, normalized: bool = False) -> list[str]:
+        """Index/query tokens of ``text``: jieba search-mode words minus stop words."""
+        norm = text if normalized else self.normalize(text)
+        out = []
+        for tok in self._jieba().lcut_for_search(norm):
+            tok = tok.strip()
+            if not tok or tok in self.stopwords or _PUNCT_RE.match(tok):
+                continue
+            out.append(tok)
+        return out
+
+    # ------------------------------------------------------------------ query understanding
+
+    def _pinyin_index(self) -> dict[str, set[str]]:
+        if self._pinyin_keys is None:
+            keys: dict[str, set[str]] = {}
+            for term in self.terms:
+                if _CJK_RE.fullmatch(term):
+                    keys.setdefault("".join(_pinyin(term)), set()).add(term)
+            self._pinyin_keys = keys
+            self._term_lengths = tuple(sorted({len(t) for t in self.terms if _CJK_RE.fullmatch(t) and len(t) >= 3}))
+        return self._pinyin_keys
+
+    def match_terms(self, text: str, *, normalized: bool = False) -> list[TermMatch]:
+        """Names and aliases named by ``text``, longest matches only.
+
+        Exact substrings first; then latin words that spell a term in pinyin
+        (``shebaoka`` -> 社保卡); then Chinese spans of 3+ characters that sound
+        like a term (居主证 -> 居住证).
+        """
+        norm = text if normalized else self.normalize(text)
+        found: dict[str, str] = {}
+        for term in self.terms:
+            if term in norm:
+                found[term] = "exact"
+        keys = self._pinyin_index()
+        for word in _LATIN_RE.findall(norm):
+            for term in keys.get(word, ()):
+                found.setdefault(term, "pinyin")
+        for run in _CJK_RE.findall(norm):
+            if len(run) < 3:
+                continue
+            syllables = _pinyin(run)
+            if len(syllables) != len(run):
+                continue
+            for length in self._term_lengths:
+                for start in range(0, len(run) - length + 1):
+                    span = run[start : start + length]
+                    for term in keys.get("".join(syllables[start : start + length]), ()):
+                        if term != span:
+                            found.setdefault(term, "homophone")
+        # keep the longest: 居住证续签 hides 居住证
+        terms = sorted(found, key=len, reverse=True)
+        kept: list[str] = []
+        for t in terms:
+            if found[t] == "exact" and any(t in k for k in kept if found[k] == "exact"):
+                continue
+            kept.append(t)
+        return [TermMatch(t, self.terms[t], found[t]) for t in kept]

@@ -1,0 +1,228 @@
+"""Retrieval core: fusion (golden), BM25 (differential vs rank_bm25), analyzer
+round trip, Chinese retrieval on the tiny knowledge base, follow-ups,
+persistence, incremental re-indexing and the embedding cache."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.errors import InvalidInput
+from assistant.settings import RetrievalSettings
+from assistant.types import RetrievalQuery
+from retrieval.analyzer import Analyzer, cn_to_int
+from retrieval.bm25 import BM25
+from retrieval.embedders import CachedEmbedder, EmbeddingCache
+from retrieval.fusion import minmax, rrf, weighted
+from retrieval.hybrid import build_retriever
+from tests.fakes import KeywordEmbedder, tiny_items
+
+GOLDEN = Path(__file__).parent / "golden" / "retrieval_fusion.json"
+
+
+# ---------------------------------------------------------------- fusion (golden)
+
+
+def test_fusion_matches_golden_file() -> None:
+    case = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    for name, spec in case.items():
+        if spec["method"] == "rrf":
+            got = rrf(spec["rankings"], k=spec["k"], weights=spec.get("weights"))
+        else:
+            got = weighted(spec["parts"], spec["weights"])
+        order = sorted(got, key=lambda key: (-got[key], key))
+        assert order == spec["expected_order"], name
+        for key, score in spec["expected_scores"].items():
+            assert got[key] == pytest.approx(score, abs=1e-9), (name, key)
+
+
+def test_minmax_edge_cases() -> None:
+    assert minmax({}) == {}
+    assert minmax({"a": 3.0, "b": 3.0}) == {"a": 1.0, "b": 1.0}
+    assert minmax({"a": 1.0, "b": 3.0, "c": 2.0}) == {"a": 0.0, "b": 1.0, "c": 0.5}
+
+
+# ---------------------------------------------------------------- BM25 (differential)
+
+
+def test_bm25_equals_rank_bm25_okapi() -> None:
+    from rank_bm25 import BM25Okapi
+
+    analyzer = Analyzer.for_items(tiny_items())
+    docs = [analyzer.tokens(f"{i.name} {i.summary} {' '.join(i.aliases)}") for i in tiny_items()]
+    ours = BM25().index(docs)
+    theirs = BM25Okapi(docs)
+    for q in ["居住证 申领 条件", "公积金 提取 租房", "护照", "新生儿 户口", "不存在的词"]:
+        tokens = analyzer.tokens(q)
+        np.testing.assert_allclose(ours.scores(tokens), theirs.get_scores(tokens), rtol=1e-5, atol=1e-6)
+
+
+def test_bm25_weights_and_save_load(tmp_path: Path) -> None:
+    docs = [["a", "b"], ["b", "c"], ["c", "d", "d"]]
+    plain = BM25().index(docs)
+    heavy = BM25().index(docs, weights=[2.0, 1.0, 1.0])
+    np.testing.assert_allclose(heavy.scores(["a"])[0], 2 * plain.scores(["a"])[0])
+    heavy.save(tmp_path / "bm25.npz")
+    back = BM25.load(tmp_path / "bm25.npz")
+    np.testing.assert_allclose(back.scores(["d", "a"]), heavy.scores(["d", "a"]))
+    assert back.scores(["zzz"]).tolist() == [0.0, 0.0, 0.0]
+
+
+# ---------------------------------------------------------------- analyzer
+
+
+def test_analyzer_normalises_text() -> None:
+    a = Analyzer()
+    assert a.normalize("居住證辦理") == "居住证办理"
+    assert a.normalize("ＡＢＣ１２３") == "abc123"
+    assert a.normalize("十五日内，两年，第三个") == "15日内,2年,第3个"  # NFKC also halves the commas
+    assert a.normalize("一网通办") == "一网通办"  # 一 not before a unit stays a word
+    assert cn_to_int("一百零五") == 105 and cn_to_int("二十三") == 23 and cn_to_int("万") == 10000
+
+
+def test_analyzer_keeps_official_names_whole_and_round_trips(tmp_path: Path) -> None:
+    a = Analyzer.for_items(tiny_items())
+    tokens = a.tokens("新生儿出生户口登记要什么材料")
+    assert "新生儿出生户口登记" in tokens and "什么" not in tokens
+    a.save(tmp_path / "analyzer.json")
+    b = Analyzer.load(tmp_path / "analyzer.json")
+    for q in ["新生儿出生户口登记要什么材料", "居主证", "shebaoka丢了怎么办", "上海市公积金管理中心在哪"]:
+        assert b.tokens(q) == a.tokens(q)
+        assert b.match_terms(q) == a.match_terms(q)
+    assert b.fingerprint() == a.fingerprint()
+
+
+def test_pinyin_and_homophone_matching() -> None:
+    a = Analyzer({"居住证": ["residence-permit-apply"], "社保卡": ["social-security-card"]})
+    assert [(m.term, m.how) for m in a.match_terms("shebaoka丢了")] == [("社保卡", "pinyin")]
+    assert [(m.term, m.how) for m in a.match_terms("居主证怎么办")] == [("居住证", "homophone")]
+    assert [(m.term, m.how) for m in a.match_terms("居住证")] == [("居住证", "exact")]
+    assert a.match_terms("护照") == []
+
+
+def test_longest_alias_wins() -> None:
+    a = Analyzer({"居住证": ["apply"], "居住证续签": ["renew"]})
+    assert [m.item_ids for m in a.match_terms("居住证续签要多久")] == [("renew",)]
+
+
+# ---------------------------------------------------------------- retrieval on tiny_items
+
+
+@pytest.fixture(scope="module")
+def tiny_retriever(tmp_path_factory: pytest.TempPathFactory):
+    d = tmp_path_factory.mktemp("idx")
+    return build_retriever(tiny_items(), KeywordEmbedder(), RetrievalSettings(), d / "kb")
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("居住证怎么办理", "residence-permit-apply"),
+        ("居主证怎么办", "residence-permit-apply"),
+        ("居住證要什麼材料", "residence-permit-apply"),
+        ("shebaoka丢了怎么补", "social-security-card"),
+        ("社宝卡", "social-security-card"),
+        ("给孩子上户口", "hukou-newborn"),
+        ("宝宝报户口需要出生医学证明吗", "hukou-newborn"),
+        ("租房可以提取公积金吗", "housing-fund-withdraw-rent"),
+        ("买房提公积金", "housing-fund-withdraw-buy"),
+        ("辞职了公积金怎么取", "housing-fund-withdraw-leave"),
+        ("怎么注册公司", "business-establish"),
+        ("huzhao怎么办", "passport-apply"),
+        ("孩子出生要办什么", "onething-birth"),
+        ("暂住证", "residence-registration"),
+    ],
+)
+def test_chinese_questions_find_their_item(tiny_retriever, question: str, expected: str) -> None:
+    hits = tiny_retriever.retrieve(RetrievalQuery(question), top_k=5)
+    assert hits[0].item_id == expected, [(h.item_id, round(h.score, 3)) for h in hits]
+    assert {"bm25", "dense", "fused", "alias"} <= set(hits[0].components)
+    assert hits[0].chunk_id.startswith(expected + "#")
+
+
+def test_follow_up_stays_on_current_item_unless_topic_switches(tiny_retriever) -> None:
+    follow = tiny_retriever.retrieve(RetrievalQuery("那需要什么材料？", current_item="passport-apply"), top_k=3)
+    assert follow[0].item_id == "passport-apply" and follow[0].components["context"] > 0
+    switch = tiny_retriever.retrieve(RetrievalQuery("那社保卡怎么补办？", current_item="passport-apply"), top_k=3)
+    assert switch[0].item_id == "social-security-card"
+    no_context = tiny_retriever.retrieve(RetrievalQuery("那需要什么材料？"), top_k=3)
+    assert "context" not in no_context[0].components
+
+
+def test_top_k_and_empty_query(tiny_retriever) -> None:
+    assert len(tiny_retriever.retrieve(RetrievalQuery("公积金"), top_k=2)) == 2
+    with pytest.raises(InvalidInput):
+        tiny_retriever.retrieve(RetrievalQuery("  "))
+
+
+# ---------------------------------------------------------------- persistence, incremental, cache
+
+
+def test_second_build_loads_and_embeds_nothing(tmp_path: Path) -> None:
+    cache = EmbeddingCache(tmp_path / "cache" / "embeddings.sqlite")
+    first = CachedEmbedder(KeywordEmbedder(), cache)
+    r1 = build_retriever(tiny_items(), first, RetrievalSettings(), tmp_path / "kb")
+    assert first.embedded == len(r1.chunks) - _duplicate_texts(r1)
+    # a fresh process: a new embedder over the same disk cache, index on disk
+    second = CachedEmbedder(KeywordEmbedder(), EmbeddingCache(tmp_path / "cache" / "embeddings.sqlite"))
+    r2 = build_retriever(tiny_items(), second, RetrievalSettings(), tmp_path / "kb")
+    assert second.embedded == 0
+    q = RetrievalQuery("给孩子上户口")
+    assert [h.item_id for h in r2.retrieve(q)] == [h.item_id for h in r1.retrieve(q)]
+    # index gone, cache kept: rebuilding still embeds nothing
+    import shutil
+
+    shutil.rmtree(tmp_path / "kb")
+    third = CachedEmbedder(KeywordEmbedder(), EmbeddingCache(tmp_path / "cache" / "embeddings.sqlite"))
+    build_retriever(tiny_items(), third, RetrievalSettings(), tmp_path / "kb")
+    assert third.embedded == 0
+
+
+def _duplicate_texts(r) -> int:
+    from retrieval.chunking import dense_text
+
+    texts = [dense_text(r.item_names[c.item_id], c) for c in r.chunks]
+    return len(texts) - len(set(texts))
+
+
+def test_query_lru_skips_repeated_questions(tmp_path: Path) -> None:
+    inner = KeywordEmbedder()
+    e = CachedEmbedder(inner, None, query_cache_size=2)
+    a = e.embed_queries(["居住证"])
+    b = e.embed_queries(["居住证"])
+    np.testing.assert_array_equal(a, b)
+    assert inner.texts_embedded == 1 and e.query_hits == 1
+    e.embed_queries(["护照", "社保卡"])  # evicts 居住证 (bounded at 2)
+    e.embed_queries(["居住证"])
+    assert inner.texts_embedded == 4
+
+
+def test_changing_one_item_reindexes_only_that_item(tmp_path: Path) -> None:
+    items = tiny_items()
+    emb = KeywordEmbedder()
+    build_retriever(items, emb, RetrievalSettings(), tmp_path / "kb")
+    before = emb.texts_embedded
+    changed = [replace(i, fees="收取工本费20元") if i.id == "passport-apply" else i for i in items]
+    start = time.perf_counter()
+    r = build_retriever(changed, emb, RetrievalSettings(), tmp_path / "kb")
+    elapsed = time.perf_counter() - start
+    assert emb.texts_embedded - before == 1  # only the changed fees chunk
+    assert elapsed < 2.0
+    hits = r.retrieve(RetrievalQuery("护照工本费多少钱"), top_k=3)
+    assert hits[0].item_id == "passport-apply"
+    assert any(c.text == "收取工本费20元" for c in r.chunks)
+    # removing an item removes it from the index: only the items passed in are indexed
+    fewer = [i for i in changed if i.id != "passport-apply"]
+    r2 = build_retriever(fewer, emb, RetrievalSettings(), tmp_path / "kb")
+    assert "passport-apply" not in {c.item_id for c in r2.chunks}
+    assert all(h.item_id != "passport-apply" for h in r2.retrieve(RetrievalQuery("办护照"), top_k=10))
+
+
+def test_rrf_fusion_setting_also_ranks(tmp_path: Path) -> None:
+    r = build_retriever(tiny_items(), KeywordEmbedder(), RetrievalSettings(fusion="rrf"), tmp_path / "kb")
+    assert r.retrieve(RetrievalQuery("给孩子上户口"), top_k=3)[0].item_id == "hukou-newborn"
