@@ -1,0 +1,1 @@
+"""Benchmark sets: ``parts/*.jsonl`` written by area owners, assembled into ``dev.jsonl``."""
