@@ -365,11 +365,17 @@ def write_collection(path: Path, name: str, rows: Sequence[FaqRow]) -> ImportRes
 
     Entries are keyed by id: a row with an existing id replaces that entry in
     place, new ids are appended, so re-importing a file is idempotent.
+    ``#`` comment lines of an existing file are kept at its top.
     """
     entries: dict[str, dict[str, str]] = {}
+    # comment lines (allowed by the corpus format) are kept, at the top
+    comments: list[str] = []
     if path.exists():
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
             if not line.strip():
+                continue
+            if line.lstrip().startswith("#"):
+                comments.append(line.rstrip() + "\n")
                 continue
             try:
                 record = json.loads(line)
@@ -388,7 +394,7 @@ def write_collection(path: Path, name: str, rows: Sequence[FaqRow]) -> ImportRes
             added += 1
         entries[rid] = record
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in entries.values())
+    text = "".join(comments) + "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in entries.values())
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)

@@ -202,3 +202,16 @@ def test_cli_needs_a_destination(tmp_path: Path) -> None:
     assert isinstance(r.exception, InvalidInput) and "--attach-to ITEM" in str(r.exception)
     r = CliRunner().invoke(app, ["import-faq", str(src), "--collection", "Bad Name"])
     assert isinstance(r.exception, InvalidInput) and "lower-case" in str(r.exception)
+
+
+def test_a_written_collection_loads_as_a_retrieval_corpus(tmp_path: Path) -> None:
+    from retrieval.corpus import read_corpus
+
+    out = tmp_path / "collections" / "hotline.jsonl"
+    out.parent.mkdir()
+    out.write_text("# hotline FAQ, imported for the evaluators\n", encoding="utf-8")
+    write_collection(out, "hotline", [*read_rows(_jsonl(tmp_path)).rows, FaqRow(9, "", "只有答案的条目")])
+    assert out.read_text(encoding="utf-8").startswith("# hotline FAQ, imported for the evaluators\n{")
+    entries = read_corpus(out)
+    assert [e["id"] for e in entries][:2] == ["h1", "h4"]
+    assert entries[2]["id"].startswith("hotline-") and entries[2]["answer"] == "只有答案的条目"
