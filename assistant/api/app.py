@@ -1,0 +1,131 @@
+"""The FastAPI application: API under /api/v1, web pages, health, Prometheus metrics.
+
+``create_app(settings)`` builds nothing heavy at import or construction: the
+lifespan builds the assistant once (``assistant.wiring.build_assistant``), or
+uses the one passed in (tests), and puts it and the helpdesk on ``app.state``;
+routes take them through dependencies (``assistant.api.deps``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from assistant.api.errors import error_response, install_error_handlers
+from assistant.api.observability import AppMetrics
+from assistant.errors import ConfigError
+from assistant.helpdesk import EscalationRules, Helpdesk
+from assistant.pipeline import Assistant
+from assistant.settings import Settings
+
+log = logging.getLogger("assistant.api")
+
+
+def _database_of(assistant: Assistant):  # type: ignore[no-untyped-def]
+    database = getattr(assistant.store, "database", None)
+    if database is None:
+        raise ConfigError(
+            f"the API needs the SQL conversation store (assistant.db); got {type(assistant.store).__name__}. "
+            "Build the assistant with build_assistant(settings) or pass store/queue from open_database()"
+        )
+    return database
+
+
+def create_app(settings: Settings, *, assistant: Assistant | None = None) -> FastAPI:
+    """The whole web application; ``assistant`` (tests) skips building one from settings."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        built = assistant
+        if built is None:
+            from assistant.wiring import build_assistant
+
+            started = time.perf_counter()
+            built = await run_in_threadpool(build_assistant, settings)
+            log.info("assistant built in %.1fs", time.perf_counter() - started)
+        database = _database_of(built)
+        if built.escalation is None:
+            # TODO(lead): wire EscalationRules in build_assistant; until then the app adds them.
+            built.escalation = EscalationRules(settings.helpdesk, clock=database.clock)
+        app.state.assistant = built
+        app.state.helpdesk = Helpdesk(built, database, settings.helpdesk)
+        yield
+        app.state.assistant = None
+        app.state.helpdesk = None
+
+    app = FastAPI(
+        title="Xiao Shen (小申) API",
+        version="0.1.0",
+        description="Grounded answers about Shanghai government services, with a human helpdesk.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.assistant = None
+    app.state.helpdesk = None
+    metrics = AppMetrics(lambda: app.state.helpdesk)
+    app.state.registry = metrics.registry
+    app.state.metrics = metrics
+    install_error_handlers(app)
+
+    @app.middleware("http")
+    async def _count(request: Request, call_next: Any) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics.requests.labels(request.method, path, str(response.status_code)).inc()
+        metrics.latency.labels(path).observe(time.perf_counter() - started)
+        timings = getattr(request.state, "timings_ms", None)
+        if timings:
+            metrics.observe_turn(timings)
+        return response
+
+    from assistant.api.routes import chat, helpdesk, metrics as metrics_routes, pages
+    from ui import UI_DIR
+
+    app.include_router(chat.router)
+    app.include_router(helpdesk.router)
+    app.include_router(metrics_routes.router)
+    app.include_router(pages.router)
+    assets = {p.name: p for p in UI_DIR.iterdir() if p.suffix in (".js", ".css", ".svg")}
+
+    @app.get("/ui/{name}", include_in_schema=False)
+    def asset(name: str) -> Response:
+        """The pages' scripts and styles (a fixed list: nothing else in the folder is served)."""
+        from fastapi.responses import FileResponse
+
+        path = assets.get(name)
+        if path is None:
+            return error_response(404, "not_found", f"no asset {name!r}")
+        return FileResponse(path)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz(request: Request) -> Response:
+        """Ready once the assistant is built and the database answers."""
+        helpdesk = request.app.state.helpdesk
+        if helpdesk is None:
+            return error_response(503, "not_ready", "the assistant is still being built")
+        try:
+            helpdesk.database.ping()
+        except Exception as e:  # readiness reports the failure instead of raising it
+            log.warning("readiness check failed: %s", e)
+            return error_response(503, "database_unavailable", f"the database does not answer: {e}")
+        return Response(
+            content='{"status":"ready","items":%d,"time":"%s"}'
+            % (len(request.app.state.assistant.items), datetime.now().astimezone().isoformat()),
+            media_type="application/json",
+        )
+
+    return app

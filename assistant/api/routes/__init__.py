@@ -1,0 +1,1 @@
+"""One router per area: chat (citizens), helpdesk (staff), metrics, pages."""

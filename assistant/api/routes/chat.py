@@ -1,0 +1,139 @@
+"""The citizen's side: conversations, messages, feedback, handoff, live updates."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from assistant.api.deps import AssistantDep, HelpdeskDep
+from assistant.api.schemas import (
+    ConversationIn,
+    ConversationOut,
+    FeedbackIn,
+    FeedbackOut,
+    HandoffIn,
+    MessageIn,
+    MessageOut,
+    QueueOut,
+    TicketOut,
+    TurnOut,
+)
+from assistant.errors import NotFound
+
+router = APIRouter(prefix="/api/v1", tags=["chat"])
+
+#: seconds between checks for new messages on a live stream.
+POLL_S = 0.5
+
+
+@router.post("/conversations", response_model=ConversationOut, status_code=201)
+def create_conversation(body: ConversationIn, helpdesk: HelpdeskDep) -> ConversationOut:
+    """Open a conversation (language, elder mode)."""
+    conversation = helpdesk.open_conversation(lang=body.lang, elder_mode=body.elder_mode, client_id=body.client_id)
+    return ConversationOut.of(conversation)
+
+
+@router.get("/conversations/{conversation_id}", response_model=ConversationOut)
+def read_conversation(conversation_id: str, assistant: AssistantDep, helpdesk: HelpdeskDep) -> ConversationOut:
+    """The conversation with every message, and the queue status while a person owns it."""
+    conversation = assistant.store.get(conversation_id)
+    queue = helpdesk.status_of(conversation_id) if conversation.state.handed_off else None
+    return ConversationOut.of(conversation, queue)
+
+
+@router.post("/conversations/{conversation_id}/messages", response_model=TurnOut)
+def post_message(
+    conversation_id: str, body: MessageIn, request: Request, assistant: AssistantDep, helpdesk: HelpdeskDep
+) -> TurnOut:
+    """Answer a message: text, citations, intent, action, options, item ids and timings."""
+    exchange = assistant.handle(conversation_id, body.text)
+    request.state.timings_ms = dict(exchange.result.timings_ms)  # for the stage-latency histogram
+    queue = helpdesk.status_of(conversation_id) if exchange.result.state.handed_off else None
+    return TurnOut.from_exchange(exchange, queue)
+
+
+@router.post("/conversations/{conversation_id}/handoff", response_model=TurnOut)
+def request_handoff(conversation_id: str, body: HandoffIn, assistant: AssistantDep, helpdesk: HelpdeskDep) -> TurnOut:
+    """The citizen pressed 转人工: a ticket is opened and the bot goes silent."""
+    exchange = assistant.request_human(conversation_id, body.note)
+    return TurnOut.from_exchange(exchange, helpdesk.status_of(conversation_id))
+
+
+@router.post("/conversations/{conversation_id}/feedback", response_model=FeedbackOut)
+def post_feedback(conversation_id: str, body: FeedbackIn, helpdesk: HelpdeskDep) -> FeedbackOut:
+    """Thumbs up/down on an answer, or a 1–5 rating of the conversation (好差评).
+
+    The second thumbs down in a conversation hands it to a person.
+    """
+    negative = helpdesk.database.conversations.add_feedback(
+        conversation_id, body.message_id, helpful=body.helpful, rating=body.rating, comment=body.comment
+    )
+    ticket = helpdesk.after_feedback(conversation_id, negative)
+    return FeedbackOut(stored=True, negative_count=negative, ticket=TicketOut.of(ticket) if ticket else None)
+
+
+@router.post("/conversations/{conversation_id}/reopen", response_model=TicketOut)
+def reopen(conversation_id: str, helpdesk: HelpdeskDep) -> TicketOut:
+    """The citizen says a finished ticket did not solve the matter."""
+    return TicketOut.of(helpdesk.reopen_for_citizen(conversation_id))
+
+
+@router.get("/conversations/{conversation_id}/queue", response_model=QueueOut)
+def queue_status(conversation_id: str, helpdesk: HelpdeskDep) -> QueueOut:
+    """Place in the queue and estimated wait of the conversation's open ticket."""
+    status = helpdesk.status_of(conversation_id)
+    if status is None:
+        if not helpdesk.database.conversations.exists(conversation_id):
+            raise NotFound(f"conversation {conversation_id!r} does not exist")
+        raise NotFound(f"conversation {conversation_id} has no open ticket; POST …/handoff asks for a person")
+    return QueueOut.of(status)
+
+
+@router.get("/conversations/{conversation_id}/events")
+async def live_events(
+    conversation_id: str,
+    request: Request,
+    helpdesk: HelpdeskDep,
+    after: Annotated[int, Query(ge=0, description="last message id the client has")] = 0,
+    timeout: Annotated[float, Query(ge=0.5, le=3600, description="seconds before the stream ends")] = 300,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    """Server-sent events: ``message`` for each new message (agent replies arrive live), ``queue`` on changes.
+
+    The stream ends after ``timeout`` seconds; EventSource reconnects with
+    ``Last-Event-ID`` and continues where it stopped.  New messages are read
+    from the database, so replies written by any server process arrive.
+    """
+    store = helpdesk.database.conversations
+    if not await run_in_threadpool(store.exists, conversation_id):
+        raise NotFound(f"conversation {conversation_id!r} does not exist")
+    if last_event_id and last_event_id.isdigit():
+        after = max(after, int(last_event_id))
+
+    async def stream():  # type: ignore[no-untyped-def]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        last, last_queue = after, ""
+        yield "retry: 2000\n\n"
+        while loop.time() < deadline and not await request.is_disconnected():
+            for turn in await run_in_threadpool(store.messages_after, conversation_id, last):
+                last = turn.id
+                body = MessageOut.of(turn).model_dump_json()
+                yield f"id: {turn.id}\nevent: message\ndata: {body}\n\n"
+            status = await run_in_threadpool(helpdesk.status_of, conversation_id)
+            queue = QueueOut.of(status).model_dump_json() if status else json.dumps(None)
+            if queue != last_queue:
+                last_queue = queue
+                yield f"event: queue\ndata: {queue}\n\n"
+            await asyncio.sleep(POLL_S)
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

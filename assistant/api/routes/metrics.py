@@ -1,0 +1,65 @@
+"""Resolution tracking: JSON reports and the Prometheus ``/metrics`` endpoint."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from assistant.api.deps import HelpdeskDep
+from assistant.db.serde import to_json
+from assistant.errors import InvalidInput
+
+router = APIRouter(tags=["metrics"])
+
+SinceQ = Annotated[datetime | None, Query(description="ISO time; default 30 days before until")]
+UntilQ = Annotated[datetime | None, Query(description="ISO time; default now")]
+
+
+def _aware(value: datetime | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise InvalidInput(f"{name}={value.isoformat()} has no time zone; add one, e.g. {value.isoformat()}+08:00")
+    return value.astimezone(timezone.utc)
+
+
+def _report(helpdesk: HelpdeskDep, since: datetime | None, until: datetime | None) -> dict[str, Any]:
+    since, until = _aware(since, "since"), _aware(until, "until")
+    if since and until and since >= until:
+        raise InvalidInput(f"since {since.isoformat()} is not before until {until.isoformat()}")
+    return to_json(helpdesk.metrics(since=since, until=until))
+
+
+@router.get("/api/v1/metrics")
+def metrics_report(helpdesk: HelpdeskDep, since: SinceQ = None, until: UntilQ = None) -> dict[str, Any]:
+    """The whole report: overall, reasons, resolutions, per item, department and day."""
+    return _report(helpdesk, since, until)
+
+
+@router.get("/api/v1/metrics/summary")
+def metrics_summary(helpdesk: HelpdeskDep, since: SinceQ = None, until: UntilQ = None) -> dict[str, Any]:
+    """Overall figures, handoff reasons and resolution codes."""
+    report = _report(helpdesk, since, until)
+    return {k: report[k] for k in ("generated_at", "first_response_target_s", "overall", "handoff_reasons", "resolutions")}
+
+
+@router.get("/api/v1/metrics/{slice_name}")
+def metrics_slice(
+    slice_name: str, helpdesk: HelpdeskDep, since: SinceQ = None, until: UntilQ = None
+) -> dict[str, Any]:
+    """Figures per ``items``, ``departments`` or ``days``."""
+    keys = {"items": "by_item", "departments": "by_department", "days": "by_day"}
+    if slice_name not in keys:
+        raise InvalidInput(f"metrics slice {slice_name!r} does not exist; use items, departments or days")
+    return _report(helpdesk, since, until)[keys[slice_name]]
+
+
+@router.get("/metrics", include_in_schema=False)
+def prometheus(request: Request) -> Response:
+    """Prometheus text exposition (helpdesk gauges read from the database at scrape time)."""
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    return Response(generate_latest(request.app.state.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,162 @@
+"""SQLAlchemy 2 table models: conversations, messages, feedback, tickets, ticket events.
+
+The models are the persistence edge; the rest of the code sees the frozen
+dataclasses of ``assistant.types`` (the store converts).  The schema itself is
+created by the Alembic migrations in ``assistant/db/migrations``; a test checks
+that migrations and these models agree.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes stored as naive UTC.
+
+    SQLite has no time zone type and PostgreSQL's ``timestamp`` compares
+    naive values, so storing naive UTC keeps ``lease_until < now`` correct on
+    both; values come back aware (UTC).  A naive datetime is refused because
+    it would silently mean local time somewhere.
+    """
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given to the database; pass an aware UTC datetime")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every Xiao Shen table."""
+
+
+class ConversationRow(Base):
+    __tablename__ = "conversations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    lang: Mapped[str] = mapped_column(String(8), nullable=False)
+    elder_mode: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    #: anonymous id of the browser (local storage); spots a question asked again
+    #: in a later conversation, which the self-service resolution rate counts.
+    client_id: Mapped[str] = mapped_column(String(64), nullable=False, default="", index=True)
+    #: the serialised DialogueState (``assistant.db.serde``).
+    state: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    #: ``open`` (the bot answers) or ``handed_off`` (a person owns it).
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="open")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class MessageRow(Base):
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_conversation_id_id", "conversation_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False
+    )
+    role: Mapped[str] = mapped_column(String(16), nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    intent: Mapped[str] = mapped_column(String(64), nullable=False, default="")
+    action: Mapped[str] = mapped_column(String(16), nullable=False, default="")
+    item_ids: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+    citations: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False, default=list)
+    options: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False, default=list)
+    timings: Mapped[dict[str, float]] = mapped_column(JSON, nullable=False, default=dict)
+    handoff_reason: Mapped[str] = mapped_column(String(32), nullable=False, default="")
+    generator: Mapped[str] = mapped_column(String(64), nullable=False, default="")
+    #: the staff member who wrote an ``agent`` message.
+    agent: Mapped[str] = mapped_column(String(64), nullable=False, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class FeedbackRow(Base):
+    __tablename__ = "feedback"
+    __table_args__ = (
+        CheckConstraint("rating IS NULL OR (rating >= 1 AND rating <= 5)", name="ck_feedback_rating"),
+        CheckConstraint("helpful IS NOT NULL OR rating IS NOT NULL", name="ck_feedback_something"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    #: the answer judged; NULL for a rating of the whole conversation (好差评).
+    message_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("messages.id", ondelete="CASCADE"), nullable=True
+    )
+    helpful: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    rating: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    comment: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class TicketRow(Base):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('new', 'claimed', 'answered', 'resolved', 'closed')", name="ck_tickets_status"
+        ),
+        Index("ix_tickets_status_created_at", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="new")
+    reason: Mapped[str] = mapped_column(String(32), nullable=False)
+    department: Mapped[str] = mapped_column(String(128), nullable=False)
+    summary: Mapped[str] = mapped_column(Text, nullable=False)
+    item_ids: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+    priority: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    #: made outside working hours: a person calls or writes back later.
+    callback: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    agent: Mapped[str] = mapped_column(String(64), nullable=False, default="")
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: when the waiting time restarted (creation, reopen, transfer); queue order uses it.
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    resolution: Mapped[str] = mapped_column(String(32), nullable=False, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class TicketEventRow(Base):
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    #: created, claimed, replied, transferred, released, resolved, closed, reopened.
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    agent: Mapped[str] = mapped_column(String(64), nullable=False, default="")
+    detail: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

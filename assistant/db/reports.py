@@ -1,0 +1,123 @@
+"""Read-only queries behind the helpdesk's queue view and metrics.
+
+They return plain records; the figures themselves are computed by the pure
+functions of ``assistant.helpdesk`` so that they can be tested on a scripted
+timeline without a database.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from assistant.db.models import ConversationRow, FeedbackRow, MessageRow, TicketRow
+from assistant.db.store import ticket_from_row
+from assistant.types import Ticket
+
+
+class Reports:
+    """Queries over conversations, messages, feedback and tickets."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def _session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    def conversation_meta(self, ids: Sequence[str]) -> dict[str, tuple[bool, str]]:
+        """``{conversation id: (elder_mode, lang)}`` for the given ids."""
+        if not ids:
+            return {}
+        with self._session() as session, session.begin():
+            rows = session.execute(
+                select(ConversationRow.id, ConversationRow.elder_mode, ConversationRow.lang).where(
+                    ConversationRow.id.in_(list(set(ids)))
+                )
+            ).all()
+            return {r.id: (bool(r.elder_mode), r.lang) for r in rows}
+
+    def recent_first_response_waits(self, limit: int) -> list[float]:
+        """Seconds from handoff to first human reply, for the ``limit`` latest answered tickets."""
+        with self._session() as session, session.begin():
+            rows = session.execute(
+                select(TicketRow.created_at, TicketRow.first_response_at)
+                .where(TicketRow.first_response_at.is_not(None), TicketRow.callback.is_(False))
+                .order_by(TicketRow.first_response_at.desc())
+                .limit(limit)
+            ).all()
+            return [(r.first_response_at - r.created_at).total_seconds() for r in rows]
+
+    def records(self, since: datetime, until: datetime):  # type: ignore[no-untyped-def]
+        """Conversations and tickets created in ``[since, until)`` as metric records.
+
+        Conversations up to 24 h after ``until`` are read as well, because a
+        repeat question there decides whether a conversation inside the window
+        was really resolved.
+        """
+        from datetime import timedelta
+
+        from assistant.helpdesk import ConversationRecord
+
+        horizon = until + timedelta(hours=24)
+        with self._session() as session, session.begin():
+            conversations = session.scalars(
+                select(ConversationRow).where(
+                    ConversationRow.created_at >= since, ConversationRow.created_at < horizon
+                )
+            ).all()
+            ids = [c.id for c in conversations]
+            messages: dict[str, list[MessageRow]] = defaultdict(list)
+            feedback: dict[str, list[FeedbackRow]] = defaultdict(list)
+            ticket_ids: dict[str, list[int]] = defaultdict(list)
+            for chunk in _chunks(ids, 500):
+                for m in session.scalars(
+                    select(MessageRow).where(MessageRow.conversation_id.in_(chunk)).order_by(MessageRow.id)
+                ):
+                    messages[m.conversation_id].append(m)
+                for f in session.scalars(select(FeedbackRow).where(FeedbackRow.conversation_id.in_(chunk))):
+                    feedback[f.conversation_id].append(f)
+                for tid, cid in session.execute(
+                    select(TicketRow.id, TicketRow.conversation_id).where(TicketRow.conversation_id.in_(chunk))
+                ):
+                    ticket_ids[cid].append(tid)
+            tickets: list[Ticket] = [
+                ticket_from_row(t)
+                for t in session.scalars(
+                    select(TicketRow)
+                    .where(TicketRow.created_at >= since, TicketRow.created_at < until)
+                    .order_by(TicketRow.id)
+                )
+            ]
+        records = []
+        for c in conversations:
+            ms = messages.get(c.id, [])
+            item_id = next(
+                (m.item_ids[0] for m in ms if m.role == "assistant" and m.action in ("answer", "clarify") and m.item_ids),
+                "",
+            )
+            fb = feedback.get(c.id, [])
+            records.append(
+                ConversationRecord(
+                    id=c.id,
+                    created_at=c.created_at,
+                    last_at=max([c.created_at, *(m.created_at for m in ms)]),
+                    client_id=c.client_id,
+                    questions=tuple(m.text for m in ms if m.role == "user"),
+                    item_id=item_id,
+                    negative_feedback=sum(1 for f in fb if f.helpful is False or (f.rating is not None and f.rating <= 2)),
+                    positive_feedback=sum(1 for f in fb if f.helpful is True),
+                    ratings=tuple(f.rating for f in fb if f.rating is not None and f.message_id is None),
+                    ticket_ids=tuple(ticket_ids.get(c.id, ())),
+                    in_window=since <= c.created_at < until,
+                )
+            )
+        return records, tickets
+
+
+def _chunks(values: Sequence[str], size: int):  # type: ignore[no-untyped-def]
+    for i in range(0, len(values), size):
+        yield list(values[i : i + size])

@@ -1,0 +1,396 @@
+"""SqlConversationStore: conversations, messages, dialogue state and feedback.
+
+Every method that writes runs in one transaction; ``record_turn`` stores the
+user message, the answer, the new dialogue state and the handoff ticket
+together, so a failure leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from assistant.db import serde
+from assistant.db.engine import WRITE_OPTION
+from assistant.db.models import ConversationRow, FeedbackRow, MessageRow, TicketEventRow, TicketRow
+from assistant.errors import Conflict, InvalidInput, NotFound
+from assistant.types import (
+    LANGS,
+    Answer,
+    Conversation,
+    DialogueState,
+    Lang,
+    Role,
+    Ticket,
+    TicketDraft,
+    Turn,
+    TurnResult,
+)
+
+if TYPE_CHECKING:
+    from assistant.db import Database
+
+ROLES: tuple[str, ...] = ("user", "assistant", "agent", "system")
+#: ticket statuses in which a person still owns the conversation.
+OPEN_TICKET_STATUSES: tuple[str, ...] = ("new", "claimed", "answered")
+
+
+def turn_from_row(row: MessageRow) -> Turn:
+    """The Turn of a stored message."""
+    return Turn(
+        id=row.id,
+        conversation_id=row.conversation_id,
+        role=row.role,  # type: ignore[arg-type]
+        text=row.text,
+        created_at=row.created_at,
+        intent=row.intent,
+        action=row.action,
+        item_ids=tuple(row.item_ids),
+        citations=serde.citations_from_json(row.citations),
+        options=serde.options_from_json(row.options),
+    )
+
+
+def ticket_from_row(row: TicketRow) -> Ticket:
+    """The Ticket of a stored ticket row."""
+    return Ticket(
+        id=row.id,
+        conversation_id=row.conversation_id,
+        status=row.status,  # type: ignore[arg-type]
+        reason=row.reason,
+        department=row.department,
+        summary=row.summary,
+        created_at=row.created_at,
+        item_ids=tuple(row.item_ids),
+        priority=row.priority,
+        agent=row.agent,
+        lease_until=row.lease_until,
+        first_response_at=row.first_response_at,
+        resolved_at=row.resolved_at,
+        resolution=row.resolution,
+        callback=row.callback,
+        queued_at=row.queued_at,
+    )
+
+
+def new_ticket_row(conversation_id: str, draft: TicketDraft, now: datetime) -> TicketRow:
+    """A ``new`` ticket row for a handoff draft."""
+    return TicketRow(
+        conversation_id=conversation_id,
+        status="new",
+        reason=draft.reason,
+        department=draft.department,
+        summary=draft.summary,
+        item_ids=list(draft.item_ids),
+        priority=draft.priority,
+        callback=draft.callback,
+        agent="",
+        lease_until=None,
+        queued_at=now,
+        first_response_at=None,
+        resolved_at=None,
+        resolution="",
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def open_ticket_id(session: Session, conversation_id: str) -> int | None:
+    """The id of the conversation's ticket that is still open, if any."""
+    return session.scalar(
+        select(TicketRow.id).where(
+            TicketRow.conversation_id == conversation_id, TicketRow.status.in_(OPEN_TICKET_STATUSES)
+        )
+    )
+
+
+def add_ticket(session: Session, conversation_id: str, draft: TicketDraft, now: datetime) -> TicketRow:
+    """Insert a ticket (and its ``created`` event); one open ticket per conversation."""
+    existing = open_ticket_id(session, conversation_id)
+    if existing is not None:
+        raise Conflict(
+            f"conversation {conversation_id} already has open ticket #{existing}; "
+            "add to that ticket instead of opening another"
+        )
+    row = new_ticket_row(conversation_id, draft, now)
+    session.add(row)
+    session.flush()
+    session.add(
+        TicketEventRow(ticket_id=row.id, kind="created", agent="", detail=draft.reason, created_at=now)
+    )
+    return row
+
+
+class SqlConversationStore:
+    """The ConversationStore on SQLAlchemy (SQLite or PostgreSQL)."""
+
+    def __init__(self, engine: Engine, *, clock: Callable[[], datetime]) -> None:
+        self.engine = engine
+        self._write_engine = engine.execution_options(**{WRITE_OPTION: True})
+        self.clock = clock
+        #: the Database this store belongs to (set by ``open_database``).
+        self.database: Database | None = None
+
+    # ------------------------------------------------------------------ sessions
+
+    def _reading(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    def _writing(self) -> Session:
+        return Session(self._write_engine, expire_on_commit=False)
+
+    @staticmethod
+    def _conversation_row(session: Session, conversation_id: str, *, lock: bool = False) -> ConversationRow:
+        query = select(ConversationRow).where(ConversationRow.id == conversation_id)
+        if lock:
+            # PostgreSQL: serialise concurrent writers of one conversation; SQLite's
+            # BEGIN IMMEDIATE already does and ignores FOR UPDATE.
+            query = query.with_for_update()
+        row = session.scalar(query)
+        if row is None:
+            raise NotFound(
+                f"conversation {conversation_id!r} does not exist; create one with POST /api/v1/conversations"
+            )
+        return row
+
+    # ------------------------------------------------------------------ ConversationStore
+
+    def create(self, *, lang: Lang = "zh", elder_mode: bool = False, client_id: str = "") -> Conversation:
+        """Open a conversation; ``client_id`` is an anonymous browser id used to spot repeat questions."""
+        if lang not in LANGS:
+            raise InvalidInput(f"language {lang!r} is not supported; use one of {', '.join(LANGS)}")
+        now = self.clock()
+        state = DialogueState(lang=lang)
+        row = ConversationRow(
+            id=str(uuid.uuid4()),
+            lang=lang,
+            elder_mode=elder_mode,
+            client_id=client_id[:64],
+            state=serde.state_to_json(state),
+            status="open",
+            created_at=now,
+            updated_at=now,
+        )
+        with self._writing() as session, session.begin():
+            session.add(row)
+        return Conversation(id=row.id, created_at=now, lang=lang, state=state, status="open", elder_mode=elder_mode)
+
+    def get(self, conversation_id: str) -> Conversation:
+        """The conversation with every turn, oldest first; NotFound for an unknown id."""
+        with self._reading() as session, session.begin():
+            row = self._conversation_row(session, conversation_id)
+            messages = session.scalars(
+                select(MessageRow).where(MessageRow.conversation_id == conversation_id).order_by(MessageRow.id)
+            ).all()
+            return Conversation(
+                id=row.id,
+                created_at=row.created_at,
+                lang=row.lang,  # type: ignore[arg-type]
+                state=serde.state_from_json(row.state),
+                turns=tuple(turn_from_row(m) for m in messages),
+                status=row.status,
+                elder_mode=row.elder_mode,
+            )
+
+    def exists(self, conversation_id: str) -> bool:
+        """Whether the conversation exists (cheap; no turns loaded)."""
+        with self._reading() as session, session.begin():
+            return session.scalar(select(func.count()).where(ConversationRow.id == conversation_id)) == 1
+
+    def record_turn(
+        self,
+        conversation_id: str,
+        user_text: str,
+        result: TurnResult,
+        *,
+        ticket: TicketDraft | None = None,
+    ) -> tuple[Turn, Turn, Ticket | None]:
+        """Store the user message, the answer, the new state and the handoff ticket in one transaction."""
+        now = self.clock()
+        with self._writing() as session, session.begin():
+            conversation = self._conversation_row(session, conversation_id, lock=True)
+            user = MessageRow(
+                conversation_id=conversation_id,
+                role="user",
+                text=user_text,
+                intent=result.intent.label,
+                action="",
+                item_ids=[],
+                citations=[],
+                options=[],
+                timings={},
+                handoff_reason="",
+                generator="",
+                agent="",
+                created_at=now,
+            )
+            answer = _answer_row(conversation_id, result.answer, now)
+            answer.intent = result.intent.label
+            answer.item_ids = [h.item_id for h in result.hits]
+            answer.timings = {k: float(v) for k, v in result.timings_ms.items()}
+            answer.handoff_reason = result.handoff_reason
+            session.add_all([user, answer])
+            conversation.state = serde.state_to_json(result.state)
+            conversation.status = "handed_off" if result.state.handed_off else "open"
+            conversation.updated_at = now
+            ticket_row = add_ticket(session, conversation_id, ticket, now) if ticket is not None else None
+            session.flush()
+            return (
+                turn_from_row(user),
+                turn_from_row(answer),
+                ticket_from_row(ticket_row) if ticket_row is not None else None,
+            )
+
+    def escalate(
+        self, conversation_id: str, notice: Answer, state: DialogueState, draft: TicketDraft
+    ) -> tuple[Turn, Ticket]:
+        """A handoff the system starts (not a user message): notice, state and ticket in one transaction."""
+        now = self.clock()
+        with self._writing() as session, session.begin():
+            conversation = self._conversation_row(session, conversation_id, lock=True)
+            message = _answer_row(conversation_id, notice, now)
+            message.role = "system"
+            message.handoff_reason = draft.reason
+            session.add(message)
+            conversation.state = serde.state_to_json(state)
+            conversation.status = "handed_off" if state.handed_off else "open"
+            conversation.updated_at = now
+            ticket_row = add_ticket(session, conversation_id, draft, now)
+            session.flush()
+            return turn_from_row(message), ticket_from_row(ticket_row)
+
+    def add_message(self, conversation_id: str, role: Role, text: str, *, agent: str = "") -> Turn:
+        """Append one message (agent replies, system notices)."""
+        if role not in ROLES:
+            raise InvalidInput(f"role {role!r} is not one of {', '.join(ROLES)}")
+        if not text.strip():
+            raise InvalidInput("message text is empty; write something to send")
+        now = self.clock()
+        with self._writing() as session, session.begin():
+            conversation = self._conversation_row(session, conversation_id, lock=True)
+            row = _plain_row(conversation_id, role, text, now, agent=agent)
+            session.add(row)
+            conversation.updated_at = now
+            session.flush()
+            return turn_from_row(row)
+
+    def set_state(self, conversation_id: str, state: DialogueState) -> None:
+        """Replace the dialogue state."""
+        now = self.clock()
+        with self._writing() as session, session.begin():
+            conversation = self._conversation_row(session, conversation_id, lock=True)
+            conversation.state = serde.state_to_json(state)
+            conversation.status = "handed_off" if state.handed_off else "open"
+            conversation.updated_at = now
+
+    def add_feedback(
+        self,
+        conversation_id: str,
+        turn_id: int | None,
+        *,
+        helpful: bool | None = None,
+        comment: str = "",
+        rating: int | None = None,
+    ) -> int:
+        """Store thumbs up/down on an answer (``turn_id``) or a 1–5 rating of the conversation.
+
+        Returns the number of thumbs down the conversation's answers now have,
+        which the escalation rules use (a low rating of a finished conversation
+        counts in the metrics but does not reopen a handoff by itself).
+        """
+        if helpful is None and rating is None:
+            raise InvalidInput("feedback needs 'helpful' (true/false) or a 'rating' from 1 to 5")
+        if rating is not None and not 1 <= rating <= 5:
+            raise InvalidInput(f"rating {rating} is out of range; give 1 (very poor) to 5 (very good)")
+        now = self.clock()
+        with self._writing() as session, session.begin():
+            self._conversation_row(session, conversation_id, lock=True)
+            if turn_id is not None:
+                message = session.get(MessageRow, turn_id)
+                if message is None or message.conversation_id != conversation_id:
+                    raise NotFound(f"message {turn_id} is not part of conversation {conversation_id}")
+                if message.role not in ("assistant", "agent"):
+                    raise InvalidInput(
+                        f"message {turn_id} is a {message.role} message; feedback is for answers"
+                    )
+            session.add(
+                FeedbackRow(
+                    conversation_id=conversation_id,
+                    message_id=turn_id,
+                    helpful=helpful,
+                    rating=rating,
+                    comment=comment[:2000],
+                    created_at=now,
+                )
+            )
+            session.flush()
+            return negative_feedback_count(session, conversation_id)
+
+    # ------------------------------------------------------------------ reads for the front ends
+
+    def messages_after(self, conversation_id: str, after_id: int) -> list[Turn]:
+        """Messages with an id above ``after_id`` (live updates of the chat)."""
+        with self._reading() as session, session.begin():
+            self._conversation_row(session, conversation_id)
+            rows = session.scalars(
+                select(MessageRow)
+                .where(MessageRow.conversation_id == conversation_id, MessageRow.id > after_id)
+                .order_by(MessageRow.id)
+            ).all()
+            return [turn_from_row(r) for r in rows]
+
+    def tickets_of(self, conversation_id: str) -> list[Ticket]:
+        """Every ticket of a conversation, oldest first."""
+        with self._reading() as session, session.begin():
+            rows = session.scalars(
+                select(TicketRow).where(TicketRow.conversation_id == conversation_id).order_by(TicketRow.id)
+            ).all()
+            return [ticket_from_row(r) for r in rows]
+
+
+def negative_feedback_count(session: Session, conversation_id: str) -> int:
+    """Thumbs down given to the answers of a conversation."""
+    return int(
+        session.scalar(
+            select(func.count()).where(
+                FeedbackRow.conversation_id == conversation_id,
+                FeedbackRow.helpful.is_(False),
+            )
+        )
+        or 0
+    )
+
+
+def _plain_row(conversation_id: str, role: str, text: str, now: datetime, *, agent: str = "") -> MessageRow:
+    return MessageRow(
+        conversation_id=conversation_id,
+        role=role,
+        text=text,
+        intent="",
+        action="",
+        item_ids=[],
+        citations=[],
+        options=[],
+        timings={},
+        handoff_reason="",
+        generator="",
+        agent=agent,
+        created_at=now,
+    )
+
+
+def _answer_row(conversation_id: str, answer: Answer, now: datetime) -> MessageRow:
+    row = _plain_row(conversation_id, "assistant", answer.text, now)
+    row.action = answer.action.value
+    row.citations = serde.citations_to_json(answer.citations)
+    row.options = serde.options_to_json(answer.options)
+    row.generator = answer.generator
+    return row
+
+
+__all__: Sequence[str] = ("SqlConversationStore", "turn_from_row", "ticket_from_row")

@@ -1,0 +1,278 @@
+// Citizen web chat: talks to /api/v1, receives agent replies live over server-sent events.
+"use strict";
+
+const T = {
+  zh: {
+    title: "小申 · 一网通办", langBtn: "English", elder: "长者模式", human: "转人工", restart: "新对话",
+    placeholder: "请输入您的问题，例如：居住证怎么办理？", send: "发送", you: "我", bot: "小申", agent: "人工客服",
+    sources: "来源", updated: "更新于", helpful: "👍 有帮助", unhelpful: "👎 没帮助", thanks: "感谢反馈",
+    position: (p, m) => `已转人工：您前面还有 ${p - 1} 位，预计等待约 ${m} 分钟。`,
+    serving: (a) => `人工客服${a ? " " + a : ""}正在为您服务。`,
+    callback: (h) => `现在是人工服务时间（${h}）以外，已登记回复工单，客服上班后会在这里回复您。`,
+    rate: "请为本次服务打分：", rated: "感谢您的评价！", inputLabel: "输入问题",
+    fields: { summary: "概述", conditions: "办理条件", materials: "申请材料", process: "办理流程", fees: "收费",
+      time_limit: "办理时限", locations: "办理地点", online: "网上办理", situations: "情形", faqs: "常见问题", legal_basis: "依据" },
+  },
+  en: {
+    title: "Xiao Shen · Shanghai services", langBtn: "中文", elder: "Large text", human: "Talk to a person", restart: "New chat",
+    placeholder: "Ask a question, e.g. How do I apply for a residence permit?", send: "Send", you: "You", bot: "Xiao Shen",
+    agent: "Staff", sources: "Sources", updated: "updated", helpful: "👍 Helpful", unhelpful: "👎 Not helpful", thanks: "Thanks",
+    position: (p, m) => `Waiting for a person: ${p - 1} ahead of you, about ${m} min.`,
+    serving: (a) => `${a || "A staff member"} is with you now.`,
+    callback: (h) => `Staff are on duty ${h}; your request is logged and they will reply here when the desk opens.`,
+    rate: "Please rate this service:", rated: "Thank you for your rating!", inputLabel: "Your question",
+    fields: {},
+  },
+};
+
+const $ = (id) => document.getElementById(id);
+const store = window.localStorage;
+const state = {
+  lang: store.getItem("xs.lang") || ((navigator.language || "zh").startsWith("zh") ? "zh" : "en"),
+  elder: store.getItem("xs.elder") === "1",
+  conversation: store.getItem("xs.conversation") || "",
+  client: store.getItem("xs.client") || "",
+  shown: new Set(),
+  lastId: 0,
+  hadQueue: false,
+  events: null,
+};
+if (!state.client) {
+  state.client = Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, "0")).join("");
+  store.setItem("xs.client", state.client);
+}
+const t = () => T[state.lang];
+
+async function api(method, path, body) {
+  const response = await fetch(path, {
+    method, headers: body ? { "Content-Type": "application/json" } : {}, body: body ? JSON.stringify(body) : undefined,
+  });
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const err = new Error((data.error && data.error.message) || response.statusText);
+    err.status = response.status;
+    throw err;
+  }
+  return data;
+}
+
+function showError(message) { $("error").textContent = message || ""; }
+
+function applyLanguage() {
+  const s = t();
+  document.documentElement.lang = state.lang === "zh" ? "zh-CN" : "en";
+  $("title").textContent = s.title;
+  $("lang").textContent = s.langBtn;
+  $("elder").textContent = s.elder;
+  $("human").textContent = s.human;
+  $("restart").textContent = s.restart;
+  $("input").placeholder = s.placeholder;
+  $("input").setAttribute("aria-label", s.inputLabel);
+  $("send").textContent = s.send;
+  document.body.classList.toggle("elder", state.elder);
+  $("elder").setAttribute("aria-pressed", String(state.elder));
+}
+
+function render(msg) {
+  if (state.shown.has(msg.id)) return;
+  state.shown.add(msg.id);
+  state.lastId = Math.max(state.lastId, msg.id);
+  const s = t();
+  const div = document.createElement("div");
+  div.className = "msg " + msg.role;
+  div.dataset.id = msg.id;
+  div.dataset.role = msg.role;
+  if (msg.role !== "system") {
+    const who = document.createElement("div");
+    who.className = "who";
+    who.textContent = { user: s.you, assistant: s.bot, agent: s.agent }[msg.role] || msg.role;
+    div.appendChild(who);
+  }
+  const body = document.createElement("div");
+  body.className = "text";
+  body.textContent = msg.text;
+  div.appendChild(body);
+  if (msg.citations && msg.citations.length) {
+    const box = document.createElement("div");
+    box.className = "cites";
+    const title = document.createElement("div");
+    title.textContent = s.sources + "：";
+    const ul = document.createElement("ul");
+    for (const c of msg.citations) {
+      const li = document.createElement("li");
+      li.className = "citation";
+      li.textContent = `${c.item_name}（${c.item_id}）· ${(s.fields[c.field] || c.field)} · ${s.updated} ${c.updated}`;
+      ul.appendChild(li);
+    }
+    box.append(title, ul);
+    div.appendChild(box);
+  }
+  if (msg.options && msg.options.length) {
+    const row = document.createElement("div");
+    row.className = "options";
+    for (const o of msg.options) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "option";
+      b.textContent = o.label;
+      b.addEventListener("click", () => send(o.value, o.label));
+      row.appendChild(b);
+    }
+    div.appendChild(row);
+  }
+  if (msg.role === "assistant" || msg.role === "agent") {
+    const row = document.createElement("div");
+    row.className = "feedback";
+    for (const [helpful, label] of [[true, s.helpful], [false, s.unhelpful]]) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.textContent = label;
+      b.setAttribute("aria-pressed", "false");
+      b.addEventListener("click", async () => {
+        try {
+          const r = await api("POST", `/api/v1/conversations/${state.conversation}/feedback`, { message_id: msg.id, helpful });
+          row.querySelectorAll("button").forEach((x) => { x.disabled = true; });
+          b.setAttribute("aria-pressed", "true");
+          b.textContent += " · " + s.thanks;
+          if (r.ticket) connect();
+        } catch (e) { showError(e.message); }
+      });
+      row.appendChild(b);
+    }
+    div.appendChild(row);
+  }
+  $("log").appendChild(div);
+  $("log").scrollTop = $("log").scrollHeight;
+}
+
+function showQueue(q) {
+  const s = t();
+  const box = $("waiting");
+  if (!q) {
+    box.classList.remove("show");
+    if (state.hadQueue) showRating();
+    state.hadQueue = false;
+    return;
+  }
+  state.hadQueue = true;
+  let text;
+  if (q.callback) text = s.callback(q.working_hours);
+  else if (q.position > 0) text = s.position(q.position, Math.max(1, Math.round(q.estimated_wait_s / 60)));
+  else text = s.serving(q.agent);
+  box.textContent = text;
+  box.dataset.position = q.position;
+  box.classList.add("show");
+}
+
+function showRating() {
+  const s = t();
+  const div = document.createElement("div");
+  div.className = "msg system rating-box";
+  const label = document.createElement("span");
+  label.textContent = s.rate;
+  const stars = document.createElement("span");
+  stars.className = "stars rating";
+  for (let i = 1; i <= 5; i++) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = "★";
+    b.setAttribute("aria-label", `${i} star${i > 1 ? "s" : ""}`);
+    b.dataset.rating = i;
+    b.addEventListener("click", async () => {
+      try {
+        await api("POST", `/api/v1/conversations/${state.conversation}/feedback`, { rating: i });
+        stars.querySelectorAll("button").forEach((x) => { x.classList.toggle("on", Number(x.dataset.rating) <= i); x.disabled = true; });
+        label.textContent = s.rated;
+      } catch (e) { showError(e.message); }
+    });
+    stars.appendChild(b);
+  }
+  div.append(label, stars);
+  $("log").appendChild(div);
+  $("log").scrollTop = $("log").scrollHeight;
+}
+
+function connect() {
+  if (state.events) state.events.close();
+  const es = new EventSource(`/api/v1/conversations/${state.conversation}/events?after=${state.lastId}`);
+  es.addEventListener("message", (ev) => render(JSON.parse(ev.data)));
+  es.addEventListener("queue", (ev) => showQueue(JSON.parse(ev.data)));
+  state.events = es;
+}
+
+async function newConversation() {
+  const c = await api("POST", "/api/v1/conversations", { lang: state.lang, elder_mode: state.elder, client_id: state.client });
+  state.conversation = c.id;
+  store.setItem("xs.conversation", c.id);
+  state.shown.clear();
+  state.lastId = 0;
+  state.hadQueue = false;
+  $("log").innerHTML = "";
+  showQueue(null);
+  connect();
+}
+
+async function resume() {
+  if (!state.conversation) return newConversation();
+  try {
+    const c = await api("GET", `/api/v1/conversations/${state.conversation}`);
+    c.messages.forEach(render);
+    if (c.queue) showQueue(c.queue);
+    connect();
+  } catch (e) {
+    if (e.status === 404) return newConversation();
+    throw e;
+  }
+}
+
+async function send(text, shown) {
+  showError("");
+  if (!text.trim()) return;
+  $("send").disabled = true;
+  try {
+    const r = await api("POST", `/api/v1/conversations/${state.conversation}/messages`, { text });
+    render({ id: r.user_message_id, role: "user", text: shown || text, citations: [], options: [] });
+    render({ id: r.message_id, role: "assistant", text: r.answer, citations: r.citations, options: r.options, action: r.action });
+    if (r.queue) showQueue(r.queue);
+  } catch (e) {
+    showError(e.message);
+  } finally {
+    $("send").disabled = false;
+  }
+}
+
+$("composer").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const text = $("input").value;
+  $("input").value = "";
+  send(text);
+});
+$("input").addEventListener("keydown", (ev) => {
+  if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); $("composer").requestSubmit(); }
+});
+$("human").addEventListener("click", async () => {
+  showError("");
+  try {
+    const r = await api("POST", `/api/v1/conversations/${state.conversation}/handoff`, { note: "" });
+    render({ id: r.user_message_id, role: "user", text: t().human, citations: [], options: [] });
+    render({ id: r.message_id, role: "assistant", text: r.answer, citations: [], options: [] });
+    if (r.queue) showQueue(r.queue);
+  } catch (e) { showError(e.message); }
+});
+$("restart").addEventListener("click", () => newConversation().catch((e) => showError(e.message)));
+$("lang").addEventListener("click", () => {
+  state.lang = state.lang === "zh" ? "en" : "zh";
+  store.setItem("xs.lang", state.lang);
+  applyLanguage();
+  // Bot notices follow the conversation's language: an empty conversation restarts in the new one.
+  if (state.shown.size === 0) newConversation().catch((e) => showError(e.message));
+});
+$("elder").addEventListener("click", () => {
+  state.elder = !state.elder;
+  store.setItem("xs.elder", state.elder ? "1" : "0");
+  applyLanguage();
+  if (state.shown.size === 0) newConversation().catch((e) => showError(e.message));
+});
+
+applyLanguage();
+resume().catch((e) => showError(e.message));
