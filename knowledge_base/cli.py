@@ -68,22 +68,33 @@ def validate(
     kb_dir: KbDirOption = None,
     catalog: CatalogOption = None,
     no_catalog: Annotated[bool, typer.Option("--no-catalog", help="skip catalog checks (coverage, names)")] = False,
+    faq_dir: Annotated[
+        Optional[Path], typer.Option("--faq-dir", help="FAQ collections to check (default: faq/ beside the item folder)")
+    ] = None,
 ) -> None:
-    """Check every item: schema, catalog coverage, links, required fields, dates, situations."""
+    """Check every item (schema, catalog coverage, links, required fields, dates,
+    situations) and every imported FAQ collection."""
+    from knowledge_base.faq_import import check_collection
     from knowledge_base.loader import check, read_catalog
 
     kb, cat_path = _paths(config, kb_dir, catalog)
     entries = None if no_catalog else read_catalog(cat_path)
     report = check(kb, entries, require_all=entries is not None)
-    for p in report.problems:
+    collections_dir = faq_dir or kb.parent / "faq"
+    collections = sorted(collections_dir.glob("*.jsonl")) if collections_dir.is_dir() else []
+    problems = [*report.problems, *(p for c in collections for p in check_collection(c))]
+    for p in problems:
         typer.echo(str(p))
     coverage = (
         f"{len(report.covered)}/{len(report.catalog_ids)} catalog ids covered"
         if entries is not None
         else "catalog not checked"
     )
-    typer.echo(f"{len(report.item_ids)} items in {kb}; {coverage}; {len(report.problems)} problem(s)")
-    if not report.ok:
+    typer.echo(
+        f"{len(report.item_ids)} items in {kb}; {coverage}; {len(collections)} FAQ collection(s); "
+        f"{len(problems)} problem(s)"
+    )
+    if problems:
         raise typer.Exit(1)
 
 

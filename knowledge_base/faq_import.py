@@ -30,6 +30,7 @@ from typing import Literal
 
 from assistant.errors import InvalidInput
 from knowledge_base.lifecycle import item_path, load_one, record_change
+from knowledge_base.loader import Problem
 
 Format = Literal["jsonl", "csv", "xlsx"]
 FORMATS: tuple[str, ...] = ("jsonl", "csv", "xlsx")
@@ -399,3 +400,41 @@ def write_collection(path: Path, name: str, rows: Sequence[FaqRow]) -> ImportRes
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
     return ImportResult(path, added, replaced)
+
+
+def check_collection(path: Path) -> list[Problem]:
+    """Problems of a corpus-format collection file: each line one JSON object with a
+    non-empty ``id`` and ``answer``, text fields only, ids unique."""
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        return [Problem(path.name, "-", f"cannot read the collection: {e}")]
+    for n, line in enumerate(lines, start=1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        where = f"line {n}"
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as e:
+            problems.append(Problem(path.name, where, f"invalid JSON ({e.msg})"))
+            continue
+        if not isinstance(record, dict):
+            problems.append(Problem(path.name, where, "must be one JSON object"))
+            continue
+        unknown = sorted(set(record) - set(FIELDS))
+        if unknown:
+            problems.append(Problem(path.name, where, f"unknown key(s) {unknown}; corpus keys are {', '.join(FIELDS)}"))
+        if any(not isinstance(record.get(k, ""), str) for k in FIELDS):
+            problems.append(Problem(path.name, where, "every value must be a string"))
+            continue
+        rid, answer = record.get("id", "").strip(), record.get("answer", "").strip()
+        if not rid or not answer:
+            problems.append(Problem(path.name, where, "'id' and 'answer' are required and non-empty"))
+            continue
+        if rid in seen:
+            problems.append(Problem(path.name, where, f"duplicate id {rid!r}, first on line {seen[rid]}"))
+        seen.setdefault(rid, n)
+    return problems

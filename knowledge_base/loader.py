@@ -178,6 +178,7 @@ class ValidationReport:
 
     @property
     def ok(self) -> bool:
+        """No problem found."""
         return not self.problems
 
 

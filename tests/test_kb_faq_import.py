@@ -215,3 +215,28 @@ def test_a_written_collection_loads_as_a_retrieval_corpus(tmp_path: Path) -> Non
     entries = read_corpus(out)
     assert [e["id"] for e in entries][:2] == ["h1", "h4"]
     assert entries[2]["id"].startswith("hotline-") and entries[2]["answer"] == "只有答案的条目"
+
+
+def test_validate_checks_faq_collections_beside_the_items(tmp_path: Path) -> None:
+    from tests.kb_fixtures import write_catalog
+
+    items = complete_items()
+    kb_dir = write_kb(tmp_path / "items", items)
+    catalog = write_catalog(tmp_path / "c.tsv", items)
+    write_collection(tmp_path / "faq" / "good.jsonl", "good", read_rows(_jsonl(tmp_path)).rows)
+    args = ["validate", "--kb-dir", str(kb_dir), "--catalog", str(catalog)]
+    ok = CliRunner().invoke(app, args)
+    assert ok.exit_code == 0, ok.output
+    assert "1 FAQ collection(s); 0 problem(s)" in ok.output
+    (tmp_path / "faq" / "bad.jsonl").write_text(
+        '{"id": "x", "answer": "a"}\n{"id": "x", "answer": "b"}\n{"id": "y"}\nnot json\n{"id": "z", "answer": "c", "body": 1}\n',
+        encoding="utf-8",
+    )
+    bad = CliRunner().invoke(app, args)
+    assert bad.exit_code == 1
+    assert bad.output.splitlines()[:4] == [
+        "bad.jsonl: line 2: duplicate id 'x', first on line 1",
+        "bad.jsonl: line 3: 'id' and 'answer' are required and non-empty",
+        "bad.jsonl: line 4: invalid JSON (Expecting value)",
+        "bad.jsonl: line 5: unknown key(s) ['body']; corpus keys are id, question, answer, title, department",
+    ]

@@ -197,7 +197,7 @@ def test_cli_validate_exit_codes_and_summary(kb: tuple[Path, Path]) -> None:
     runner = CliRunner()
     ok = runner.invoke(app, ["validate", "--kb-dir", str(kb_dir), "--catalog", str(catalog)])
     assert ok.exit_code == 0, ok.output
-    assert "10/10 catalog ids covered; 0 problem(s)" in ok.output
+    assert "10/10 catalog ids covered; 0 FAQ collection(s); 0 problem(s)" in ok.output
 
     _rewrite(kb_dir, "passport-apply", related=("nowhere",))
     bad = runner.invoke(app, ["validate", "--kb-dir", str(kb_dir), "--catalog", str(catalog)])
