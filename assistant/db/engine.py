@@ -42,7 +42,10 @@ def make_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
     except Exception as e:
-        raise ConfigError(f"database URL {url!r} is not a SQLAlchemy URL: {e}") from e
+        raise ConfigError(
+            f"database URL {url!r} is not a SQLAlchemy URL ({e}); "
+            "use sqlite:///path/to/file.db or postgresql+psycopg://user:pass@host/db"
+        ) from e
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, parsed.database)
     if parsed.get_backend_name() == "postgresql":
