@@ -153,3 +153,28 @@ def test_load_from_a_folder_and_the_graph_command(tmp_path: Path) -> None:
         "housing-fund-withdraw-leave", "离职或离沪提取住房公积金",
         "housing-fund-withdraw-rent", "租房提取住房公积金",
     ]
+
+
+@pytest.mark.slow
+def test_real_kb_birth_question_reaches_the_birth_bundle_and_its_steps(tmp_path: Path) -> None:
+    """The issue's example end to end: retrieval finds the bundle, the graph lists its steps.
+
+    Slow only because it indexes the whole real knowledge base (fake embedder, ~20 s).
+    """
+    import retrieval
+    from assistant.settings import RetrievalSettings
+    from assistant.types import RetrievalQuery
+    from tests.fakes import KeywordEmbedder
+
+    real = Path(__file__).resolve().parents[1] / "knowledge_base" / "items"
+    kb = KnowledgeBase.load(real)
+    if "onething-birth" not in kb:
+        pytest.skip("the birth bundle is not written yet")
+    retriever = retrieval.build_retriever(kb.live(), KeywordEmbedder(), RetrievalSettings(), tmp_path / "index", progress=False)
+    hits = retriever.retrieve(RetrievalQuery(text="孩子出生要办什么"), top_k=3)
+    ranked = [h.item_id for h in hits]
+    assert "onething-birth" in ranked, ranked
+    members = [i.id for i in kb.members("onething-birth")]
+    assert members[:1] == ["birth-medical-certificate"] and "hukou-newborn" in members
+    # and from a member, the links lead back to the bundle
+    assert "onething-birth" in [l.item.id for l in kb.links("hukou-newborn") if l.relation == "step"]
