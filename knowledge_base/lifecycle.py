@@ -155,7 +155,8 @@ def publish(
     """Publish a draft (or re-publish a retired item), effective from ``effective_from``.
 
     Without ``effective_from`` an existing effective_from is kept, else today is
-    set.  Re-publishing a retired item clears its ``effective_to``.  The item
+    set.  An ``effective_to`` already past (a retired item brought back) is
+    cleared; a future one (a scheduled retirement) is kept.  The item
     must pass validation as a published item.  Publishing an already published
     item only reschedules it, and only when ``effective_from`` changes.
     """
@@ -175,8 +176,8 @@ def publish(
         change = f"status {item.status} → published, effective from {start}"
         scalars["status"] = "published"
     scalars["effective_from"] = start
-    if item.effective_to and item.effective_to < start:
-        # a retired item being brought back: its old end date would hide it again
+    if item.effective_to and (item.effective_to < start or item.effective_to < day):
+        # an end date already past (a retired item brought back) would hide it again
         scalars["effective_to"] = None
         change += f"; effective_to {item.effective_to} cleared"
     candidate = _replace(item, status="published", effective_from=start, effective_to=scalars.get("effective_to", item.effective_to))

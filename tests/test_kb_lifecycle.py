@@ -244,3 +244,11 @@ def test_apply_edit_writes_nothing_when_the_result_is_not_what_was_intended(tmp_
     with pytest.raises(KnowledgeBaseError, match="would break its YAML"):
         apply_edit(path, lambda t: t + "bad: [\n", lambda d: d)
     assert path.read_text(encoding="utf-8") == "id: x\nstatus: draft\n"
+
+
+def test_republishing_with_the_old_start_date_still_clears_a_past_end_date(kb_dir: Path) -> None:
+    lifecycle.publish(kb_dir, "residence-permit-apply", by="a", effective_from=date(2026, 1, 1), today=TODAY, at=AT)
+    lifecycle.retire(kb_dir, "residence-permit-apply", by="b", effective_to=date(2026, 6, 30), today=TODAY, at=AT)
+    item = lifecycle.publish(kb_dir, "residence-permit-apply", by="c", today=TODAY, at=AT)
+    assert (item.status, item.effective_from, item.effective_to) == ("published", date(2026, 1, 1), None)
+    assert item.is_live(TODAY)
