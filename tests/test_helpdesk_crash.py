@@ -1,0 +1,218 @@
+"""``kill -9`` of a real server process in the middle of handoffs loses no ticket and no message.
+
+A real uvicorn process (the app on the tiny fake knowledge base, SQLite in
+WAL mode) takes concurrent handoffs, citizen messages and agent replies; it
+is killed with SIGKILL while requests are in flight, restarted on the same
+data directory, and then every acknowledged write must be there, every turn
+whole (user message with its answer, handoff state with its ticket), and the
+database intact.
+
+``LiveServer`` is also used by the browser test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def serve(data_dir: str, port: int) -> None:
+    """Run the app on the tiny fake knowledge base (the body of the server process)."""
+    import uvicorn
+
+    from assistant.api.app import create_app
+    from assistant.settings import PathsSettings, load_settings
+    from assistant.wiring import build_assistant
+    from tests.fakes import KeywordEmbedder, tiny_items
+
+    settings = load_settings(paths=PathsSettings(data_dir=Path(data_dir)))
+    assistant = build_assistant(settings, items=tiny_items(), embedder=KeywordEmbedder())
+    uvicorn.run(create_app(settings, assistant=assistant), host="127.0.0.1", port=port, log_level="warning")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """A server subprocess on a free loopback port; ``start`` waits for /readyz."""
+
+    def __init__(self, data_dir: Path, log: Path) -> None:
+        self.data_dir = data_dir
+        self.log = log
+        self.port = _free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 120) -> LiveServer:
+        code = f"from tests.test_helpdesk_crash import serve; serve({str(self.data_dir)!r}, {self.port})"
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", code], cwd=ROOT, env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}; see {self.log}")
+            try:
+                with urllib.request.urlopen(self.url + "/readyz", timeout=2) as r:
+                    if r.status == 200:
+                        return self
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"server not ready after {timeout}s; see {self.log}")
+
+    def kill9(self) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=20)
+
+    def call(self, method: str, path: str, body: object | None = None, timeout: float = 30) -> tuple[int, dict]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as r:
+                return r.status, json.loads(r.read() or b"null")
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"null")
+
+
+def test_kill_9_mid_handoff_loses_no_ticket_and_no_message(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    from assistant.db import open_database
+    from assistant.settings import HelpdeskSettings
+
+    data_dir = tmp_path / "data"
+    server = LiveServer(data_dir, tmp_path / "server.log").start()
+    acked_messages: dict[int, str] = {}  # message id -> text, for every 200 the clients saw
+    acked_tickets: dict[str, int] = {}  # conversation id -> ticket id
+    lock = threading.Lock()
+    try:
+        # 12 conversations already with a person (claimed), 12 that will ask for one during the crash.
+        busy, fresh = [], []
+        for i in range(24):
+            status, c = server.call("POST", "/api/v1/conversations", {"lang": "zh"})
+            assert status == 201
+            status, turn = server.call("POST", f"/api/v1/conversations/{c['id']}/messages", {"text": "社保卡怎么补办"})
+            assert status == 200
+            (busy if i < 12 else fresh).append(c["id"])
+        for cid in busy:
+            status, turn = server.call("POST", f"/api/v1/conversations/{cid}/handoff", {})
+            acked_tickets[cid] = turn["ticket"]["id"]
+            assert server.call("POST", f"/api/v1/helpdesk/tickets/{turn['ticket']['id']}/claim", {"agent": "王"})[0] == 200
+
+        stop = threading.Event()
+        done = threading.Semaphore(0)
+
+        def citizen(cid: str) -> None:
+            status, turn = server.call("POST", f"/api/v1/conversations/{cid}/handoff", {"note": "请人工帮我"})
+            if status == 200:
+                with lock:
+                    acked_tickets[cid] = turn["ticket"]["id"]
+                    acked_messages[turn["user_message_id"]] = "请人工帮我"
+                done.release()
+            n = 0
+            while not stop.is_set():
+                n += 1
+                try:
+                    status, turn = server.call("POST", f"/api/v1/conversations/{cid}/messages", {"text": f"还在吗{n}"})
+                except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+                    return
+                if status == 200:
+                    with lock:
+                        acked_messages[turn["user_message_id"]] = f"还在吗{n}"
+                    done.release()
+
+        def agent(cid: str) -> None:
+            n = 0
+            while not stop.is_set():
+                n += 1
+                try:
+                    status, msg = server.call(
+                        "POST", f"/api/v1/helpdesk/tickets/{acked_tickets[cid]}/reply", {"agent": "王", "text": f"回复{n}"}
+                    )
+                except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+                    return
+                if status == 200:
+                    with lock:
+                        acked_messages[msg["id"]] = f"回复{n}"
+                    done.release()
+
+        threads = [threading.Thread(target=citizen, args=(c,)) for c in fresh]
+        threads += [threading.Thread(target=agent, args=(c,)) for c in busy]
+        for th in threads:
+            th.start()
+        for _ in range(60):  # let plenty of writes land, then kill while the rest are in flight
+            assert done.acquire(timeout=60), "the server stopped acknowledging writes"
+        server.kill9()
+        stop.set()
+        for th in threads:
+            th.join(timeout=60)
+    finally:
+        server.stop()
+
+    assert len(acked_messages) >= 60
+    db = open_database(f"sqlite:///{data_dir / 'xiaoshen.db'}", helpdesk=HelpdeskSettings())
+    with db.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+        stored = dict(conn.execute(text("SELECT id, text FROM messages")).all())
+    for message_id, body in acked_messages.items():
+        assert stored.get(message_id) == body, f"acknowledged message {message_id} lost"
+    for cid, ticket_id in acked_tickets.items():
+        ticket = db.queue.get(ticket_id)
+        assert ticket.conversation_id == cid and ticket.status in ("new", "claimed", "answered")
+    for cid in busy + fresh:
+        conversation = db.conversations.get(cid)
+        tickets = db.conversations.tickets_of(cid)
+        # the handoff state and its ticket were written together, or not at all
+        assert conversation.state.handed_off == bool(tickets), cid
+        assert len(tickets) <= 1
+        roles = [t.role for t in conversation.turns]
+        for i, role in enumerate(roles):
+            if role == "user":  # each user message was stored with its answer
+                assert i + 1 < len(roles) and roles[i + 1] == "assistant", (cid, roles)
+    db.dispose()
+
+    # The restarted server carries on: the agent answers a waiting citizen.
+    again = LiveServer(data_dir, tmp_path / "server2.log").start()
+    try:
+        cid = fresh[0] if fresh[0] in acked_tickets else busy[0]
+        ticket_id = acked_tickets[cid]
+        assert again.call("POST", f"/api/v1/helpdesk/tickets/{ticket_id}/claim", {"agent": "王"})[0] == 200
+        status, msg = again.call("POST", f"/api/v1/helpdesk/tickets/{ticket_id}/reply", {"agent": "王", "text": "重启后"})
+        assert status == 200
+        status, conversation = again.call("GET", f"/api/v1/conversations/{cid}")
+        assert conversation["messages"][-1]["id"] == msg["id"]
+    finally:
+        again.stop()
+
