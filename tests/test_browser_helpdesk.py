@@ -1,0 +1,135 @@
+"""The whole helpdesk in a real browser (Playwright driving Debian's chromium).
+
+A citizen asks a question, sees the cited answer, asks for a person; an agent
+claims the ticket in the console, drafts a reply from the knowledge base and
+sends it; the reply appears live in the citizen's chat; the agent resolves;
+the citizen rates the service; the dashboard shows the change.
+
+Needs ``apt-get install -y chromium`` and ``pip install playwright``; skipped
+with that message when either is missing.  Screenshots go to the test's
+temporary directory.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.test_helpdesk_crash import LiveServer
+
+CHROMIUM = "/usr/lib/chromium/chromium"  # the real binary; /usr/bin/chromium is a shell wrapper
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def chromium_browser():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (see Makefile)")
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        pytest.skip("Debian's chromium is missing: apt-get install -y chromium")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--disable-gpu", "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE localhost"],
+        )
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path):
+    live = LiveServer(tmp_path / "data", tmp_path / "server.log").start()
+    yield live
+    live.stop()
+
+
+def _watch(page, problems: list[str]) -> None:
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+
+    def failed(request) -> None:  # an EventSource closed by navigation is not a failure
+        if "/events" in request.url:
+            return
+        problems.append(f"request failed: {request.url} {request.failure}")
+
+    page.on("requestfailed", failed)
+    page.on("response", lambda r: problems.append(f"HTTP {r.status} {r.url}") if r.status >= 500 else None)
+
+
+def test_citizen_agent_reply_resolution_rating_and_dashboard(chromium_browser, server, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    problems: list[str] = []
+    citizen = chromium_browser.new_context(locale="zh-CN").new_page()
+    console = chromium_browser.new_context(locale="zh-CN").new_page()
+    dashboard = chromium_browser.new_context(locale="zh-CN").new_page()
+    for page in (citizen, console, dashboard):
+        _watch(page, problems)
+
+    dashboard.goto(server.url + "/dashboard")
+    expect(dashboard.locator('[data-kpi="human"] .v')).to_have_text("—")
+    expect(dashboard.locator('[data-kpi="rating"] .v')).to_have_text("—")
+    dashboard.screenshot(path=str(tmp_path / "1-dashboard-before.png"))
+
+    # The citizen: English and elder mode switch the page, then back to Chinese for the question.
+    citizen.goto(server.url + "/")
+    citizen.get_by_role("button", name="English").click()
+    expect(citizen.get_by_label("Your question")).to_be_visible()
+    citizen.get_by_role("button", name="中文").click()
+    citizen.get_by_role("button", name="长者模式").click()
+    expect(citizen.locator("body")).to_have_class(re.compile("elder"))
+    citizen.get_by_label("输入问题").fill("社保卡丢了怎么补办")
+    citizen.get_by_role("button", name="发送").click()
+    answer = citizen.locator(".msg.assistant").last
+    expect(answer).to_contain_text("社会保障卡")
+    expect(answer.locator(".citation").first).to_contain_text("social-security-card")
+    answer.get_by_role("button", name="👍 有帮助").click()
+    expect(answer.get_by_role("button", name=re.compile("感谢反馈"))).to_be_visible()
+    citizen.get_by_role("button", name="转人工").click()
+    expect(citizen.locator("#waiting")).to_contain_text("您前面还有 0 位")
+    citizen.screenshot(path=str(tmp_path / "2-citizen-waiting.png"))
+
+    # The agent claims it in the console and sends a reply drafted from the knowledge base.
+    console.goto(server.url + "/console")
+    console.get_by_label("客服姓名").fill("王芳")
+    console.get_by_label("客服姓名").dispatch_event("change")
+    row = console.locator("tr.ticket").first
+    expect(row).to_contain_text("上海市人力资源和社会保障局")
+    expect(row.locator(".wait")).to_have_text(re.compile(r"0:\d\d"))
+    row.click()
+    expect(console.locator("#summary")).to_contain_text("社保卡丢了怎么补办")
+    console.get_by_role("button", name="认领").click()
+    expect(console.locator("#detail-title")).to_contain_text("已认领")
+    console.get_by_role("button", name="生成建议回复").click()
+    expect(console.get_by_label("回复内容")).to_have_value(re.compile("社会保障卡"))
+    draft = console.get_by_label("回复内容").input_value()
+    console.get_by_label("回复内容").fill("您好，我是王芳。" + draft)
+    console.get_by_role("button", name="发送回复").click()
+    expect(console.locator("#detail-title")).to_contain_text("已回复")
+    console.screenshot(path=str(tmp_path / "3-console-replied.png"))
+
+    # The reply arrives live in the citizen's chat, and the waiting banner says who is serving.
+    agent_msg = citizen.locator(".msg.agent").last
+    expect(agent_msg).to_contain_text("您好，我是王芳。", timeout=10_000)
+    expect(citizen.locator("#waiting")).to_contain_text("王芳")
+
+    # The agent resolves; the bot is back and the citizen rates the service.
+    console.get_by_label("解决结果").select_option("answered")
+    console.get_by_role("button", name="结束工单").click()
+    expect(console.locator("#detail-title")).to_contain_text("已解决")
+    expect(citizen.locator(".msg.system", has_text="小申继续为您服务")).to_be_visible(timeout=10_000)
+    citizen.get_by_role("button", name="5 stars").click()
+    expect(citizen.locator(".rating-box")).to_contain_text("感谢您的评价")
+    citizen.screenshot(path=str(tmp_path / "4-citizen-rated.png"))
+
+    # The dashboard (refreshing itself every 5 s) now shows the resolution and the rating.
+    expect(dashboard.locator('[data-kpi="human"] .v')).to_have_text("100.0%", timeout=15_000)
+    expect(dashboard.locator('[data-kpi="rating"] .v')).to_have_text("5.00")
+    expect(dashboard.locator('[data-kpi="handoff"] .v')).to_have_text("100.0%")
+    expect(dashboard.locator('[data-kpi="p50"] .v')).to_have_text(re.compile(r"\d+ 秒"))
+    expect(dashboard.locator("#reasons")).to_contain_text("用户要求")
+    dashboard.screenshot(path=str(tmp_path / "5-dashboard-after.png"))
+
+    assert problems == []
