@@ -27,7 +27,7 @@ from eval.metrics import TurnOutcome, summarize
 if TYPE_CHECKING:
     from assistant.pipeline import Assistant
     from assistant.settings import Settings
-    from assistant.types import ServiceItem
+    from assistant.types import Embedder, ServiceItem
     from assistant.wiring import Stages
 
 
@@ -146,9 +146,12 @@ def catalog_domains(settings: Settings) -> dict[str, str]:
     return {entry.id: entry.domain for entry in read_catalog(settings.paths.catalog)}
 
 
-def corpus_stages(settings: Settings, corpus: Path, *, progress: bool = True) -> tuple[Stages, dict[str, str], dict[str, Any]]:
+def corpus_stages(
+    settings: Settings, corpus: Path, *, progress: bool = True, embedder: Embedder | None = None
+) -> tuple[Stages, dict[str, str], dict[str, Any]]:
     """Stages over a knowledge base built from ``corpus`` alone, cached by its content.
 
+    ``embedder`` replaces the configured one (tests pass a fake).
     Returns the stages, id -> department (the corpus's "domain") and run info.
     The index is named after the corpus's content hash, so a second run with the
     same file loads it instead of embedding again; an edited file gets a new index.
@@ -165,7 +168,7 @@ def corpus_stages(settings: Settings, corpus: Path, *, progress: bool = True) ->
     index_dir = settings.paths.index_dir / index_name
     reused = index_dir.exists()
     t0 = time.perf_counter()
-    stages = build_stages(settings, items=items, index_name=index_name, progress=progress)
+    stages = build_stages(settings, items=items, embedder=embedder, index_name=index_name, progress=progress)
     info = {
         "knowledge_base": f"corpus {corpus}",
         "corpus_sha256_16": digest,
@@ -178,7 +181,12 @@ def corpus_stages(settings: Settings, corpus: Path, *, progress: bool = True) ->
 
 
 def kb_stages(
-    settings: Settings, *, extra_items: Sequence[ServiceItem] = (), index_name: str = "kb", progress: bool = True
+    settings: Settings,
+    *,
+    extra_items: Sequence[ServiceItem] = (),
+    index_name: str = "kb",
+    progress: bool = True,
+    embedder: Embedder | None = None,
 ) -> tuple[Stages, dict[str, Any]]:
     """Stages over the live knowledge base, plus ``extra_items`` (a draft under review)."""
     from assistant.wiring import build_stages, load_knowledge
@@ -188,7 +196,7 @@ def kb_stages(
         replaced = {i.id for i in extra_items}
         items = [i for i in items if i.id not in replaced] + list(extra_items)
     t0 = time.perf_counter()
-    stages = build_stages(settings, items=items, index_name=index_name, progress=progress)
+    stages = build_stages(settings, items=items, embedder=embedder, index_name=index_name, progress=progress)
     info = {
         "knowledge_base": str(settings.paths.kb_dir),
         "items": len(items),

@@ -1,0 +1,127 @@
+"""The harness on the real pipeline (wiring, dialogue, SQLite store) with a fake embedder.
+
+These pin the glue: the same ``build_stages``/``build_assistant`` path as the
+API, the corpus index cached by content, and the CLI's ``--json -`` object.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from assistant.settings import load_settings
+from assistant.wiring import build_stages
+from eval.benchmark import parse_lines
+from eval.corpus import corpus_benchmark_lines
+from eval.runner import corpus_stages, eval_assistant, run_benchmark
+from tests.fakes import KeywordEmbedder, tiny_items
+
+KEYS = ("cases", "turns", "retrieval", "intent", "action", "resolution_proxy", "latency_ms", "errors")
+
+
+@pytest.fixture
+def settings(data_dir: Path):
+    return load_settings(paths={"data_dir": data_dir})
+
+
+def _line(**case: object) -> str:
+    return json.dumps(case, ensure_ascii=False)
+
+
+BENCH = [
+    _line(id="pp", turns=[{"user": "办护照要什么材料", "expect": {"items": ["passport-apply"], "action": "answer"}}]),
+    _line(id="sb", turns=[{"user": "shebaoka丢了怎么补", "expect": {"items": ["social-security-card"]}},
+                          {"user": "在哪里办", "expect": {"items": ["social-security-card"]}}]),
+    _line(id="hi", turns=[{"user": "你好", "expect": {"intent": "greeting"}}]),
+    "not json at all",
+]
+
+
+def test_a_run_goes_through_the_wired_pipeline_and_sqlite_store(settings, tmp_path: Path) -> None:
+    stages = build_stages(settings, items=tiny_items(), embedder=KeywordEmbedder(), index_name="t")
+    assistant = eval_assistant(settings, stages, tmp_path / "work")
+    assert (tmp_path / "work" / "eval.db").is_file()
+    bench = parse_lines(BENCH, known_items={i.id for i in tiny_items()})
+    result = run_benchmark(assistant, bench, progress=False)
+    assert result.run_errors == 0, result.errors
+    assert result.metrics["cases"] == 3 and result.metrics["turns"] == 4
+    assert result.errors == ("line 4: not valid JSON (Expecting value at column 1)",)
+    # every consult turn was ranked by the retriever and timed
+    sb = [o for o in result.outcomes if o.case_id == "sb"]
+    assert all(o.ranking and o.latency_ms > 0 for o in sb)
+    assert result.metrics["retrieval"]["hit@5"] == 1.0
+
+
+def test_corpus_index_is_cached_by_content(settings, tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus.jsonl"
+    entries = [
+        {"id": "faq-1", "question": "护照过期了怎么换", "answer": "护照有效期不足半年的，可以到出入境窗口申请换发普通护照。"},
+        {"id": "faq-2", "question": "公积金怎么租房提取", "answer": "租房提取住房公积金，可以在网上申请，按月或按季度提取。"},
+        {"id": "faq-3", "question": "营业执照怎么办", "answer": "开办企业向市场监管部门申请设立登记，领取营业执照。"},
+        {"id": "faq-4", "answer": "没有问题字段的条目只进入知识库。"},
+    ]
+    corpus.write_text("\n".join(json.dumps(e, ensure_ascii=False) for e in entries), encoding="utf-8")
+    first_embedder = KeywordEmbedder()
+    stages, departments, info = corpus_stages(settings, corpus, progress=False, embedder=first_embedder)
+    assert info["index_existed"] is False and info["corpus_items"] == 4
+    assert set(departments) == {"faq-1", "faq-2", "faq-3", "faq-4"}
+    assert first_embedder.texts_embedded > 0
+
+    again = KeywordEmbedder()
+    _, _, info2 = corpus_stages(settings, corpus, progress=False, embedder=again)
+    assert info2["index_existed"] is True and info2["index"] == info["index"]
+    assert again.texts_embedded == 0, "the second run must load the cached index, not embed again"
+
+    lines, problems = corpus_benchmark_lines(corpus)
+    assert len(lines) == 3 and problems == ["line 4: entry 'faq-4' has no question; skipped"]
+    bench = parse_lines(lines, known_items=set(departments))
+    result = run_benchmark(eval_assistant(settings, stages, tmp_path / "w"), bench, progress=False)
+    assert result.run_errors == 0 and result.metrics["retrieval"]["turns"] == 3
+
+    # an edited corpus gets its own index
+    corpus.write_text(corpus.read_text(encoding="utf-8") + "\n" + json.dumps({"id": "faq-5", "answer": "新条目。"}), encoding="utf-8")
+    _, _, info3 = corpus_stages(settings, corpus, progress=False, embedder=KeywordEmbedder())
+    assert info3["index"] != info["index"] and info3["index_existed"] is False
+
+
+def test_cli_run_prints_the_format_object_and_lists_problems(
+    settings, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_dir: Path
+) -> None:
+    import eval.runner as runner
+    from eval.cli import app
+
+    real_kb_stages = runner.kb_stages
+
+    def fake_kb_stages(s, **kw):  # the tiny knowledge base and the fake embedder, else unchanged
+        monkeypatch.setattr("assistant.wiring.load_knowledge", lambda _s: tuple(tiny_items()))
+        return real_kb_stages(s, embedder=KeywordEmbedder(), **kw)
+
+    monkeypatch.setattr(runner, "kb_stages", fake_kb_stages)
+    monkeypatch.setenv("XS_PATHS__DATA_DIR", str(data_dir))
+    bench = tmp_path / "b.jsonl"
+    bench.write_text(
+        "\n".join(BENCH + [_line(id="bad-item", turns=[{"user": "q", "expect": {"items": ["no-such-id"]}}]),
+                           _line(id="bad-intent", turns=[{"user": "q", "expect": {"intent": "chit"}}])]),
+        encoding="utf-8",
+    )
+    report = tmp_path / "report"
+    result = CliRunner().invoke(app, ["run", str(bench), "--json", "-", "--report", str(report), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    for key in KEYS:
+        assert key in payload
+    assert payload["cases"] == 3
+    assert len(payload["errors"]) == 3
+    assert any("no-such-id" in e for e in payload["errors"]) and any("'chit'" in e for e in payload["errors"])
+    assert (report / "metrics.json").is_file() and (report / "hit_at_k.png").is_file()
+    settings_json = json.loads((report / "settings.json").read_text(encoding="utf-8"))
+    assert settings_json["settings"]["paths"]["data_dir"] == str(data_dir)
+
+    # compare the run with itself: nothing changes
+    cmp = CliRunner().invoke(app, ["compare", str(report), str(report), "--json"])
+    assert cmp.exit_code == 0, cmp.output
+    diff = json.loads(cmp.stdout)
+    assert diff["newly_failing"] == [] and diff["newly_passing"] == [] and diff["has_cases"]
