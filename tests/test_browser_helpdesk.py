@@ -59,12 +59,20 @@ def _watch(page, problems: list[str]) -> None:
 
 
 def test_citizen_agent_reply_resolution_rating_and_dashboard(chromium_browser, server, tmp_path: Path) -> None:
+    problems: list[str] = []
+    contexts = [chromium_browser.new_context(locale="zh-CN") for _ in range(3)]
+    try:
+        _walk_through(contexts, server, tmp_path, problems)
+    finally:
+        for context in contexts:  # closes the live streams before the server stops
+            context.close()
+    assert problems == []
+
+
+def _walk_through(contexts, server, tmp_path: Path, problems: list[str]) -> None:
     from playwright.sync_api import expect
 
-    problems: list[str] = []
-    citizen = chromium_browser.new_context(locale="zh-CN").new_page()
-    console = chromium_browser.new_context(locale="zh-CN").new_page()
-    dashboard = chromium_browser.new_context(locale="zh-CN").new_page()
+    citizen, console, dashboard = (c.new_page() for c in contexts)
     for page in (citizen, console, dashboard):
         _watch(page, problems)
 
@@ -131,5 +139,3 @@ def test_citizen_agent_reply_resolution_rating_and_dashboard(chromium_browser, s
     expect(dashboard.locator('[data-kpi="p50"] .v')).to_have_text(re.compile(r"\d+ 秒"))
     expect(dashboard.locator("#reasons")).to_contain_text("用户要求")
     dashboard.screenshot(path=str(tmp_path / "5-dashboard-after.png"))
-
-    assert problems == []

@@ -38,7 +38,14 @@ def serve(data_dir: str, port: int) -> None:
 
     settings = load_settings(paths=PathsSettings(data_dir=Path(data_dir)))
     assistant = build_assistant(settings, items=tiny_items(), embedder=KeywordEmbedder())
-    uvicorn.run(create_app(settings, assistant=assistant), host="127.0.0.1", port=port, log_level="warning")
+    # Open live streams (server-sent events) must not hold a shutdown for long.
+    uvicorn.run(
+        create_app(settings, assistant=assistant),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        timeout_graceful_shutdown=2,
+    )
 
 
 def _free_port() -> int:
