@@ -72,8 +72,7 @@ def validate(
         Optional[Path], typer.Option("--faq-dir", help="FAQ collections to check (default: faq/ beside the item folder)")
     ] = None,
 ) -> None:
-    """Check every item (schema, catalog coverage, links, required fields, dates,
-    situations) and every imported FAQ collection."""
+    """Check items (schema, catalog coverage, links, fields, dates, situations) and FAQ collections."""
     from knowledge_base.faq_import import check_collection
     from knowledge_base.loader import check, read_catalog
 

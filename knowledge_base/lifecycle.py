@@ -155,8 +155,8 @@ def publish(
     """Publish a draft (or re-publish a retired item), effective from ``effective_from``.
 
     Without ``effective_from`` an existing effective_from is kept, else today is
-    set.  An ``effective_to`` already past (a retired item brought back) is
-    cleared; a future one (a scheduled retirement) is kept.  The item
+    set.  A retired item brought back loses its ``effective_to``; a published
+    item keeps a scheduled retirement (unless it ends before the new start).  The item
     must pass validation as a published item.  Publishing an already published
     item only reschedules it, and only when ``effective_from`` changes.
     """
@@ -176,8 +176,8 @@ def publish(
         change = f"status {item.status} → published, effective from {start}"
         scalars["status"] = "published"
     scalars["effective_from"] = start
-    if item.effective_to and (item.effective_to < start or item.effective_to < day):
-        # an end date already past (a retired item brought back) would hide it again
+    if item.effective_to and (item.status == "retired" or item.effective_to < start):
+        # a retired item brought back must not keep the end date that retired it
         scalars["effective_to"] = None
         change += f"; effective_to {item.effective_to} cleared"
     candidate = _replace(item, status="published", effective_from=start, effective_to=scalars.get("effective_to", item.effective_to))

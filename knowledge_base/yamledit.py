@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from assistant.errors import KnowledgeBaseError
+from knowledge_base.loader import load_yaml
 
 _TOP_KEY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*):(?:[ \t]+(.*?))?[ \t]*$")
 
@@ -191,14 +192,14 @@ def apply_edit(
     """
     old_text = path.read_text(encoding="utf-8")
     try:
-        old_data = yaml.safe_load(old_text)
+        old_data = load_yaml(old_text)
     except yaml.YAMLError as e:
         raise KnowledgeBaseError(f"{path.name} is not valid YAML ({e}); fix it before editing") from e
     if not isinstance(old_data, dict):
         raise KnowledgeBaseError(f"{path.name} must hold one mapping of fields")
     new_text = edit(old_text)
     try:
-        new_data = yaml.safe_load(new_text)
+        new_data = load_yaml(new_text)
     except yaml.YAMLError as e:
         raise KnowledgeBaseError(f"editing {path.name} would break its YAML ({e}); nothing written") from e
     wanted = expect(dict(old_data))

@@ -252,3 +252,34 @@ def test_republishing_with_the_old_start_date_still_clears_a_past_end_date(kb_di
     item = lifecycle.publish(kb_dir, "residence-permit-apply", by="c", today=TODAY, at=AT)
     assert (item.status, item.effective_from, item.effective_to) == ("published", date(2026, 1, 1), None)
     assert item.is_live(TODAY)
+
+
+def test_retire_now_then_publish_again_is_live_without_an_end_date(kb_dir: Path) -> None:
+    lifecycle.publish(kb_dir, "residence-permit-apply", by="a", effective_from=date(2026, 1, 1), today=TODAY, at=AT)
+    lifecycle.retire(kb_dir, "residence-permit-apply", by="b", today=TODAY, at=AT)
+    item = lifecycle.publish(kb_dir, "residence-permit-apply", by="c", today=TODAY, at=AT)
+    assert item.effective_to is None and item.is_live(date(2030, 1, 1))
+
+
+def test_every_real_item_layout_can_be_edited(tmp_path: Path) -> None:
+    """The text edits work on how the knowledge-base authors actually wrote their files (copies)."""
+    from knowledge_base.faq_import import FaqRow, attach_to_item
+
+    real = REPO / "knowledge_base" / "items"
+    kb = tmp_path / "items"
+    shutil.copytree(real, kb)
+    items = load_items(kb, strict=False)
+    assert items, "no item files"
+    for item in items:
+        if item.status != "published":
+            continue
+        item_id = item.id
+        lifecycle.retire(kb, item_id, by="t", effective_to=date(2099, 1, 1), today=TODAY, at=AT)
+        attach_to_item(kb, item_id, [FaqRow(1, "测试：能否办理？", "可以。\n见窗口")], by="t", source="t.csv", today=TODAY, at=AT)
+        after = lifecycle.load_one(kb, item_id)
+        assert after.effective_to == date(2099, 1, 1) and after.faqs[-1].answer == "可以。\n见窗口"
+        assert after.faqs[:-1] == item.faqs and after.materials == item.materials and after.aliases == item.aliases
+        assert [h.change for h in after.history[-2:]] == [
+            "retirement scheduled: live until 2099-01-01",
+            "imported 1 FAQ(s) from t.csv",
+        ]
