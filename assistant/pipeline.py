@@ -174,7 +174,10 @@ class Assistant:
 
     def ticket_draft(self, message: str, result: TurnResult, conversation: Conversation) -> TicketDraft:
         """What the helpdesk needs: reason, department routed from the item, a summary."""
-        candidates = [h.item_id for h in result.hits[:3] if h.item_id in self.items]
+        # "转人工" names no service: what retrieval found for those words is noise,
+        # and would route the ticket to a random department.
+        bare_request = result.intent.label == "request_human"
+        candidates = [] if bare_request else [h.item_id for h in result.hits[:3] if h.item_id in self.items]
         current = result.state.current_item or (candidates[0] if candidates else "")
         item = self.items.get(current)
         department = item.department if item else "一网通办综合咨询"

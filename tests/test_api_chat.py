@@ -257,3 +257,14 @@ def test_english_conversation(client: TestClient) -> None:
     assert r["item_ids"][0] == "passport-apply"
     handoff = client.post(f"/api/v1/conversations/{cid}/handoff", json={}).json()
     assert "staff" in handoff["answer"].lower()
+
+
+def test_typed_request_for_a_person_routes_by_the_conversation_not_by_noise(client: TestClient) -> None:
+    bare = new_conversation(client)
+    r = client.post(f"/api/v1/conversations/{bare}/messages", json={"text": "转人工"}).json()
+    assert r["action"] == "handoff" and r["handoff_reason"] == "customer_request"
+    assert r["ticket"]["department"] == "一网通办综合咨询" and r["ticket"]["item_ids"] == []
+    about = new_conversation(client)
+    client.post(f"/api/v1/conversations/{about}/messages", json={"text": "新生儿怎么报户口"})
+    r = client.post(f"/api/v1/conversations/{about}/messages", json={"text": "转人工"}).json()
+    assert r["ticket"]["department"] == "上海市公安局"
