@@ -156,13 +156,13 @@ def publish(
 ) -> None:
     """Publish a draft (or re-publish a retired item); refused when it does not validate."""
     from knowledge_base import lifecycle
-    from knowledge_base.loader import read_catalog
+    from knowledge_base.loader import read_catalog, service_today
 
     kb, cat_path = _paths(config, kb_dir, catalog)
     entries = read_catalog(cat_path)
     author = by or lifecycle.default_author()
     done = lifecycle.publish(kb, item, by=author, effective_from=_date(effective_from, "--effective-from"), catalog=entries)
-    live = "live now" if done.is_live(date.today()) else f"live from {done.effective_from}"
+    live = "live now" if done.is_live(service_today()) else f"live from {done.effective_from}"
     typer.echo(f"{item}: published by {author}, {live}")
 
 

@@ -30,7 +30,7 @@ from typing import Literal
 
 from assistant.errors import InvalidInput
 from knowledge_base.lifecycle import item_path, load_one, record_change
-from knowledge_base.loader import Problem
+from knowledge_base.loader import Problem, service_today
 
 Format = Literal["jsonl", "csv", "xlsx"]
 FORMATS: tuple[str, ...] = ("jsonl", "csv", "xlsx")
@@ -339,7 +339,7 @@ def attach_to_item(
             by=by,
             change=f"imported {len(entries)} FAQ(s) from {source}",
             at=at,
-            scalars={"updated": today or date.today()},
+            scalars={"updated": today or service_today()},
             append={"faqs": entries},
         )
         load_one(kb_dir, item_id)  # the schema must still accept the item

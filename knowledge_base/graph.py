@@ -25,6 +25,7 @@ from typing import Literal
 
 from assistant.errors import KnowledgeBaseError, NotFound
 from assistant.types import ServiceItem, Step
+from knowledge_base.loader import service_today
 
 Relation = Literal["step", "prerequisite", "related", "department"]
 RELATIONS: tuple[str, ...] = ("step", "prerequisite", "related", "department")
@@ -88,7 +89,7 @@ class KnowledgeBase:
                 raise KnowledgeBaseError(f"item id {item.id!r} appears twice; every item needs its own id")
             by_id[item.id] = item
         self._items = by_id
-        self.today = today or date.today()
+        self.today = today or service_today()
         edges: list[Edge] = []
         for item in by_id.values():
             order = 0

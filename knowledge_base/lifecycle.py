@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from assistant.errors import Conflict, InvalidInput, KnowledgeBaseError, NotFound
 from assistant.types import ServiceItem
-from knowledge_base.loader import CatalogEntry, check_item, item_files, parse_item
+from knowledge_base.loader import CatalogEntry, check_item, item_files, parse_item, service_today
 from knowledge_base.yamledit import append_to_list, apply_edit, set_scalar
 
 # Where a missing key goes, following the exemplar item's order.
@@ -160,7 +160,7 @@ def publish(
     must pass validation as a published item.  Publishing an already published
     item only reschedules it, and only when ``effective_from`` changes.
     """
-    day = today or date.today()
+    day = today or service_today()
     path = item_path(kb_dir, item_id)
     item = load_one(kb_dir, item_id)
     start = effective_from or item.effective_from or day
@@ -201,7 +201,7 @@ def retire(
     Without a date the item is retired at once (``effective_to`` today).  A
     future ``effective_to`` schedules the retirement and keeps status published.
     """
-    day = today or date.today()
+    day = today or service_today()
     path = item_path(kb_dir, item_id)
     item = load_one(kb_dir, item_id)
     if item.status == "retired":

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import yaml
@@ -24,6 +24,19 @@ _ITEM_ADAPTER = TypeAdapter(ServiceItem)
 # libyaml's loader gives the same data as the pure-Python one (checked on every
 # item file) about 8x faster; PyYAML wheels ship it, source builds may not.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+#: Shanghai time: China keeps UTC+8 all year, so a fixed offset needs no tz database.
+SHANGHAI = timezone(timedelta(hours=8))
+
+
+def service_today() -> date:
+    """Today's date in Shanghai, the day item dates (updated, effective_*) refer to.
+
+    Servers often run in UTC, which is a day behind Shanghai from 16:00 to 24:00
+    UTC; an item effective "from today" must be live for Shanghai's today.
+    """
+    return datetime.now(SHANGHAI).date()
 
 
 def load_yaml(text: str) -> object:
@@ -156,8 +169,8 @@ def load_items(kb_dir: Path, *, strict: bool = True) -> list[ServiceItem]:
 
 
 def live_items(items: Iterable[ServiceItem], today: date | None = None) -> list[ServiceItem]:
-    """Only published items whose effective dates include ``today``."""
-    day = today or date.today()
+    """Only published items whose effective dates include ``today`` (default: Shanghai's today)."""
+    day = today or service_today()
     return [i for i in items if i.is_live(day)]
 
 
@@ -213,7 +226,7 @@ def check(
         raise KnowledgeBaseError(
             f"knowledge base folder {str(kb_dir)!r} not found; pass --kb-dir or set XS_PATHS__KB_DIR"
         )
-    day = today or date.today()
+    day = today or service_today()
     problems: list[Problem] = []
     items: dict[str, tuple[str, ServiceItem]] = {}
     for path in item_files(kb_dir):
@@ -270,7 +283,7 @@ def check_item(
     # Only membership matters for links, so the map values are placeholders.
     items = {i: ("", item) for i in ids}
     return _check_item(
-        file or f"{item.id}.yaml", item, {c.id: c for c in catalog or ()}, items, today or date.today()
+        file or f"{item.id}.yaml", item, {c.id: c for c in catalog or ()}, items, today or service_today()
     )
 
 

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from datetime import date
 
 from assistant.types import ServiceItem
-from knowledge_base.loader import CatalogEntry
+from knowledge_base.loader import CatalogEntry, service_today
 
 #: Fields whose coverage is reported, in the order of the item schema.
 COVERAGE_FIELDS: tuple[str, ...] = (
@@ -105,7 +105,7 @@ def _english(item: ServiceItem) -> bool:
 
 def compute(items: Sequence[ServiceItem], catalog: Sequence[CatalogEntry] = (), *, today: date | None = None) -> KBStats:
     """Figures for ``items`` (all statuses), against ``catalog`` when given."""
-    day = today or date.today()
+    day = today or service_today()
     catalog_ids = {c.id for c in catalog}
     ids = {i.id for i in items}
     domains = sorted({i.domain for i in items} | {c.domain for c in catalog})

@@ -224,3 +224,13 @@ def test_loader_round_trips_the_written_items(kb: tuple[Path, Path]) -> None:
         assert loaded[item.id] == item
     raw = yaml.safe_load((kb_dir / "onething-birth.yaml").read_text(encoding="utf-8"))
     assert raw["process"][0]["item"] == "hukou-newborn"
+
+
+def test_service_today_is_shanghai_date() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from knowledge_base.loader import service_today
+
+    # Shanghai is UTC+8 all year: between 16:00 and 24:00 UTC it is already tomorrow there
+    expected = (datetime.now(timezone.utc) + timedelta(hours=8)).date()
+    assert service_today() == expected
