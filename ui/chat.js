@@ -3,7 +3,7 @@
 
 const T = {
   zh: {
-    title: "小申 · 一网通办", langBtn: "English", elder: "长者模式", human: "转人工", restart: "新对话",
+    title: "小申 · 一网通办", langBtn: "English", elder: "长者模式", human: "转人工", restart: "新对话", rateBtn: "评价",
     placeholder: "请输入您的问题，例如：居住证怎么办理？", send: "发送", you: "我", bot: "小申", agent: "人工客服",
     sources: "来源", updated: "更新于", helpful: "👍 有帮助", unhelpful: "👎 没帮助", thanks: "感谢反馈",
     position: (p, m) => `已转人工：您前面还有 ${p - 1} 位，预计等待约 ${m} 分钟。`,
@@ -15,6 +15,7 @@ const T = {
   },
   en: {
     title: "Xiao Shen · Shanghai services", langBtn: "中文", elder: "Large text", human: "Talk to a person", restart: "New chat",
+    rateBtn: "Rate",
     placeholder: "Ask a question, e.g. How do I apply for a residence permit?", send: "Send", you: "You", bot: "Xiao Shen",
     agent: "Staff", sources: "Sources", updated: "updated", helpful: "👍 Helpful", unhelpful: "👎 Not helpful", thanks: "Thanks",
     position: (p, m) => `Waiting for a person: ${p - 1} ahead of you, about ${m} min.`,
@@ -66,6 +67,7 @@ function applyLanguage() {
   $("elder").textContent = s.elder;
   $("human").textContent = s.human;
   $("restart").textContent = s.restart;
+  $("rate").textContent = s.rateBtn;
   $("input").placeholder = s.placeholder;
   $("input").setAttribute("aria-label", s.inputLabel);
   $("send").textContent = s.send;
@@ -183,6 +185,7 @@ function showRating() {
         await api("POST", `/api/v1/conversations/${state.conversation}/feedback`, { rating: i });
         stars.querySelectorAll("button").forEach((x) => { x.classList.toggle("on", Number(x.dataset.rating) <= i); x.disabled = true; });
         label.textContent = s.rated;
+        div.classList.add("done");
       } catch (e) { showError(e.message); }
     });
     stars.appendChild(b);
@@ -259,6 +262,8 @@ $("human").addEventListener("click", async () => {
     if (r.queue) showQueue(r.queue);
   } catch (e) { showError(e.message); }
 });
+// 好差评: a rating of the whole conversation, offered after a person finishes and at any time here.
+$("rate").addEventListener("click", () => { if (!document.querySelector(".rating-box:not(.done)")) showRating(); });
 $("restart").addEventListener("click", () => newConversation().catch((e) => showError(e.message)));
 $("lang").addEventListener("click", () => {
   state.lang = state.lang === "zh" ? "en" : "zh";
