@@ -32,6 +32,29 @@ def test_real_knowledge_base_covers_the_whole_catalog_without_problems(shared_di
     assert len(report.covered) == 120, f"missing: {report.missing}"
 
 
+def test_real_knowledge_base_meets_the_counts_of_issue_3(shared_dir: Path) -> None:
+    from knowledge_base.graph import KnowledgeBase
+    from knowledge_base.stats import compute
+
+    catalog = read_catalog(shared_dir / "catalog" / "service_catalog.tsv")
+    kb = KnowledgeBase.load(REPO / "knowledge_base" / "items")
+    items = list(kb)
+    figures = compute(items, catalog)
+    assert figures.covered == 120 and figures.by_status.get("published") == 120
+    thin = [(i.id, len(i.aliases), len(i.faqs)) for i in items if len(i.aliases) < 5 or len(i.faqs) < 3]
+    assert not thin, f"items under 5 aliases or 3 FAQs: {thin}"
+    assert figures.english >= 25, f"only {figures.english} items have an English name and summary"
+    bundles = [i for i in items if i.kind == "bundle"]
+    assert len(bundles) == 9
+    short = [b.id for b in bundles if len(kb.members(b.id, live_only=False)) < 2]
+    assert not short, f"bundles with fewer than 2 member items: {short}"
+    # the situations the issue names: 居住证 by employed / studying / …
+    assert {"employed", "studying"} <= {s.key for s in kb.get("residence-permit-apply").situations}
+    # 营业执照 before 刻章 and 发票
+    for item_id in ("business-seal", "tax-invoice-apply"):
+        assert "business-establish" in [p.id for p in kb.prerequisite_chain(item_id, live_only=False)], item_id
+
+
 @pytest.fixture
 def kb(tmp_path: Path) -> tuple[Path, Path]:
     items = complete_items()
