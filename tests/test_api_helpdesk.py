@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from assistant.api.app import create_app
 from assistant.db import open_database
+from assistant.helpdesk import EscalationRules
 from assistant.settings import HelpdeskSettings, PathsSettings, load_settings
 from assistant.wiring import build_assistant, build_stages
 from tests.fakes import KeywordEmbedder, tiny_items
@@ -41,6 +42,8 @@ def make_client(data_dir: Path, stages, clock: Clock, **helpdesk: object) -> Tes
     settings = load_settings(paths=PathsSettings(data_dir=data_dir), helpdesk=HelpdeskSettings(**helpdesk))
     db = open_database(settings.database_url(), helpdesk=settings.helpdesk, clock=clock)
     assistant = build_assistant(settings, store=db.conversations, queue=db.queue, stages=stages)
+    # The rules read the working hours on the same scripted clock, whatever the wiring chose.
+    assistant.escalation = EscalationRules(settings.helpdesk, clock=clock)
     return TestClient(create_app(settings, assistant=assistant), raise_server_exceptions=False)
 
 
