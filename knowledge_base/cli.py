@@ -224,12 +224,14 @@ def graph(
     from assistant.errors import InvalidInput
     from knowledge_base.graph import KnowledgeBase
 
-    kb_path = _kb_dir(config, kb_dir)
-    kb = KnowledgeBase.load(kb_path)
+    if item is None and department is None and dot is None:
+        raise InvalidInput("pass an ITEM, --department NAME or --dot FILE")
+    kb = KnowledgeBase.load(_kb_dir(config, kb_dir))
     live_only = not all_items
     if dot is not None:
-        dot.write_text(kb.to_dot(live_only=live_only), encoding="utf-8")
-        typer.echo(f"wrote {len(kb.edges)} edges to {dot}")
+        text = kb.to_dot(live_only=live_only)
+        dot.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {text.count(' -> ')} edges to {dot}")
     if department is not None:
         for i in kb.items_of_department(department, live_only=live_only):
             typer.echo(f"{i.id}  {i.name}")
@@ -239,7 +241,12 @@ def graph(
         if it.kind == "bundle":
             typer.echo("steps:")
             for s in kb.bundle_steps(item, live_only=live_only):
-                target = f"{s.item.id} ({s.item.name})" if s.item else (s.step.item or "-") + " (not live)" * bool(s.step.item)
+                if s.item is not None:
+                    target = f"{s.item.id} ({s.item.name})"
+                elif s.step.item:
+                    target = f"{s.step.item} (not live)"
+                else:
+                    target = "-"
                 needs = f"; needs: {s.step.needs}" if s.step.needs else ""
                 typer.echo(f"  {s.position}. {s.step.title}: {target}{needs}")
         for label, found in (
@@ -249,8 +256,6 @@ def graph(
             ("related", kb.related(item, live_only=live_only)),
         ):
             typer.echo(f"{label}: " + (", ".join(f"{i.id} ({i.name})" for i in found) or "-"))
-    if item is None and department is None and dot is None:
-        raise InvalidInput("pass an ITEM, --department NAME or --dot FILE")
 
 
 @app.command("import-faq")

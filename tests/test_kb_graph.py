@@ -147,6 +147,11 @@ def test_load_from_a_folder_and_the_graph_command(tmp_path: Path) -> None:
     assert "2. 社保卡: social-security-card" in result.output
     member = CliRunner().invoke(app, ["graph", "hukou-newborn", "--kb-dir", str(kb_dir)])
     assert "in bundles: onething-birth (出生一件事)" in member.output
+    dot = tmp_path / "kb.dot"
+    written = CliRunner().invoke(app, ["graph", "--dot", str(dot), "--kb-dir", str(kb_dir)])
+    assert written.output.strip() == f"wrote {dot.read_text(encoding='utf-8').count(' -> ')} edges to {dot}"
+    nothing = CliRunner().invoke(app, ["graph", "--kb-dir", str(kb_dir)])
+    assert "pass an ITEM" in str(nothing.exception)
     dept = CliRunner().invoke(app, ["graph", "--department", "上海市公积金管理中心", "--kb-dir", str(kb_dir)])
     assert dept.output.split() == [
         "housing-fund-withdraw-buy", "购房提取住房公积金",
