@@ -16,6 +16,7 @@ Dates:
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import getpass
 import shutil
@@ -156,8 +157,8 @@ def publish(
 
     Without ``effective_from`` an existing effective_from is kept, else today is
     set.  A retired item brought back loses its ``effective_to``; a published
-    item keeps a scheduled retirement (unless it ends before the new start).  The item
-    must pass validation as a published item.  Publishing an already published
+    item keeps a scheduled retirement (unless it ends before the new start).
+    The item must pass validation as a published item.  Publishing an already published
     item only reschedules it, and only when ``effective_from`` changes.
     """
     day = today or service_today()
@@ -180,7 +181,9 @@ def publish(
         # a retired item brought back must not keep the end date that retired it
         scalars["effective_to"] = None
         change += f"; effective_to {item.effective_to} cleared"
-    candidate = _replace(item, status="published", effective_from=start, effective_to=scalars.get("effective_to", item.effective_to))
+    candidate = dataclasses.replace(
+        item, status="published", effective_from=start, effective_to=scalars.get("effective_to", item.effective_to)
+    )
     _validated(kb_dir, candidate, catalog, day)
     record_change(path, by=by, change=change, at=at, scalars=scalars)
     return load_one(kb_dir, item_id)
@@ -207,7 +210,7 @@ def retire(
     if item.status == "retired":
         raise Conflict(f"{item_id} is already retired (effective to {item.effective_to or '-'})")
     if item.status == "draft":
-        raise Conflict(f"{item_id} is a draft and was never published; delete the file instead of retiring it")
+        raise Conflict(f"{item_id} is a draft, never published, so not live; there is nothing to retire")
     end = effective_to or day
     if item.effective_from and end < item.effective_from:
         raise InvalidInput(
@@ -223,12 +226,6 @@ def retire(
         change += f" ({reason.strip()})"
     record_change(path, by=by, change=change, at=at, scalars=scalars)
     return load_one(kb_dir, item_id)
-
-
-def _replace(item: ServiceItem, **changes: object) -> ServiceItem:
-    import dataclasses
-
-    return dataclasses.replace(item, **changes)  # type: ignore[arg-type]
 
 
 def git_history(path: Path) -> tuple[list[HistoryEntry], str]:
