@@ -268,3 +268,13 @@ def test_typed_request_for_a_person_routes_by_the_conversation_not_by_noise(clie
     client.post(f"/api/v1/conversations/{about}/messages", json={"text": "新生儿怎么报户口"})
     r = client.post(f"/api/v1/conversations/{about}/messages", json={"text": "转人工"}).json()
     assert r["ticket"]["department"] == "上海市公安局"
+
+
+def test_turn_out_serialises_an_exchange_for_the_cli(client: TestClient) -> None:
+    from assistant.api.schemas import TurnOut
+
+    exchange = client.assistant.ask("护照要多少钱")  # type: ignore[attr-defined]
+    body = TurnOut.from_exchange(exchange).model_dump(mode="json")
+    assert body["conversation_id"] == exchange.conversation_id
+    assert body["citations"][0]["item_id"] == "passport-apply" and body["queue"] is None
+    assert body["timings_ms"]["total"] > 0

@@ -1,7 +1,13 @@
-"""Web pages served by the API app: the citizen chat, the staff console and the dashboard.
+"""Web pages served by the API app: the citizen chat (``/``), the staff console
+(``/console``) and the dashboard (``/dashboard``).
 
 Plain HTML, CSS and JavaScript with no build step and no CDN (the machines
-serving it may have no internet); the pages talk to ``/api/v1``.
+serving it may have no internet); the pages talk to ``/api/v1``.  A page of
+our own rather than Gradio because the chat must show what Gradio's chatbot
+does not do natively: agent replies pushed by the server (server-sent events)
+while the bot is silent, the queue position, clarify option buttons,
+per-answer thumbs, a 1–5 rating and an elder mode with large text; and it
+keeps the browser test simple and stable.
 """
 
 from pathlib import Path
