@@ -133,6 +133,9 @@ class HelpdeskSettings(_Section):
     #: working hours, local time, ``HH:MM-HH:MM``; outside them a call-back ticket is made.
     working_hours: str = "00:00-24:00"
     timezone: str = "Asia/Shanghai"
+    #: shared secret the staff console sends as ``X-Staff-Token``; empty leaves the
+    #: helpdesk API open to anyone who can reach it (a warning is logged at start-up).
+    staff_token: SecretStr = SecretStr("")
 
     @field_validator("working_hours")
     @classmethod
