@@ -1,0 +1,384 @@
+"""The dialogue engine: one user message in, one TurnResult out.
+
+    text -> (pending clarification?) -> IntentClassifier -> Retriever (-> Reranker)
+         -> ActionPolicy -> Generator (answers) / Composer (the assistant's own lines)
+
+The engine is stateless: the DialogueState comes in with the message and the
+new state goes out in the result (the ConversationStore keeps it).  The state
+carries the current item (follow-ups such as 那要带什么材料？ resolve against
+it), the situation slot (情形) collected by a clarifying question, the
+language, how many turns in a row went unresolved and the options of a
+pending clarifying question, whose answer (a button value or free text)
+resolves the turn that asked it.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from assistant.generators.composer import PERSON_OPTION, SITUATION_SLOT, Composer
+from assistant.types import (
+    Action,
+    Answer,
+    DialogueState,
+    GenerationRequest,
+    Generator,
+    Hit,
+    IntentClassifier,
+    IntentPrediction,
+    Lang,
+    Option,
+    Reranker,
+    RetrievalQuery,
+    Retriever,
+    ServiceItem,
+    Turn,
+    TurnResult,
+)
+from intents.policy import ActionPolicy, Decision, PolicyInput
+
+
+def detect_lang(text: str, previous: Lang = "zh") -> Lang:
+    """``en`` when most letters are Latin, ``zh`` when any Han character dominates.
+
+    Messages without letters (``1``, ``？``) keep the conversation's language.
+    """
+    han = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff")
+    latin = sum(1 for ch in text if ch.isascii() and ch.isalpha())
+    if han == 0 and latin == 0:
+        return previous
+    if han == 0:
+        # A lone pinyin alias (shebaoka) in a Chinese conversation stays Chinese.
+        if previous == "zh" and latin <= 12 and " " not in text.strip():
+            return "zh"
+        return "en"
+    return "en" if latin > 3 * han else "zh"
+
+
+class ItemMatcher:
+    """Finds the items a message names by their official name or an alias.
+
+    Matching is plain lower-cased substring search; a match that lies inside a
+    longer match of another item is dropped (居住证 inside 居住证续办), so the
+    most specific name wins.
+    """
+
+    #: Shortest alias that counts: single Han characters and 2-letter Latin
+    #: strings are too ambiguous to name an item.
+    MIN_HAN = 2
+    MIN_LATIN = 4
+
+    def __init__(self, items: Mapping[str, ServiceItem]) -> None:
+        self._names: list[tuple[str, str]] = []
+        for item in items.values():
+            for name in {item.name, item.name_en, *item.aliases}:
+                key = name.strip().lower()
+                if not key:
+                    continue
+                latin = all(ch.isascii() for ch in key)
+                if len(key) < (self.MIN_LATIN if latin else self.MIN_HAN):
+                    continue
+                self._names.append((key, item.id))
+        # Longest names first, so containment checks see the specific match first.
+        self._names.sort(key=lambda p: -len(p[0]))
+
+    def mentions(self, text: str) -> tuple[str, ...]:
+        """Ids of the items named in ``text``, most specific (longest name) first."""
+        lowered = text.lower()
+        spans: list[tuple[int, int, str]] = []
+        for key, item_id in self._names:
+            start = lowered.find(key)
+            while start >= 0:
+                end = start + len(key)
+                inside_other = any(s <= start and end <= e and other != item_id for s, e, other in spans)
+                if not inside_other:
+                    spans.append((start, end, item_id))
+                start = lowered.find(key, start + 1)
+        return tuple(dict.fromkeys(item_id for _, _, item_id in spans))
+
+
+_ORDINALS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "1": 1, "2": 2, "3": 3, "4": 4, "5": 5}
+_ORDINAL_RE = re.compile(r"^(?:第)?([一二两三四五1-5])(?:个|项|种|条)?[。.!！]?$|^(?:option\s*)?([1-5])$")
+
+
+def _bigrams(text: str) -> set[str]:
+    t = re.sub(r"\s+", "", text.lower())
+    return {t[i : i + 2] for i in range(len(t) - 1)} | ({t} if len(t) == 1 else set())
+
+
+def resolve_option(
+    text: str, options: Sequence[Option], items: Mapping[str, ServiceItem], matcher: ItemMatcher
+) -> Option | None:
+    """The option a reply picks: its value or label, its number, an item it names, or the
+    option whose label shares the most character pairs with the reply.  None if unclear."""
+    reply = text.strip().lower()
+    if not reply or not options:
+        return None
+    for o in options:
+        if reply in (o.value.lower(), o.label.lower()):
+            return o
+    m = _ORDINAL_RE.match(reply)
+    if m:
+        n = _ORDINALS[m.group(1) or m.group(2)]
+        return options[n - 1] if n <= len(options) else None
+    named = [o for o in options if o.item_id and not o.situation and o.item_id in matcher.mentions(text)]
+    if len(named) == 1:
+        return named[0]
+    contained = [o for o in options if o.label.lower() in reply or (len(reply) >= 2 and reply in o.label.lower())]
+    if len(contained) == 1:
+        return contained[0]
+    # Free text: the label (or, for items, the item's aliases) sharing most bigrams.
+    grams = _bigrams(reply)
+    scored = []
+    for o in options:
+        texts = [o.label]
+        if o.item_id and not o.situation and o.item_id in items:
+            texts.extend(items[o.item_id].aliases)
+        overlap = max(len(grams & _bigrams(t)) for t in texts)
+        scored.append((overlap, o))
+    scored.sort(key=lambda p: -p[0])
+    if scored[0][0] > 0 and (len(scored) == 1 or scored[0][0] > scored[1][0]):
+        return scored[0][1]
+    return None
+
+
+@dataclass(frozen=True)
+class PreparedTurn:
+    """A turn decided but not yet written: either a generation request or a fixed answer."""
+
+    intent: IntentPrediction
+    hits: tuple[Hit, ...]
+    decision: Decision
+    state: DialogueState
+    timings_ms: Mapping[str, float]
+    #: set when the action is ``answer`` and a Generator writes the text.
+    request: GenerationRequest | None = None
+    #: set for every other action: the composer's fixed line.
+    answer: Answer | None = None
+
+
+class DialogueEngine:
+    """Runs one turn through classifier, retriever, reranker, policy and generator."""
+
+    def __init__(
+        self,
+        *,
+        classifier: IntentClassifier,
+        retriever: Retriever,
+        reranker: Reranker | None,
+        generator: Generator,
+        policy: ActionPolicy,
+        items: Mapping[str, ServiceItem],
+        top_k: int = 10,
+    ) -> None:
+        self.classifier = classifier
+        self.retriever = retriever
+        self.reranker = reranker
+        self.generator = generator
+        self.policy = policy
+        self.items = dict(items)
+        self.top_k = top_k
+        #: writes the assistant's own lines (clarify, refuse, chitchat, handoff).
+        self.composer = Composer()
+        self.matcher = ItemMatcher(self.items)
+
+    # ------------------------------------------------------------------ public
+
+    def turn(self, text: str, state: DialogueState, history: Sequence[Turn] = ()) -> TurnResult:
+        """Answer one message; returns the answer, the new state and per-stage timings."""
+        prepared = self.prepare(text, state, history)
+        started = time.perf_counter()
+        answer = prepared.answer if prepared.request is None else self.generator.generate(prepared.request)
+        return self._finish(prepared, answer, (time.perf_counter() - started) * 1000.0)  # type: ignore[arg-type]
+
+    def turn_stream(self, text: str, state: DialogueState, history: Sequence[Turn] = ()) -> Iterator[str | TurnResult]:
+        """Like :meth:`turn`, but yields the answer text in pieces, then the TurnResult last."""
+        prepared = self.prepare(text, state, history)
+        started = time.perf_counter()
+        if prepared.request is None:
+            assert prepared.answer is not None
+            yield prepared.answer.text
+            yield self._finish(prepared, prepared.answer, 0.0)
+            return
+        pieces: list[str] = []
+        first_ms = None
+        for piece in self.generator.stream(prepared.request):
+            if first_ms is None:
+                first_ms = (time.perf_counter() - started) * 1000.0
+            pieces.append(piece)
+            yield piece
+        # The streamed text is the answer; citations come from the same grounded request.
+        base = self.composer.generate(prepared.request)
+        answer = replace(base, text="".join(pieces), generator=self.generator.name)
+        result = self._finish(prepared, answer, (time.perf_counter() - started) * 1000.0)
+        if first_ms is not None:
+            result = replace(result, timings_ms={**result.timings_ms, "first_token": first_ms})
+        yield result
+
+    # ------------------------------------------------------------------ steps
+
+    def prepare(self, text: str, state: DialogueState, history: Sequence[Turn] = ()) -> PreparedTurn:
+        """Classify, retrieve, decide and build the new state; no text is generated yet."""
+        timings: dict[str, float] = {}
+        lang = detect_lang(text, state.lang)
+        state = replace(state, lang=lang)
+        if state.pending_options:
+            resolved = self._resolve_pending(text, state, history, timings)
+            if resolved is not None:
+                return resolved
+            # Not an answer to the question: a fresh turn, the question is dropped.
+            state = replace(state, pending_options=(), pending_intent="", pending_question="")
+
+        t = time.perf_counter()
+        prediction = self.classifier.classify(text, state=state)
+        timings["intent"] = _ms(t)
+
+        t = time.perf_counter()
+        query = RetrievalQuery(text=text, lang=lang, current_item=state.current_item, intent=prediction.label)
+        hits = list(self.retriever.retrieve(query, top_k=self.top_k))
+        timings["retrieval"] = _ms(t)
+        if self.reranker is not None:
+            t = time.perf_counter()
+            hits = list(self.reranker.rerank(query, hits, top_k=self.top_k))
+            timings["rerank"] = _ms(t)
+
+        t = time.perf_counter()
+        mentioned = self.matcher.mentions(text)
+        decision = self.policy.decide(PolicyInput(prediction, hits, state, self.items, mentioned))
+        timings["policy"] = _ms(t)
+        return self._plan(text, state, history, prediction, hits, decision, timings)
+
+    def _resolve_pending(
+        self, text: str, state: DialogueState, history: Sequence[Turn], timings: dict[str, float]
+    ) -> PreparedTurn | None:
+        t = time.perf_counter()
+        option = resolve_option(text, state.pending_options, self.items, self.matcher)
+        timings["clarify_resolution"] = _ms(t)
+        if option is None:
+            return None
+        intent = state.pending_intent or "consult.overview"
+        prediction = IntentPrediction(label=intent, confidence=1.0, scores={intent: 1.0})
+        cleared = replace(state, pending_options=(), pending_intent="", pending_question="")
+        if option.value == "request_human":
+            prediction = IntentPrediction(label="request_human", confidence=1.0, scores={"request_human": 1.0})
+            decision = Decision(Action.HANDOFF, "request_human", handoff_reason="customer_request", why="option")
+            return self._plan(text, cleared, history, prediction, [], decision, timings)
+        if option.situation:
+            item_id = option.item_id or state.current_item
+            slots = {**cleared.slots, SITUATION_SLOT: option.situation}
+            cleared = replace(cleared, current_item=item_id, slots=slots)
+        else:
+            item_id = option.item_id
+            cleared = replace(cleared, current_item=item_id, slots={})
+        if item_id not in self.items:
+            return None
+        others = [o.item_id for o in state.pending_options if o.item_id and o.item_id != item_id]
+        hits = [Hit(item_id=item_id, score=1.0, components={"clarified": 1.0})] + [
+            Hit(item_id=i, score=0.0, components={"clarified": 0.0}) for i in dict.fromkeys(others)
+        ]
+        inp = PolicyInput(prediction, hits, cleared, self.items, (item_id,))
+        decision = self.policy.answer_item(inp, intent, item_id, follow_up=True)
+        return self._plan(text, cleared, history, prediction, hits, decision, timings)
+
+    def _plan(
+        self,
+        text: str,
+        state: DialogueState,
+        history: Sequence[Turn],
+        prediction: IntentPrediction,
+        hits: Sequence[Hit],
+        decision: Decision,
+        timings: dict[str, float],
+    ) -> PreparedTurn:
+        lang = state.lang
+        action = decision.action
+        ordered = _front(hits, decision.item_ids[:1]) if action is Action.ANSWER else tuple(hits)
+        if action is Action.ANSWER:
+            main = decision.item_ids[0]
+            complaint = decision.intent == "complaint"
+            new_state = replace(
+                state,
+                current_item=main,
+                slots=dict(state.slots) if decision.follow_up and main == state.current_item else {},
+                unresolved_turns=0,
+                pending_options=(),
+                pending_intent="",
+                pending_question="",
+            )
+            if complaint:
+                ordered = _front(hits, decision.item_ids)
+            request = GenerationRequest(
+                question=text,
+                intent=decision.intent,
+                lang=lang,
+                items=tuple(self.items[i] for i in decision.item_ids),
+                action=Action.ANSWER,
+                state=new_state,
+                history=tuple(history),
+            )
+            return PreparedTurn(prediction, ordered, decision, new_state, timings, request=request)
+        if action is Action.CLARIFY:
+            if decision.clarify_kind == "situation":
+                item = self.items[decision.item_ids[0]]
+                question, options = self.composer.clarify_situation(item, lang)
+                answer = self.composer.clarify(question, options, lang)
+                current = item.id
+                ordered = _front(hits, (item.id,))
+            elif decision.clarify_kind == "items":
+                question, options = self.composer.clarify_items([self.items[i] for i in decision.item_ids], lang)
+                answer = self.composer.clarify(question, options, lang)
+                current = state.current_item
+            else:
+                _, options = self.composer.clarify_items([self.items[i] for i in decision.item_ids], lang)
+                answer = self.composer.no_match(lang, options)
+                question = answer.text
+                current = state.current_item
+            options = tuple(options) + (PERSON_OPTION[lang],)
+            answer = replace(answer, options=options)
+            new_state = replace(
+                state,
+                current_item=current,
+                unresolved_turns=state.unresolved_turns + 1,
+                pending_options=options,
+                pending_intent=decision.intent if decision.intent.startswith("consult.") else "consult.overview",
+                pending_question=question,
+            )
+            return PreparedTurn(prediction, ordered, decision, new_state, timings, answer=answer)
+        if action is Action.HANDOFF:
+            answer = self.composer.handoff(decision.handoff_reason, lang)
+            new_state = replace(state, handed_off=True, pending_options=(), pending_intent="", pending_question="")
+            return PreparedTurn(prediction, tuple(hits), decision, new_state, timings, answer=answer)
+        if action is Action.REFUSE:
+            answer = self.composer.refuse(lang)
+        else:
+            answer = self.composer.chitchat(decision.intent, lang)
+        # Refusals and small talk keep the topic: the next follow-up still has its item.
+        return PreparedTurn(prediction, tuple(hits), decision, state, timings, answer=answer)
+
+    def _finish(self, prepared: PreparedTurn, answer: Answer, generation_ms: float) -> TurnResult:
+        timings = dict(prepared.timings_ms)
+        timings["generation"] = generation_ms
+        return TurnResult(
+            answer=answer,
+            intent=prepared.intent if prepared.intent.label == prepared.decision.intent else replace(
+                prepared.intent, label=prepared.decision.intent
+            ),
+            hits=prepared.hits,
+            state=prepared.state,
+            timings_ms=timings,
+            handoff_reason=prepared.decision.handoff_reason if answer.action is Action.HANDOFF else "",
+        )
+
+
+def _front(hits: Sequence[Hit], first: Sequence[str]) -> tuple[Hit, ...]:
+    """``hits`` with the items ``first`` moved to the front (added when retrieval missed them)."""
+    by_id = {h.item_id: h for h in hits}
+    head = [by_id.get(i) or Hit(item_id=i, score=0.0, components={"dialogue": 1.0}) for i in first]
+    return tuple(head) + tuple(h for h in hits if h.item_id not in set(first))
+
+
+def _ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000.0

@@ -1,0 +1,470 @@
+"""The grounded composer: the default Generator.
+
+It writes the answer deterministically from the fields of the retrieved item
+that match the intent (materials for a materials question, fees for a fee
+question, ordered member steps for a 一件事 bundle) and nothing else, so it can
+never state a fact that is not in the knowledge base.  Every answer cites the
+fields it used (item id, field, updated date) and closes with the official
+channel and the item's updated date.
+
+English questions get English answers: the item's English name and summary
+where the knowledge base has them, otherwise English sentences around the
+Chinese official names and texts (a foreigner at a window needs those names
+verbatim anyway).
+
+The composer also writes the assistant's own lines that are not about an item
+(greeting, refusal, clarifying question, handoff); those contain no facts
+beyond the official 12345 hotline and the 一网通办 / 随申办 channel names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from assistant.types import (
+    CONSULT_INTENTS,
+    Action,
+    Answer,
+    Citation,
+    GenerationRequest,
+    Lang,
+    Material,
+    Option,
+    ServiceItem,
+)
+
+#: Slot key under which the dialogue keeps the citizen's situation (情形) key.
+SITUATION_SLOT = "situation"
+
+_FORM_ZH = {
+    "original": "原件",
+    "copy": "复印件",
+    "original_and_copy": "原件及复印件",
+    "electronic": "电子材料",
+    "form": "申请表",
+}
+_FORM_EN = {
+    "original": "original",
+    "copy": "copy",
+    "original_and_copy": "original and copy",
+    "electronic": "electronic",
+    "form": "form",
+}
+
+#: What Xiao Shen can help with: said in greetings and refusals.
+CAPABILITIES = {
+    "zh": "我是小申，可以帮您查询上海市政务服务事项（如居住证、户籍、社保、医保、公积金、婚育、入学、企业开办、"
+    "不动产、交通等）的办理条件、所需材料、办理流程、费用、时限、地点和线上办理渠道。",
+    "en": "I am Xiao Shen. I can help with Shanghai government services (residence permits, hukou, social "
+    "security, medical insurance, housing fund, marriage and birth, school enrolment, starting a business, "
+    "real estate, traffic and more): who qualifies, which materials to bring, the steps, fees, time limits, "
+    "where to go and how to apply online.",
+}
+
+_GREETING = {
+    "zh": "您好！" + CAPABILITIES["zh"] + "请问您想办理什么事项？",
+    "en": "Hello! " + CAPABILITIES["en"] + " What would you like to do?",
+}
+_THANKS = {
+    "zh": "不客气，很高兴能帮到您！如果还有其他政务服务问题，随时问我。",
+    "en": "You're welcome, glad to help! Ask me any time about another government service.",
+}
+_REFUSE = {
+    "zh": "抱歉，这个问题不在我的服务范围内，我无法回答。" + CAPABILITIES["zh"],
+    "en": "Sorry, I can't help with that. " + CAPABILITIES["en"],
+}
+_HANDOFF = {
+    "customer_request": {
+        "zh": "好的，正在为您转接人工客服，请稍候，客服会在这里回复您。您也可以拨打12345市民服务热线。",
+        "en": "Sure, I'm connecting you to a staff member; they will reply here shortly. "
+        "You can also call the 12345 citizen hotline.",
+    },
+    "low_confidence": {
+        "zh": "抱歉，我暂时没能准确理解您的问题，已为您转接人工客服，请稍候。您也可以拨打12345市民服务热线。",
+        "en": "Sorry, I could not work out your question. I'm passing you to a staff member; please wait. "
+        "You can also call the 12345 citizen hotline.",
+    },
+}
+_NO_MATCH = {
+    "zh": "抱歉，我没有找到与您的问题对应的办事事项。能否换个说法，或说明具体想办理的事项名称（例如“居住证申领”“租房提取公积金”）？",
+    "en": "Sorry, I could not find a matching service. Could you rephrase it or name the service "
+    "(for example 'residence permit' or 'housing fund withdrawal for rent')?",
+}
+_CLARIFY_ITEMS = {
+    "zh": "您想咨询的是以下哪一项？",
+    "en": "Which of these services do you mean?",
+}
+_OFFER_PERSON = {
+    "zh": "如需人工帮助，可以点击“转人工”。",
+    "en": "If you would like help from a person, choose 'Talk to a person'.",
+}
+#: The option the UI shows as a "talk to a person" button.
+PERSON_OPTION = {
+    "zh": Option(label="转人工", value="request_human"),
+    "en": Option(label="Talk to a person", value="request_human"),
+}
+
+
+@dataclass(frozen=True)
+class Section:
+    """One field of an item rendered as text, with the citation it carries."""
+
+    field: str
+    text: str
+
+
+def item_label(item: ServiceItem, lang: Lang) -> str:
+    """The item's name in ``lang``; English names keep the Chinese official name beside them."""
+    if lang == "en":
+        return f"{item.name_en} ({item.name})" if item.name_en else f"「{item.name}」"
+    return f"“{item.name}”"
+
+
+def option_label(item: ServiceItem, lang: Lang) -> str:
+    """A short button label for an item."""
+    if lang == "en" and item.name_en:
+        return item.name_en
+    return item.name
+
+
+def _materials_for(item: ServiceItem, situation: str) -> tuple[list[Material], dict[str, list[Material]]]:
+    """Materials every applicant needs, and those that depend on the situation.
+
+    With a known ``situation`` the second part holds only that situation's extras.
+    """
+    common = [m for m in item.materials if not m.situations]
+    by_situation: dict[str, list[Material]] = {}
+    for m in item.materials:
+        for key in m.situations:
+            if situation and key != situation:
+                continue
+            by_situation.setdefault(key, []).append(m)
+    return common, by_situation
+
+
+def _material_line(m: Material, lang: Lang) -> str:
+    if lang == "en":
+        count = f", {m.count} copies" if m.count > 1 else ""
+        note = f" — note: {m.note}" if m.note else ""
+        return f"{m.name} ({_FORM_EN[m.form]}{count}){note}"
+    count = f"{m.count}份" if m.count > 1 else ""
+    note = f"（{m.note}）" if m.note else ""
+    return f"{m.name}（{_FORM_ZH[m.form]}{count}）{note}"
+
+
+def _situation_label(item: ServiceItem, key: str, lang: Lang) -> str:
+    s = item.situation(key)
+    if s is None:
+        return key
+    if lang == "en":
+        return s.label_en or s.label
+    return s.label
+
+
+def _numbered(lines: Sequence[str]) -> str:
+    return "\n".join(f"{i}. {line}" for i, line in enumerate(lines, 1))
+
+
+class Composer:
+    """Deterministic, grounded Generator built only from knowledge-base fields."""
+
+    name = "composer"
+
+    # ------------------------------------------------------------------ Generator protocol
+
+    def generate(self, request: GenerationRequest) -> Answer:
+        """The answer for ``request``: item fields matching the intent, citations, channel line."""
+        lang = request.lang
+        if request.action is not Action.ANSWER:
+            raise ValueError(
+                f"the composer's generate() writes answers only, got action {request.action.value!r}; "
+                "use Composer.clarify/refuse/chitchat/handoff for the other actions"
+            )
+        if not request.items:
+            return Answer(text=_NO_MATCH[lang], action=Action.ANSWER, lang=lang, generator=self.name)
+        item = request.items[0]
+        situation = request.state.slots.get(SITUATION_SLOT, "") if request.state else ""
+        if request.intent == "complaint":
+            return self._complaint(request.items, lang)
+        sections = self.sections(item, request.intent, lang, situation=situation)
+        intro = self._intro(item, request.intent, lang)
+        body = "\n\n".join(s.text for s in sections)
+        text = f"{intro}\n{body}\n\n{self.closing_line(item, lang)}"
+        citations = tuple(
+            dict.fromkeys(Citation(item.id, item.name, s.field, item.updated) for s in sections)
+        )
+        return Answer(text=text, action=Action.ANSWER, lang=lang, citations=citations, generator=self.name)
+
+    def stream(self, request: GenerationRequest) -> Iterator[str]:
+        """The same answer as ``generate``, one paragraph at a time."""
+        text = self.generate(request).text
+        parts = text.split("\n\n")
+        for i, part in enumerate(parts):
+            yield part + ("\n\n" if i < len(parts) - 1 else "")
+
+    # ------------------------------------------------------------------ item sections
+
+    def sections(self, item: ServiceItem, intent: str, lang: Lang, *, situation: str = "") -> list[Section]:
+        """The item's fields that answer ``intent``, rendered in ``lang``.
+
+        Empty fields are skipped; if every field the intent asks for is empty
+        the summary answers and says so, rather than guessing.
+        """
+        if item.kind == "bundle" and intent in ("consult.overview", "consult.process"):
+            wanted: tuple[str, ...] = ("summary", "process") if intent == "consult.overview" else ("process",)
+        elif intent in CONSULT_INTENTS:
+            wanted = {
+                "consult.overview": ("summary", "conditions", "process"),
+                "consult.materials": ("materials",),
+                "consult.conditions": ("conditions", "situations"),
+                "consult.process": ("process",),
+                "consult.fee": ("fees",),
+                "consult.time_limit": ("time_limit",),
+                "consult.location": ("locations", "phone"),
+                "consult.online": ("online",),
+            }[intent]
+        else:
+            wanted = ("summary",)
+        out = [s for f in wanted if (s := self._section(item, f, lang, situation, intent)) is not None]
+        if not out:
+            missing = {
+                "zh": "知识库中暂无该事项这方面的具体信息，请以官方渠道公布为准。",
+                "en": "The knowledge base has no details on this point for this service; please check the official channel.",
+            }[lang]
+            summary = self._section(item, "summary", lang, situation, intent)
+            out = [Section("summary", missing + ("\n" + summary.text if summary else ""))]
+        return out
+
+    def _section(self, item: ServiceItem, field: str, lang: Lang, situation: str, intent: str) -> Section | None:
+        en = lang == "en"
+        if field == "summary":
+            if en and item.summary_en:
+                return Section("summary", item.summary_en)
+            if en:
+                return Section("summary", f"Official description (Chinese): {item.summary}")
+            return Section("summary", item.summary)
+        if field == "conditions":
+            if not item.conditions:
+                return None
+            # The overview shows the main conditions; the conditions question shows all.
+            conds = item.conditions if intent == "consult.conditions" else item.conditions[:3]
+            head = "Who qualifies (official wording):" if en else "办理条件："
+            return Section("conditions", f"{head}\n{_numbered(conds)}")
+        if field == "situations":
+            sits = [s for s in item.situations if s.conditions and (not situation or s.key == situation)]
+            if not sits:
+                return None
+            head = "Depending on your situation:" if en else "不同情形的条件："
+            lines = [
+                f"{(s.label_en or s.label) if en else s.label}: {'；'.join(s.conditions)}" for s in sits
+            ]
+            return Section("situations", f"{head}\n" + "\n".join(f"- {line}" for line in lines))
+        if field == "materials":
+            if not item.materials:
+                return None
+            common, by_sit = _materials_for(item, situation)
+            head = "Materials to bring:" if en else "所需材料："
+            parts = [f"{head}\n{_numbered([_material_line(m, lang) for m in common])}"] if common else []
+            for key, mats in by_sit.items():
+                label = _situation_label(item, key, lang)
+                sub = f"If {label}, also:" if en else f"如属“{label}”，还需："
+                parts.append(f"{sub}\n" + "\n".join(f"- {_material_line(m, lang)}" for m in mats))
+            if not parts:
+                return None
+            return Section("materials", "\n".join(parts))
+        if field == "process":
+            if not item.process:
+                return None
+            if item.kind == "bundle":
+                head = "The steps, in order:" if en else "按顺序办理以下事项："
+                lines = []
+                for st in item.process:
+                    need = ""
+                    if st.needs:
+                        need = f" (needs: {st.needs})" if en else f"（需要：{st.needs}）"
+                    detail = f": {st.detail}" if st.detail and en else (f"：{st.detail}" if st.detail else "")
+                    lines.append(f"{st.title}{detail}{need}")
+                return Section("process", f"{head}\n{_numbered(lines)}")
+            head = "Steps:" if en else "办理流程："
+            lines = [f"{st.title}" + ((": " if en else "：") + st.detail if st.detail else "") for st in item.process]
+            return Section("process", f"{head}\n{_numbered(lines)}")
+        if field == "fees":
+            if not item.fees:
+                return None
+            return Section("fees", f"Fees (official text): {item.fees}" if en else f"收费标准：{item.fees}")
+        if field == "time_limit":
+            if not item.time_limit:
+                return None
+            return Section(
+                "time_limit", f"Time limit (official text): {item.time_limit}" if en else f"办理时限：{item.time_limit}"
+            )
+        if field == "locations":
+            if not item.locations:
+                return None
+            head = "Where to apply:" if en else "办理地点："
+            lines = []
+            for loc in item.locations:
+                bits = [loc.name]
+                if loc.address:
+                    bits.append(("address: " if en else "地址：") + loc.address)
+                if loc.hours:
+                    bits.append(("hours: " if en else "时间：") + loc.hours)
+                if loc.phone:
+                    bits.append(("phone: " if en else "电话：") + loc.phone)
+                if loc.note:
+                    bits.append(loc.note)
+                lines.append(("; " if en else "；").join(bits))
+            return Section("locations", f"{head}\n{_numbered(lines)}")
+        if field == "phone":
+            if not item.phone:
+                return None
+            return Section("phone", f"Enquiries: {item.phone}" if en else f"咨询电话：{item.phone}")
+        if field == "online":
+            ch = item.online
+            if not ch.available:
+                text = "This service is not available online" if en else "该事项暂不支持网上办理"
+                if ch.note:
+                    text += (": " if en else "：") + ch.note
+                if item.locations:
+                    text += (". Apply at: " if en else "。请到以下地点办理：") + item.locations[0].name
+                return Section("online", text)
+            bits = []
+            if ch.web:
+                bits.append(("Web: " if en else "网上办理：") + ch.web)
+            if ch.app:
+                bits.append(("App: " if en else "手机办理：") + ch.app)
+            if ch.note:
+                bits.append(("Note: " if en else "提示：") + ch.note)
+            if not bits:
+                return None
+            head = "Online:" if en else "线上办理渠道："
+            return Section("online", f"{head}\n" + "\n".join(f"- {b}" for b in bits))
+        raise ValueError(f"unknown item field {field!r}; use a field of ServiceItem")
+
+    def _intro(self, item: ServiceItem, intent: str, lang: Lang) -> str:
+        label = item_label(item, lang)
+        if lang == "en":
+            topic = {
+                "consult.overview": "an overview",
+                "consult.materials": "the materials",
+                "consult.conditions": "who qualifies",
+                "consult.process": "the steps",
+                "consult.fee": "the fees",
+                "consult.time_limit": "the time limit",
+                "consult.location": "where to apply",
+                "consult.online": "how to apply online",
+            }.get(intent, "an overview")
+            return f"From the official service guide, {topic} for {label}:"
+        topic = {
+            "consult.overview": "办理指引",
+            "consult.materials": "所需材料",
+            "consult.conditions": "办理条件",
+            "consult.process": "办理流程",
+            "consult.fee": "收费情况",
+            "consult.time_limit": "办理时限",
+            "consult.location": "办理地点",
+            "consult.online": "线上办理方式",
+        }.get(intent, "办理指引")
+        return f"关于{label}的{topic}："
+
+    def closing_line(self, item: ServiceItem, lang: Lang) -> str:
+        """The official channel and the item's updated date, closing every item answer."""
+        ch = item.online
+        channels = [c for c in (ch.web, ch.app) if c] if ch.available else []
+        if not channels and item.locations:
+            channels = [item.locations[0].name]
+        updated = item.updated.isoformat()
+        # Only the item's own phone: a number not in the item would be a fact from elsewhere.
+        if lang == "en":
+            where = "; ".join(channels) if channels else "the 一网通办 portal or 随申办 app"
+            phone = f" Enquiries: {item.phone}." if item.phone else ""
+            return f"Official channel: {where}.{phone} Information updated {updated}; the official channel prevails."
+        where = "；".join(channels) if channels else "上海“一网通办”或“随申办”APP"
+        phone = f"咨询电话：{item.phone}。" if item.phone else ""
+        return f"官方渠道：{where}。{phone}信息更新于{updated}，以官方渠道最新公布为准。"
+
+    def _complaint(self, items: Sequence[ServiceItem], lang: Lang) -> Answer:
+        """Complaints: the complaint channels from the knowledge base and an offer of a person."""
+        parts: list[str] = []
+        citations: list[Citation] = []
+        head = (
+            "I'm sorry about your experience. You can raise a complaint or report the problem through these official channels:"
+            if lang == "en"
+            else "很抱歉给您带来不好的体验。您可以通过以下官方渠道反映问题或投诉："
+        )
+        for item in items[:2]:
+            lines = [item_label(item, lang)]
+            summary = self._section(item, "summary", lang, "", "consult.overview")
+            if summary:
+                lines.append(summary.text)
+                citations.append(Citation(item.id, item.name, "summary", item.updated))
+            online = self._section(item, "online", lang, "", "consult.online")
+            if online:
+                lines.append(online.text)
+                citations.append(Citation(item.id, item.name, "online", item.updated))
+            if item.phone:
+                lines.append(("Phone: " if lang == "en" else "电话：") + item.phone)
+                citations.append(Citation(item.id, item.name, "phone", item.updated))
+            parts.append("\n".join(lines))
+        text = head + "\n\n" + "\n\n".join(parts) + "\n\n" + _OFFER_PERSON[lang] + "\n" + self.closing_line(items[0], lang)
+        return Answer(
+            text=text,
+            action=Action.ANSWER,
+            lang=lang,
+            citations=tuple(dict.fromkeys(citations)),
+            options=(PERSON_OPTION[lang],),
+            generator=self.name,
+        )
+
+    # ------------------------------------------------------------------ the assistant's own lines
+
+    def chitchat(self, intent: str, lang: Lang) -> Answer:
+        """Reply to a greeting or thanks, saying what Xiao Shen can do."""
+        text = _THANKS[lang] if intent == "thanks" else _GREETING[lang]
+        return Answer(text=text, action=Action.CHITCHAT, lang=lang, generator=self.name)
+
+    def refuse(self, lang: Lang) -> Answer:
+        """A short polite refusal that says what Xiao Shen can help with."""
+        return Answer(text=_REFUSE[lang], action=Action.REFUSE, lang=lang, generator=self.name)
+
+    def handoff(self, reason: str, lang: Lang) -> Answer:
+        """The line shown when the conversation goes to a person."""
+        texts = _HANDOFF.get(reason, _HANDOFF["low_confidence"])
+        return Answer(text=texts[lang], action=Action.HANDOFF, lang=lang, generator=self.name)
+
+    def clarify(self, question: str, options: Sequence[Option], lang: Lang) -> Answer:
+        """One clarifying question with options the UI shows as buttons."""
+        q = question or _CLARIFY_ITEMS[lang]
+        listing = "\n".join(f"{i}. {o.label}" for i, o in enumerate(options, 1))
+        text = f"{q}\n{listing}" if options else q
+        return Answer(text=text, action=Action.CLARIFY, lang=lang, options=tuple(options), generator=self.name)
+
+    def no_match(self, lang: Lang, options: Sequence[Option] = ()) -> Answer:
+        """Retrieval found nothing convincing: ask the citizen to rephrase (a clarify turn)."""
+        return self.clarify(_NO_MATCH[lang], options, lang)
+
+    def clarify_items(self, items: Sequence[ServiceItem], lang: Lang) -> tuple[str, tuple[Option, ...]]:
+        """The question and options that tell close candidate items apart."""
+        options = tuple(Option(label=option_label(i, lang), value=i.id, item_id=i.id) for i in items)
+        return _CLARIFY_ITEMS[lang], options
+
+    def clarify_situation(self, item: ServiceItem, lang: Lang) -> tuple[str, tuple[Option, ...]]:
+        """The item's situation question and one option per situation."""
+        question = next((s.question for s in item.situations if s.question), "")
+        if lang == "en":
+            question = f"For {item_label(item, lang)}, which situation applies to you?" + (
+                f" ({question})" if question else ""
+            )
+        elif not question:
+            question = f"办理{item_label(item, lang)}，请问您属于哪种情形？"
+        options = tuple(
+            Option(
+                label=(s.label_en or s.label) if lang == "en" else s.label,
+                value=s.key,
+                item_id=item.id,
+                situation=s.key,
+            )
+            for s in item.situations
+        )
+        return question, options

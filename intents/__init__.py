@@ -1,0 +1,49 @@
+"""Intent classification and the action policy.
+
+- ``make_classifier(settings)``: the IntentClassifier named by
+  ``IntentSettings.backend``: ``trained`` (the artefact of
+  ``xiaoshen intents train`` under ``intents/models/``) or ``rules`` (keyword
+  cues, no artefact).
+- ``make_policy(settings)``: the ActionPolicy with the thresholds fitted by
+  ``xiaoshen intents fit-policy`` (``intents/models/policy.json``).
+
+Nothing trains at request time: both artefacts are built by commands and
+committed, so a fresh checkout starts without training.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from assistant.errors import ConfigError
+
+if TYPE_CHECKING:
+    from assistant.settings import IntentSettings
+    from assistant.types import IntentClassifier
+    from intents.policy import ActionPolicy
+
+
+def make_classifier(settings: IntentSettings) -> IntentClassifier:
+    """Build the configured classifier; a missing artefact raises ConfigError with the fix."""
+    from intents.rules import RuleClassifier
+    from intents.trained import TrainedClassifier
+
+    builders = {
+        "rules": lambda: RuleClassifier(),
+        "trained": lambda: TrainedClassifier.load(settings.model_path),
+    }
+    if settings.backend not in builders:
+        raise ConfigError(
+            f"unknown intent backend {settings.backend!r}; use one of {sorted(builders)} (XS_INTENTS__BACKEND)"
+        )
+    return builders[settings.backend]()
+
+
+def make_policy(settings: IntentSettings) -> ActionPolicy:
+    """The action policy with the fitted thresholds (``policy_path`` or the committed file)."""
+    from intents.policy import load_policy
+
+    return load_policy(getattr(settings, "policy_path", None))
+
+
+__all__ = ["make_classifier", "make_policy"]

@@ -1,0 +1,153 @@
+"""``xiaoshen intents``: train the classifier, fit the policy, measure the dialogue.
+
+Heavy imports happen inside the commands so ``xiaoshen --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(help="Intent classifier and action policy: train, fit, measure.", no_args_is_help=True)
+
+ConfigOption = Annotated[
+    Optional[Path], typer.Option("--config", "-c", help="TOML settings file (else XS_CONFIG, XS_* env)")
+]
+DEV_BENCH = Path(__file__).resolve().parent.parent / "eval" / "benchmarks" / "dev.jsonl"
+
+
+def _items(settings):  # type: ignore[no-untyped-def]
+    from assistant.wiring import load_knowledge
+
+    return load_knowledge(settings)
+
+
+def _load_bench(path: Path, settings):  # type: ignore[no-untyped-def]
+    from assistant.errors import InvalidInput
+    from eval.benchmark import load_benchmark
+
+    if not path.is_file():
+        raise InvalidInput(f"benchmark {str(path)!r} not found; pass a JSONL file in the benchmark format")
+    bench = load_benchmark(path)
+    for problem in bench.problems:
+        typer.echo(f"skipped {problem}", err=True)
+    return bench
+
+
+@app.command()
+def train(
+    config: ConfigOption = None,
+    out: Annotated[Optional[Path], typer.Option(help="model file (default intents/models/intent_classifier.joblib)")] = None,
+    c: Annotated[float, typer.Option(help="inverse regularisation of the logistic regression")] = 8.0,
+    evaluate: Annotated[
+        Optional[Path], typer.Option("--evaluate", help="also score the new model on this benchmark (not trained on)")
+    ] = None,
+) -> None:
+    """Train the intent classifier from intents/data/ and the knowledge base's names; write the artefact."""
+    from assistant.cli import settings_from
+    from intents.trained import DEFAULT_MODEL_PATH, TrainedClassifier
+    from intents.trained import train as train_model
+
+    settings = settings_from(config)
+    items = _items(settings)
+    path = out or settings.intents.model_path or DEFAULT_MODEL_PATH
+    manifest = train_model(items, path, c=c)
+    typer.echo(json.dumps(manifest, ensure_ascii=False, indent=2))
+    typer.echo(f"wrote {path} and {path.with_suffix('.json')}")
+    if evaluate is not None:
+        bench = _load_bench(evaluate, settings)
+        clf = TrainedClassifier.load(path)
+        turns = [t for case in bench.cases for t in case.turns if t.expect.intent]
+        right = sum(clf.classify(t.user).label == t.expect.intent for t in turns)
+        typer.echo(f"intent accuracy on {evaluate.name} (single-message, no dialogue): {right / len(turns):.4f} over {len(turns)} turns")
+
+
+def _engine(settings):  # type: ignore[no-untyped-def]
+    from assistant.dialogue import DialogueEngine
+    from assistant.wiring import build_stages
+
+    stages = build_stages(settings, progress=True)
+    return DialogueEngine(
+        classifier=stages.classifier,
+        retriever=stages.retriever,
+        reranker=stages.reranker,
+        generator=stages.generator,
+        policy=stages.policy,
+        items={i.id: i for i in stages.items},
+        top_k=settings.retrieval.top_k,
+    )
+
+
+@app.command("fit-policy")
+def fit_policy_command(
+    bench_path: Annotated[Path, typer.Argument(help="development benchmark JSONL")] = DEV_BENCH,
+    config: ConfigOption = None,
+    out: Annotated[Optional[Path], typer.Option(help="policy file (default intents/models/policy.json)")] = None,
+    score_key: Annotated[
+        Optional[list[str]], typer.Option("--score-key", help="hit numbers to try as evidence (default: score and every component)")
+    ] = None,
+) -> None:
+    """Fit the action policy's thresholds on the development benchmark and save them."""
+    from datetime import datetime, timezone
+
+    from assistant.cli import settings_from
+    from intents.evaluation import fit_policy
+    from intents.policy import DEFAULT_POLICY_PATH
+    from assistant.types import RetrievalQuery
+
+    settings = settings_from(config)
+    bench = _load_bench(bench_path, settings)
+    engine = _engine(settings)
+    keys = score_key
+    if not keys:
+        probe = engine.retriever.retrieve(RetrievalQuery(text="居住证怎么办理"), top_k=1)
+        keys = ["score", *sorted(probe[0].components)] if probe else ["score"]
+    base = engine.policy.thresholds
+    best, metrics, tried = fit_policy(engine, bench, base, score_keys=keys, progress=True)
+    path = out or DEFAULT_POLICY_PATH
+    doc = {
+        "fitted": True,
+        "fitted_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "benchmark": str(bench_path),
+        "benchmark_turns": bench.turns,
+        "classifier": settings.intents.backend,
+        "retrieval": settings.retrieval.model_dump(mode="json"),
+        "settings_tried": tried,
+        "metrics": {k: round(v, 4) for k, v in metrics.items()},
+        "thresholds": best.to_json(),
+    }
+    path.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    typer.echo(json.dumps(doc, ensure_ascii=False, indent=2))
+    typer.echo(f"wrote {path}")
+
+
+@app.command()
+def evaluate(
+    bench_path: Annotated[Path, typer.Argument(help="benchmark JSONL")] = DEV_BENCH,
+    config: ConfigOption = None,
+    failures: Annotated[Optional[Path], typer.Option(help="write failing turns to this JSONL file")] = None,
+) -> None:
+    """Replay a benchmark through the dialogue engine and print the dialogue figures."""
+    from dataclasses import asdict
+
+    from assistant.cli import settings_from
+    from intents.evaluation import dialogue_metrics, replay
+
+    settings = settings_from(config)
+    bench = _load_bench(bench_path, settings)
+    engine = _engine(settings)
+    records = replay(engine, bench)
+    metrics = dialogue_metrics(records)
+    typer.echo(json.dumps({k: round(v, 4) for k, v in metrics.items()}, indent=2))
+    if failures is not None:
+        with failures.open("w", encoding="utf-8") as f:
+            for r in records:
+                wrong_item = r.expected_items and r.expected_action == "answer" and (
+                    not r.top_items or r.top_items[0] not in r.expected_items
+                )
+                if r.intent != r.expected_intent or r.action != r.expected_action or wrong_item:
+                    f.write(json.dumps(asdict(r), ensure_ascii=False) + "\n")
+        typer.echo(f"wrote {failures}")

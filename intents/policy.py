@@ -1,0 +1,270 @@
+"""One action policy: answer / clarify / handoff / refuse / chitchat.
+
+The policy turns three kinds of evidence into an action: the intent
+prediction (label and calibrated confidence), the retrieval ranking (how
+strong the best item is and how close the runners-up are) and the dialogue
+state (a current item to follow up on, how many turns in a row went
+unresolved).  Every number it uses lives in :class:`PolicyThresholds`, which
+``xiaoshen intents fit-policy`` fits on the development benchmark and saves
+as ``intents/models/policy.json``; each field documents what it means.
+
+Fixed rules (not thresholds, because they are promises to citizens):
+
+- a request for a person hands off at once (reason ``customer_request``);
+- a complaint is answered with the complaint channels (12345, 好差评) and an
+  offer of a person;
+- ``max_unresolved`` unresolved turns in a row hand off (``low_confidence``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from assistant.errors import ConfigError
+from assistant.types import Action, DialogueState, Hit, IntentPrediction, ServiceItem
+
+#: Where ``fit-policy`` saves the fitted thresholds, and where they are loaded from.
+DEFAULT_POLICY_PATH = Path(__file__).resolve().parent / "models" / "policy.json"
+
+
+@dataclass(frozen=True)
+class PolicyThresholds:
+    """The policy's tunable numbers; fitted on dev data, documented per field."""
+
+    #: An ``out_of_scope`` label with at least this confidence is refused even when
+    #: retrieval finds something (jailbreaks often wrap a real-sounding question).
+    #: Below it, a strong retrieval match wins and the turn is answered.
+    refuse_confidence: float = 0.5
+    #: ``greeting``/``thanks`` with at least this confidence get small talk; below
+    #: it the message is treated as a service question.
+    chitchat_confidence: float = 0.5
+    #: Least retrieval evidence (see ``score_key``) for answering a fresh question;
+    #: below it the turn is unresolved (clarify, then hand off).
+    answer_score: float = 0.0
+    #: Relative gap ``(s1 - s_k) / s1`` under which item k is "close" to the top
+    #: item; two or more close items of different ids trigger a clarifying question.
+    clarify_margin: float = 0.0
+    #: With a current item, a question whose top hit is another item is a topic
+    #: switch only if that hit's evidence reaches this; otherwise it is a follow-up.
+    switch_score: float = 0.0
+    #: Ask the item's situation question (情形) before answering materials or
+    #: conditions of an item whose answer depends on it and no situation is known.
+    clarify_situations: bool = False
+    #: Unresolved turns in a row (clarify, no match) after which a person takes over.
+    max_unresolved: int = 2
+    #: Which number of a Hit is the evidence: ``score`` or a key of ``Hit.components``.
+    score_key: str = "score"
+    #: Most options offered in one clarifying question.
+    max_options: int = 4
+    #: Items that carry the complaint channels, in the order they are shown.
+    complaint_items: tuple[str, ...] = ("complaint-12345", "good-bad-review")
+
+    def to_json(self) -> dict[str, object]:
+        """A JSON-ready dict (tuples become lists)."""
+        d = asdict(self)
+        d["complaint_items"] = list(self.complaint_items)
+        return d
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object], *, source: str = "policy file") -> PolicyThresholds:
+        """Build from a dict; unknown keys are an error naming the key."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(
+                f"{source}: unknown policy keys {unknown}; the known keys are {sorted(known)}"
+            )
+        values = dict(data)
+        if "complaint_items" in values:
+            values["complaint_items"] = tuple(values["complaint_items"])  # type: ignore[arg-type]
+        return cls(**values)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class PolicyInput:
+    """What the policy sees for one turn."""
+
+    intent: IntentPrediction
+    hits: Sequence[Hit]
+    state: DialogueState
+    items: Mapping[str, ServiceItem]
+    #: items the message names explicitly (by name or alias), longest first.
+    mentioned: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The policy's choice for a turn."""
+
+    action: Action
+    #: the intent the answer is written for (a low-confidence label may be overridden).
+    intent: str
+    #: items to answer from (first is the main one) or to offer as options.
+    item_ids: tuple[str, ...] = ()
+    #: ``items`` (close candidates), ``situation`` (情形) or ``no_match`` for clarify.
+    clarify_kind: str = ""
+    handoff_reason: str = ""
+    #: the turn stays on the current item (a follow-up), so slots are kept.
+    follow_up: bool = False
+    #: the turn leaves the question unresolved (counts toward ``max_unresolved``).
+    unresolved: bool = False
+    #: short machine-readable reason, for reports and tests.
+    why: str = ""
+
+
+class ActionPolicy:
+    """Chooses the action of a turn from intent, retrieval evidence and state."""
+
+    def __init__(self, thresholds: PolicyThresholds | None = None, *, source: str = "defaults") -> None:
+        self.thresholds = thresholds or PolicyThresholds()
+        #: where the thresholds came from (a file path or ``defaults``), for reports.
+        self.source = source
+
+    @classmethod
+    def load(cls, path: Path) -> ActionPolicy:
+        """Load fitted thresholds; raises ConfigError naming the file and the fix."""
+        if not path.is_file():
+            raise ConfigError(
+                f"policy file {str(path)!r} not found; run 'xiaoshen intents fit-policy' to create it"
+            )
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as e:
+            raise ConfigError(f"policy file {str(path)!r} is unreadable ({e}); re-run 'xiaoshen intents fit-policy'") from e
+        return cls(PolicyThresholds.from_json(data.get("thresholds", data), source=str(path)), source=str(path))
+
+    # ------------------------------------------------------------------ evidence
+
+    def evidence(self, hit: Hit) -> float:
+        """The number of ``hit`` the thresholds are about (``score_key``)."""
+        key = self.thresholds.score_key
+        if key == "score":
+            return hit.score
+        if key not in hit.components:
+            raise ConfigError(
+                f"policy score_key {key!r} is not among the retriever's components {sorted(hit.components)}; "
+                "re-run 'xiaoshen intents fit-policy' for this retriever"
+            )
+        return float(hit.components[key])
+
+    def close_items(self, hits: Sequence[Hit]) -> list[str]:
+        """Ids of hits whose evidence is within ``clarify_margin`` of the top hit, top first."""
+        if not hits:
+            return []
+        top = self.evidence(hits[0])
+        scale = abs(top) or 1.0
+        out: list[str] = []
+        for h in hits:
+            if h.item_id in out:
+                continue
+            if (top - self.evidence(h)) / scale <= self.thresholds.clarify_margin:
+                out.append(h.item_id)
+            if len(out) >= self.thresholds.max_options:
+                break
+        return out
+
+    # ------------------------------------------------------------------ decision
+
+    def decide(self, inp: PolicyInput) -> Decision:
+        """The action for one turn; see the module docstring for the fixed rules."""
+        t = self.thresholds
+        label, conf = inp.intent.label, inp.intent.confidence
+        hits = [h for h in inp.hits if h.item_id in inp.items]
+        top = self.evidence(hits[0]) if hits else float("-inf")
+
+        if label == "request_human":
+            return Decision(Action.HANDOFF, label, handoff_reason="customer_request", why="asked for a person")
+        if label == "complaint":
+            channels = tuple(i for i in t.complaint_items if i in inp.items)
+            if not channels:
+                raise ConfigError(
+                    f"none of the complaint items {list(t.complaint_items)} is in the knowledge base; "
+                    "publish complaint-12345 or set complaint_items in the policy file"
+                )
+            return Decision(Action.ANSWER, label, item_ids=channels, why="complaint channel")
+        if label == "out_of_scope":
+            if conf >= t.refuse_confidence or top < t.answer_score:
+                return Decision(Action.REFUSE, label, why="out of scope")
+            label = "consult.overview"  # an unsure refusal loses to a clear service match
+        if label in ("greeting", "thanks"):
+            if conf >= t.chitchat_confidence or top < t.answer_score:
+                return Decision(Action.CHITCHAT, label, why="small talk")
+            label = "consult.overview"
+
+        current = inp.state.current_item if inp.state.current_item in inp.items else ""
+        # A follow-up stays on the current item unless the message names another
+        # item or retrieval points clearly elsewhere (a topic switch).
+        if current:
+            others_named = [m for m in inp.mentioned if m != current]
+            switched = bool(others_named) and current not in inp.mentioned
+            if not switched and hits and hits[0].item_id != current and current not in inp.mentioned:
+                switched = top >= t.switch_score
+            if not switched:
+                return self.answer_item(inp, label, current, follow_up=True)
+
+        # An item the message names by its name or alias is the strongest evidence:
+        # exactly one named item is answered even when retrieval ranks it lower.
+        named = [m for m in inp.mentioned if m in inp.items]
+        if len(named) == 1:
+            return self.answer_item(inp, label, named[0], follow_up=False)
+        if not hits or top < t.answer_score:
+            return self._unresolved(inp, label, Decision(
+                Action.CLARIFY, label, item_ids=tuple(h.item_id for h in hits[: t.max_options]),
+                clarify_kind="no_match", unresolved=True, why=f"weak retrieval {top:.3f} < {t.answer_score:.3f}",
+            ))
+        close = self.close_items(hits)
+        named_close = [m for m in named if m in close]
+        if len(close) >= 2 and len(named_close) != 1:
+            return self._unresolved(inp, label, Decision(
+                Action.CLARIFY, label, item_ids=tuple(close), clarify_kind="items", unresolved=True,
+                why=f"{len(close)} items within margin {t.clarify_margin:.3f}",
+            ))
+        main = named_close[0] if named_close else hits[0].item_id
+        return self.answer_item(inp, label, main, follow_up=False)
+
+    def answer_item(self, inp: PolicyInput, label: str, item_id: str, *, follow_up: bool) -> Decision:
+        """Answer from ``item_id``, unless its situations must be asked first."""
+        t = self.thresholds
+        item = inp.items[item_id]
+        slots = inp.state.slots if follow_up else {}
+        if (
+            t.clarify_situations
+            and item.situations
+            and label in ("consult.materials", "consult.conditions")
+            and not slots.get("situation")
+        ):
+            return self._unresolved(inp, label, Decision(
+                Action.CLARIFY, label, item_ids=(item_id,), clarify_kind="situation",
+                follow_up=follow_up, unresolved=True, why="answer depends on the situation",
+            ))
+        return Decision(Action.ANSWER, label, item_ids=(item_id,), follow_up=follow_up,
+                        why="follow-up on current item" if follow_up else "top item")
+
+    def _unresolved(self, inp: PolicyInput, label: str, decision: Decision) -> Decision:
+        if inp.state.unresolved_turns + 1 >= self.thresholds.max_unresolved:
+            return Decision(
+                Action.HANDOFF, label, item_ids=decision.item_ids, handoff_reason="low_confidence",
+                unresolved=True, why=f"{self.thresholds.max_unresolved} unresolved turns in a row",
+            )
+        return decision
+
+
+def load_policy(path: Path | None) -> ActionPolicy:
+    """The policy from ``path``, else the committed fitted file ``intents/models/policy.json``.
+
+    A missing file is an error with the fix, never a silent fall-back to defaults.
+    """
+    return ActionPolicy.load(path or DEFAULT_POLICY_PATH)
+
+
+__all__ = [
+    "ActionPolicy",
+    "Decision",
+    "PolicyInput",
+    "PolicyThresholds",
+    "DEFAULT_POLICY_PATH",
+    "load_policy",
+]
