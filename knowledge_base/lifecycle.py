@@ -27,9 +27,11 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
+
 from assistant.errors import Conflict, InvalidInput, KnowledgeBaseError, NotFound
 from assistant.types import ServiceItem
-from knowledge_base.loader import CatalogEntry, check_item, item_files, parse_item, service_today
+from knowledge_base.loader import CatalogEntry, check_item, item_files, load_yaml, parse_item, service_today
 from knowledge_base.yamledit import append_to_list, apply_edit, set_scalar
 
 # Where a missing key goes, following the exemplar item's order.
@@ -228,35 +230,71 @@ def retire(
     return load_one(kb_dir, item_id)
 
 
+def _git(git: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([git, *args], cwd=cwd, capture_output=True, text=True, timeout=20, check=False)
+
+
+def changed_fields(old: object, new: object) -> tuple[str, ...]:
+    """Top-level fields whose value differs between two parsed item files, in the new file's order.
+
+    ``history`` itself is left out: the history entry says what changed.
+    """
+    before = old if isinstance(old, dict) else {}
+    after = new if isinstance(new, dict) else {}
+    keys = [*after, *(k for k in before if k not in after)]
+    return tuple(k for k in keys if k != "history" and before.get(k) != after.get(k))
+
+
 def git_history(path: Path) -> tuple[list[HistoryEntry], str]:
     """Commits touching ``path`` (newest first) and a note when git cannot tell.
 
-    The note is empty when git answered; otherwise it says why there is no
-    git history (git missing, not a repository, file never committed).
+    Each entry's ``change`` is the commit subject followed by the item fields
+    the commit changed (``[fees, faqs]``, ``[new file]``), read by parsing the
+    file at that commit and at the commit before, so hand edits committed
+    without a ``history:`` entry still say what changed.  The note is empty
+    when git answered; otherwise it says why there is no git history.
     """
     git = shutil.which("git")
     if git is None:
         return [], "git is not installed"
     try:
-        proc = subprocess.run(
-            [git, "log", "--follow", "--format=%H%x1f%an%x1f%aI%x1f%s", "--", path.name],
-            cwd=path.parent,
-            capture_output=True,
-            text=True,
-            timeout=20,
-            check=False,
-        )
+        proc = _git(git, path.parent, "log", "--follow", "--name-only", "--format=%x1e%H%x1f%an%x1f%aI%x1f%s", "--", path.name)
     except (OSError, subprocess.TimeoutExpired) as e:
         return [], f"git log failed: {e}"
     if proc.returncode != 0:
         return [], f"no git history ({proc.stderr.strip().splitlines()[0] if proc.stderr.strip() else 'git log failed'})"
-    entries = []
-    for line in proc.stdout.splitlines():
-        parts = line.split("\x1f")
+    commits: list[tuple[str, str, str, str, str]] = []
+    for record in proc.stdout.split("\x1e"):
+        lines = [ln for ln in record.splitlines() if ln.strip()]
+        if not lines:
+            continue
+        parts = lines[0].split("\x1f")
         if len(parts) != 4:
             continue
-        commit, author, when, subject = parts
-        entries.append(HistoryEntry(datetime.fromisoformat(when), author, subject, "git", commit[:10]))
+        # with --name-only the path of the file at that commit follows the header (renames change it)
+        commits.append((*parts, lines[1] if len(lines) > 1 else ""))  # type: ignore[arg-type]
+    versions: list[object] = []
+    for commit, _, _, _, repo_path in commits:
+        data: object = None
+        if repo_path:
+            try:
+                shown = _git(git, path.parent, "show", f"{commit}:{repo_path}")
+                if shown.returncode == 0:
+                    data = load_yaml(shown.stdout)
+            except (OSError, subprocess.TimeoutExpired, yaml.YAMLError):
+                data = None  # an unreadable old version: the entry keeps its subject only
+        versions.append(data)
+    entries = []
+    for n, (commit, author, when, subject, _) in enumerate(commits):
+        older = versions[n + 1] if n + 1 < len(versions) else None
+        if versions[n] is None:
+            detail = " [fields unknown: the file could not be read at this commit]"
+        elif n + 1 == len(commits):
+            detail = " [new file]"
+        else:
+            fields = changed_fields(older, versions[n])
+            detail = f" [{', '.join(fields)}]" if fields else " [history only]"
+        entries.append(HistoryEntry(datetime.fromisoformat(when), author, subject + detail, "git", commit[:10]))
     return entries, "" if entries else "the file has no commit yet"
 
 

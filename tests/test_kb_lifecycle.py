@@ -156,13 +156,21 @@ def test_history_merges_file_entries_and_git_commits(kb_dir: Path) -> None:
     git("init", "-q")
     git("add", "items")
     git("commit", "-q", "-m", "kb: residence permit draft")
+    path = kb_dir / "residence-permit-apply.yaml"
+    # a hand edit committed without a history entry: git still tells what changed
+    text = path.read_text(encoding="utf-8")
+    fee_line = next(line for line in text.splitlines() if line.startswith("fees: "))
+    path.write_text(text.replace(fee_line, "fees: 以受理窗口告知为准。"), encoding="utf-8")
+    env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = "2026-11-25T23:30:00+00:00"
+    git("commit", "-q", "-am", "kb: shorter fee text")
     lifecycle.publish(kb_dir, "residence-permit-apply", by="王敏", effective_from=date(2026, 1, 1), today=TODAY, at=AT)
     entries, note = lifecycle.history(kb_dir, "residence-permit-apply")
     assert note == ""
     assert [(e.source, e.by, e.change) for e in entries] == [
         ("file", "xiaoshen-team", "初版：条件、材料（按情形）、流程、收费、时限、地点、线上渠道、法律依据、常见问题"),
         ("file", "王敏", "status draft → published, effective from 2026-01-01"),
-        ("git", "Li Lei", "kb: residence permit draft"),
+        ("git", "Li Lei", "kb: residence permit draft [new file]"),
+        ("git", "Li Lei", "kb: shorter fee text [fees]"),
     ]
 
 
@@ -283,3 +291,10 @@ def test_every_real_item_layout_can_be_edited(tmp_path: Path) -> None:
             "retirement scheduled: live until 2099-01-01",
             "imported 1 FAQ(s) from t.csv",
         ]
+
+
+def test_changed_fields_lists_what_differs_in_file_order() -> None:
+    old = {"id": "x", "fees": "a", "faqs": [1], "history": [1], "gone": 1}
+    new = {"id": "x", "faqs": [1, 2], "fees": "b", "history": [1, 2], "added": 2}
+    assert lifecycle.changed_fields(old, new) == ("faqs", "fees", "added", "gone")
+    assert lifecycle.changed_fields(old, old) == ()
