@@ -611,6 +611,8 @@ class Metrics:
     by_item: Mapping[str, Rates]
     by_department: Mapping[str, Rates]
     by_day: Mapping[str, Rates]
+    #: names of the items in ``by_item`` (ids are the keys).
+    item_names: Mapping[str, str] = field(default_factory=dict)
 
 
 def percentile(values: Sequence[float], p: float) -> float:
@@ -755,15 +757,17 @@ def compute_metrics(
         keys = sorted({k for (g, k) in (*slices_c, *slices_t) if g == kind})
         return {k: rates(slices_c.get((kind, k), []), slices_t.get((kind, k), [])) for k in keys}
 
+    by_item = group("item")
     return Metrics(
         generated_at=now,
         first_response_target_s=first_response_target_s,
         overall=rates(slices_c.get(("overall", ""), []), slices_t.get(("overall", ""), [])),
         handoff_reasons=dict(Counter(t.reason for t in tickets).most_common()),
         resolutions=dict(Counter(t.resolution for t in tickets if t.resolution).most_common()),
-        by_item=group("item"),
+        by_item=by_item,
         by_department=group("department"),
         by_day=group("day"),
+        item_names={k: items[k].name for k in by_item if k in items},
     )
 
 

@@ -227,3 +227,16 @@ def test_outside_working_hours_a_call_back_ticket_is_made(data_dir: Path, stages
         assert conversation["queue"]["callback"] and not conversation["queue"]["desk_open"]
         entry = client.get("/api/v1/helpdesk/queue").json()[0]
         assert entry["sla_remaining_s"] is None  # call-backs are not held to the one-minute target
+
+
+def test_staff_endpoints_need_the_staff_token_when_one_is_set(data_dir: Path, stages, clock: Clock) -> None:
+    with make_client(data_dir, stages, clock, staff_token="s3cret") as client:
+        _, t = open_with_handoff(client, "护照怎么办")  # citizens need no token
+        for headers in ({}, {"X-Staff-Token": "wrong"}):
+            r = client.post(f"/api/v1/helpdesk/tickets/{t['id']}/claim", json={"agent": "王"}, headers=headers)
+            assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+            assert client.get("/api/v1/helpdesk/queue", headers=headers).status_code == 401
+        ok = client.post(
+            f"/api/v1/helpdesk/tickets/{t['id']}/claim", json={"agent": "王"}, headers={"X-Staff-Token": "s3cret"}
+        )
+        assert ok.status_code == 200 and ok.json()["agent"] == "王"

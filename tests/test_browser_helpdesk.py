@@ -139,3 +139,9 @@ def _walk_through(contexts, server, tmp_path: Path, problems: list[str]) -> None
     expect(dashboard.locator('[data-kpi="p50"] .v')).to_have_text(re.compile(r"\d+ 秒"))
     expect(dashboard.locator("#reasons")).to_contain_text("用户要求")
     dashboard.screenshot(path=str(tmp_path / "5-dashboard-after.png"))
+
+    # Not solved after all: the citizen reopens, and the ticket is back in the console's queue.
+    citizen.get_by_role("button", name="问题没解决，重新转人工").click()
+    expect(citizen.locator("#waiting")).to_contain_text("您前面还有 0 位", timeout=10_000)
+    expect(console.locator("tr.ticket").first).to_contain_text("待认领", timeout=10_000)
+    expect(console.locator("#events")).to_contain_text("reopened", timeout=10_000)

@@ -101,6 +101,7 @@ def test_overall_figures(report) -> None:
 
 
 def test_per_item_department_and_day(report) -> None:
+    assert report.item_names["passport-apply"] == "普通护照申领" and "(none)" not in report.item_names
     passport = report.by_item["passport-apply"]
     assert passport.conversations == 4  # c1, c3, c4, c7
     assert passport.self_service_rate == round(2 / 3, 4)

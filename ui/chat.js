@@ -9,7 +9,7 @@ const T = {
     position: (p, m) => `已转人工：您前面还有 ${p - 1} 位，预计等待约 ${m} 分钟。`,
     serving: (a) => `人工客服${a ? " " + a : ""}正在为您服务。`,
     callback: (h) => `现在是人工服务时间（${h}）以外，已登记回复工单，客服上班后会在这里回复您。`,
-    rate: "请为本次服务打分：", rated: "感谢您的评价！", inputLabel: "输入问题",
+    rate: "请为本次服务打分：", rated: "感谢您的评价！", inputLabel: "输入问题", reopen: "问题没解决，重新转人工",
     fields: { summary: "概述", conditions: "办理条件", materials: "申请材料", process: "办理流程", fees: "收费",
       time_limit: "办理时限", locations: "办理地点", online: "网上办理", situations: "情形", faqs: "常见问题", legal_basis: "依据" },
   },
@@ -22,6 +22,7 @@ const T = {
     serving: (a) => `${a || "A staff member"} is with you now.`,
     callback: (h) => `Staff are on duty ${h}; your request is logged and they will reply here when the desk opens.`,
     rate: "Please rate this service:", rated: "Thank you for your rating!", inputLabel: "Your question",
+    reopen: "Not solved: back to a person",
     fields: {},
   },
 };
@@ -152,7 +153,7 @@ function showQueue(q) {
   const box = $("waiting");
   if (!q) {
     box.classList.remove("show");
-    if (state.hadQueue) showRating();
+    if (state.hadQueue) { showRating(); showReopen(); }
     state.hadQueue = false;
     return;
   }
@@ -164,6 +165,26 @@ function showQueue(q) {
   box.textContent = text;
   box.dataset.position = q.position;
   box.classList.add("show");
+}
+
+function showReopen() {
+  // After a person finished: the citizen can say it is not solved, which reopens their ticket.
+  const s = t();
+  const b = document.createElement("button");
+  b.type = "button";
+  b.className = "reopen";
+  b.textContent = s.reopen;
+  b.addEventListener("click", async () => {
+    try {
+      await api("POST", `/api/v1/conversations/${state.conversation}/reopen`);
+      b.disabled = true;
+      connect();
+    } catch (e) { showError(e.message); }
+  });
+  const div = document.createElement("div");
+  div.className = "msg system";
+  div.appendChild(b);
+  $("log").appendChild(div);
 }
 
 function showRating() {

@@ -17,10 +17,14 @@ const state = { selected: null, entries: [], fetchedAt: 0, target: 60 };
 $("agent").value = localStorage.getItem("xs.agent") || "";
 $("agent").addEventListener("change", () => localStorage.setItem("xs.agent", $("agent").value.trim()));
 const agent = () => $("agent").value.trim();
+// The staff token (helpdesk.staff_token) is kept in this browser only and sent with every call.
+$("token").value = localStorage.getItem("xs.staffToken") || "";
+$("token").addEventListener("change", () => { localStorage.setItem("xs.staffToken", $("token").value); init(); });
 
 async function api(method, path, body) {
-  const r = await fetch(path, { method, headers: body ? { "Content-Type": "application/json" } : {},
-    body: body ? JSON.stringify(body) : undefined });
+  const headers = body ? { "Content-Type": "application/json" } : {};
+  if ($("token").value) headers["X-Staff-Token"] = $("token").value;
+  const r = await fetch(path, { method, headers, body: body ? JSON.stringify(body) : undefined });
   const data = await r.json().catch(() => ({}));
   if (!r.ok) throw new Error((data.error && data.error.message) || r.statusText);
   return data;
@@ -154,7 +158,10 @@ $("search-form").addEventListener("submit", async (ev) => {
   } catch (e) { fail(e); }
 });
 
+let timers = [];
 async function init() {
+  timers.forEach(clearInterval);
+  for (const id of ["canned", "resolution", "department"]) $(id).length = id === "canned" ? 1 : 0;
   try {
     const [canned, resolutions, departments] = await Promise.all([
       api("GET", "/api/v1/helpdesk/canned?lang=zh"), api("GET", "/api/v1/helpdesk/resolutions"),
@@ -164,8 +171,6 @@ async function init() {
     for (const d of departments) $("department").add(new Option(d, d));
   } catch (e) { fail(e); }
   await refreshQueue();
-  setInterval(refreshQueue, 2000);
-  setInterval(refreshDetail, 2000);
-  setInterval(drawQueue, 1000);
+  timers = [setInterval(refreshQueue, 2000), setInterval(refreshDetail, 2000), setInterval(drawQueue, 1000)];
 }
 init();

@@ -57,10 +57,10 @@ function daily(el, byDay) {
     `<div><span class="badge" style="background:#0b5cab;color:#fff">会话</span><span class="badge" style="background:#b44d12;color:#fff">转人工</span></div>`;
 }
 
-function table(el, rows, name) {
+function table(el, rows, name, names = {}) {
   const head = `<tr><th>${name}</th><th>会话</th><th>转人工率</th><th>自助解决率</th><th>工单</th><th>首响P50</th><th>首响P90</th><th>人工解决率</th><th>均分</th></tr>`;
   el.innerHTML = head + Object.entries(rows).map(([k, r]) =>
-    `<tr><td>${esc(k)}</td><td>${r.conversations}</td><td>${pct(r.handoff_rate)}</td><td>${pct(r.self_service_rate)}</td>` +
+    `<tr><td>${esc(names[k] ? `${names[k]}（${k}）` : k)}</td><td>${r.conversations}</td><td>${pct(r.handoff_rate)}</td><td>${pct(r.self_service_rate)}</td>` +
     `<td>${r.tickets}</td><td>${sec(r.first_response_p50_s)}</td><td>${sec(r.first_response_p90_s)}</td>` +
     `<td>${pct(r.human_resolution_rate)}</td><td>${r.rating_mean === null ? "—" : r.rating_mean.toFixed(2)}</td></tr>`).join("");
 }
@@ -78,7 +78,7 @@ async function refresh() {
     bars($("reasons"), Object.entries(m.handoff_reasons).map(([k, v]) => [REASONS[k] || k, v]), { color: "#b44d12" });
     bars($("ratings"), ["5", "4", "3", "2", "1"].map((k) => [`${k} 星`, m.overall.rating_distribution[k] || 0]), { color: "#f59e0b" });
     table($("departments"), m.by_department, "部门");
-    table($("items"), m.by_item, "事项");
+    table($("items"), m.by_item, "事项", m.item_names);
   } catch (e) { $("error").textContent = e.message; }
 }
 $("range").addEventListener("change", refresh);

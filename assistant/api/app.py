@@ -54,6 +54,11 @@ def create_app(settings: Settings, *, assistant: Assistant | None = None) -> Fas
         if built.escalation is None:
             # TODO(lead): wire EscalationRules in build_assistant; until then the app adds them.
             built.escalation = EscalationRules(settings.helpdesk, clock=database.clock)
+        if not settings.helpdesk.staff_token.get_secret_value():
+            log.warning(
+                "helpdesk.staff_token is empty: anyone who reaches this server can act as staff; "
+                "set XS_HELPDESK__STAFF_TOKEN before exposing it beyond a trusted network"
+            )
         app.state.assistant = built
         app.state.helpdesk = Helpdesk(built, database, settings.helpdesk)
         yield

@@ -1,16 +1,17 @@
 """The staff console's API: the queue, claims, replies, transfer, resolve, hand back.
 
-There is no staff login yet: the agent names themself in each request.  Put
-the console behind the organisation's single sign-on proxy before real use.
+Staff authenticate with one shared token (``helpdesk.staff_token``, header
+``X-Staff-Token``) and name themselves in each request; per-person accounts
+belong to the organisation's single sign-on proxy in front of the console.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
-from assistant.api.deps import HelpdeskDep
+from assistant.api.deps import HelpdeskDep, require_staff
 from assistant.api.schemas import (
     AgentIn,
     ConversationOut,
@@ -29,7 +30,7 @@ from assistant.api.schemas import (
 from assistant.db.queue import RESOLUTIONS
 from assistant.helpdesk import CANNED_REPLIES
 
-router = APIRouter(prefix="/api/v1/helpdesk", tags=["helpdesk"])
+router = APIRouter(prefix="/api/v1/helpdesk", tags=["helpdesk"], dependencies=[Depends(require_staff)])
 
 
 @router.get("/queue", response_model=list[QueueEntryOut])
