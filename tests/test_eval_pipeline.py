@@ -125,3 +125,43 @@ def test_cli_run_prints_the_format_object_and_lists_problems(
     assert cmp.exit_code == 0, cmp.output
     diff = json.loads(cmp.stdout)
     assert diff["newly_failing"] == [] and diff["newly_passing"] == [] and diff["has_cases"]
+
+
+def test_cli_item_gates_a_draft_item_on_its_own_cases(
+    settings, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_dir: Path
+) -> None:
+    """The knowledge operator's gate: a draft file is evaluated as if published, on its cases only."""
+    import eval.runner as runner
+    from eval.cli import app
+
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    source = Path(__file__).resolve().parents[1] / "knowledge_base" / "items" / "residence-permit-apply.yaml"
+    text = source.read_text(encoding="utf-8").replace("status: published", "status: draft")
+    (kb / "residence-permit-apply.yaml").write_text(text, encoding="utf-8")
+    others = [i for i in tiny_items() if i.id != "residence-permit-apply"]
+    real_kb_stages = runner.kb_stages
+
+    def fake_kb_stages(s, **kw):
+        monkeypatch.setattr("assistant.wiring.load_knowledge", lambda _s: tuple(others))
+        return real_kb_stages(s, embedder=KeywordEmbedder(), **kw)
+
+    monkeypatch.setattr(runner, "kb_stages", fake_kb_stages)
+    monkeypatch.setenv("XS_PATHS__DATA_DIR", str(data_dir))
+    monkeypatch.setenv("XS_PATHS__KB_DIR", str(kb))
+    bench = tmp_path / "b.jsonl"
+    bench.write_text(
+        "\n".join([
+            _line(id="rp1", turns=[{"user": "居住证怎么申请", "expect": {"items": ["residence-permit-apply"]}}]),
+            _line(id="rp2", turns=[{"user": "居主证在哪办", "expect": {"items": ["residence-permit-apply"]}}]),
+            _line(id="pp", turns=[{"user": "办护照", "expect": {"items": ["passport-apply"]}}]),
+        ]),
+        encoding="utf-8",
+    )
+    ok = CliRunner().invoke(app, ["item", "residence-permit-apply", "--bench", str(bench), "--no-progress", "--min-pass", "0.5"])
+    assert ok.exit_code == 0, ok.output
+    assert "PASS: residence-permit-apply" in ok.stdout and "of 2 turns" in ok.stdout  # the passport case is not run
+
+    missing = CliRunner().invoke(app, ["item", "hukou-newborn", "--bench", str(bench), "--no-progress"])
+    assert missing.exit_code != 0
+    assert "no item file" in str(missing.exception)
