@@ -171,6 +171,32 @@ def test_migrations_are_applied_on_open_idempotent_and_match_the_models(db: Data
     assert diff == []
 
 
+def test_migrations_downgrade_to_nothing_and_upgrade_again(db: Database) -> None:
+    from sqlalchemy import inspect
+
+    from assistant.db.engine import downgrade, migrate
+
+    c = db.conversations.create()
+    downgrade(db.engine, "base")
+    assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
+    migrate(db.engine)
+    assert current_revision(db.engine) == head_revision()
+    with pytest.raises(NotFound):
+        db.conversations.get(c.id)
+    assert db.conversations.get(db.conversations.create().id).status == "open"
+
+
+def test_two_processes_opening_at_once_migrate_once(db_url: str, clock: Clock) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    # (threads stand in for processes: each opens its own engine and migrates)
+    with ThreadPoolExecutor(4) as pool:
+        opened = list(pool.map(lambda _: open_database(db_url, helpdesk=HelpdeskSettings(), clock=clock), range(4)))
+    assert {current_revision(d.engine) for d in opened} == {head_revision()}
+    for d in opened:
+        d.dispose()
+
+
 def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path, clock: Clock) -> None:
     db = open_database(f"sqlite:///{tmp_path / 'x' / 'nested' / 'x.db'}", helpdesk=HelpdeskSettings(), clock=clock)
     with db.engine.connect() as conn:

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from assistant.api.errors import error_response, install_error_handlers
@@ -127,10 +128,12 @@ def create_app(settings: Settings, *, assistant: Assistant | None = None) -> Fas
         except Exception as e:  # readiness reports the failure instead of raising it
             log.warning("readiness check failed: %s", e)
             return error_response(503, "database_unavailable", f"the database does not answer: {e}")
-        return Response(
-            content='{"status":"ready","items":%d,"time":"%s"}'
-            % (len(request.app.state.assistant.items), datetime.now().astimezone().isoformat()),
-            media_type="application/json",
+        return JSONResponse(
+            {
+                "status": "ready",
+                "items": len(request.app.state.assistant.items),
+                "time": datetime.now().astimezone().isoformat(),
+            }
         )
 
     return app

@@ -9,6 +9,7 @@ queue on the lock (up to ``busy_timeout``) instead of failing half-way with
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -102,13 +103,32 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
     return engine
 
 
+#: PostgreSQL advisory lock key held while migrating (any constant; "xiaoshen" in ASCII).
+_MIGRATION_LOCK = 0x7869616F7368656E
+
+
 def migrate(engine: Engine, revision: str = "head") -> None:
-    """Apply the Alembic migrations up to ``revision`` (idempotent)."""
+    """Apply the Alembic migrations up to ``revision`` (idempotent).
+
+    Several server processes may start at once: SQLite's ``BEGIN IMMEDIATE``
+    and a PostgreSQL advisory lock let one migrate while the others wait.
+    """
+    _run_migration(engine, lambda config: command.upgrade(config, revision))
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Revert the migrations down to ``revision`` (``base`` removes every table)."""
+    _run_migration(engine, lambda config: command.downgrade(config, revision))
+
+
+def _run_migration(engine: Engine, run: Callable[[Config], None]) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with engine.execution_options(**{WRITE_OPTION: True}).begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
         config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+        run(config)
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -57,6 +57,7 @@ class Base(DeclarativeBase):
 
 class ConversationRow(Base):
     __tablename__ = "conversations"
+    __table_args__ = (Index("ix_conversations_created_at", "created_at"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     lang: Mapped[str] = mapped_column(String(8), nullable=False)
@@ -123,6 +124,7 @@ class TicketRow(Base):
             "status IN ('new', 'claimed', 'answered', 'resolved', 'closed')", name="ck_tickets_status"
         ),
         Index("ix_tickets_status_created_at", "status", "created_at"),
+        Index("ix_tickets_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

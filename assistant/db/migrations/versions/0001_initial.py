@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(), nullable=False),
     )
     op.create_index("ix_conversations_client_id", "conversations", ["client_id"])
+    op.create_index("ix_conversations_created_at", "conversations", ["created_at"])
     op.create_table(
         "messages",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
@@ -100,6 +101,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_tickets_conversation_id", "tickets", ["conversation_id"])
     op.create_index("ix_tickets_status_created_at", "tickets", ["status", "created_at"])
+    op.create_index("ix_tickets_created_at", "tickets", ["created_at"])
     op.create_table(
         "ticket_events",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
