@@ -16,7 +16,7 @@ import types
 import typing
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from functools import lru_cache
+from functools import cache
 from typing import Any, TypeVar
 
 from assistant.types import Citation, DialogueState, Option
@@ -44,7 +44,7 @@ def to_json(value: Any) -> Any:
     raise TypeError(f"cannot store {type(value).__name__} value {value!r} as JSON; add a case to assistant.db.serde")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
