@@ -240,3 +240,16 @@ def test_staff_endpoints_need_the_staff_token_when_one_is_set(data_dir: Path, st
             f"/api/v1/helpdesk/tickets/{t['id']}/claim", json={"agent": "王"}, headers={"X-Staff-Token": "s3cret"}
         )
         assert ok.status_code == 200 and ok.json()["agent"] == "王"
+
+
+def test_metrics_window_is_validated(client: TestClient) -> None:
+    for params, fragment in (
+        ({"since": "2026-11-25T10:00:00"}, "time zone"),
+        ({"since": "2026-11-25T10:00:00+08:00", "until": "2026-11-24T10:00:00+08:00"}, "not before"),
+        ({"since": "2020-01-01T00:00:00+00:00"}, "longer than 366 days"),
+    ):
+        r = client.get("/api/v1/metrics", params=params)
+        assert r.status_code == 422 and fragment in r.json()["error"]["message"]
+    assert client.get("/api/v1/metrics/weeks").status_code == 422
+    ok = client.get("/api/v1/metrics/days", params={"since": "2026-11-24T00:00:00+08:00"})
+    assert ok.status_code == 200 and ok.json() == {}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -13,6 +13,9 @@ from assistant.db.serde import to_json
 from assistant.errors import InvalidInput
 
 router = APIRouter(tags=["metrics"])
+
+#: longest reporting window (the report is computed in memory from the rows of the window).
+MAX_WINDOW = timedelta(days=366)
 
 SinceQ = Annotated[datetime | None, Query(description="ISO time; default 30 days before until")]
 UntilQ = Annotated[datetime | None, Query(description="ISO time; default now")]
@@ -30,6 +33,8 @@ def _report(helpdesk: HelpdeskDep, since: datetime | None, until: datetime | Non
     since, until = _aware(since, "since"), _aware(until, "until")
     if since and until and since >= until:
         raise InvalidInput(f"since {since.isoformat()} is not before until {until.isoformat()}")
+    if since and (until or helpdesk.clock()) - since > MAX_WINDOW:
+        raise InvalidInput(f"the window from {since.isoformat()} is longer than {MAX_WINDOW.days} days; narrow it")
     return to_json(helpdesk.metrics(since=since, until=until))
 
 

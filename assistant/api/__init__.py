@@ -1,0 +1,1 @@
+"""The HTTP edge: ``create_app(settings)`` in ``app``, bodies in ``schemas``, one router per area in ``routes``."""
