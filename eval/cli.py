@@ -49,7 +49,22 @@ def _prepare(settings: Any, bench: Path, corpus: Path | None, *, progress: bool)
         known = set(domains)
         stages, info = kb_stages(settings, progress=progress)
     benchmark = load_benchmark(bench, known_items=known)
-    return stages, benchmark, domains, info
+    return stages, benchmark, domains, {**info, "commit": _commit()}
+
+
+def _commit() -> str:
+    """The git commit the run used (with ``+dirty`` for local changes), or '' outside git."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    if head.returncode != 0:
+        return ""
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
 def _execute(settings: Any, stages: Any, benchmark: "Benchmark", domains: dict[str, str], info: dict[str, Any], *, progress: bool) -> "RunResult":
@@ -196,7 +211,7 @@ def item(
 
     candidate = replace(draft, status="published", effective_from=None, effective_to=None)
     stages, info = kb_stages(settings, extra_items=[candidate], index_name="eval-item", progress=progress)
-    info = {**info, "gated_item": item_id, "item_status_in_file": draft.status}
+    info = {**info, "gated_item": item_id, "item_status_in_file": draft.status, "commit": _commit()}
     result = _execute(settings, stages, benchmark, domains, info, progress=progress)
     _emit(result, settings, json_out=None, report=report)
     scored = [o for o in result.outcomes if not o.error]
