@@ -12,6 +12,7 @@ database intact.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -141,8 +142,15 @@ def test_kill_9_mid_handoff_loses_no_ticket_and_no_message(tmp_path: Path) -> No
         stop = threading.Event()
         done = threading.Semaphore(0)
 
+        def attempt(method: str, path: str, body: object) -> tuple[int, dict]:
+            """A call that may be cut off by the kill: (0, {}) when no full response came back."""
+            try:
+                return server.call(method, path, body)
+            except (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError, OSError):
+                return 0, {}
+
         def citizen(cid: str) -> None:
-            status, turn = server.call("POST", f"/api/v1/conversations/{cid}/handoff", {"note": "请人工帮我"})
+            status, turn = attempt("POST", f"/api/v1/conversations/{cid}/handoff", {"note": "请人工帮我"})
             if status == 200:
                 with lock:
                     acked_tickets[cid] = turn["ticket"]["id"]
@@ -151,9 +159,8 @@ def test_kill_9_mid_handoff_loses_no_ticket_and_no_message(tmp_path: Path) -> No
             n = 0
             while not stop.is_set():
                 n += 1
-                try:
-                    status, turn = server.call("POST", f"/api/v1/conversations/{cid}/messages", {"text": f"还在吗{n}"})
-                except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+                status, turn = attempt("POST", f"/api/v1/conversations/{cid}/messages", {"text": f"还在吗{n}"})
+                if status == 0:
                     return
                 if status == 200:
                     with lock:
@@ -164,11 +171,10 @@ def test_kill_9_mid_handoff_loses_no_ticket_and_no_message(tmp_path: Path) -> No
             n = 0
             while not stop.is_set():
                 n += 1
-                try:
-                    status, msg = server.call(
-                        "POST", f"/api/v1/helpdesk/tickets/{acked_tickets[cid]}/reply", {"agent": "王", "text": f"回复{n}"}
-                    )
-                except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+                status, msg = attempt(
+                    "POST", f"/api/v1/helpdesk/tickets/{acked_tickets[cid]}/reply", {"agent": "王", "text": f"回复{n}"}
+                )
+                if status == 0:
                     return
                 if status == 200:
                     with lock:
