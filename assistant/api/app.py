@@ -53,7 +53,8 @@ def create_app(settings: Settings, *, assistant: Assistant | None = None) -> Fas
             log.info("assistant built in %.1fs", time.perf_counter() - started)
         database = _database_of(built)
         if built.escalation is None:
-            # TODO(lead): wire EscalationRules in build_assistant; until then the app adds them.
+            # The helpdesk rules (sensitive topics, complaints, working hours) apply to every
+            # conversation served here, whoever built the assistant without them.
             built.escalation = EscalationRules(settings.helpdesk, clock=database.clock)
         if not settings.helpdesk.staff_token.get_secret_value():
             log.warning(
