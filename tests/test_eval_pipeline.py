@@ -165,3 +165,36 @@ def test_cli_item_gates_a_draft_item_on_its_own_cases(
     missing = CliRunner().invoke(app, ["item", "hukou-newborn", "--bench", str(bench), "--no-progress"])
     assert missing.exit_code != 0
     assert "no item file" in str(missing.exception)
+
+
+def test_cli_gate_records_expected_scores_and_catches_a_regression(
+    settings, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_dir: Path
+) -> None:
+    import eval.runner as runner
+    from eval.cli import app
+
+    real_kb_stages = runner.kb_stages
+
+    def fake_kb_stages(s, **kw):
+        monkeypatch.setattr("assistant.wiring.load_knowledge", lambda _s: tuple(tiny_items()))
+        return real_kb_stages(s, embedder=KeywordEmbedder(), **kw)
+
+    monkeypatch.setattr(runner, "kb_stages", fake_kb_stages)
+    monkeypatch.setenv("XS_PATHS__DATA_DIR", str(data_dir))
+    bench = tmp_path / "b.jsonl"
+    bench.write_text("\n".join(BENCH), encoding="utf-8")
+    expected = tmp_path / "expected.json"
+    update = CliRunner().invoke(app, ["gate", "--update", "--expected", str(expected), "--bench", str(bench), "--turns", "3", "--no-progress"])
+    assert update.exit_code == 0, update.output
+    spec = json.loads(expected.read_text(encoding="utf-8"))
+    assert spec["turns"] <= 3 and spec["cases"] and "retrieval.hit@1" in spec["metrics"]
+
+    same = CliRunner().invoke(app, ["gate", "--expected", str(expected), "--bench", str(bench), "--no-progress"])
+    assert same.exit_code == 0, same.output
+    assert "OK:" in same.stdout
+
+    spec["metrics"]["retrieval.hit@1"] = {"value": 2.0, "tolerance": 0.1}  # unreachable: must be reported
+    expected.write_text(json.dumps(spec), encoding="utf-8")
+    worse = CliRunner().invoke(app, ["gate", "--expected", str(expected), "--bench", str(bench), "--no-progress"])
+    assert worse.exit_code == 1
+    assert "REGRESSION retrieval.hit@1" in worse.stdout
