@@ -50,6 +50,14 @@ FOLLOWUP_WORDS: frozenset[str] = frozenset(
     吗 呢 什么 怎么 如何 还要 还需要 另外 其他 别的 具体 详细 一下 说说 再 问 那个 这个 该 它 流程图 要多久 多少 几 个 次 份 复印件 原件 复印""".split()
 )
 
+#: Characters that alone never name an item (那要, 还要带, 去哪).
+FOLLOWUP_CHARS: frozenset[str] = frozenset("那这要还带交的了吗呢么啥咋怎样呀啊吧哪些几多少去可以能再又也都就先后得")
+
+
+def is_generic(token: str) -> bool:
+    """True when a query token asks about a field or is filler, not about an item."""
+    return token in FOLLOWUP_WORDS or all(ch in FOLLOWUP_CHARS for ch in token)
+
 
 @dataclass(frozen=True)
 class RetrievalParams:
@@ -79,6 +87,9 @@ class DenseIndex:
     def __init__(self, vectors: np.ndarray) -> None:
         import faiss
 
+        # one query at a time gains nothing from OpenMP threads, whose spinning
+        # slows the embedder on a busy 2-core machine
+        faiss.omp_set_num_threads(1)
         self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         n, dim = self.vectors.shape if self.vectors.ndim == 2 else (0, 0)
         self.kind = "hnsw" if n > HNSW_THRESHOLD else "flat"
@@ -210,7 +221,7 @@ class HybridRetriever:
         context = 0.0
         current = query.current_item
         if current and current in self.item_names:
-            own_words = [t for t in tokens if t not in FOLLOWUP_WORDS]
+            own_words = [t for t in tokens if not is_generic(t)]
             names_other = any(i != current for m in matches for i in m.item_ids)
             if not own_words and not matches:
                 # a pure follow-up: the conversation's item stays on top

@@ -111,7 +111,7 @@ class FeatureReranker:
         if not path.is_file():
             raise BackendUnavailable(
                 f"reranker 'features' needs {path}; train it with "
-                "'python -m retrieval.rerank BENCH.jsonl' or set XS_RETRIEVAL__RERANKER=none"
+                "'python -m retrieval.cli train-reranker' or set XS_RETRIEVAL__RERANKER=none"
             )
         raw = json.loads(path.read_text(encoding="utf-8"))
         if tuple(raw.get("features", ())) != FEATURES:
