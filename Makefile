@@ -6,8 +6,9 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 XS     := $(VENV)/bin/xiaoshen
 STAMP  := $(VENV)/.installed
+SYSTEM := $(VENV)/.system-packages
 
-.PHONY: run test venv index clean
+.PHONY: run test venv index system clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,7 +18,19 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q -e '.[dev,postgres]'
 	touch $(STAMP)
 
+# Debian packages the tests drive for real: Chromium (browser test), PostgreSQL
+# (the production store passes the same contract tests), a CJK font (screenshots).
+$(SYSTEM): $(STAMP)
+	@if [ ! -x /usr/lib/chromium/chromium ] || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+	    || [ ! -d /usr/share/fonts/opentype/noto ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "run as root (or install chromium postgresql fonts-noto-cjk with apt-get)"; exit 1; fi; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium postgresql fonts-noto-cjk; \
+	fi
+	touch $(SYSTEM)
+
 venv: $(STAMP)
+
+system: $(SYSTEM)
 
 index: $(STAMP)
 	$(XS) kb build
@@ -25,7 +38,8 @@ index: $(STAMP)
 run: index
 	$(XS) serve
 
-test: $(STAMP)
+test: $(STAMP) $(SYSTEM)
+	$(XS) kb validate
 	$(PY) -m pytest -q
 
 clean:

@@ -55,6 +55,8 @@ def serve(
         host=host or settings.server.host,
         port=port or settings.server.port,
         log_level="info",
+        # chat event streams stay open for minutes; do not let them hold up Ctrl+C
+        timeout_graceful_shutdown=3,
     )
 
 

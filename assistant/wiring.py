@@ -102,10 +102,12 @@ def build_assistant(
     **stage_overrides: object,
 ) -> Assistant:
     """Assemble the whole assistant: stages, dialogue engine, store and queue."""
-    from assistant.db import open_database
+    from assistant.db import open_database, utc_now
     from assistant.dialogue import DialogueEngine
+    from assistant.helpdesk import EscalationRules
 
     built = stages or build_stages(settings, **stage_overrides)  # type: ignore[arg-type]
+    clock = None
     if store is None or queue is None:
         try:
             database = open_database(settings.database_url(), helpdesk=settings.helpdesk)
@@ -116,6 +118,7 @@ def build_assistant(
             ) from e
         store = store or database.conversations
         queue = queue or database.queue
+        clock = database.clock
     items = {i.id: i for i in built.items}
     dialogue = DialogueEngine(
         classifier=built.classifier,
@@ -126,10 +129,14 @@ def build_assistant(
         items=items,
         top_k=settings.retrieval.top_k,
     )
+    # The helpdesk rules (sensitive topics, complaints wanting action, working
+    # hours) apply to every front end: API, CLI ask and the evaluation runner.
+    escalation = EscalationRules(settings.helpdesk, clock=clock or utc_now)
     return Assistant(
         dialogue=dialogue,
         store=store,
         queue=queue,
         items=items,
         max_message_chars=settings.server.max_message_chars,
+        escalation=escalation,
     )
