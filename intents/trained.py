@@ -40,12 +40,21 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_MODEL_PATH = MODELS_DIR / "intent_classifier.joblib"
 #: Bumped when the features or the artefact layout change.
-ARTEFACT_VERSION = 1
+ARTEFACT_VERSION = 2
+
+
+_T2S = None
 
 
 def normalize(text: str) -> str:
-    """NFKC (full-width to half-width), lower case, collapsed spaces."""
-    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text).lower()).strip()
+    """Traditional to simplified characters, NFKC (full-width to half-width), lower case, collapsed spaces."""
+    global _T2S
+    if _T2S is None:
+        from opencc import OpenCC
+
+        _T2S = OpenCC("t2s")
+    simplified = _T2S.convert(unicodedata.normalize("NFKC", text))
+    return re.sub(r"\s+", " ", simplified.lower()).strip()
 
 
 def manifest_path(model_path: Path) -> Path:
