@@ -85,8 +85,10 @@ class IntentSettings(_Section):
     """The intent classifier."""
 
     #: ``trained`` loads the artefact of ``xiaoshen intents train``; ``rules`` needs none.
-    backend: Literal["trained", "rules"] = "rules"
+    backend: Literal["trained", "rules"] = "trained"
     model_path: Path | None = None
+    #: fitted action-policy thresholds; None means the committed ``intents/models/policy.json``.
+    policy_path: Path | None = None
 
 
 class GeneratorSettings(_Section):

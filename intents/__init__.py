@@ -43,7 +43,7 @@ def make_policy(settings: IntentSettings) -> ActionPolicy:
     """The action policy with the fitted thresholds (``policy_path`` or the committed file)."""
     from intents.policy import load_policy
 
-    return load_policy(getattr(settings, "policy_path", None))
+    return load_policy(settings.policy_path)
 
 
 __all__ = ["make_classifier", "make_policy"]

@@ -81,6 +81,15 @@ def _engine(settings):  # type: ignore[no-untyped-def]
     )
 
 
+def _index_stamp(settings) -> str:  # type: ignore[no-untyped-def]
+    """A hash of the built index's manifest: retrieval results cached under it stay valid."""
+    import hashlib
+
+    manifest = settings.paths.index_dir / "kb" / "manifest.json"
+    data = manifest.read_bytes() if manifest.is_file() else b""
+    return hashlib.sha256(data + settings.retrieval.model_dump_json().encode()).hexdigest()
+
+
 @app.command("fit-policy")
 def fit_policy_command(
     bench_path: Annotated[Path, typer.Argument(help="development benchmark JSONL")] = DEV_BENCH,
@@ -88,6 +97,9 @@ def fit_policy_command(
     out: Annotated[Optional[Path], typer.Option(help="policy file (default intents/models/policy.json)")] = None,
     score_key: Annotated[
         Optional[list[str]], typer.Option("--score-key", help="hit numbers to try as evidence (default: score and every component)")
+    ] = None,
+    retrieval_cache: Annotated[
+        Optional[Path], typer.Option(help="keep retrieval results here between runs (keyed by the index content)")
     ] = None,
 ) -> None:
     """Fit the action policy's thresholds on the development benchmark and save them."""
@@ -106,7 +118,10 @@ def fit_policy_command(
         probe = engine.retriever.retrieve(RetrievalQuery(text="居住证怎么办理"), top_k=1)
         keys = ["score", *sorted(probe[0].components)] if probe else ["score"]
     base = engine.policy.thresholds
-    best, metrics, tried = fit_policy(engine, bench, base, score_keys=keys, progress=True)
+    stamp = _index_stamp(settings)
+    best, metrics, tried = fit_policy(
+        engine, bench, base, score_keys=keys, progress=True, retrieval_cache=retrieval_cache, cache_stamp=stamp
+    )
     path = out or DEFAULT_POLICY_PATH
     doc = {
         "fitted": True,
@@ -129,17 +144,23 @@ def evaluate(
     bench_path: Annotated[Path, typer.Argument(help="benchmark JSONL")] = DEV_BENCH,
     config: ConfigOption = None,
     failures: Annotated[Optional[Path], typer.Option(help="write failing turns to this JSONL file")] = None,
+    retrieval_cache: Annotated[
+        Optional[Path], typer.Option(help="keep retrieval results here between runs (keyed by the index content)")
+    ] = None,
 ) -> None:
     """Replay a benchmark through the dialogue engine and print the dialogue figures."""
     from dataclasses import asdict
 
     from assistant.cli import settings_from
-    from intents.evaluation import dialogue_metrics, replay
+    from intents.evaluation import CachingRetriever, dialogue_metrics, replay
 
     settings = settings_from(config)
     bench = _load_bench(bench_path, settings)
     engine = _engine(settings)
+    caching = CachingRetriever(engine.retriever, path=retrieval_cache, stamp=_index_stamp(settings))
+    engine.retriever = caching
     records = replay(engine, bench)
+    caching.save()
     metrics = dialogue_metrics(records)
     typer.echo(json.dumps({k: round(v, 4) for k, v in metrics.items()}, indent=2))
     if failures is not None:

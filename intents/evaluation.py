@@ -12,7 +12,9 @@ The full evaluation harness (``xiaoshen eval run``) remains the reference.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+import pickle
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assistant.types import INTENTS, Action, DialogueState, Hit, IntentPrediction, RetrievalQuery
@@ -55,17 +57,36 @@ class CachingClassifier:
 
 
 class CachingRetriever:
-    """Remembers rankings by (query, current item, intent, language)."""
+    """Remembers rankings by (query, current item, intent, language).
 
-    def __init__(self, inner: object) -> None:
+    With ``path`` the rankings persist between runs (a development aid for
+    repeated fitting on a slow machine); ``stamp`` (the index's content) is
+    part of the file, so a changed index never reuses stale rankings.
+    """
+
+    def __init__(self, inner: object, *, path: Path | None = None, stamp: str = "") -> None:
         self.inner = inner
         self.cache: dict[tuple[str, str, str, str, int], list[Hit]] = {}
+        self.path = path
+        self.stamp = stamp
+        if path is not None and path.is_file():
+            with path.open("rb") as f:
+                saved_stamp, saved = pickle.load(f)
+            if saved_stamp == stamp:
+                self.cache = saved
 
     def retrieve(self, query: RetrievalQuery, *, top_k: int = 10) -> list[Hit]:
         key = (query.text, query.current_item, query.intent, query.lang, top_k)
         if key not in self.cache:
             self.cache[key] = list(self.inner.retrieve(query, top_k=top_k))  # type: ignore[attr-defined]
         return self.cache[key]
+
+    def save(self) -> None:
+        """Write the rankings to ``path`` (no-op without one)."""
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("wb") as f:
+                pickle.dump((self.stamp, self.cache), f)
 
 
 def replay(engine: DialogueEngine, bench: Benchmark) -> list[TurnRecord]:
@@ -177,6 +198,8 @@ def fit_policy(
     score_keys: Sequence[str] = ("score",),
     rounds: int = 3,
     progress: bool = False,
+    retrieval_cache: Path | None = None,
+    cache_stamp: str = "",
 ) -> tuple[PolicyThresholds, dict[str, float], int]:
     """Search the thresholds on ``bench``; returns the best, its metrics and the settings tried.
 
@@ -190,7 +213,8 @@ def fit_policy(
     from intents.policy import ActionPolicy
 
     engine.classifier = CachingClassifier(engine.classifier)  # type: ignore[assignment]
-    engine.retriever = CachingRetriever(engine.retriever)  # type: ignore[assignment]
+    caching = CachingRetriever(engine.retriever, path=retrieval_cache, stamp=cache_stamp)
+    engine.retriever = caching  # type: ignore[assignment]
     tried = 0
     best: tuple[float, PolicyThresholds, dict[str, float]] | None = None
     try:
@@ -199,6 +223,7 @@ def fit_policy(
             probe = ActionPolicy(current)
             engine.policy = probe
             replay(engine, bench)  # fills the caches and shows the evidence scale
+            caching.save()
             evidence = [probe.evidence(hits[0]) for hits in engine.retriever.cache.values() if hits]  # type: ignore[attr-defined]
             grids: dict[str, list[object]] = {
                 "answer_score": [float(v) for v in threshold_grid(evidence)],
@@ -229,6 +254,7 @@ def fit_policy(
             if best is None or score > best[0]:
                 best = (score, current, m)
     finally:
+        caching.save()
         engine.classifier = engine.classifier.inner  # type: ignore[attr-defined]
         engine.retriever = engine.retriever.inner  # type: ignore[attr-defined]
     assert best is not None

@@ -325,7 +325,7 @@ class LLMGenerator:
     def generate(self, request: GenerationRequest) -> Answer:
         """The LLM's answer if it arrives in time and passes the post-check, else the composer's."""
         fallback: list[str] = []
-        text = "".join(self._stream(request, fallback))
+        text = "".join(self.stream_reporting(request, fallback))
         composed = self.composer.generate(request)
         generator = f"composer (fallback from {self.name}: {fallback[0]})" if fallback else self.name
         # Citations and options are the composer's: the LLM saw exactly those fields.
@@ -340,9 +340,10 @@ class LLMGenerator:
         If a sentence fails or the model stops, the rest of the answer is the
         composer's text (the whole answer if nothing was released yet).
         """
-        return self._stream(request, [])
+        return self.stream_reporting(request, [])
 
-    def _stream(self, request: GenerationRequest, fallback: list[str]) -> Iterator[str]:
+    def stream_reporting(self, request: GenerationRequest, fallback: list[str]) -> Iterator[str]:
+        """:meth:`stream`, appending to ``fallback`` why the composer took over (if it did)."""
         composed = self.composer.generate(request) if request.action is Action.ANSWER else None
         if composed is None or not self._grounded(request):
             # Complaints and non-answers are the composer's fixed, grounded text.
