@@ -274,6 +274,8 @@ def summarize(outcomes: Sequence[TurnOutcome], *, cases: int, errors: Sequence[s
             "p50": _round(percentile(latencies, 50), 2),
             "p95": _round(percentile(latencies, 95), 2),
             "max": _round(max(latencies) if latencies else None, 2),
+            # per pipeline stage, as the dialogue reports it (intent, retrieval, generation…)
+            "stages": _stage_latencies(ok),
         },
         "multi_turn": {
             "follow_up_turns": len(follow),
@@ -294,6 +296,29 @@ def summarize(outcomes: Sequence[TurnOutcome], *, cases: int, errors: Sequence[s
         "errored_turns": len(outcomes) - len(ok),
         "errors": list(errors),
     }
+
+
+def _stage_latencies(outcomes: Sequence[TurnOutcome]) -> dict[str, dict[str, float | None]]:
+    stages: dict[str, list[float]] = {}
+    for o in outcomes:
+        for stage, ms in o.timings_ms.items():
+            stages.setdefault(stage, []).append(float(ms))
+    return {
+        stage: {"p50": _round(percentile(v, 50), 2), "p95": _round(percentile(v, 95), 2)}
+        for stage, v in stages.items()
+    }
+
+
+def action_confusion(outcomes: Sequence[TurnOutcome]) -> tuple[list[str], list[list[int]]]:
+    """Action labels (those that occur, in ACTIONS order) and the expected × chosen counts."""
+    from assistant.types import ACTIONS
+
+    pool = [o for o in outcomes if not o.error and o.expect_action is not None]
+    exp = [o.expect_action or "" for o in pool]
+    got = [o.action for o in pool]
+    counts = Counter(exp) + Counter(got)
+    labels = [a for a in ACTIONS if counts[a]]
+    return labels, confusion_matrix(exp, got, labels)
 
 
 def intent_confusion(outcomes: Sequence[TurnOutcome]) -> tuple[list[str], list[list[int]]]:

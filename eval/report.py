@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from eval.metrics import TurnOutcome, intent_confusion
+from eval.metrics import TurnOutcome, action_confusion, intent_confusion
 from eval.runner import RunResult
 
 PLOTS = ("hit_at_k.png", "intent_confusion.png", "latency.png", "domain_hit1.png")
@@ -125,6 +125,15 @@ def markdown_report(result: RunResult, *, max_failures: int = 40) -> str:
         f"| resolution proxy | {_fmt(m['resolution_proxy'])} |",
         f"| multi-turn item kept | {_fmt(m['multi_turn']['item_kept'])} ({m['multi_turn']['follow_up_turns']} follow-up turns) |",
         f"| latency p50 / p95 ms | {_fmt(m['latency_ms']['p50'])} / {_fmt(m['latency_ms']['p95'])} |",
+    ]
+    stages = m["latency_ms"].get("stages") or {}
+    if stages:
+        lines.append(
+            "| per stage p50 / p95 ms | "
+            + ", ".join(f"{k} {_fmt(v['p50'])} / {_fmt(v['p95'])}" for k, v in stages.items())
+            + " |"
+        )
+    lines += [
         "",
         "![hit@k](hit_at_k.png) ![intents](intent_confusion.png)",
         "![latency](latency.png) ![domains](domain_hit1.png)",
@@ -135,6 +144,11 @@ def markdown_report(result: RunResult, *, max_failures: int = 40) -> str:
         "| --- | --- | --- |",
     ]
     lines += [f"| {d} | {v['turns']} | {_fmt(v['hit@1'])} |" for d, v in m["by_domain"].items()]
+    labels, matrix = action_confusion(result.outcomes)
+    if labels:
+        lines += ["", "## Actions (rows expected, columns chosen)", "", "| | " + " | ".join(labels) + " |",
+                  "| --- |" + " --- |" * len(labels)]
+        lines += [f"| {lab} | " + " | ".join(str(n) for n in row) + " |" for lab, row in zip(labels, matrix)]
     lines += ["", "## Per intent", "", "| intent | support | precision | recall | F1 |", "| --- | --- | --- | --- | --- |"]
     lines += [
         f"| {lab} | {v['support']} | {_fmt(v['precision'])} | {_fmt(v['recall'])} | {_fmt(v['f1'])} |"

@@ -149,3 +149,19 @@ def test_summarize_has_the_keys_of_the_format_file_and_excludes_errors() -> None
     assert m["errored_turns"] == 1 and m["passed_turns"] == 2
     assert m["errors"] == ["case 'e' turn 1: RuntimeError: boom"]
     assert not any(isinstance(v, float) and math.isnan(v) for v in m["retrieval"].values())
+
+
+def test_stage_latencies_and_action_confusion_by_hand() -> None:
+    from eval.metrics import action_confusion
+
+    outcomes = [
+        _o(expect_action="answer", action="answer", latency_ms=10.0, timings_ms={"retrieval": 4.0, "intent": 1.0}),
+        _o(expect_action="refuse", action="answer", latency_ms=30.0, timings_ms={"retrieval": 8.0, "intent": 3.0}),
+        _o(expect_action="clarify", action="clarify", latency_ms=20.0, timings_ms={"retrieval": 6.0}),
+    ]
+    m = summarize(outcomes, cases=3)
+    assert m["latency_ms"]["stages"]["retrieval"] == {"p50": 6.0, "p95": 7.8}
+    assert m["latency_ms"]["stages"]["intent"] == {"p50": 2.0, "p95": 2.9}
+    labels, matrix = action_confusion(outcomes)
+    assert labels == ["answer", "clarify", "refuse"]
+    assert matrix == [[1, 0, 0], [0, 1, 0], [1, 0, 0]]
