@@ -160,7 +160,17 @@ def test_cli_item_gates_a_draft_item_on_its_own_cases(
     )
     ok = CliRunner().invoke(app, ["item", "residence-permit-apply", "--bench", str(bench), "--no-progress", "--min-pass", "0.5"])
     assert ok.exit_code == 0, ok.output
-    assert "PASS: residence-permit-apply" in ok.stdout and "of 2 turns" in ok.stdout  # the passport case is not run
+    assert "PASS: residence-permit-apply: its item is found in 2 of 2 turns" in ok.stdout  # the passport case is not run
+
+    # a draft whose questions do not find it fails the gate
+    bench.write_text(
+        bench.read_text(encoding="utf-8")
+        + "\n" + _line(id="rp3", turns=[{"user": "办护照要多久", "expect": {"items": ["residence-permit-apply"]}}]),
+        encoding="utf-8",
+    )
+    bad = CliRunner().invoke(app, ["item", "residence-permit-apply", "--bench", str(bench), "--no-progress", "--min-pass", "1.0"])
+    assert bad.exit_code == 1
+    assert "FAIL rp3 turn 1" in bad.stdout and "found in 2 of 3 turns" in bad.stdout
 
     missing = CliRunner().invoke(app, ["item", "hukou-newborn", "--bench", str(bench), "--no-progress"])
     assert missing.exit_code != 0
