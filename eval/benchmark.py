@@ -32,6 +32,8 @@ class Expect:
     items: tuple[str, ...] = ()
     intent: str | None = None
     action: str | None = None
+    #: strings the answer text should contain (``expect.facts``: amounts, phones, office names).
+    facts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -98,11 +100,12 @@ class Benchmark:
 
 
 class _ExpectIn(BaseModel):
-    # Other keys (facts, note, …) are allowed by the format and ignored.
+    # Other keys (note, …) are allowed by the format and ignored; facts feed a metric.
     model_config = ConfigDict(extra="allow", strict=True)
     items: list[str] | None = None
     intent: str | None = None
     action: str | None = None
+    facts: list[str] | None = None
 
 
 class _TurnIn(BaseModel):
@@ -166,7 +169,8 @@ def parse_case(raw: Any, *, line: int = 0, known_items: Collection[str] | None =
                     f"turns.{n}.expect.items names unknown item id(s) {', '.join(map(repr, unknown))}; "
                     "use ids of the catalog (or of the --faq-corpus in use)"
                 )
-        turns.append(BenchTurn(user=t.user, expect=Expect(items=items, intent=e.intent, action=e.action)))
+        facts = tuple(f.strip() for f in (e.facts or ()) if f.strip())
+        turns.append(BenchTurn(user=t.user, expect=Expect(items=items, intent=e.intent, action=e.action, facts=facts)))
     return Case(id=model.id, turns=tuple(turns), lang=model.lang, line=line)
 
 
@@ -222,5 +226,7 @@ def case_to_json(case: Case) -> dict[str, Any]:
             expect["intent"] = t.expect.intent
         if t.expect.action is not None:
             expect["action"] = t.expect.action
+        if t.expect.facts:
+            expect["facts"] = list(t.expect.facts)
         turns.append({"user": t.user, "expect": expect})
     return {"id": case.id, "lang": case.lang, "turns": turns}

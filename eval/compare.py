@@ -36,6 +36,8 @@ HEADLINE: tuple[str, ...] = (
     "action.clarify.precision",
     "action.clarify.recall",
     "resolution_proxy",
+    "answer.cited_acceptable",
+    "answer.facts_recall",
     "multi_turn.item_kept",
     "latency_ms.p50",
     "latency_ms.p95",

@@ -149,6 +149,7 @@ class TurnOutcome:
     expect_items: tuple[str, ...] = ()
     expect_intent: str | None = None
     expect_action: str | None = None
+    expect_facts: tuple[str, ...] = ()
     ranking: tuple[str, ...] = ()
     scores: tuple[float, ...] = ()
     intent: str = ""
@@ -156,6 +157,8 @@ class TurnOutcome:
     action: str = ""
     handoff_reason: str = ""
     answer: str = ""
+    #: item ids the answer cites.
+    citations: tuple[str, ...] = ()
     latency_ms: float = 0.0
     timings_ms: Mapping[str, float] = field(default_factory=dict)
     #: domain of the first expected item (catalog domain, or corpus department).
@@ -218,6 +221,30 @@ def resolution_proxy(outcomes: Sequence[TurnOutcome]) -> float | None:
     return resolved / len(pool)
 
 
+def _squash(text: str) -> str:
+    return "".join(text.split()).lower()
+
+
+def facts_recall(outcomes: Sequence[TurnOutcome]) -> float | None:
+    """Mean share of a turn's ``expect.facts`` found in its answer (whitespace and case ignored)."""
+    pool = [o for o in outcomes if o.expect_facts and not o.error]
+    if not pool:
+        return None
+    total = 0.0
+    for o in pool:
+        answer = _squash(o.answer)
+        total += sum(_squash(f) in answer for f in o.expect_facts) / len(o.expect_facts)
+    return total / len(pool)
+
+
+def cited_acceptable(outcomes: Sequence[TurnOutcome]) -> float | None:
+    """Share of answered turns with expected items whose answer cites one of them."""
+    pool = [o for o in outcomes if o.expect_items and o.action == "answer" and not o.error]
+    if not pool:
+        return None
+    return sum(any(c in o.expect_items for c in o.citations) for o in pool) / len(pool)
+
+
 def summarize(outcomes: Sequence[TurnOutcome], *, cases: int, errors: Sequence[str] = ()) -> dict[str, Any]:
     """The run's metrics: the keys of the format file plus breakdowns for reports."""
     ok = [o for o in outcomes if not o.error]
@@ -270,6 +297,12 @@ def summarize(outcomes: Sequence[TurnOutcome], *, cases: int, errors: Sequence[s
         },
         "action": action,
         "resolution_proxy": _round(resolution_proxy(ok)),
+        # generation, judged apart from retrieval: does the answer cite and state the right things?
+        "answer": {
+            "cited_acceptable": _round(cited_acceptable(ok)),
+            "facts_recall": _round(facts_recall(ok)),
+            "facts_turns": sum(1 for o in ok if o.expect_facts),
+        },
         "latency_ms": {
             "p50": _round(percentile(latencies, 50), 2),
             "p95": _round(percentile(latencies, 95), 2),

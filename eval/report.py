@@ -43,6 +43,7 @@ def failure_record(o: TurnOutcome) -> dict[str, Any]:
             "action": o.action,
             "handoff_reason": o.handoff_reason,
             "answer": o.answer[:300],
+            "citations": list(o.citations),
         },
         "error": o.error,
     }
@@ -60,7 +61,7 @@ def outcome_from_json(data: Mapping[str, Any]) -> TurnOutcome:
     """Inverse of :func:`outcome_to_json`."""
     names = {f.name for f in dataclasses.fields(TurnOutcome)}
     kw = {k: v for k, v in data.items() if k in names}
-    for key in ("expect_items", "ranking", "scores"):
+    for key in ("expect_items", "expect_facts", "ranking", "scores", "citations"):
         kw[key] = tuple(kw.get(key) or ())
     return TurnOutcome(**kw)
 
@@ -123,6 +124,8 @@ def markdown_report(result: RunResult, *, max_failures: int = 40) -> str:
         lines.append(f"| {label} precision / recall | {_fmt(s['precision'])} / {_fmt(s['recall'])} (support {s['support']}) |")
     lines += [
         f"| resolution proxy | {_fmt(m['resolution_proxy'])} |",
+        f"| answers citing an acceptable item | {_fmt(m['answer']['cited_acceptable'])} |",
+        f"| expected facts stated | {_fmt(m['answer']['facts_recall'])} ({m['answer']['facts_turns']} turns) |",
         f"| multi-turn item kept | {_fmt(m['multi_turn']['item_kept'])} ({m['multi_turn']['follow_up_turns']} follow-up turns) |",
         f"| latency p50 / p95 ms | {_fmt(m['latency_ms']['p50'])} / {_fmt(m['latency_ms']['p95'])} |",
     ]

@@ -84,6 +84,7 @@ def run_benchmark(
                     expect_items=expect.items,
                     expect_intent=expect.intent,
                     expect_action=expect.action,
+                    expect_facts=expect.facts,
                     domain=domains.get(expect.items[0], "") if expect.items else "",
                     case_turns=len(case.turns),
                 )
@@ -108,6 +109,7 @@ def run_benchmark(
                         action=result.answer.action.value,
                         handoff_reason=result.handoff_reason,
                         answer=result.answer.text,
+                        citations=tuple(dict.fromkeys(c.item_id for c in result.answer.citations)),
                         latency_ms=latency,
                         timings_ms=dict(result.timings_ms),
                     )

@@ -36,6 +36,7 @@ def test_the_example_of_the_format_file_loads() -> None:
     assert [t.user for t in case.turns] == ["我想办居住证", "需要带什么材料？"]
     assert case.turns[1].expect.intent == "consult.materials"
     assert case.turns[1].expect.items == ("residence-permit-apply",)
+    assert case.turns[1].expect.facts == ("身份证",)
     assert bench.turns == 2
 
 
@@ -66,6 +67,7 @@ def test_defaults_missing_expect_and_lang() -> None:
         (_line(id="a", turns=[{"user": "hi", "expect": {"items": ["no-such-item"]}}]), "unknown item id(s) 'no-such-item'"),
         (_line(id="a", turns=[{"user": "hi", "expect": {"items": "residence-permit-apply"}}]), "items"),
         (_line(id="a", turns=[{"user": 3}]), "user"),
+        (_line(id="a", turns=[{"user": "q", "expect": {"facts": "12345"}}]), "facts"),
     ],
 )
 def test_bad_lines_are_reported_with_their_number_and_skipped(line: str, fragment: str) -> None:

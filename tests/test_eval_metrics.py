@@ -165,3 +165,23 @@ def test_stage_latencies_and_action_confusion_by_hand() -> None:
     labels, matrix = action_confusion(outcomes)
     assert labels == ["answer", "clarify", "refuse"]
     assert matrix == [[1, 0, 0], [0, 1, 0], [1, 0, 0]]
+
+
+def test_facts_recall_and_citations_by_hand() -> None:
+    from eval.metrics import cited_acceptable, facts_recall
+
+    outcomes = [
+        # 2 of 3 facts stated (whitespace and case ignored)
+        _o(expect_facts=("12345", "随申办 APP", "15个工作日"), answer="可拨打12345，或在随申办app申请。", action="answer"),
+        # 1 of 1
+        _o(expect_facts=("免费",), answer="不收费，免费办理。"),
+        _o(answer="no facts expected"),
+    ]
+    assert facts_recall(outcomes) == pytest.approx((2 / 3 + 1) / 2)
+    assert facts_recall([_o(answer="x")]) is None
+    cited = [
+        _o(expect_items=("a",), action="answer", citations=("b", "a")),
+        _o(expect_items=("a",), action="answer", citations=("b",)),
+        _o(expect_items=("a",), action="clarify", citations=()),  # not an answer: not in the pool
+    ]
+    assert cited_acceptable(cited) == 0.5

@@ -53,6 +53,8 @@ def test_a_run_goes_through_the_wired_pipeline_and_sqlite_store(settings, tmp_pa
     sb = [o for o in result.outcomes if o.case_id == "sb"]
     assert all(o.ranking and o.latency_ms > 0 for o in sb)
     assert result.metrics["retrieval"]["hit@5"] == 1.0
+    # the grounded composer cites the items it answered from
+    assert result.metrics["answer"]["cited_acceptable"] > 0
 
 
 def test_corpus_index_is_cached_by_content(settings, tmp_path: Path) -> None:
