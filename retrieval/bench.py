@@ -163,8 +163,12 @@ def run_bench(
     systems: Sequence[str] = SYSTEMS,
     progress: bool = False,
     use_context: bool = True,
+    on_result: Callable[[SystemResult], None] | None = None,
 ) -> dict[str, SystemResult]:
-    """Build every system on ``items`` and score it on ``queries``."""
+    """Build every system on ``items`` and score it on ``queries``.
+
+    ``on_result`` is called with each system's result as soon as it is known.
+    """
     from retrieval.chunking import chunk_item, dense_text
     from retrieval.hybrid import build_retriever
 
@@ -204,6 +208,8 @@ def run_bench(
         ranked, lat = timed(ask_ours)
         results["ours"] = _score("ours", queries, ranked, lat)
         results["ours"].build_s = ours_build
+        if on_result:
+            on_result(results["ours"])
 
     tok = _jieba_tokens() if {"rank_bm25", "bm25s", "langchain"} & set(systems) else None
     if "rank_bm25" in systems:
@@ -222,6 +228,8 @@ def run_bench(
         ranked, lat = timed(ask_okapi)
         results["rank_bm25"] = _score("rank_bm25", queries, ranked, lat)
         results["rank_bm25"].build_s = build
+        if on_result:
+            on_result(results["rank_bm25"])
 
     if "bm25s" in systems:
         import bm25s
@@ -244,6 +252,8 @@ def run_bench(
         ranked, lat = timed(ask_bm25s)
         results["bm25s"] = _score("bm25s", queries, ranked, lat)
         results["bm25s"].build_s = build
+        if on_result:
+            on_result(results["bm25s"])
 
     if "dense" in systems:
         import faiss
@@ -261,6 +271,8 @@ def run_bench(
         ranked, lat = timed(ask_dense)
         results["dense"] = _score("dense", queries, ranked, lat)
         results["dense"].build_s = build
+        if on_result:
+            on_result(results["dense"])
 
     if "langchain" in systems:
         from retrieval.langchain import ensemble_baseline
@@ -276,6 +288,8 @@ def run_bench(
         ranked, lat = timed(ask_langchain)
         results["langchain"] = _score("langchain", queries, ranked, lat)
         results["langchain"].build_s = build
+        if on_result:
+            on_result(results["langchain"])
     return results
 
 

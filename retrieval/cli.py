@@ -72,7 +72,12 @@ def bench_retrieval(
     settings, items, queries, index_dir, title = _load(config, faq_corpus, bench, limit)
     embedder = make_embedder(settings.embedder, settings.paths.cache_dir)
     chosen = [s.strip() for s in systems.split(",") if s.strip()]
-    results = run_bench(items, queries, embedder, settings.retrieval, index_dir, systems=chosen, progress=True)
+    def done(r) -> None:  # type: ignore[no-untyped-def]
+        typer.echo(f"{r.name}: " + json.dumps(r.as_dict()), err=True)
+
+    results = run_bench(
+        items, queries, embedder, settings.retrieval, index_dir, systems=chosen, progress=True, on_result=done
+    )
     table = format_table(title, results)
     payload = {
         "corpus": str(faq_corpus) if faq_corpus else str(settings.paths.kb_dir),

@@ -149,6 +149,13 @@ class HybridRetriever:
         self.bm25 = BM25().index(self.tokens, [c.weight for c in self.chunks])
         self.dense = DenseIndex(self.vectors)
         self._name_tokens: dict[str, list[str]] = {}
+        # tokens of names and aliases: the words that can name an item in a query
+        self.item_vocab: dict[str, set[str]] = {}
+        for c, toks in zip(self.chunks, self.tokens):
+            if c.field in ("name", "name_en"):
+                for t in toks:
+                    if not is_generic(t):
+                        self.item_vocab.setdefault(t, set()).add(c.item_id)
 
     # ------------------------------------------------------------------ components
 
@@ -221,15 +228,17 @@ class HybridRetriever:
         context = 0.0
         current = query.current_item
         if current and current in self.item_names:
-            own_words = [t for t in tokens if not is_generic(t)]
-            names_other = any(i != current for m in matches for i in m.item_ids)
-            if not own_words and not matches:
-                # a pure follow-up: the conversation's item stays on top
+            # words of the query that can name an item (from names and aliases)
+            naming = [t for t in tokens if not is_generic(t) and t in self.item_vocab]
+            names_other = any(i != current for m in matches for i in m.item_ids) or any(
+                current not in self.item_vocab[t] for t in naming
+            )
+            if not names_other:
+                # a follow-up (那需要什么材料? / 网上能办吗): the conversation's item stays on top
                 context = (max(fused.values(), default=0.0) - fused.get(current, 0.0)) + 1e-3 + p.context_boost * scale
-            elif not names_other:
+            else:
                 context = p.context_boost * scale
-            if context:
-                fused[current] = fused.get(current, 0.0) + context
+            fused[current] = fused.get(current, 0.0) + context
         ranked = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:top_k]
         hits = []
         for item, score in ranked:
