@@ -148,6 +148,9 @@ def test_chinese_questions_find_their_item(tiny_retriever, question: str, expect
 def test_follow_up_stays_on_current_item_unless_topic_switches(tiny_retriever) -> None:
     follow = tiny_retriever.retrieve(RetrievalQuery("那需要什么材料？", current_item="passport-apply"), top_k=3)
     assert follow[0].item_id == "passport-apply" and follow[0].components["context"] > 0
+    for text in ("网上能办吗", "要等多久", "What documents should I bring?", "在哪里办？"):
+        hits = tiny_retriever.retrieve(RetrievalQuery(text, current_item="business-establish"), top_k=3)
+        assert hits[0].item_id == "business-establish", text
     switch = tiny_retriever.retrieve(RetrievalQuery("那社保卡怎么补办？", current_item="passport-apply"), top_k=3)
     assert switch[0].item_id == "social-security-card"
     no_context = tiny_retriever.retrieve(RetrievalQuery("那需要什么材料？"), top_k=3)
