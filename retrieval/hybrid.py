@@ -316,11 +316,17 @@ def save_index(index_dir: Path, retriever: HybridRetriever, *, item_hashes: dict
     }
     (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
     old = index_dir.with_name(f".{index_dir.name}.old-{os.getpid()}")
-    if index_dir.exists():
-        index_dir.rename(old)
-    tmp.rename(index_dir)
+    try:
+        if index_dir.exists():
+            index_dir.rename(old)
+        tmp.rename(index_dir)
+    except OSError:
+        # another process saved the same index in between: its copy stands, ours goes
+        if not index_dir.exists():
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
     if old.exists():
-        shutil.rmtree(old)
+        shutil.rmtree(old, ignore_errors=True)
 
 
 @dataclass
