@@ -104,6 +104,36 @@ _ORDINALS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "1": 1,
 _ORDINAL_RE = re.compile(r"^(?:第)?([一二两三四五1-5])(?:个|项|种|条)?[。.!！]?$|^(?:option\s*)?([1-5])$")
 
 
+#: How citizens say the words that situation labels use officially (上班 for 就业):
+#: a reply is expanded with the official words before it is matched to options.
+COLLOQUIAL = (
+    ("上海", "沪本市"),
+    ("上班", "就业工作"),
+    ("工作", "就业"),
+    ("打工", "就业"),
+    ("读书", "就读在读学生"),
+    ("上学", "就读在读学生"),
+    ("学生", "就读在读"),
+    ("大学", "就读高校"),
+    ("买房", "购房购买"),
+    ("买了房", "购房购买"),
+    ("租房", "租赁租房"),
+    ("租的", "租赁租房"),
+    ("辞职", "离职"),
+    ("离开上海", "离沪"),
+    ("回老家", "离沪"),
+    ("丢了", "遗失补领"),
+    ("过期", "到期换领"),
+    ("自己的房", "自有住房"),
+)
+
+
+def expand_colloquial(text: str) -> str:
+    """``text`` followed by the official words for the colloquial ones it contains."""
+    extra = [official for colloquial, official in COLLOQUIAL if colloquial in text]
+    return text + (" " + " ".join(extra) if extra else "")
+
+
 def _bigrams(text: str) -> set[str]:
     t = re.sub(r"\s+", "", text.lower())
     return {t[i : i + 2] for i in range(len(t) - 1)} | ({t} if len(t) == 1 else set())
@@ -130,13 +160,17 @@ def resolve_option(
     contained = [o for o in options if o.label.lower() in reply or (len(reply) >= 2 and reply in o.label.lower())]
     if len(contained) == 1:
         return contained[0]
-    # Free text: the label (or, for items, the item's aliases) sharing most bigrams.
-    grams = _bigrams(reply)
+    # Free text: the label (or, for items, the item's aliases; for situations, their
+    # conditions) sharing most character pairs with the reply in official words.
+    grams = _bigrams(expand_colloquial(reply))
     scored = []
     for o in options:
         texts = [o.label]
-        if o.item_id and not o.situation and o.item_id in items:
-            texts.extend(items[o.item_id].aliases)
+        item = items.get(o.item_id)
+        if item is not None and not o.situation:
+            texts.extend((item.name, *item.aliases))
+        if item is not None and o.situation and (sit := item.situation(o.situation)) is not None:
+            texts.extend((sit.label, *sit.conditions))
         overlap = max(len(grams & _bigrams(t)) for t in texts)
         scored.append((overlap, o))
     scored.sort(key=lambda p: -p[0])
@@ -295,6 +329,12 @@ class DialogueEngine:
     ) -> PreparedTurn:
         lang = state.lang
         action = decision.action
+        if action in (Action.HANDOFF, Action.REFUSE, Action.CHITCHAT):
+            # Only convincing hits travel on (a ticket routes by them); the current item leads.
+            floor = self.policy.thresholds.answer_score
+            hits = [h for h in hits if self.policy.evidence(h) >= floor]
+            if state.current_item:
+                hits = list(_front(hits, (state.current_item,)))
         ordered = _front(hits, decision.item_ids[:1]) if action is Action.ANSWER else tuple(hits)
         if action is Action.ANSWER:
             main = decision.item_ids[0]

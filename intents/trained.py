@@ -40,7 +40,7 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_MODEL_PATH = MODELS_DIR / "intent_classifier.joblib"
 #: Bumped when the features or the artefact layout change.
-ARTEFACT_VERSION = 2
+ARTEFACT_VERSION = 3
 
 
 _T2S = None
@@ -147,24 +147,75 @@ def kb_hash(items: Sequence[ServiceItem]) -> str:
 # --------------------------------------------------------------------------- model
 
 
+def _estimator_bases() -> tuple[type, ...]:
+    from sklearn.base import BaseEstimator, ClassifierMixin
+
+    return (ClassifierMixin, BaseEstimator)
+
+
+class TemperatureScaledLR(*_estimator_bases()):  # type: ignore[misc]
+    """Logistic regression whose probabilities are calibrated by one temperature.
+
+    The regression is fitted on all training data (calibrating with
+    ``CalibratedClassifierCV`` instead trains each model on a fraction of it,
+    which measured 1-2 points less accurate); the temperature ``T`` is fitted
+    by minimising the log-loss of cross-validated logits, so ``softmax(z / T)``
+    is an honest confidence for the policy's thresholds.
+    """
+
+    def __init__(self, c: float = 8.0, *, folds: int = 3, seed: int = 13) -> None:
+        self.c = c
+        self.folds = folds
+        self.seed = seed
+
+    def _model(self):  # type: ignore[no-untyped-def]
+        from sklearn.linear_model import LogisticRegression
+
+        return LogisticRegression(C=self.c, max_iter=3000, class_weight="balanced")
+
+    def fit(self, X, y):  # type: ignore[no-untyped-def]
+        import numpy as np
+        from scipy.optimize import minimize_scalar
+        from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+        y = np.asarray(y)
+        folds = StratifiedKFold(n_splits=self.folds, shuffle=True, random_state=self.seed)
+        logits = cross_val_predict(self._model(), X, y, cv=folds, method="decision_function")
+        self.lr_ = self._model().fit(X, y)
+        self.classes_ = self.lr_.classes_
+        index = {c: i for i, c in enumerate(self.classes_)}
+        target = np.array([index[v] for v in y])
+
+        def nll(t: float) -> float:
+            z = logits / t
+            z = z - z.max(axis=1, keepdims=True)
+            logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+            return float(-logp[np.arange(len(target)), target].mean())
+
+        self.temperature_ = float(minimize_scalar(nll, bounds=(0.05, 20.0), method="bounded").x)
+        return self
+
+    def predict_proba(self, X):  # type: ignore[no-untyped-def]
+        import numpy as np
+
+        z = self.lr_.decision_function(X) / self.temperature_
+        z = z - z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def predict(self, X):  # type: ignore[no-untyped-def]
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+
 def make_pipeline(c: float = 8.0):
-    """The untrained model: char 1-3-gram TF-IDF, logistic regression, sigmoid calibration."""
-    from sklearn.calibration import CalibratedClassifierCV
+    """The untrained model: char 1-3-gram TF-IDF and temperature-scaled logistic regression."""
     from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
 
     return Pipeline(
         [
             ("tfidf", TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True, min_df=1)),
-            (
-                "clf",
-                CalibratedClassifierCV(
-                    LogisticRegression(C=c, max_iter=2000, class_weight="balanced"),
-                    method="sigmoid",
-                    cv=3,
-                ),
-            ),
+            ("clf", TemperatureScaledLR(c)),
         ]
     )
 
@@ -245,7 +296,8 @@ def train(
         "version": ARTEFACT_VERSION,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "features": "tfidf char_wb 1-3",
-        "model": f"LogisticRegression(C={c}, balanced) + sigmoid calibration",
+        "model": f"LogisticRegression(C={c}, balanced) + temperature scaling",
+        "temperature": round(float(model.named_steps["clf"].temperature_), 4),
         "sklearn": sklearn.__version__,
         "examples": len(examples),
         "per_class": {k: int((labels == k).sum()) for k in INTENTS},

@@ -192,3 +192,12 @@ def test_helpers() -> None:
     assert resolve_option("第二个", opts, items, matcher) is opts[1]
     assert resolve_option("租房的", opts, items, matcher) is opts[0]
     assert resolve_option("今天天气", opts, items, matcher) is None
+
+
+def test_colloquial_situation_replies_resolve() -> None:
+    items = {i.id: i for i in tiny_items()}
+    matcher = ItemMatcher(items)
+    item = items["residence-permit-apply"]
+    opts = tuple(Option(s.label, s.key, item_id=item.id, situation=s.key) for s in item.situations)
+    assert resolve_option("我在上海上班", opts, items, matcher).situation == "employed"  # type: ignore[union-attr]
+    assert resolve_option("在读书，是大学生", opts, items, matcher).situation == "studying"  # type: ignore[union-attr]

@@ -46,7 +46,7 @@ def test_committed_model_on_clear_cases(text: str, label: str) -> None:
 
 def test_committed_manifest_describes_the_artefact() -> None:
     manifest = json.loads(DEFAULT_MODEL_PATH.with_suffix(".json").read_text(encoding="utf-8"))
-    assert manifest["version"] == 2 and len(manifest["kb_sha256"]) == 64
+    assert manifest["version"] == 3 and len(manifest["kb_sha256"]) == 64
     assert set(manifest["per_class"]) == set(INTENTS)
 
 
