@@ -60,9 +60,17 @@ def train(
     if evaluate is not None:
         bench = _load_bench(evaluate, settings)
         clf = TrainedClassifier.load(path)
+        from sklearn.metrics import f1_score
+
         turns = [t for case in bench.cases for t in case.turns if t.expect.intent]
-        right = sum(clf.classify(t.user).label == t.expect.intent for t in turns)
-        typer.echo(f"intent accuracy on {evaluate.name} (single-message, no dialogue): {right / len(turns):.4f} over {len(turns)} turns")
+        gold = [t.expect.intent for t in turns]
+        pred = [clf.classify(t.user).label for t in turns]
+        acc = sum(p == g for p, g in zip(pred, gold)) / len(turns)
+        f1 = f1_score(gold, pred, average="macro")
+        typer.echo(
+            f"{evaluate.name}, single messages without dialogue, {len(turns)} turns: "
+            f"intent accuracy {acc:.4f}, macro-F1 {f1:.4f}"
+        )
 
 
 def _engine(settings):  # type: ignore[no-untyped-def]
@@ -101,6 +109,7 @@ def fit_policy_command(
     retrieval_cache: Annotated[
         Optional[Path], typer.Option(help="keep retrieval results here between runs (keyed by the index content)")
     ] = None,
+    rounds: Annotated[int, typer.Option(help="coordinate-ascent rounds over the thresholds")] = 2,
 ) -> None:
     """Fit the action policy's thresholds on the development benchmark and save them."""
     from datetime import datetime, timezone
@@ -117,10 +126,12 @@ def fit_policy_command(
     if not keys:
         probe = engine.retriever.retrieve(RetrievalQuery(text="居住证怎么办理"), top_k=1)
         keys = ["score", *sorted(probe[0].components)] if probe else ["score"]
+    typer.echo(f"fitting with evidence from {keys}", err=True)
     base = engine.policy.thresholds
     stamp = _index_stamp(settings)
     best, metrics, tried = fit_policy(
-        engine, bench, base, score_keys=keys, progress=True, retrieval_cache=retrieval_cache, cache_stamp=stamp
+        engine, bench, base, score_keys=keys, rounds=rounds, progress=True,
+        retrieval_cache=retrieval_cache, cache_stamp=stamp,
     )
     path = out or DEFAULT_POLICY_PATH
     doc = {
