@@ -239,14 +239,20 @@ class DialogueEngine:
             return
         pieces: list[str] = []
         first_ms = None
-        for piece in self.generator.stream(prepared.request):
+        fallback: list[str] = []
+        reporting = getattr(self.generator, "stream_reporting", None)
+        stream = reporting(prepared.request, fallback) if reporting else self.generator.stream(prepared.request)
+        for piece in stream:
             if first_ms is None:
                 first_ms = (time.perf_counter() - started) * 1000.0
             pieces.append(piece)
             yield piece
         # The streamed text is the answer; citations come from the same grounded request.
         base = self.composer.generate(prepared.request)
-        answer = replace(base, text="".join(pieces), generator=self.generator.name)
+        name = self.generator.name
+        if fallback:
+            name = f"composer (fallback from {name}: {fallback[0]})"
+        answer = replace(base, text="".join(pieces), generator=name)
         result = self._finish(prepared, answer, (time.perf_counter() - started) * 1000.0)
         if first_ms is not None:
             result = replace(result, timings_ms={**result.timings_ms, "first_token": first_ms})

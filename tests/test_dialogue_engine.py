@@ -201,3 +201,19 @@ def test_colloquial_situation_replies_resolve() -> None:
     opts = tuple(Option(s.label, s.key, item_id=item.id, situation=s.key) for s in item.situations)
     assert resolve_option("我在上海上班", opts, items, matcher).situation == "employed"  # type: ignore[union-attr]
     assert resolve_option("在读书，是大学生", opts, items, matcher).situation == "studying"  # type: ignore[union-attr]
+
+
+def test_turn_stream_reports_an_llm_fallback(items: dict[str, ServiceItem]) -> None:
+    from assistant.generators.llm import LLMGenerator
+    from tests.test_generators_llm import RecordingChat
+
+    eng = DialogueEngine(
+        classifier=RuleClassifier(), retriever=BigramRetriever(list(items.values())), reranker=None,
+        generator=LLMGenerator(RecordingChat("一般3个工作日就能办好。"), label="fake"),
+        policy=ActionPolicy(THRESHOLDS), items=items,
+    )
+    parts = list(eng.turn_stream("办护照要多久", DialogueState(), ()))
+    result = parts[-1]
+    assert result.answer.generator.startswith("composer (fallback from llm:fake: post-check")  # type: ignore[union-attr]
+    assert "3个工作日" not in result.answer.text  # type: ignore[union-attr]
+    assert "first_token" in result.timings_ms  # type: ignore[union-attr]
