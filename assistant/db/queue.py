@@ -23,6 +23,7 @@ from assistant.db.models import ConversationRow, MessageRow, TicketEventRow, Tic
 from assistant.db.store import (
     OPEN_TICKET_STATUSES,
     add_ticket,
+    plain_message_row,
     ticket_from_row,
     turn_from_row,
 )
@@ -202,7 +203,7 @@ class SqlHandoffQueue:
             self._event(session, ticket_id, row.status, agent, resolution, now)
             self._set_handed_off(session, row.conversation_id, False, now)
             if notice:
-                session.add(_message(row.conversation_id, "system", notice, now))
+                session.add(plain_message_row(row.conversation_id, "system", notice, now))
             session.flush()
             return ticket_from_row(row)
 
@@ -240,7 +241,7 @@ class SqlHandoffQueue:
         with self._writing() as session, session.begin():
             row = self._row(session, ticket_id, lock=True)
             self._holder(row, agent, now, "reply")
-            message = _message(row.conversation_id, "agent", text.strip(), now, agent=agent)
+            message = plain_message_row(row.conversation_id, "agent", text.strip(), now, agent=agent)
             session.add(message)
             if row.first_response_at is None:
                 row.first_response_at = now
@@ -355,19 +356,3 @@ def _agent(agent: str) -> str:
     return agent
 
 
-def _message(conversation_id: str, role: str, text: str, now: datetime, *, agent: str = "") -> MessageRow:
-    return MessageRow(
-        conversation_id=conversation_id,
-        role=role,
-        text=text,
-        intent="",
-        action="",
-        item_ids=[],
-        citations=[],
-        options=[],
-        timings={},
-        handoff_reason="",
-        generator="",
-        agent=agent,
-        created_at=now,
-    )

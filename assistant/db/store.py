@@ -273,7 +273,7 @@ class SqlConversationStore:
         now = self.clock()
         with self._writing() as session, session.begin():
             conversation = self._conversation_row(session, conversation_id, lock=True)
-            row = _plain_row(conversation_id, role, text, now, agent=agent)
+            row = plain_message_row(conversation_id, role, text, now, agent=agent)
             session.add(row)
             conversation.updated_at = now
             session.flush()
@@ -366,7 +366,8 @@ def negative_feedback_count(session: Session, conversation_id: str) -> int:
     )
 
 
-def _plain_row(conversation_id: str, role: str, text: str, now: datetime, *, agent: str = "") -> MessageRow:
+def plain_message_row(conversation_id: str, role: str, text: str, now: datetime, *, agent: str = "") -> MessageRow:
+    """A stored message with only its text (user, agent or system notices)."""
     return MessageRow(
         conversation_id=conversation_id,
         role=role,
@@ -385,7 +386,7 @@ def _plain_row(conversation_id: str, role: str, text: str, now: datetime, *, age
 
 
 def _answer_row(conversation_id: str, answer: Answer, now: datetime) -> MessageRow:
-    row = _plain_row(conversation_id, "assistant", answer.text, now)
+    row = plain_message_row(conversation_id, "assistant", answer.text, now)
     row.action = answer.action.value
     row.citations = serde.citations_to_json(answer.citations)
     row.options = serde.options_to_json(answer.options)
