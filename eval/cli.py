@@ -279,6 +279,7 @@ _TOLERANCES = {
     "intent.macro_f1": 0.06,
     "action.accuracy": 0.04,
     "resolution_proxy": 0.05,
+    "answer.cited_acceptable": 0.05,
     "multi_turn.item_kept": 0.10,
 }
 
