@@ -316,8 +316,9 @@ class DialogueEngine:
         if item_id not in self.items:
             return None
         others = [o.item_id for o in state.pending_options if o.item_id and o.item_id != item_id]
-        hits = [Hit(item_id=item_id, score=1.0, components={"clarified": 1.0})] + [
-            Hit(item_id=i, score=0.0, components={"clarified": 0.0}) for i in dict.fromkeys(others)
+        # Hits made by the dialogue, not retrieval, carry the component "dialogue".
+        hits = [Hit(item_id=item_id, score=1.0, components={"dialogue": 1.0})] + [
+            Hit(item_id=i, score=0.0, components={"dialogue": 0.0}) for i in dict.fromkeys(others)
         ]
         inp = PolicyInput(prediction, hits, cleared, self.items, (item_id,))
         decision = self.policy.answer_item(inp, intent, item_id, follow_up=True)
@@ -338,7 +339,7 @@ class DialogueEngine:
         if action in (Action.HANDOFF, Action.REFUSE, Action.CHITCHAT):
             # Only convincing hits travel on (a ticket routes by them); the current item leads.
             floor = self.policy.thresholds.answer_score
-            hits = [h for h in hits if self.policy.evidence(h) >= floor]
+            hits = [h for h in hits if "dialogue" in h.components or self.policy.evidence(h) >= floor]
             if state.current_item:
                 hits = list(_front(hits, (state.current_item,)))
         ordered = _front(hits, decision.item_ids[:1]) if action is Action.ANSWER else tuple(hits)
