@@ -45,7 +45,7 @@ index: $(STAMP)
 run: index
 	$(XS) serve
 
-test: $(STAMP) $(TESTPKG) $(SYSTEM)
+test: $(STAMP) $(TESTPKG) $(SYSTEM) index
 	$(XS) kb validate
 	$(PY) -m pytest -q
 
