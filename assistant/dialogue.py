@@ -287,7 +287,7 @@ class DialogueEngine:
 
         t = time.perf_counter()
         mentioned = self.matcher.mentions(text)
-        decision = self.policy.decide(PolicyInput(prediction, hits, state, self.items, mentioned))
+        decision = self.policy.decide(PolicyInput(prediction, hits, state, self.items, mentioned, text))
         timings["policy"] = _ms(t)
         return self._plan(text, state, history, prediction, hits, decision, timings)
 

@@ -233,6 +233,7 @@ def fit_policy(
                 "refuse_confidence": [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8],
                 "chitchat_confidence": [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8],
                 "clarify_situations": [False, True],
+                "clarify_max_chars": [6, 8, 10, 12, 15, 20, 1000],
             }
             engine.policy = ActionPolicy(current)
             m = dialogue_metrics(replay(engine, bench))

@@ -50,6 +50,10 @@ class PolicyThresholds:
     #: With a current item, a question whose top hit is another item is a topic
     #: switch only if that hit's evidence reaches this; otherwise it is a follow-up.
     switch_score: float = 0.0
+    #: Close items are clarified only for messages of at most this many characters:
+    #: a short question (社保怎么弄) is vague, a long one carries the details that
+    #: retrieval already used to rank its item first.
+    clarify_max_chars: int = 1000
     #: Ask the item's situation question (情形) before answering materials or
     #: conditions of an item whose answer depends on it and no situation is known.
     clarify_situations: bool = False
@@ -93,6 +97,8 @@ class PolicyInput:
     items: Mapping[str, ServiceItem]
     #: items the message names explicitly (by name or alias), longest first.
     mentioned: tuple[str, ...] = ()
+    #: the user's message (its length tells vague from detailed questions).
+    text: str = ""
 
 
 @dataclass(frozen=True)
@@ -217,7 +223,8 @@ class ActionPolicy:
             ))
         close = self.close_items(hits)
         named_close = [m for m in named if m in close]
-        if len(close) >= 2 and len(named_close) != 1:
+        short = len(inp.text.strip()) <= t.clarify_max_chars
+        if len(close) >= 2 and len(named_close) != 1 and short:
             return self._unresolved(inp, label, Decision(
                 Action.CLARIFY, label, item_ids=tuple(close), clarify_kind="items", unresolved=True,
                 why=f"{len(close)} items within margin {t.clarify_margin:.3f}",

@@ -101,3 +101,12 @@ def test_committed_policy_file_loads() -> None:
     assert DEFAULT_POLICY_PATH.is_file()
     assert load_policy(None).thresholds.max_unresolved >= 1
     assert set(INTENTS)  # the taxonomy the policy reasons over is non-empty
+
+
+def test_long_detailed_questions_are_not_clarified() -> None:
+    hits = [Hit("housing-fund-withdraw-rent", 0.80), Hit("housing-fund-withdraw-buy", 0.78)]
+    t = PolicyThresholds(answer_score=0.3, clarify_margin=0.1, clarify_max_chars=8)
+    short = ActionPolicy(t).decide(PolicyInput(pred("consult.process"), hits, DialogueState(), ITEMS, (), "公积金怎么取"))
+    long = ActionPolicy(t).decide(PolicyInput(pred("consult.process"), hits, DialogueState(), ITEMS, (), "我在上海租房子住，想用公积金交房租怎么取"))
+    assert short.action is Action.CLARIFY
+    assert long.action is Action.ANSWER and long.item_ids == ("housing-fund-withdraw-rent",)
