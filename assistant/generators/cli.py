@@ -65,10 +65,12 @@ def measure_raw(generator: Any, requests: list[Any]) -> dict[str, Any]:
         started = time.perf_counter()
         first = None
         tokens = 0
-        for _chunk in generator.chat_model.stream([SystemMessage(content=system), HumanMessage(content=user)]):
-            if first is None:
-                first = time.perf_counter() - started
-            tokens += 1
+        with generator.busy:  # a llama.cpp model must never run two generations at once
+            started = time.perf_counter()
+            for _chunk in generator.chat_model.stream([SystemMessage(content=system), HumanMessage(content=user)]):
+                if first is None:
+                    first = time.perf_counter() - started
+                tokens += 1
         total = time.perf_counter() - started
         first = first if first is not None else total
         ttft.append(first * 1000.0)

@@ -273,9 +273,10 @@ class LLMGenerator:
         self.timeout_s = timeout_s
         self.total_timeout_s = total_timeout_s
         self.composer = composer or Composer()
-        # One generation at a time: a llama.cpp model is not thread-safe, and an
+        # One generation at a time (hold ``busy`` to use ``chat_model`` directly): a llama.cpp
+        # model is not thread-safe, and an
         # abandoned (timed-out) generation must finish stopping before the next starts.
-        self._busy = threading.Lock()
+        self.busy = threading.Lock()
 
     def _grounded(self, request: GenerationRequest) -> bool:
         return request.action is Action.ANSWER and bool(request.items) and request.intent.startswith("consult.")
@@ -289,7 +290,7 @@ class LLMGenerator:
         out: queue.Queue[tuple[str, object]] = queue.Queue()
 
         def work() -> None:
-            with self._busy:
+            with self.busy:
                 if stop.is_set():  # the caller gave up while an earlier generation held the model
                     return
                 try:
