@@ -186,9 +186,10 @@ class ActionPolicy:
         if label == "complaint":
             channels = tuple(i for i in t.complaint_items if i in inp.items)
             if not channels:
-                raise ConfigError(
-                    f"none of the complaint items {list(t.complaint_items)} is in the knowledge base; "
-                    "publish complaint-12345 or set complaint_items in the policy file"
+                # A knowledge base without the complaint channels (an evaluator's
+                # FAQ corpus): a person takes the complaint rather than nobody.
+                return Decision(
+                    Action.HANDOFF, label, handoff_reason="complaint", why="complaint, no channel item in this KB"
                 )
             return Decision(Action.ANSWER, label, item_ids=channels, why="complaint channel")
         if label == "out_of_scope":

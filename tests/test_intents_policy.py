@@ -36,8 +36,9 @@ def test_complaint_answers_with_complaint_items_present() -> None:
     t = PolicyThresholds(complaint_items=("missing-item", "passport-apply"))
     d = decide("complaint", [], t=t)
     assert d.action is Action.ANSWER and d.item_ids == ("passport-apply",)
-    with pytest.raises(ConfigError, match="complaint"):
-        decide("complaint", [], t=PolicyThresholds(complaint_items=("nothing",)))
+    # A knowledge base without complaint channels (an FAQ corpus): a person takes it.
+    d = decide("complaint", [], t=PolicyThresholds(complaint_items=("nothing",)))
+    assert d.action is Action.HANDOFF and d.handoff_reason == "complaint"
 
 
 def test_confident_out_of_scope_is_refused_even_with_a_match() -> None:
