@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
@@ -133,21 +133,51 @@ class Assistant:
             result = self._waiting_result(conversation.state)
         else:
             result = self.dialogue.turn(message, conversation.state, conversation.turns)
-            if self.escalation is not None:
-                result = self.escalation.review(message, result, conversation)
+        return self._record(conversation, message, result, started)
+
+    def handle_stream(self, conversation_id: str, text: str) -> Iterator[str | Exchange]:
+        """Like :meth:`handle`, but yields the answer text in pieces as the
+        generator writes it, then the stored Exchange last.
+
+        Validation happens on the first ``next()``, before anything is yielded
+        or written.  The turn is stored only once the whole answer exists, so a
+        client that leaves mid-stream leaves nothing half-written.  The final
+        Exchange is authoritative: the helpdesk rules may still turn the
+        streamed answer into a handoff.
+        """
+        started = time.perf_counter()
+        message = self.clean_message(text)
+        conversation = self.store.get(conversation_id)
+        result: TurnResult | None = None
+        if conversation.state.handed_off:
+            result = self._waiting_result(conversation.state)
+            yield result.answer.text
+        else:
+            for part in self.dialogue.turn_stream(message, conversation.state, conversation.turns):
+                if isinstance(part, str):
+                    yield part
+                else:
+                    result = part
+        assert result is not None  # turn_stream always ends with its TurnResult
+        yield self._record(conversation, message, result, started)
+
+    def _record(self, conversation: Conversation, message: str, result: TurnResult, started: float) -> Exchange:
+        """Apply the helpdesk rules, then store messages, state and ticket in one transaction."""
+        handed_off = conversation.state.handed_off
+        if not handed_off and self.escalation is not None:
+            result = self.escalation.review(message, result, conversation)
         timings = dict(result.timings_ms)
         timings["total"] = (time.perf_counter() - started) * 1000.0
         result = replace(result, timings_ms=timings)
         draft = None
-        if result.answer.action is Action.HANDOFF and not conversation.state.handed_off:
+        if result.answer.action is Action.HANDOFF and not handed_off:
             draft = self.ticket_draft(message, result, conversation)
             if self.escalation is not None:
                 draft, result = self.escalation.route(draft, result, conversation)
-        # Messages, new state and ticket are written in one transaction.
         user_turn, assistant_turn, ticket = self.store.record_turn(
-            conversation_id, message, result, ticket=draft
+            conversation.id, message, result, ticket=draft
         )
-        return Exchange(conversation_id, result, user_turn, assistant_turn, ticket)
+        return Exchange(conversation.id, result, user_turn, assistant_turn, ticket)
 
     def request_human(self, conversation_id: str, note: str = "") -> Exchange:
         """The citizen pressed "talk to a person": hand off at once, whatever the text."""
@@ -178,7 +208,14 @@ class Assistant:
         # and would route the ticket to a random department.
         bare_request = result.intent.label == "request_human"
         candidates = [] if bare_request else [h.item_id for h in result.hits[:3] if h.item_id in self.items]
-        current = result.state.current_item or (candidates[0] if candidates else "")
+        # A clarifying question still open names the items the citizen was asking about.
+        pending = [o.item_id for o in conversation.state.pending_options if o.item_id in self.items]
+        candidates = candidates or pending
+        current = (
+            result.state.current_item
+            or conversation.state.current_item
+            or (candidates[0] if candidates else "")
+        )
         item = self.items.get(current)
         department = item.department if item else "一网通办综合咨询"
         asked = [t.text for t in conversation.turns if t.role == "user"][-3:] + [message]

@@ -6,6 +6,8 @@ partial afterwards (row counts before and after).
 
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 
 import pytest
@@ -278,3 +280,32 @@ def test_turn_out_serialises_an_exchange_for_the_cli(client: TestClient) -> None
     assert body["conversation_id"] == exchange.conversation_id
     assert body["citations"][0]["item_id"] == "passport-apply" and body["queue"] is None
     assert body["timings_ms"]["total"] > 0
+
+
+def _sse(text: str) -> list[tuple[str, dict]]:
+    events = []
+    for block in text.strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines())
+        events.append((lines["event"], json.loads(lines["data"])))
+    return events
+
+
+def test_streamed_answer_arrives_in_pieces_then_the_stored_turn(client: TestClient) -> None:
+    cid = new_conversation(client)
+    r = client.post(f"/api/v1/conversations/{cid}/messages/stream", json={"text": "办护照要带什么材料"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+    events = _sse(r.text)
+    kinds = [k for k, _ in events]
+    assert kinds[-1] == "done" and kinds.count("done") == 1 and "delta" in kinds
+    done = events[-1][1]
+    assert "".join(d["text"] for k, d in events if k == "delta") == done["answer"]
+    assert done["item_ids"][0] == "passport-apply" and done["citations"]
+    stored = client.get(f"/api/v1/conversations/{cid}").json()
+    assert [m["role"] for m in stored["messages"]][-2:] == ["user", "assistant"]
+
+
+def test_streamed_bad_input_is_a_json_error_and_writes_nothing(client: TestClient) -> None:
+    cid = new_conversation(client)
+    assert_error(client.post(f"/api/v1/conversations/{cid}/messages/stream", json={"text": "  "}), 422, "invalid_input")
+    assert_error(client.post("/api/v1/conversations/nope/messages/stream", json={"text": "护照"}), 404, "not_found")
+    assert client.get(f"/api/v1/conversations/{cid}").json()["messages"] == []

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
@@ -55,6 +57,31 @@ def post_message(
     request.state.timings_ms = dict(exchange.result.timings_ms)  # for the stage-latency histogram
     queue = helpdesk.status_of(conversation_id) if exchange.result.state.handed_off else None
     return TurnOut.from_exchange(exchange, queue)
+
+
+@router.post("/conversations/{conversation_id}/messages/stream")
+def post_message_stream(
+    conversation_id: str, body: MessageIn, assistant: AssistantDep, helpdesk: HelpdeskDep
+) -> StreamingResponse:
+    """Answer a message as server-sent events: ``delta`` events carry pieces of
+    the answer text as the generator writes them, then one ``done`` event
+    carries the stored turn (the same object as the non-streaming endpoint;
+    its ``answer`` is authoritative)."""
+    parts = assistant.handle_stream(conversation_id, body.text)
+    # The first piece is pulled here, so a bad message or an unknown conversation
+    # becomes an ordinary JSON error before the event stream starts.
+    first = next(parts)
+
+    def events() -> Iterator[str]:
+        for part in itertools.chain([first], parts):
+            if isinstance(part, str):
+                yield f"event: delta\ndata: {json.dumps({'text': part}, ensure_ascii=False)}\n\n"
+            else:
+                queue = helpdesk.status_of(conversation_id) if part.result.state.handed_off else None
+                done = TurnOut.from_exchange(part, queue).model_dump_json()
+                yield f"event: done\ndata: {done}\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
 
 @router.post("/conversations/{conversation_id}/handoff", response_model=TurnOut)
