@@ -181,6 +181,7 @@ class Assistant:
 
     def request_human(self, conversation_id: str, note: str = "") -> Exchange:
         """The citizen pressed "talk to a person": hand off at once, whatever the text."""
+        started = time.perf_counter()
         conversation = self.store.get(conversation_id)
         lang = conversation.state.lang
         message = self.clean_message(note) if note.strip() else _ASK_PERSON[lang]
@@ -194,13 +195,7 @@ class Assistant:
             state=state,
             handoff_reason="customer_request",
         )
-        draft = self.ticket_draft(message, result, conversation)
-        if self.escalation is not None:
-            draft, result = self.escalation.route(draft, result, conversation)
-        user_turn, assistant_turn, ticket = self.store.record_turn(
-            conversation_id, message, result, ticket=draft
-        )
-        return Exchange(conversation_id, result, user_turn, assistant_turn, ticket)
+        return self._record(conversation, message, result, started)
 
     def ticket_draft(self, message: str, result: TurnResult, conversation: Conversation) -> TicketDraft:
         """What the helpdesk needs: reason, department routed from the item, a summary."""

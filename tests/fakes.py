@@ -18,7 +18,6 @@ import numpy as np
 
 from assistant.types import (
     FAQ,
-    Action,
     Answer,
     Citation,
     GenerationRequest,
@@ -221,7 +220,3 @@ def tiny_items() -> list[ServiceItem]:
         ),
     ]
 
-
-def answer_action(answer: Answer) -> Action:
-    """The action of an answer (a helper for readable asserts)."""
-    return answer.action
