@@ -19,7 +19,9 @@ class _In(BaseModel):
 
 
 class _Out(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    # from_attributes: a response body is read straight off the core dataclass
+    # (Ticket, QueueStatus) instead of copying it field by field.
+    model_config = ConfigDict(frozen=True, from_attributes=True)
 
 
 # --------------------------------------------------------------------------- requests
@@ -126,24 +128,7 @@ class TicketOut(_Out):
 
     @classmethod
     def of(cls, t: Ticket) -> TicketOut:
-        return cls(
-            id=t.id,
-            conversation_id=t.conversation_id,
-            status=t.status,
-            reason=t.reason,
-            department=t.department,
-            summary=t.summary,
-            item_ids=list(t.item_ids),
-            priority=t.priority,
-            callback=t.callback,
-            agent=t.agent,
-            created_at=t.created_at,
-            queued_at=t.queued_at,
-            lease_until=t.lease_until,
-            first_response_at=t.first_response_at,
-            resolved_at=t.resolved_at,
-            resolution=t.resolution,
-        )
+        return cls.model_validate(t)
 
 
 class QueueOut(_Out):
@@ -160,16 +145,7 @@ class QueueOut(_Out):
 
     @classmethod
     def of(cls, q: QueueStatus) -> QueueOut:
-        return cls(
-            ticket_id=q.ticket_id,
-            status=q.status,
-            position=q.position,
-            estimated_wait_s=q.estimated_wait_s,
-            callback=q.callback,
-            working_hours=q.working_hours,
-            desk_open=q.desk_open,
-            agent=q.agent,
-        )
+        return cls.model_validate(q)
 
 
 class MessageOut(_Out):
