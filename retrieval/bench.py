@@ -107,6 +107,30 @@ def corpus_queries(path: Path) -> list[BenchQuery]:
     return [BenchQuery(e["id"], e["question"], (e["id"],)) for e in read_corpus(path) if e["question"]]
 
 
+def material_queries(items: Sequence[ServiceItem], *, per_query: int = 3, max_gold: int = 3) -> list[BenchQuery]:
+    """Questions made from each item's materials, with every item that asks for all of them as gold.
+
+    For an item with two or more materials, the query lists up to
+    ``per_query`` of them ("需要准备：A、B、C"), skipping materials that repeat
+    four or more characters of the item's name, so the query is never a copy
+    of the name.  It measures whether a citizen who knows what they hold finds
+    the service; queries whose materials fit more than ``max_gold`` items are
+    dropped, because they do not identify a service.
+    """
+    sets = {i.id: {m.name for m in i.materials} for i in items}
+    queries: list[BenchQuery] = []
+    for item in items:
+        grams = {item.name[k : k + 4] for k in range(len(item.name) - 3)}
+        chosen = [m.name for m in item.materials if not any(g in m.name for g in grams)][:per_query]
+        if len(chosen) < 2:
+            continue
+        gold = tuple(i for i, have in sets.items() if have.issuperset(chosen))
+        if len(gold) > max_gold:
+            continue
+        queries.append(BenchQuery(f"materials:{item.id}", "需要准备：" + "、".join(chosen), gold))
+    return queries
+
+
 def _jieba_tokens() -> Callable[[str], list[str]]:
     import jieba
 

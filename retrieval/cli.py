@@ -19,6 +19,8 @@ from assistant.errors import InvalidInput
 app = typer.Typer(help="Retrieval: benchmark against peers, train the feature reranker.", no_args_is_help=True)
 
 _DEFAULT_BENCH = Path(__file__).resolve().parent.parent / "eval" / "benchmarks" / "dev.jsonl"
+#: Hand-written citizen questions about the Guangdong service guides (see the file's header).
+_GUIDE_QUESTIONS = Path(__file__).resolve().parent / "benchmarks" / "guangdong_questions.jsonl"
 
 
 def _content_key(items) -> str:  # type: ignore[no-untyped-def]
@@ -30,14 +32,35 @@ def _content_key(items) -> str:  # type: ignore[no-untyped-def]
     return h.hexdigest()[:16]
 
 
-def _load(config: Optional[Path], faq_corpus: Optional[Path], bench: Path, limit: int):  # type: ignore[no-untyped-def]
+def _load(  # type: ignore[no-untyped-def]
+    config: Optional[Path],
+    faq_corpus: Optional[Path],
+    bench: Path,
+    limit: int,
+    guides_corpus: Optional[Path] = None,
+    guides_queries: str = "questions",
+    guides_questions: Path = _GUIDE_QUESTIONS,
+):
     from assistant.cli import settings_from
     from assistant.wiring import load_knowledge
-    from retrieval.bench import corpus_queries, read_bench
-    from retrieval.corpus import corpus_items
+    from retrieval.bench import corpus_queries, material_queries, read_bench
+    from retrieval.corpus import corpus_items, guide_items
 
     settings = settings_from(config)
-    if faq_corpus is not None:
+    if faq_corpus is not None and guides_corpus is not None:
+        raise InvalidInput("pass either --faq-corpus or --guides-corpus, not both")
+    if guides_corpus is not None:
+        items = guide_items(guides_corpus)
+        if guides_queries == "questions":
+            queries = read_bench(guides_questions, {i.id for i in items})
+            what = f"hand-written questions of {guides_questions.name}"
+        elif guides_queries == "materials":
+            queries = material_queries(items)
+            what = "questions made from materials"
+        else:
+            raise InvalidInput(f"unknown --guides-queries {guides_queries!r}; choose questions or materials")
+        title = f"guides {guides_corpus.name}: {len(items)} guides, {len(queries)} {what}"
+    elif faq_corpus is not None:
         items = corpus_items(faq_corpus)
         queries = corpus_queries(faq_corpus)
         title = f"corpus {faq_corpus.name}: {len(items)} answers, {len(queries)} questions"
@@ -64,12 +87,28 @@ def bench_retrieval(
     limit: Annotated[int, typer.Option(help="score only the first N questions (0 = all)")] = 0,
     systems: Annotated[str, typer.Option(help="comma-separated systems: ours,rank_bm25,bm25s,dense,langchain")] = "ours,rank_bm25,bm25s,dense,langchain",
     failures: Annotated[Optional[Path], typer.Option(help="write our failed questions (rank != 1) as JSONL")] = None,
+    guides_corpus: Annotated[
+        Optional[Path],
+        typer.Option("--guides-corpus", help="service-guide JSONL (Guangdong 办事指南 format) as the corpus"),
+    ] = None,
+    guides_queries: Annotated[
+        str,
+        typer.Option(
+            "--guides-queries",
+            help="queries for --guides-corpus: 'questions' (hand-written, --guides-questions) or 'materials' (made from each guide's materials)",
+        ),
+    ] = "questions",
+    guides_questions: Annotated[
+        Path, typer.Option("--guides-questions", help="benchmark JSONL of questions about the guides")
+    ] = _GUIDE_QUESTIONS,
 ) -> None:
     """Benchmark our retriever against rank-bm25, bm25s, dense only and LangChain's EnsembleRetriever."""
     from retrieval.bench import format_table, run_bench
     from retrieval.embedders import make_embedder
 
-    settings, items, queries, index_dir, title = _load(config, faq_corpus, bench, limit)
+    settings, items, queries, index_dir, title = _load(
+        config, faq_corpus, bench, limit, guides_corpus, guides_queries, guides_questions
+    )
     embedder = make_embedder(settings.embedder, settings.paths.cache_dir)
     chosen = [s.strip() for s in systems.split(",") if s.strip()]
     def done(r) -> None:  # type: ignore[no-untyped-def]
@@ -80,8 +119,10 @@ def bench_retrieval(
     )
     table = format_table(title, results)
     payload = {
-        "corpus": str(faq_corpus) if faq_corpus else str(settings.paths.kb_dir),
-        "bench": None if faq_corpus else str(bench),
+        "corpus": str(faq_corpus or guides_corpus or settings.paths.kb_dir),
+        "bench": None if faq_corpus else (str(guides_questions) if guides_queries == "questions" else "materials")
+        if guides_corpus
+        else str(bench),
         "items": len(items),
         "queries": len(queries),
         "embedder": embedder.name,
