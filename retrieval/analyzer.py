@@ -88,10 +88,16 @@ def _base_jieba():
     return jieba.dt
 
 
-def _pinyin(text: str) -> list[str]:
+@lru_cache(maxsize=8192)
+def _pinyin_cached(text: str) -> tuple[str, ...]:
     from pypinyin import lazy_pinyin
 
-    return lazy_pinyin(text)
+    return tuple(lazy_pinyin(text))
+
+
+def _pinyin(text: str) -> list[str]:
+    # cached: citizens repeat questions, and pypinyin costs ~1 ms a sentence
+    return list(_pinyin_cached(text))
 
 
 @dataclass(frozen=True)
@@ -128,6 +134,7 @@ class Analyzer:
         self._tokenizer = None
         self._pinyin_keys: dict[str, set[str]] | None = None
         self._term_lengths: tuple[int, ...] = ()
+        self._all_lengths: tuple[int, ...] | None = None
 
     # ------------------------------------------------------------------ building
 
@@ -236,6 +243,11 @@ class Analyzer:
             self._term_lengths = tuple(sorted({len(t) for t in self.terms if _CJK_RE.fullmatch(t) and len(t) >= 3}))
         return self._pinyin_keys
 
+    def _exact_lengths(self) -> tuple[int, ...]:
+        if self._all_lengths is None:
+            self._all_lengths = tuple(sorted({len(t) for t in self.terms}))
+        return self._all_lengths
+
     def match_terms(self, text: str, *, normalized: bool = False) -> list[TermMatch]:
         """Names and aliases named by ``text``, longest matches only.
 
@@ -245,9 +257,13 @@ class Analyzer:
         """
         norm = text if normalized else self.normalize(text)
         found: dict[str, str] = {}
-        for term in self.terms:
-            if term in norm:
-                found[term] = "exact"
+        # look each span up instead of scanning every term: a query has a few
+        # hundred spans, a corpus may have thousands of names
+        for length in self._exact_lengths():
+            for start in range(0, len(norm) - length + 1):
+                span = norm[start : start + length]
+                if span in self.terms:
+                    found[span] = "exact"
         keys = self._pinyin_index()
         for word in _LATIN_RE.findall(norm):
             for term in keys.get(word, ()):

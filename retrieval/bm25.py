@@ -67,7 +67,13 @@ class BM25:
         ids = [self.vocab[t] for t in query if t in self.vocab]
         if not ids:
             return np.zeros(self.n_docs, dtype=np.float32)
-        return np.asarray(self.matrix[ids].sum(axis=0)).ravel()
+        # the rows' nonzeros straight from the CSR arrays, summed by bincount:
+        # scipy's row indexing builds a new matrix per query, ~10x slower
+        m = self.matrix
+        bounds = [(m.indptr[i], m.indptr[i + 1]) for i in ids]
+        docs = np.concatenate([m.indices[a:b] for a, b in bounds])
+        vals = np.concatenate([m.data[a:b] for a, b in bounds])
+        return np.bincount(docs, weights=vals, minlength=self.n_docs).astype(np.float32)
 
     def save(self, path: Path) -> None:
         """Write the matrix and the vocabulary (in id order) to one .npz file."""

@@ -1,4 +1,10 @@
-"""Fusion of rankings and aggregation of chunk scores to items: pure functions."""
+"""Fusion of rankings and aggregation of chunk scores to items: pure functions.
+
+The dict versions (``rrf``, ``weighted``, ``aggregate_max``) state the rules
+plainly; the array versions (``rrf_array``, ``minmax_array``, ``group_max``)
+apply the same rules to score vectors over a whole item table, which is what
+the retriever runs per query (a test checks both agree on the golden file).
+"""
 
 from __future__ import annotations
 
@@ -46,3 +52,30 @@ def weighted(parts: Sequence[Mapping[str, float]], weights: Sequence[float]) -> 
         for key, v in minmax(part).items():
             fused[key] = fused.get(key, 0.0) + w * v
     return fused
+
+
+def group_max(scores: np.ndarray, order: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Per group, the max of ``scores``; ``scores[order]`` lists the groups one after another, each from ``starts[g]``."""
+    if not len(starts):
+        return np.zeros(0, dtype=scores.dtype)
+    return np.maximum.reduceat(scores[order], starts)
+
+
+def minmax_array(scores: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """:func:`minmax` over the ``present`` entries of ``scores``; absent entries are 0."""
+    out = np.zeros(len(scores), dtype=np.float64)
+    if not present.any():
+        return out
+    vals = scores[present].astype(np.float64)
+    lo, hi = vals.min(), vals.max()
+    out[present] = 1.0 if hi - lo <= 1e-12 else (vals - lo) / (hi - lo)
+    return out
+
+
+def rrf_array(scores: np.ndarray, present: np.ndarray, *, k: int, weight: float) -> np.ndarray:
+    """One ranking's :func:`rrf` term, ``weight / (k + rank)``, for the ``present`` entries ranked by score."""
+    out = np.zeros(len(scores), dtype=np.float64)
+    idx = np.flatnonzero(present)
+    ranked = idx[np.argsort(-scores[idx], kind="stable")]
+    out[ranked] = weight / (k + np.arange(1, len(ranked) + 1))
+    return out

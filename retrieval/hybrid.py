@@ -33,7 +33,7 @@ from assistant.types import Chunk, Embedder, Hit, RetrievalQuery, ServiceItem
 from retrieval.analyzer import Analyzer, TermMatch
 from retrieval.bm25 import BM25
 from retrieval.chunking import chunk_item, dense_text, item_hash
-from retrieval.fusion import aggregate_max, rrf, weighted
+from retrieval.fusion import group_max, minmax_array, rrf_array
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +113,24 @@ class DenseIndex:
         return scores[0][keep], idx[0][keep]
 
 
+@dataclass(frozen=True)
+class ItemScores:
+    """One component's scores over the whole item table (index = ``HybridRetriever.item_ids``).
+
+    ``scores[i]`` is item i's best chunk score; it counts only where
+    ``present[i]`` (the item has a chunk among the component's candidates).
+    ``chunk_scores`` keeps the per-chunk scores, to pick an item's evidence chunk.
+    """
+
+    scores: np.ndarray
+    present: np.ndarray
+    chunk_scores: np.ndarray
+
+    def as_dict(self, item_ids: Sequence[str]) -> dict[str, float]:
+        """Item id -> score of the present items."""
+        return {item_ids[i]: float(self.scores[i]) for i in np.flatnonzero(self.present)}
+
+
 class HybridRetriever:
     """BM25 + dense retrieval over chunks, fused per item, with query understanding.
 
@@ -120,6 +138,11 @@ class HybridRetriever:
     ``RetrievalQuery.current_item``: a follow-up without item words of its own
     (那需要什么材料?) keeps the current item on top; one naming another item
     switches topic.
+
+    Scores are numpy arrays over chunks and items, so a query costs a few
+    vector operations however large the corpus: chunk -> item aggregation is
+    one ``maximum.reduceat`` over chunks grouped by item, fusion is arithmetic
+    on item arrays, and only the ``top_k`` items become Python objects.
     """
 
     def __init__(
@@ -148,6 +171,18 @@ class HybridRetriever:
         self.item_of = [c.item_id for c in self.chunks]
         self.bm25 = BM25().index(self.tokens, [c.weight for c in self.chunks])
         self.dense = DenseIndex(self.vectors)
+        # the item table: items in order of first chunk; chunk -> item index
+        self.item_ids: list[str] = list(dict.fromkeys(self.item_of))
+        self._item_index = {item: n for n, item in enumerate(self.item_ids)}
+        self._chunk_item = np.array([self._item_index[i] for i in self.item_of], dtype=np.int64)
+        # chunks grouped by item (stable), so one reduceat takes every item's best chunk
+        self._by_item = np.argsort(self._chunk_item, kind="stable")
+        grouped = self._chunk_item[self._by_item]
+        self._starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]]) if len(grouped) else np.zeros(0, np.int64)
+        self._item_chunks = np.split(self._by_item, self._starts[1:]) if len(grouped) else []
+        # equal fused scores are ordered by item id, as a stable reading order
+        self._id_rank = np.empty(len(self.item_ids), dtype=np.int64)
+        self._id_rank[np.argsort(np.array(self.item_ids, dtype=object))] = np.arange(len(self.item_ids))
         self._name_tokens: dict[str, list[str]] = {}
         # tokens of names and aliases: the words that can name an item in a query
         self.item_vocab: dict[str, set[str]] = {}
@@ -176,23 +211,40 @@ class HybridRetriever:
             self._name_tokens[item_id] = self.analyzer.tokens(self.item_names.get(item_id, ""))
         return self._name_tokens[item_id]
 
-    def lexical(self, tokens: Sequence[str]) -> dict[str, tuple[float, int]]:
-        """Item -> (best weighted BM25 chunk score, chunk index), positive scores only."""
-        scores = self.bm25.scores(tokens)
-        k = min(self.params.chunk_candidates, len(scores))
-        if k == 0:
-            return {}
-        cand = np.argpartition(-scores, k - 1)[:k]
-        cand = cand[scores[cand] > 0]
-        return aggregate_max(self.item_of, scores, cand)
+    def _best_per_item(self, chunk_scores: np.ndarray) -> np.ndarray:
+        return group_max(chunk_scores, self._by_item, self._starts)
 
-    def dense_scores(self, dense_query: str) -> dict[str, tuple[float, int]]:
-        """Item -> (best chunk cosine, chunk index) among the nearest chunks."""
+    def lexical(self, tokens: Sequence[str]) -> ItemScores:
+        """Per item, the best weighted BM25 chunk score; present when positive and among the top chunks."""
+        scores = self.bm25.scores(tokens)
+        best = self._best_per_item(scores)
+        n = len(scores)
+        k = min(self.params.chunk_candidates, n)
+        if k == 0:
+            return ItemScores(best, np.zeros(len(best), dtype=bool), scores)
+        # an item's best chunk is among the top k chunks iff it reaches the k-th score
+        kth = np.partition(scores, n - k)[n - k]
+        return ItemScores(best, (best > 0) & (best >= kth), scores)
+
+    def dense_scores(self, dense_query: str) -> ItemScores:
+        """Per item, the best chunk cosine among the ``chunk_candidates`` nearest chunks (one FAISS search)."""
         qvec = self.embedder.embed_queries([dense_query])[0]
         scores, idx = self.dense.search(qvec, self.params.chunk_candidates)
-        full = np.zeros(len(self.chunks), dtype=np.float32)
-        full[idx] = scores
-        return aggregate_max(self.item_of, full, idx)
+        chunk_scores = np.full(len(self.chunks), -np.inf, dtype=np.float32)
+        chunk_scores[idx] = scores
+        best = np.full(len(self.item_ids), -np.inf, dtype=np.float32)
+        np.maximum.at(best, self._chunk_item[idx], scores)
+        present = np.isfinite(best)
+        return ItemScores(np.where(present, best, 0.0).astype(np.float32), present, chunk_scores)
+
+    def _evidence(self, item: int, lex: ItemScores, dense: ItemScores) -> Chunk | None:
+        """The chunk that shows why ``item`` ranked: its best lexical chunk, else its nearest passage."""
+        own = self._item_chunks[item]
+        if lex.present[item] and lex.scores[item] > 0:
+            return self.chunks[int(own[np.argmax(lex.chunk_scores[own])])]
+        if dense.present[item]:
+            return self.chunks[int(own[np.argmax(dense.chunk_scores[own])])]
+        return None
 
     # ------------------------------------------------------------------ retrieval
 
@@ -205,58 +257,61 @@ class HybridRetriever:
         lex = self.lexical(tokens)
         fuzzy_terms = [m.term for m in matches if m.how != "exact"]
         dense = self.dense_scores(" ".join([norm, *fuzzy_terms]) if fuzzy_terms else norm)
-        lex_s = {k: v[0] for k, v in lex.items()}
-        dense_s = {k: v[0] for k, v in dense.items()}
         if p.fusion == "rrf":
-            fused = rrf(
-                [sorted(lex_s, key=lex_s.__getitem__, reverse=True), sorted(dense_s, key=dense_s.__getitem__, reverse=True)],
-                k=p.rrf_k,
-                weights=[p.bm25_weight, 1 - p.bm25_weight],
+            fused = rrf_array(lex.scores, lex.present, k=p.rrf_k, weight=p.bm25_weight) + rrf_array(
+                dense.scores, dense.present, k=p.rrf_k, weight=1 - p.bm25_weight
             )
             scale = 1.0 / (p.rrf_k + 1)  # boosts are relative to a rank-1 contribution
         else:
-            fused = weighted([lex_s, dense_s], [p.bm25_weight, 1 - p.bm25_weight])
+            fused = p.bm25_weight * minmax_array(lex.scores, lex.present) + (1 - p.bm25_weight) * minmax_array(
+                dense.scores, dense.present
+            )
             scale = 1.0
-        alias: dict[str, float] = {}
+        candidate = lex.present | dense.present
+        alias: dict[int, float] = {}
         for m in matches:
             boost = (p.alias_boost if m.how == "exact" else p.fuzzy_boost) / len(m.item_ids)
-            for item in m.item_ids:
-                if item in self.item_names:
-                    alias[item] = max(alias.get(item, 0.0), boost)
-        for item, b in alias.items():
-            fused[item] = fused.get(item, 0.0) + b * scale
+            for item_id in m.item_ids:
+                i = self._item_index.get(item_id)
+                if i is not None:
+                    alias[i] = max(alias.get(i, 0.0), boost)
+        for i, b in alias.items():
+            fused[i] += b * scale
+            candidate[i] = True
         context = 0.0
-        current = query.current_item
-        if current and current in self.item_names:
+        current = self._item_index.get(query.current_item) if query.current_item else None
+        if current is not None:
             # words of the query that can name an item (from names and aliases)
             naming = [t for t in tokens if not is_generic(t) and t in self.item_vocab]
-            names_other = any(i != current for m in matches for i in m.item_ids) or any(
-                current not in self.item_vocab[t] for t in naming
+            names_other = any(i != query.current_item for m in matches for i in m.item_ids) or any(
+                query.current_item not in self.item_vocab[t] for t in naming
             )
             if not names_other:
                 # a follow-up (那需要什么材料? / 网上能办吗): the conversation's item stays on top
-                context = (max(fused.values(), default=0.0) - fused.get(current, 0.0)) + 1e-3 + p.context_boost * scale
+                top = float(fused[candidate].max()) if candidate.any() else 0.0
+                context = (max(top, 0.0) - (fused[current] if candidate[current] else 0.0)) + 1e-3 + p.context_boost * scale
             else:
                 context = p.context_boost * scale
-            fused[current] = fused.get(current, 0.0) + context
-        ranked = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:top_k]
+            fused[current] += context
+            candidate[current] = True
+        cand = np.flatnonzero(candidate)
+        order = cand[np.lexsort((self._id_rank[cand], -fused[cand]))][:top_k]
         hits = []
-        for item, score in ranked:
-            # the lexical chunk shows which words matched; else the nearest passage
-            best = lex[item][1] if lex_s.get(item, 0.0) > 0 else dense[item][1] if item in dense else None
-            chunk = self.chunks[best] if best is not None else None
+        for i in order:
+            i = int(i)
+            chunk = self._evidence(i, lex, dense)
             components = {
-                "bm25": lex_s.get(item, 0.0),
-                "dense": dense_s.get(item, 0.0),
-                "alias": alias.get(item, 0.0),
-                "fused": score,
+                "bm25": float(lex.scores[i]) if lex.present[i] else 0.0,
+                "dense": float(dense.scores[i]) if dense.present[i] else 0.0,
+                "alias": alias.get(i, 0.0),
+                "fused": float(fused[i]),
             }
-            if item == current and context:
+            if i == current and context:
                 components["context"] = context
             hits.append(
                 Hit(
-                    item_id=item,
-                    score=float(score),
+                    item_id=self.item_ids[i],
+                    score=float(fused[i]),
                     chunk_id=chunk.id if chunk else "",
                     field=chunk.field if chunk else "",
                     text=chunk.text if chunk else "",
@@ -265,16 +320,19 @@ class HybridRetriever:
             )
         return hits
 
+    def _ranked(self, part: ItemScores, top_k: int) -> list[str]:
+        idx = np.flatnonzero(part.present)
+        order = idx[np.lexsort((self._id_rank[idx], -part.scores[idx]))][:top_k]
+        return [self.item_ids[int(i)] for i in order]
+
     def retrieve_lexical(self, text: str, *, top_k: int = 10) -> list[str]:
         """Items by BM25 alone over the same analyzer (for benchmarks)."""
         _, tokens, _ = self.analyze(text)
-        lex = self.lexical(tokens)
-        return sorted(lex, key=lambda k: -lex[k][0])[:top_k]
+        return self._ranked(self.lexical(tokens), top_k)
 
     def retrieve_dense(self, text: str, *, top_k: int = 10) -> list[str]:
         """Items by dense similarity alone (for benchmarks)."""
-        dense = self.dense_scores(text)
-        return sorted(dense, key=lambda k: -dense[k][0])[:top_k]
+        return self._ranked(self.dense_scores(text), top_k)
 
     def load(self) -> None:
         """Warm the analyzer resources (jieba, pinyin) so the first query is fast."""

@@ -18,7 +18,7 @@ from assistant.types import RetrievalQuery
 from retrieval.analyzer import Analyzer, cn_to_int
 from retrieval.bm25 import BM25
 from retrieval.embedders import CachedEmbedder, EmbeddingCache
-from retrieval.fusion import minmax, rrf, weighted
+from retrieval.fusion import group_max, minmax, minmax_array, rrf, rrf_array, weighted
 from retrieval.hybrid import build_retriever
 from tests.fakes import KeywordEmbedder, tiny_items
 
@@ -39,6 +39,41 @@ def test_fusion_matches_golden_file() -> None:
         assert order == spec["expected_order"], name
         for key, score in spec["expected_scores"].items():
             assert got[key] == pytest.approx(score, abs=1e-9), (name, key)
+
+
+def test_array_fusion_agrees_with_the_golden_file() -> None:
+    # the retriever fuses score vectors; they must rank exactly as the dict rules
+    case = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    for name, spec in case.items():
+        if spec["method"] == "rrf":
+            keys = sorted({k for r in spec["rankings"] for k in r})
+            weights = spec.get("weights") or [1.0] * len(spec["rankings"])
+            got = np.zeros(len(keys))
+            for ranking, w in zip(spec["rankings"], weights):
+                # a ranking as scores: first place highest
+                scores = np.array([len(ranking) - ranking.index(k) if k in ranking else 0.0 for k in keys])
+                got += rrf_array(scores, np.array([k in ranking for k in keys]), k=spec["k"], weight=w)
+        else:
+            keys = sorted({k for part in spec["parts"] for k in part})
+            got = np.zeros(len(keys))
+            for part, w in zip(spec["parts"], spec["weights"]):
+                scores = np.array([part.get(k, 0.0) for k in keys])
+                got += w * minmax_array(scores, np.array([k in part for k in keys]))
+        order = [keys[i] for i in np.lexsort((np.arange(len(keys)), -got))]
+        assert order == spec["expected_order"], name
+        for key, score in spec["expected_scores"].items():
+            assert got[keys.index(key)] == pytest.approx(score, abs=1e-9), (name, key)
+
+
+def test_group_max_takes_each_items_best_chunk() -> None:
+    item_of_chunk = np.array([1, 0, 1, 2, 0])
+    scores = np.array([0.5, 0.2, 0.9, 0.1, 0.3], dtype=np.float32)
+    order = np.argsort(item_of_chunk, kind="stable")
+    grouped = item_of_chunk[order]
+    starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
+    np.testing.assert_allclose(group_max(scores, order, starts), [0.3, 0.9, 0.1])
+    assert group_max(scores[:0], order[:0], starts[:0]).shape == (0,)
+    assert minmax_array(np.array([2.0, 2.0, 5.0]), np.array([True, True, False])).tolist() == [1.0, 1.0, 0.0]
 
 
 def test_minmax_edge_cases() -> None:
