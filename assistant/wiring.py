@@ -86,7 +86,10 @@ def build_stages(
         )
     reranker = retrieval.make_reranker(settings.retrieval, settings.paths.index_dir / index_name)
     if classifier is None:
-        classifier = make_classifier(settings.intents)
+        if embedder is None and settings.intents.backend == "trained":
+            # the trained classifier reads query vectors (its own retriever may be a test double)
+            embedder = retrieval.make_embedder(settings.embedder, settings.paths.cache_dir)
+        classifier = make_classifier(settings.intents, embedder=embedder)
     if generator is None:
         generator = make_generator(settings.generator)
     policy = make_policy(settings.intents)

@@ -1,6 +1,6 @@
 """Intent classification and the action policy.
 
-- ``make_classifier(settings)``: the IntentClassifier named by
+- ``make_classifier(settings, embedder=)``: the IntentClassifier named by
   ``IntentSettings.backend``: ``trained`` (the artefact of
   ``xiaoshen intents train`` under ``intents/models/``) or ``rules`` (keyword
   cues, no artefact).
@@ -20,17 +20,22 @@ from assistant.errors import ConfigError
 if TYPE_CHECKING:
     from assistant.settings import IntentSettings
     from assistant.types import IntentClassifier
+    from assistant.types import Embedder
     from intents.policy import ActionPolicy
 
 
-def make_classifier(settings: IntentSettings) -> IntentClassifier:
-    """Build the configured classifier; a missing artefact raises ConfigError with the fix."""
+def make_classifier(settings: IntentSettings, *, embedder: Embedder | None = None) -> IntentClassifier:
+    """Build the configured classifier; a missing artefact raises ConfigError with the fix.
+
+    ``embedder`` is the shared query embedder: the trained model uses its
+    vectors as features and refuses a different embedder than it was trained with.
+    """
     from intents.rules import RuleClassifier
     from intents.trained import TrainedClassifier
 
     builders = {
         "rules": lambda: RuleClassifier(),
-        "trained": lambda: TrainedClassifier.load(settings.model_path),
+        "trained": lambda: TrainedClassifier.load(settings.model_path, embedder=embedder),
     }
     if settings.backend not in builders:
         raise ConfigError(

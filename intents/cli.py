@@ -42,24 +42,41 @@ def train(
     config: ConfigOption = None,
     out: Annotated[Optional[Path], typer.Option(help="model file (default intents/models/intent_classifier.joblib)")] = None,
     c: Annotated[float, typer.Option(help="inverse regularisation of the logistic regression")] = 8.0,
+    benchmark: Annotated[
+        Optional[Path],
+        typer.Option(help="labelled benchmark whose turns are trained on and cross-validated (default: the dev set)"),
+    ] = None,
+    no_benchmark: Annotated[bool, typer.Option("--no-benchmark", help="train on intents/data/ only")] = False,
+    no_embeddings: Annotated[
+        bool, typer.Option("--no-embeddings", help="character n-grams only, without the embedder's vectors")
+    ] = False,
     evaluate: Annotated[
-        Optional[Path], typer.Option("--evaluate", help="also score the new model on this benchmark (not trained on)")
+        Optional[Path],
+        typer.Option("--evaluate", help="also score the new model on this benchmark (single messages, no dialogue)"),
     ] = None,
 ) -> None:
-    """Train the intent classifier from intents/data/ and the knowledge base's names; write the artefact."""
+    """Train the intent classifier from intents/data/, the dev benchmark and the KB's names; write the artefact."""
     from assistant.cli import settings_from
-    from intents.trained import DEFAULT_MODEL_PATH, TrainedClassifier
+    from intents.trained import DEFAULT_BENCHMARK, DEFAULT_MODEL_PATH, TrainedClassifier
     from intents.trained import train as train_model
 
     settings = settings_from(config)
     items = _items(settings)
     path = out or settings.intents.model_path or DEFAULT_MODEL_PATH
-    manifest = train_model(items, path, c=c)
+    bench_path = None if no_benchmark else (benchmark or DEFAULT_BENCHMARK)
+    if bench_path is not None:
+        _load_bench(bench_path, settings)  # names a missing file and lists bad lines before training
+    embedder = None
+    if not no_embeddings:
+        import retrieval
+
+        embedder = retrieval.make_embedder(settings.embedder, settings.paths.cache_dir)
+    manifest = train_model(items, path, embedder=embedder, benchmark=bench_path, c=c)
     typer.echo(json.dumps(manifest, ensure_ascii=False, indent=2))
     typer.echo(f"wrote {path} and {path.with_suffix('.json')}")
     if evaluate is not None:
         bench = _load_bench(evaluate, settings)
-        clf = TrainedClassifier.load(path)
+        clf = TrainedClassifier.load(path, embedder=embedder)
         from sklearn.metrics import f1_score
 
         turns = [t for case in bench.cases for t in case.turns if t.expect.intent]
@@ -67,9 +84,11 @@ def train(
         pred = [clf.classify(t.user).label for t in turns]
         acc = sum(p == g for p, g in zip(pred, gold)) / len(turns)
         f1 = f1_score(gold, pred, average="macro")
+        trained_on = bench_path is not None and evaluate.resolve() == bench_path.resolve()
         typer.echo(
             f"{evaluate.name}, single messages without dialogue, {len(turns)} turns: "
             f"intent accuracy {acc:.4f}, macro-F1 {f1:.4f}"
+            + (" (trained on: these are training figures, see benchmark_cv_* above)" if trained_on else "")
         )
 
 
@@ -87,6 +106,20 @@ def _engine(settings):  # type: ignore[no-untyped-def]
         items={i.id: i for i in stages.items},
         top_k=settings.retrieval.top_k,
     )
+
+
+def _out_of_fold(settings, bench_path: Path):  # type: ignore[no-untyped-def]
+    """Out-of-fold intent predictions for ``bench_path`` when the trained model learnt from it."""
+    if settings.intents.backend != "trained":
+        return {}
+    from intents.trained import DEFAULT_MODEL_PATH, out_of_fold_predictions
+
+    preset = out_of_fold_predictions(settings.intents.model_path or DEFAULT_MODEL_PATH, bench_path)
+    if preset:
+        typer.echo(
+            f"{bench_path.name} was trained on: its {len(preset)} labelled texts are classified out of fold", err=True
+        )
+    return preset
 
 
 def _index_stamp(settings) -> str:  # type: ignore[no-untyped-def]
@@ -131,7 +164,7 @@ def fit_policy_command(
     stamp = _index_stamp(settings)
     best, metrics, tried = fit_policy(
         engine, bench, base, score_keys=keys, rounds=rounds, progress=True,
-        retrieval_cache=retrieval_cache, cache_stamp=stamp,
+        retrieval_cache=retrieval_cache, cache_stamp=stamp, preset=_out_of_fold(settings, bench_path),
     )
     path = out or DEFAULT_POLICY_PATH
     doc = {
@@ -163,11 +196,14 @@ def evaluate(
     from dataclasses import asdict
 
     from assistant.cli import settings_from
-    from intents.evaluation import CachingRetriever, dialogue_metrics, replay
+    from intents.evaluation import CachingClassifier, CachingRetriever, dialogue_metrics, replay
 
     settings = settings_from(config)
     bench = _load_bench(bench_path, settings)
     engine = _engine(settings)
+    preset = _out_of_fold(settings, bench_path)
+    if preset:
+        engine.classifier = CachingClassifier(engine.classifier, preset)
     caching = CachingRetriever(engine.retriever, path=retrieval_cache, stamp=_index_stamp(settings))
     engine.retriever = caching
     records = replay(engine, bench)

