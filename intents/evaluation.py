@@ -46,9 +46,11 @@ class TurnRecord:
 class CachingClassifier:
     """Remembers predictions by text: the policy search replays the same turns many times."""
 
-    def __init__(self, inner: object) -> None:
+    def __init__(self, inner: object, preset: Mapping[str, IntentPrediction] | None = None) -> None:
         self.inner = inner
-        self.cache: dict[str, IntentPrediction] = {}
+        self.name = str(getattr(inner, "name", "classifier"))
+        #: ``preset`` holds out-of-fold predictions for texts the model was trained on.
+        self.cache: dict[str, IntentPrediction] = dict(preset or {})
 
     def classify(self, text: str, *, state: DialogueState | None = None) -> IntentPrediction:
         if text not in self.cache:
@@ -200,6 +202,7 @@ def fit_policy(
     progress: bool = False,
     retrieval_cache: Path | None = None,
     cache_stamp: str = "",
+    preset: Mapping[str, IntentPrediction] | None = None,
 ) -> tuple[PolicyThresholds, dict[str, float], int]:
     """Search the thresholds on ``bench``; returns the best, its metrics and the settings tried.
 
@@ -208,11 +211,13 @@ def fit_policy(
     candidate ``score_key``.  Classification and retrieval are cached, so each
     setting replays only the policy and the composer.  Candidate score
     thresholds are quantiles of the top-hit evidence seen on the benchmark, so
-    they live on the retriever's own scale.
+    they live on the retriever's own scale.  ``preset`` (out-of-fold
+    predictions of the trained classifier) replaces the classifier on the
+    benchmark texts it was trained on, so the thresholds see honest confidences.
     """
     from intents.policy import ActionPolicy
 
-    engine.classifier = CachingClassifier(engine.classifier)  # type: ignore[assignment]
+    engine.classifier = CachingClassifier(engine.classifier, preset)  # type: ignore[assignment]
     caching = CachingRetriever(engine.retriever, path=retrieval_cache, stamp=cache_stamp)
     engine.retriever = caching  # type: ignore[assignment]
     tried = 0
@@ -229,11 +234,16 @@ def fit_policy(
                 "answer_score": [float(v) for v in threshold_grid(evidence)],
                 # the last value never switches topic on retrieval alone (only a named item does)
                 "switch_score": [float(v) for v in threshold_grid(evidence)] + [max(evidence, default=0.0) + 1.0],
-                "clarify_margin": [0.0, 0.01, 0.02, 0.03, 0.05, 0.08, 0.12, 0.16, 0.2, 0.3],
+                # margin and length decide together whether close items are asked about,
+                # so they are searched jointly (one at a time gets stuck in a corner)
+                "clarify": [
+                    {"clarify_margin": m, "clarify_max_chars": n}
+                    for m in (0.0, 0.01, 0.02, 0.03, 0.05, 0.08, 0.12, 0.16, 0.2, 0.3)
+                    for n in (6, 8, 10, 12, 15, 20, 1000)
+                ],
                 "refuse_confidence": [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8],
                 "chitchat_confidence": [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8],
                 "clarify_situations": [False, True],
-                "clarify_max_chars": [6, 8, 10, 12, 15, 20, 1000],
             }
             engine.policy = ActionPolicy(current)
             m = dialogue_metrics(replay(engine, bench))
@@ -245,7 +255,7 @@ def fit_policy(
 
                 iterator = tqdm(steps, desc=f"fit-policy [{key}]", unit="setting")
             for name, value in iterator:
-                candidate = replace(current, **{name: value})
+                candidate = replace(current, **(value if isinstance(value, dict) else {name: value}))
                 engine.policy = ActionPolicy(candidate)
                 cm = dialogue_metrics(replay(engine, bench))
                 tried += 1
