@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -140,10 +141,20 @@ def _bigrams(text: str) -> set[str]:
 
 
 def resolve_option(
-    text: str, options: Sequence[Option], items: Mapping[str, ServiceItem], matcher: ItemMatcher
+    text: str,
+    options: Sequence[Option],
+    items: Mapping[str, ServiceItem],
+    matcher: ItemMatcher,
+    *,
+    fuzzy: bool = True,
 ) -> Option | None:
-    """The option a reply picks: its value or label, its number, an item it names, or the
-    option whose label shares the most character pairs with the reply.  None if unclear."""
+    """The option a reply picks: its value or label, its number, an item it names, or
+    (``fuzzy``) the option whose words share the most character pairs with the reply.
+
+    In the fuzzy match a pair counts ``1/n`` when ``n`` options share it (房子
+    in 房屋买卖 and 房产继承 tells nothing), and a tie goes to the option listed
+    first (the question lists them best first).  None if nothing fits.
+    """
     reply = text.strip().lower()
     if not reply or not options:
         return None
@@ -160,10 +171,12 @@ def resolve_option(
     contained = [o for o in options if o.label.lower() in reply or (len(reply) >= 2 and reply in o.label.lower())]
     if len(contained) == 1:
         return contained[0]
+    if not fuzzy:
+        return None
     # Free text: the label (or, for items, the item's aliases; for situations, their
-    # conditions) sharing most character pairs with the reply in official words.
+    # conditions) in official words, compared by character pairs.
     grams = _bigrams(expand_colloquial(reply))
-    scored = []
+    option_grams: list[set[str]] = []
     for o in options:
         texts = [o.label]
         item = items.get(o.item_id)
@@ -171,12 +184,29 @@ def resolve_option(
             texts.extend((item.name, *item.aliases))
         if item is not None and o.situation and (sit := item.situation(o.situation)) is not None:
             texts.extend((sit.label, *sit.conditions))
-        overlap = max(len(grams & _bigrams(t)) for t in texts)
-        scored.append((overlap, o))
-    scored.sort(key=lambda p: -p[0])
-    if scored[0][0] > 0 and (len(scored) == 1 or scored[0][0] > scored[1][0]):
+        option_grams.append(set().union(*(_bigrams(t) for t in texts)) & grams)
+    share = Counter(g for og in option_grams for g in og)
+    scores = [sum(1.0 / share[g] for g in og) for og in option_grams]
+    best = max(scores)
+    if best <= 0:
+        return None
+    return options[scores.index(best)]
+
+
+def situation_in_text(text: str, item: ServiceItem) -> str:
+    """The key of the one situation of ``item`` whose label the message speaks of, else "".
+
+    Labels are compared by character pairs after the colloquial words are
+    expanded (上班 → 就业); a tie or no shared pair means the message does not say.
+    """
+    grams = _bigrams(expand_colloquial(text.lower()))
+    scored = sorted(
+        ((max(len(grams & _bigrams(label)) for label in (s.label, s.label_en) if label), s.key) for s in item.situations),
+        reverse=True,
+    )
+    if scored and scored[0][0] > 0 and (len(scored) == 1 or scored[0][0] > scored[1][0]):
         return scored[0][1]
-    return None
+    return ""
 
 
 @dataclass(frozen=True)
@@ -288,6 +318,14 @@ class DialogueEngine:
         t = time.perf_counter()
         mentioned = self.matcher.mentions(text)
         decision = self.policy.decide(PolicyInput(prediction, hits, state, self.items, mentioned, text))
+        if decision.action is Action.CLARIFY and decision.clarify_kind == "situation":
+            # 我在上海上班，办居住证要带什么材料: the message already answers the question.
+            item = self.items[decision.item_ids[0]]
+            key = situation_in_text(text, item)
+            if key:
+                state = replace(state, current_item=item.id, slots={**state.slots, SITUATION_SLOT: key})
+                decision = Decision(Action.ANSWER, decision.intent, item_ids=(item.id,), follow_up=True,
+                                    why=f"situation {key} named in the message")
         timings["policy"] = _ms(t)
         return self._plan(text, state, history, prediction, hits, decision, timings)
 
@@ -295,7 +333,11 @@ class DialogueEngine:
         self, text: str, state: DialogueState, history: Sequence[Turn], timings: dict[str, float]
     ) -> PreparedTurn | None:
         t = time.perf_counter()
-        option = resolve_option(text, state.pending_options, self.items, self.matcher)
+        option = resolve_option(text, state.pending_options, self.items, self.matcher, fuzzy=False)
+        if option is None:
+            option = resolve_option(text, state.pending_options, self.items, self.matcher)
+            if option is not None and option.item_id and not option.situation and self._points_elsewhere(text, state):
+                option = None
         timings["clarify_resolution"] = _ms(t)
         if option is None:
             return None
@@ -323,6 +365,18 @@ class DialogueEngine:
         inp = PolicyInput(prediction, hits, cleared, self.items, (item_id,))
         decision = self.policy.answer_item(inp, intent, item_id, follow_up=True)
         return self._plan(text, cleared, history, prediction, hits, decision, timings)
+
+    def _points_elsewhere(self, text: str, state: DialogueState) -> bool:
+        """Whether retrieval puts an item that was not offered clearly first for ``text``.
+
+        A loose word match (房子) must not pick an offered item when the reply
+        speaks of another one (是继承父母的房子 → 房产继承): that reply is a new question.
+        """
+        offered = {o.item_id for o in state.pending_options if o.item_id}
+        hits = self.retriever.retrieve(RetrievalQuery(text=text, lang=state.lang), top_k=3)
+        if not hits or hits[0].item_id in offered:
+            return False
+        return self.policy.evidence(hits[0]) >= self.policy.thresholds.answer_score
 
     def _plan(
         self,

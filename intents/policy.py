@@ -19,6 +19,7 @@ Fixed rules (not thresholds, because they are promises to citizens):
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -50,9 +51,10 @@ class PolicyThresholds:
     #: With a current item, a question whose top hit is another item is a topic
     #: switch only if that hit's evidence reaches this; otherwise it is a follow-up.
     switch_score: float = 0.0
-    #: Close items are clarified only for messages of at most this many characters:
-    #: a short question (社保怎么弄) is vague, a long one carries the details that
-    #: retrieval already used to rank its item first.
+    #: Close items are clarified only for messages of at most this length
+    #: (:func:`message_length`: Han characters plus Latin words): a short question
+    #: (社保怎么弄) is vague, a long one carries the details that retrieval already
+    #: used to rank its item first.
     clarify_max_chars: int = 1000
     #: Ask the item's situation question (情形) before answering materials or
     #: conditions of an item whose answer depends on it and no situation is known.
@@ -156,8 +158,13 @@ class ActionPolicy:
             )
         return float(hit.components[key])
 
-    def close_items(self, hits: Sequence[Hit]) -> list[str]:
-        """Ids of hits whose evidence is within ``clarify_margin`` of the top hit, top first."""
+    def close_items(self, hits: Sequence[Hit], items: Mapping[str, ServiceItem] | None = None) -> list[str]:
+        """Ids of hits whose evidence is within ``clarify_margin`` of the top hit, top first.
+
+        With ``items``, an item and a bundle (一件事) that contains it count as
+        one candidate, the higher-ranked one: asking 退休工资 or 退休一件事? is no
+        real choice, the answer names the other as related.
+        """
         if not hits:
             return []
         top = self.evidence(hits[0])
@@ -167,7 +174,8 @@ class ActionPolicy:
             if h.item_id in out:
                 continue
             if (top - self.evidence(h)) / scale <= self.thresholds.clarify_margin:
-                out.append(h.item_id)
+                if items is None or not any(_nested(items, h.item_id, o) for o in out):
+                    out.append(h.item_id)
             if len(out) >= self.thresholds.max_options:
                 break
         return out
@@ -222,9 +230,9 @@ class ActionPolicy:
                 Action.CLARIFY, label, item_ids=tuple(h.item_id for h in hits[: t.max_options]),
                 clarify_kind="no_match", unresolved=True, why=f"weak retrieval {top:.3f} < {t.answer_score:.3f}",
             ))
-        close = self.close_items(hits)
+        close = self.close_items(hits, inp.items)
         named_close = [m for m in named if m in close]
-        short = len(inp.text.strip()) <= t.clarify_max_chars
+        short = message_length(inp.text) <= t.clarify_max_chars
         if len(close) >= 2 and len(named_close) != 1 and short:
             return self._unresolved(inp, label, Decision(
                 Action.CLARIFY, label, item_ids=tuple(close), clarify_kind="items", unresolved=True,
@@ -238,12 +246,7 @@ class ActionPolicy:
         t = self.thresholds
         item = inp.items[item_id]
         slots = inp.state.slots if follow_up else {}
-        if (
-            t.clarify_situations
-            and item.situations
-            and label in ("consult.materials", "consult.conditions")
-            and not slots.get("situation")
-        ):
+        if t.clarify_situations and not slots.get("situation") and depends_on_situation(item, label):
             return self._unresolved(inp, label, Decision(
                 Action.CLARIFY, label, item_ids=(item_id,), clarify_kind="situation",
                 follow_up=follow_up, unresolved=True, why="answer depends on the situation",
@@ -260,6 +263,40 @@ class ActionPolicy:
         return decision
 
 
+def message_length(text: str) -> int:
+    """Han characters plus Latin words: comparable lengths for Chinese and English messages."""
+    han = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff")
+    return han + len(re.findall(r"[A-Za-z0-9]+", text))
+
+
+def _members(item: ServiceItem) -> set[str]:
+    return {step.item for step in item.process if step.item}
+
+
+def _nested(items: Mapping[str, ServiceItem], a: str, b: str) -> bool:
+    """Whether one of the two items is a bundle that contains the other."""
+    ia, ib = items.get(a), items.get(b)
+    if ia is None or ib is None:
+        return False
+    return (ia.kind == "bundle" and b in _members(ia)) or (ib.kind == "bundle" and a in _members(ib))
+
+
+def depends_on_situation(item: ServiceItem, label: str) -> bool:
+    """Whether the answer to ``label`` differs between the item's situations (情形).
+
+    Materials differ when some material applies to some situations only;
+    conditions differ when the situations carry conditions of their own.  An
+    item whose situations change neither is answered without asking.
+    """
+    if len(item.situations) < 2:
+        return False
+    if label == "consult.materials":
+        return any(m.situations for m in item.materials)
+    if label == "consult.conditions":
+        return any(s.conditions for s in item.situations)
+    return False
+
+
 def load_policy(path: Path | None) -> ActionPolicy:
     """The policy from ``path``, else the committed fitted file ``intents/models/policy.json``.
 
@@ -274,5 +311,7 @@ __all__ = [
     "PolicyInput",
     "PolicyThresholds",
     "DEFAULT_POLICY_PATH",
+    "depends_on_situation",
+    "message_length",
     "load_policy",
 ]

@@ -217,3 +217,47 @@ def test_turn_stream_reports_an_llm_fallback(items: dict[str, ServiceItem]) -> N
     assert result.answer.generator.startswith("composer (fallback from llm:fake: post-check")  # type: ignore[union-attr]
     assert "3个工作日" not in result.answer.text  # type: ignore[union-attr]
     assert "first_token" in result.timings_ms  # type: ignore[union-attr]
+
+
+def test_fuzzy_option_match_discounts_shared_words_and_breaks_ties_by_rank() -> None:
+    items = {i.id: i for i in tiny_items()}
+    matcher = ItemMatcher(items)
+    opts = (Option("租房提取住房公积金", "housing-fund-withdraw-rent", item_id="housing-fund-withdraw-rent"),
+            Option("购房提取住房公积金", "housing-fund-withdraw-buy", item_id="housing-fund-withdraw-buy"))
+    # 公积金 is in both options and counts for little; 买房 → 购房 picks the second
+    assert resolve_option("公积金我要买房用", opts, items, matcher) is opts[1]
+    # nothing but shared words: the first listed (best ranked) option
+    assert resolve_option("住房公积金", opts, items, matcher) is opts[0]
+    assert resolve_option("住房公积金", opts, items, matcher, fuzzy=False) is None
+
+
+def test_a_reply_about_an_item_not_offered_is_a_new_question(engine: DialogueEngine) -> None:
+    state = DialogueState(
+        pending_options=(
+            Option("租房提取住房公积金", "housing-fund-withdraw-rent", item_id="housing-fund-withdraw-rent"),
+            Option("购房提取住房公积金", "housing-fund-withdraw-buy", item_id="housing-fund-withdraw-buy"),
+        ),
+        pending_intent="consult.process",
+        pending_question="您想办哪一项？",
+    )
+    # 住房 loosely matches both options, but the reply is about the passport
+    r = engine.turn("住房不说了 办护照", state, ())
+    assert r.answer.action is Action.ANSWER and r.hits[0].item_id == "passport-apply"
+
+
+def test_a_situation_named_in_the_question_is_not_asked_again(items: dict[str, ServiceItem]) -> None:
+    from assistant.dialogue import situation_in_text
+
+    assert situation_in_text("我在上海上班，办居住证要带什么材料", items["residence-permit-apply"]) == "employed"
+    assert situation_in_text("办居住证要带什么材料", items["residence-permit-apply"]) == ""
+    eng = DialogueEngine(
+        classifier=RuleClassifier(),
+        retriever=BigramRetriever(list(items.values())),
+        reranker=None,
+        generator=Composer(),
+        policy=ActionPolicy(PolicyThresholds(answer_score=0.2, clarify_margin=0.05, switch_score=0.4, clarify_situations=True)),
+        items=items,
+    )
+    (r,) = talk(eng, "我在上海读书 居住证要带什么材料")
+    assert r.answer.action is Action.ANSWER and r.state.slots["situation"] == "studying"
+    assert "在读证明" in r.answer.text and "劳动合同" not in r.answer.text

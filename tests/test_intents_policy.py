@@ -111,3 +111,29 @@ def test_long_detailed_questions_are_not_clarified() -> None:
     long = ActionPolicy(t).decide(PolicyInput(pred("consult.process"), hits, DialogueState(), ITEMS, (), "我在上海租房子住，想用公积金交房租怎么取"))
     assert short.action is Action.CLARIFY
     assert long.action is Action.ANSWER and long.item_ids == ("housing-fund-withdraw-rent",)
+
+
+def test_an_item_and_the_bundle_containing_it_are_not_a_choice() -> None:
+    # onething-birth bundles hukou-newborn: asking "户口 or 出生一件事?" is no real question
+    hits = [("hukou-newborn", 0.80), ("onething-birth", 0.79), ("passport-apply", 0.2)]
+    d = decide("consult.process", hits)
+    assert d.action is Action.ANSWER and d.item_ids == ("hukou-newborn",)
+    assert ActionPolicy(T).close_items([Hit(i, s) for i, s in hits]) == ["hukou-newborn", "onething-birth"]
+
+
+def test_message_length_counts_han_characters_and_latin_words() -> None:
+    from intents.policy import message_length
+
+    assert message_length("公积金怎么取？") == 6
+    assert message_length("How can I withdraw my housing fund?") == 7
+    assert message_length("办 ID card") == 3
+
+
+def test_situation_is_asked_only_when_the_asked_field_differs_by_situation() -> None:
+    from intents.policy import depends_on_situation
+
+    permit = ITEMS["residence-permit-apply"]  # materials differ by situation (劳动合同 / 在读证明)
+    assert depends_on_situation(permit, "consult.materials")
+    assert not depends_on_situation(permit, "consult.fee")
+    plain = ITEMS["passport-apply"]
+    assert not any(depends_on_situation(plain, label) for label in INTENTS)
