@@ -11,8 +11,6 @@ field weights and the persistence in one place.
 
 from __future__ import annotations
 
-import math
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -36,30 +34,27 @@ class BM25:
         lengths = np.array([len(d) for d in docs], dtype=np.float64)
         avgdl = float(lengths.mean()) if n and lengths.sum() else 1.0
         vocab: dict[str, int] = {}
-        df: Counter[str] = Counter()
-        counts = []
-        for d in docs:
-            c = Counter(d)
-            counts.append(c)
-            df.update(c.keys())
-            for t in c:
-                if t not in vocab:
-                    vocab[t] = len(vocab)
+        # one pass over the tokens in Python, the rest on arrays: term frequencies
+        # are the duplicates a COO matrix sums when converted to CSR
+        term_ids = np.fromiter((vocab.setdefault(t, len(vocab)) for d in docs for t in d), dtype=np.int64)
+        doc_ids = np.repeat(np.arange(n, dtype=np.int64), lengths.astype(np.int64))
+        tf = sp.coo_matrix(
+            (np.ones(len(term_ids), dtype=np.float64), (term_ids, doc_ids)), shape=(len(vocab), n)
+        ).tocsr()
+        tf.sum_duplicates()
+        df = np.diff(tf.indptr).astype(np.float64)  # documents per term
         # rank_bm25's BM25Okapi idf: log((N - n + .5) / (n + .5)), negatives -> eps * mean idf
-        idf = {t: math.log(n - f + 0.5) - math.log(f + 0.5) for t, f in df.items()}
-        mean_idf = sum(idf.values()) / len(idf) if idf else 0.0
-        floor = self.epsilon * mean_idf
-        idf = {t: (v if v >= 0 else floor) for t, v in idf.items()}
+        idf = np.log(n - df + 0.5) - np.log(df + 0.5)
+        floor = self.epsilon * float(idf.mean()) if len(idf) else 0.0
+        idf = np.where(idf >= 0, idf, floor)
         w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
-        rows, cols, vals = [], [], []
-        for j, c in enumerate(counts):
-            denom_base = self.k1 * (1 - self.b + self.b * lengths[j] / avgdl)
-            for t, tf in c.items():
-                rows.append(vocab[t])
-                cols.append(j)
-                vals.append(w[j] * idf[t] * tf * (self.k1 + 1) / (tf + denom_base))
+        rows = np.repeat(np.arange(len(vocab)), np.diff(tf.indptr))
+        cols = tf.indices
+        freq = tf.data
+        denom_base = self.k1 * (1 - self.b + self.b * lengths / avgdl)
+        vals = w[cols] * idf[rows] * freq * (self.k1 + 1) / (freq + denom_base[cols])
         self.vocab = vocab
-        self.matrix = sp.csr_matrix((np.array(vals, dtype=np.float32), (rows, cols)), shape=(len(vocab), n))
+        self.matrix = sp.csr_matrix((vals.astype(np.float32), tf.indices.copy(), tf.indptr.copy()), shape=(len(vocab), n))
         return self
 
     def scores(self, query: Sequence[str]) -> np.ndarray:

