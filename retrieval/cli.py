@@ -101,6 +101,9 @@ def bench_retrieval(
     guides_questions: Annotated[
         Path, typer.Option("--guides-questions", help="benchmark JSONL of questions about the guides")
     ] = _GUIDE_QUESTIONS,
+    repeat: Annotated[
+        bool, typer.Option("--repeat", help="ask ours every question twice; the second pass (ours-repeat) times repeated questions")
+    ] = False,
 ) -> None:
     """Benchmark our retriever against rank-bm25, bm25s, dense only and LangChain's EnsembleRetriever."""
     from retrieval.bench import format_table, run_bench
@@ -115,7 +118,7 @@ def bench_retrieval(
         typer.echo(f"{r.name}: " + json.dumps(r.as_dict()), err=True)
 
     results = run_bench(
-        items, queries, embedder, settings.retrieval, index_dir, systems=chosen, progress=True, on_result=done
+        items, queries, embedder, settings.retrieval, index_dir, systems=chosen, progress=True, on_result=done, repeat=repeat
     )
     table = format_table(title, results)
     payload = {

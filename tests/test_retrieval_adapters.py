@@ -59,6 +59,19 @@ def test_bench_runs_every_system_and_scores_by_hand(built, tmp_path: Path) -> No
         assert 0.0 <= r.hit1 <= r.hit5 <= 1.0 and r.mrr10 <= 1.0
 
 
+def test_bench_repeat_serves_repeated_questions_from_the_query_cache(tmp_path: Path) -> None:
+    from retrieval.bench import BenchQuery
+    from retrieval.embedders import CachedEmbedder
+
+    inner = KeywordEmbedder()
+    emb = CachedEmbedder(inner, None, query_cache_size=16)
+    queries = [BenchQuery("a", "给孩子上户口", ("hukou-newborn",)), BenchQuery("b", "办护照", ("passport-apply",))]
+    results = run_bench(tiny_items(), queries, emb, RetrievalSettings(), tmp_path / "idx", systems=["ours"], repeat=True)
+    assert set(results) == {"ours", "ours-repeat"}
+    assert results["ours-repeat"].mrr10 == results["ours"].mrr10
+    assert emb.query_hits == len(queries)  # the second pass never reached the model
+
+
 def test_bench_metrics_on_a_known_ranking() -> None:
     from retrieval.bench import _score
 
