@@ -189,12 +189,16 @@ def run_bench(
     use_context: bool = True,
     on_result: Callable[[SystemResult], None] | None = None,
     repeat: bool = False,
+    paired: bool = False,
 ) -> dict[str, SystemResult]:
     """Build every system on ``items`` and score it on ``queries``.
 
     ``on_result`` is called with each system's result as soon as it is known.
     ``repeat`` asks every question to ours a second time (``ours-repeat``),
     which measures repeated questions served from the query-embedding cache.
+    ``paired`` (with ours and langchain) times the two again question by
+    question, interleaved (``ours-paired``, ``langchain-paired``): the fair
+    latency comparison on a machine whose load changes during the run.
     """
     from retrieval.chunking import chunk_item, dense_text
     from retrieval.hybrid import build_retriever
@@ -327,15 +331,33 @@ def run_bench(
         results["langchain"].build_s = build
         if on_result:
             on_result(results["langchain"])
+
+        if paired and "ours" in systems:
+            # each question to both, back to back and in alternating order, each
+            # with a cold query cache: on a shared machine the two then see the
+            # same load, which separate passes minutes apart do not
+            both: dict[str, tuple[list[list[str]], list[float]]] = {"ours": ([], []), "langchain": ([], [])}
+            asks = {"ours": ask_ours, "langchain": ask_langchain}
+            for n, q in enumerate(queries):
+                for name in ("ours", "langchain") if n % 2 == 0 else ("langchain", "ours"):
+                    clear()
+                    done, lat = both[name]
+                    t = time.perf_counter()
+                    done.append(asks[name](q, done))
+                    lat.append((time.perf_counter() - t) * 1000)
+            for name, (done, lat) in both.items():
+                results[f"{name}-paired"] = _score(f"{name}-paired", queries, done, lat)
+                if on_result:
+                    on_result(results[f"{name}-paired"])
     return results
 
 
 def format_table(title: str, results: dict[str, SystemResult]) -> str:
     """A plain-text table of the results."""
-    head = f"{'system':<11} {'hit@1':>6} {'hit@5':>6} {'MRR@10':>7} {'p50 ms':>7} {'p95 ms':>7} {'build s':>8} {'n':>5}"
+    head = f"{'system':<16} {'hit@1':>6} {'hit@5':>6} {'MRR@10':>7} {'p50 ms':>7} {'p95 ms':>7} {'build s':>8} {'n':>5}"
     lines = [title, head, "-" * len(head)]
     for name, r in results.items():
         lines.append(
-            f"{name:<11} {r.hit1:>6.3f} {r.hit5:>6.3f} {r.mrr10:>7.3f} {r.p50_ms:>7.2f} {r.p95_ms:>7.2f} {r.build_s:>8.3f} {r.queries:>5}"
+            f"{name:<16} {r.hit1:>6.3f} {r.hit5:>6.3f} {r.mrr10:>7.3f} {r.p50_ms:>7.2f} {r.p95_ms:>7.2f} {r.build_s:>8.3f} {r.queries:>5}"
         )
     return "\n".join(lines)

@@ -104,6 +104,10 @@ def bench_retrieval(
     repeat: Annotated[
         bool, typer.Option("--repeat", help="ask ours every question twice; the second pass (ours-repeat) times repeated questions")
     ] = False,
+    paired: Annotated[
+        bool,
+        typer.Option("--paired", help="time ours and langchain again, interleaved question by question (fair on a busy machine)"),
+    ] = False,
 ) -> None:
     """Benchmark our retriever against rank-bm25, bm25s, dense only and LangChain's EnsembleRetriever."""
     from retrieval.bench import format_table, run_bench
@@ -118,7 +122,7 @@ def bench_retrieval(
         typer.echo(f"{r.name}: " + json.dumps(r.as_dict()), err=True)
 
     results = run_bench(
-        items, queries, embedder, settings.retrieval, index_dir, systems=chosen, progress=True, on_result=done, repeat=repeat
+        items, queries, embedder, settings.retrieval, index_dir, systems=chosen, progress=True, on_result=done, repeat=repeat, paired=paired
     )
     table = format_table(title, results)
     payload = {

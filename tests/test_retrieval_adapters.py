@@ -72,6 +72,20 @@ def test_bench_repeat_serves_repeated_questions_from_the_query_cache(tmp_path: P
     assert emb.query_hits == len(queries)  # the second pass never reached the model
 
 
+def test_bench_paired_times_ours_and_langchain_question_by_question(tmp_path: Path) -> None:
+    from retrieval.bench import BenchQuery, format_table
+
+    queries = [BenchQuery("a", "给孩子上户口", ("hukou-newborn",)), BenchQuery("b", "办护照", ("passport-apply",))]
+    results = run_bench(
+        tiny_items(), queries, KeywordEmbedder(), RetrievalSettings(), tmp_path / "idx", systems=["ours", "langchain"], paired=True
+    )
+    assert set(results) == {"ours", "langchain", "ours-paired", "langchain-paired"}
+    for name in ("ours", "langchain"):
+        paired = results[f"{name}-paired"]
+        assert paired.mrr10 == results[name].mrr10 and paired.queries == 2 and paired.p50_ms > 0
+    assert "langchain-paired" in format_table("t", results)
+
+
 def test_bench_metrics_on_a_known_ranking() -> None:
     from retrieval.bench import _score
 
