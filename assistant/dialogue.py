@@ -293,21 +293,26 @@ class DialogueEngine:
     def prepare(self, text: str, state: DialogueState, history: Sequence[Turn] = ()) -> PreparedTurn:
         """Classify, retrieve, decide and build the new state; no text is generated yet."""
         timings: dict[str, float] = {}
+        context = ""
         lang = detect_lang(text, state.lang)
         state = replace(state, lang=lang)
         if state.pending_options:
             resolved = self._resolve_pending(text, state, history, timings)
             if resolved is not None:
                 return resolved
-            # Not an answer to the question: a fresh turn, the question is dropped.
-            state = replace(state, pending_options=(), pending_intent="", pending_question="")
+            # Not an answer to the question: a fresh turn, the question is dropped, but
+            # its topic helps retrieval (我想提公积金 … 我要买房 is about 购房提取).
+            context = state.pending_topic
+            state = replace(state, pending_options=(), pending_intent="", pending_question="", pending_topic="")
 
         t = time.perf_counter()
         prediction = self.classifier.classify(text, state=state)
         timings["intent"] = _ms(t)
 
         t = time.perf_counter()
-        query = RetrievalQuery(text=text, lang=lang, current_item=state.current_item, intent=prediction.label)
+        query = RetrievalQuery(
+            text=f"{context} {text}" if context else text, lang=lang, current_item=state.current_item, intent=prediction.label
+        )
         hits = list(self.retriever.retrieve(query, top_k=self.top_k))
         timings["retrieval"] = _ms(t)
         if self.reranker is not None:
@@ -327,7 +332,7 @@ class DialogueEngine:
                 decision = Decision(Action.ANSWER, decision.intent, item_ids=(item.id,), follow_up=True,
                                     why=f"situation {key} named in the message")
         timings["policy"] = _ms(t)
-        return self._plan(text, state, history, prediction, hits, decision, timings)
+        return self._plan(text, state, history, prediction, hits, decision, timings, topic=query.text)
 
     def _resolve_pending(
         self, text: str, state: DialogueState, history: Sequence[Turn], timings: dict[str, float]
@@ -343,7 +348,7 @@ class DialogueEngine:
             return None
         intent = state.pending_intent or "consult.overview"
         prediction = IntentPrediction(label=intent, confidence=1.0, scores={intent: 1.0})
-        cleared = replace(state, pending_options=(), pending_intent="", pending_question="")
+        cleared = replace(state, pending_options=(), pending_intent="", pending_question="", pending_topic="")
         if option.value == "request_human":
             prediction = IntentPrediction(label="request_human", confidence=1.0, scores={"request_human": 1.0})
             decision = Decision(Action.HANDOFF, "request_human", handoff_reason="customer_request", why="option")
@@ -387,6 +392,8 @@ class DialogueEngine:
         hits: Sequence[Hit],
         decision: Decision,
         timings: dict[str, float],
+        *,
+        topic: str = "",
     ) -> PreparedTurn:
         lang = state.lang
         action = decision.action
@@ -408,6 +415,7 @@ class DialogueEngine:
                 pending_options=(),
                 pending_intent="",
                 pending_question="",
+                pending_topic="",
             )
             if complaint:
                 ordered = _front(hits, decision.item_ids)
@@ -446,11 +454,14 @@ class DialogueEngine:
                 pending_options=options,
                 pending_intent=decision.intent if decision.intent.startswith("consult.") else "consult.overview",
                 pending_question=question,
+                pending_topic=topic or text,
             )
             return PreparedTurn(prediction, ordered, decision, new_state, timings, answer=answer)
         if action is Action.HANDOFF:
             answer = self.composer.handoff(decision.handoff_reason, lang)
-            new_state = replace(state, handed_off=True, pending_options=(), pending_intent="", pending_question="")
+            new_state = replace(
+                state, handed_off=True, pending_options=(), pending_intent="", pending_question="", pending_topic=""
+            )
             return PreparedTurn(prediction, tuple(hits), decision, new_state, timings, answer=answer)
         if action is Action.REFUSE:
             answer = self.composer.refuse(lang)

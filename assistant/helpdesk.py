@@ -237,7 +237,7 @@ def handoff_result(result: TurnResult, reason: str, lang: Lang) -> TurnResult:
     notice = _NOTICES.get(reason, _NOTICES["low_confidence"])[lang]
     answer = Answer(text=notice, action=Action.HANDOFF, lang=lang, generator="helpdesk")
     state = replace(
-        result.state, handed_off=True, pending_options=(), pending_intent="", pending_question=""
+        result.state, handed_off=True, pending_options=(), pending_intent="", pending_question="", pending_topic=""
     )
     return replace(result, answer=answer, state=state, handoff_reason=reason)
 

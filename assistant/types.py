@@ -311,6 +311,9 @@ class DialogueState:
     pending_options: tuple[Option, ...] = ()
     pending_intent: str = ""
     pending_question: str = ""
+    #: the user's message the pending question asked about (我想提公积金): a reply
+    #: that picks no option (我要买房) is retrieved together with it.
+    pending_topic: str = ""
     handed_off: bool = False
 
 

@@ -67,6 +67,7 @@ def build_stages(
     import retrieval
     from assistant.generators import make_generator
     from intents import make_classifier, make_policy
+    from intents.trained import trained_embedder
 
     kb_items = tuple(items) if items is not None else load_knowledge(settings)
     if not kb_items:
@@ -86,10 +87,18 @@ def build_stages(
         )
     reranker = retrieval.make_reranker(settings.retrieval, settings.paths.index_dir / index_name)
     if classifier is None:
-        if embedder is None and settings.intents.backend == "trained":
-            # the trained classifier reads query vectors (its own retriever may be a test double)
-            embedder = retrieval.make_embedder(settings.embedder, settings.paths.cache_dir)
-        classifier = make_classifier(settings.intents, embedder=embedder)
+        intent_embedder = None
+        wanted = trained_embedder(settings.intents.model_path) if settings.intents.backend == "trained" else ""
+        if wanted:
+            # The intent model reads query vectors of the embedder it was trained with:
+            # share the retriever's when it is that one (one query cache), else build the
+            # configured one (the retriever's may be a test double); a configured embedder
+            # of another name is refused at start-up by the classifier.
+            if embedder is not None and embedder.name == wanted:
+                intent_embedder = embedder
+            else:
+                intent_embedder = retrieval.make_embedder(settings.embedder, settings.paths.cache_dir)
+        classifier = make_classifier(settings.intents, embedder=intent_embedder)
     if generator is None:
         generator = make_generator(settings.generator)
     policy = make_policy(settings.intents)

@@ -41,7 +41,7 @@ def _load_bench(path: Path, settings):  # type: ignore[no-untyped-def]
 def train(
     config: ConfigOption = None,
     out: Annotated[Optional[Path], typer.Option(help="model file (default intents/models/intent_classifier.joblib)")] = None,
-    c: Annotated[float, typer.Option(help="inverse regularisation of the logistic regression")] = 8.0,
+    c: Annotated[float, typer.Option(help="inverse regularisation of the logistic regression")] = 16.0,
     benchmark: Annotated[
         Optional[Path],
         typer.Option(help="labelled benchmark whose turns are trained on and cross-validated (default: the dev set)"),

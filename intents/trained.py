@@ -365,6 +365,19 @@ class TrainedClassifier:
         return IntentPrediction(label=label, confidence=scores[label], scores=scores)
 
 
+def trained_embedder(model_path: Path | None = None) -> str:
+    """The embedder name the model at ``model_path`` (default: the committed one) was
+    trained with, "" for an n-gram-only model or when the manifest is missing
+    (loading then names the fix)."""
+    man = manifest_path(model_path or DEFAULT_MODEL_PATH)
+    if not man.is_file():
+        return ""
+    try:
+        return str(json.loads(man.read_text(encoding="utf-8")).get("embedder", ""))
+    except (OSError, json.JSONDecodeError):
+        return ""
+
+
 def out_of_fold_path(model_path: Path) -> Path:
     """Where ``train`` keeps the benchmark turns' out-of-fold class scores."""
     return model_path.with_suffix(".oof.json")
@@ -408,7 +421,7 @@ def train(
     embedder: Embedder | None = None,
     benchmark: Path | None = DEFAULT_BENCHMARK,
     data_dir: Path = DATA_DIR,
-    c: float = 8.0,
+    c: float = 16.0,
     seed: int = 13,
     cv_folds: int = 5,
     per_pattern: int = 6,

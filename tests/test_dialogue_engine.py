@@ -261,3 +261,12 @@ def test_a_situation_named_in_the_question_is_not_asked_again(items: dict[str, S
     (r,) = talk(eng, "我在上海读书 居住证要带什么材料")
     assert r.answer.action is Action.ANSWER and r.state.slots["situation"] == "studying"
     assert "在读证明" in r.answer.text and "劳动合同" not in r.answer.text
+
+
+def test_a_reply_that_picks_no_option_is_retrieved_with_the_question_topic(engine: DialogueEngine) -> None:
+    ask = talk(engine, "公积金怎么取")[0]
+    assert ask.answer.action is Action.CLARIFY and ask.state.pending_topic == "公积金怎么取"
+    engine.retriever.queries.clear()  # type: ignore[attr-defined]
+    r = engine.turn("今天先问问别的", ask.state, ())
+    assert engine.retriever.queries[0].text == "公积金怎么取 今天先问问别的"  # type: ignore[attr-defined]
+    assert r.state.pending_topic in ("", "公积金怎么取 今天先问问别的")
