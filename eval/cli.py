@@ -326,8 +326,9 @@ def _update_expected(settings: Any, expected: Path, bench: Path, *, turns: int, 
             metrics[path] = {"value": round(value, 4), "tolerance": tol}
     p95 = metric_at(result.metrics, "latency_ms.p95")
     if p95 is not None:
-        # CI machines differ in speed: the latency gate only catches an order-of-magnitude slowdown.
-        metrics["latency_ms.p95"] = {"value": round(p95, 1), "tolerance": round(max(4 * p95, 200.0), 1)}
+        # CI machines differ in speed: the latency gate only catches an order-of-magnitude slowdown
+        # (a floor of 2 s: a turn of the embedded pipeline takes ~0.1 s on two quiet cores).
+        metrics["latency_ms.p95"] = {"value": round(p95, 1), "tolerance": round(max(4 * p95, 2000.0), 1)}
     doc = {
         "benchmark": str(bench.relative_to(Path.cwd())) if bench.is_relative_to(Path.cwd()) else str(bench),
         "note": "written by 'xiaoshen eval gate --update'; the CI test runs these cases with the real models",
