@@ -239,7 +239,29 @@ class ActionPolicy:
                 why=f"{len(close)} items within margin {t.clarify_margin:.3f}",
             ))
         main = named_close[0] if named_close else hits[0].item_id
+        if not named_close:
+            main = self._member_over_bundle(hits, inp.items, main)
         return self.answer_item(inp, label, main, follow_up=False)
+
+    def _member_over_bundle(self, hits: Sequence[Hit], items: Mapping[str, ServiceItem], main: str) -> str:
+        """A member service instead of the top bundle when its own evidence is stronger.
+
+        孩子出生了想报户口 ranks 新生儿一件事 first, but 报户口 is one of its services
+        and matches that service's words better: the citizen asks about the
+        service.  A bundle stays the answer when it matches best (要办哪些手续).
+        """
+        bundle = items.get(main)
+        if bundle is None or bundle.kind != "bundle":
+            return main
+        top = self.evidence(hits[0])
+        scale = abs(top) or 1.0
+        best, best_evidence = main, self.evidence(next(h for h in hits if h.item_id == main))
+        for h in hits:
+            if (top - self.evidence(h)) / scale > self.thresholds.clarify_margin:
+                continue
+            if h.item_id in _members(bundle) and self.evidence(h) > best_evidence:
+                best, best_evidence = h.item_id, self.evidence(h)
+        return best
 
     def answer_item(self, inp: PolicyInput, label: str, item_id: str, *, follow_up: bool) -> Decision:
         """Answer from ``item_id``, unless its situations must be asked first."""

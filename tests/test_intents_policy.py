@@ -137,3 +137,15 @@ def test_situation_is_asked_only_when_the_asked_field_differs_by_situation() -> 
     assert not depends_on_situation(permit, "consult.fee")
     plain = ITEMS["passport-apply"]
     assert not any(depends_on_situation(plain, label) for label in INTENTS)
+
+
+def test_a_member_service_that_matches_better_is_answered_instead_of_its_bundle() -> None:
+    # onething-birth bundles hukou-newborn; both close, the member's own evidence is higher
+    t = PolicyThresholds(answer_score=0.3, clarify_margin=0.2, score_key="bm25")
+    hits = [Hit("onething-birth", 0.93, components={"bm25": 22.9}), Hit("hukou-newborn", 0.90, components={"bm25": 29.0})]
+    d = ActionPolicy(t).decide(PolicyInput(pred("consult.process"), hits, DialogueState(), ITEMS, (), "孩子出生了想报户口"))
+    assert d.action is Action.ANSWER and d.item_ids == ("hukou-newborn",)
+    # the bundle matching best stays the answer
+    hits = [Hit("onething-birth", 0.93, components={"bm25": 30.0}), Hit("hukou-newborn", 0.90, components={"bm25": 29.0})]
+    d = ActionPolicy(t).decide(PolicyInput(pred("consult.overview"), hits, DialogueState(), ITEMS, (), "孩子出生了要办哪些事"))
+    assert d.item_ids == ("onething-birth",)
