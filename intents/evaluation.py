@@ -241,6 +241,7 @@ def fit_policy(
                     for m in (0.0, 0.01, 0.02, 0.03, 0.05, 0.08, 0.12, 0.16, 0.2, 0.3)
                     for n in (6, 8, 10, 12, 15, 20, 1000)
                 ],
+                "tie_margin": [0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.08],
                 "refuse_confidence": [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8],
                 "chitchat_confidence": [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8],
                 "clarify_situations": [False, True],

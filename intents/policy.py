@@ -56,6 +56,10 @@ class PolicyThresholds:
     #: (社保怎么弄) is vague, a long one carries the details that retrieval already
     #: used to rank its item first.
     clarify_max_chars: int = 1000
+    #: Items within this (smaller) relative gap of the top item are a tie: a tie is
+    #: asked about whatever the message's length (提取公积金需要什么材料: rent, purchase
+    #: and leaving score alike), because the details that would decide it are missing.
+    tie_margin: float = 0.0
     #: Ask the item's situation question (情形) before answering materials or
     #: conditions of an item whose answer depends on it and no situation is known.
     clarify_situations: bool = False
@@ -158,7 +162,9 @@ class ActionPolicy:
             )
         return float(hit.components[key])
 
-    def close_items(self, hits: Sequence[Hit], items: Mapping[str, ServiceItem] | None = None) -> list[str]:
+    def close_items(
+        self, hits: Sequence[Hit], items: Mapping[str, ServiceItem] | None = None, *, margin: float | None = None
+    ) -> list[str]:
         """Ids of hits whose evidence is within ``clarify_margin`` of the top hit, top first.
 
         With ``items``, an item and a bundle (一件事) that contains it count as
@@ -173,7 +179,7 @@ class ActionPolicy:
         for h in hits:
             if h.item_id in out:
                 continue
-            if (top - self.evidence(h)) / scale <= self.thresholds.clarify_margin:
+            if (top - self.evidence(h)) / scale <= (self.thresholds.clarify_margin if margin is None else margin):
                 if items is None or not any(_nested(items, h.item_id, o) for o in out):
                     out.append(h.item_id)
             if len(out) >= self.thresholds.max_options:
@@ -233,10 +239,13 @@ class ActionPolicy:
         close = self.close_items(hits, inp.items)
         named_close = [m for m in named if m in close]
         short = message_length(inp.text) <= t.clarify_max_chars
-        if len(close) >= 2 and len(named_close) != 1 and short:
+        tied = self.close_items(hits, inp.items, margin=t.tie_margin) if t.tie_margin > 0 else []
+        candidates = close if short else tied
+        if len(candidates) >= 2 and len([m for m in named if m in candidates]) != 1:
             return self._unresolved(inp, label, Decision(
-                Action.CLARIFY, label, item_ids=tuple(close), clarify_kind="items", unresolved=True,
-                why=f"{len(close)} items within margin {t.clarify_margin:.3f}",
+                Action.CLARIFY, label, item_ids=tuple(candidates), clarify_kind="items", unresolved=True,
+                why=f"{len(candidates)} items within margin "
+                f"{(t.clarify_margin if short else t.tie_margin):.3f}" + ("" if short else " (a tie)"),
             ))
         main = named_close[0] if named_close else hits[0].item_id
         if not named_close:

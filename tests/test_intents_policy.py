@@ -149,3 +149,18 @@ def test_a_member_service_that_matches_better_is_answered_instead_of_its_bundle(
     hits = [Hit("onething-birth", 0.93, components={"bm25": 30.0}), Hit("hukou-newborn", 0.90, components={"bm25": 29.0})]
     d = ActionPolicy(t).decide(PolicyInput(pred("consult.overview"), hits, DialogueState(), ITEMS, (), "孩子出生了要办哪些事"))
     assert d.item_ids == ("onething-birth",)
+
+
+def test_a_tie_is_asked_about_even_in_a_long_message() -> None:
+    hits = [Hit("housing-fund-withdraw-rent", 0.800), Hit("housing-fund-withdraw-buy", 0.798), Hit("passport-apply", 0.3)]
+    long = "我想问一下提取住房公积金的时候需要准备哪些材料"
+    plain = PolicyThresholds(answer_score=0.3, clarify_margin=0.1, clarify_max_chars=8)
+    d = ActionPolicy(plain).decide(PolicyInput(pred("consult.materials"), hits, DialogueState(), ITEMS, (), long))
+    assert d.action is Action.ANSWER
+    tie = PolicyThresholds(answer_score=0.3, clarify_margin=0.1, clarify_max_chars=8, tie_margin=0.01)
+    d = ActionPolicy(tie).decide(PolicyInput(pred("consult.materials"), hits, DialogueState(), ITEMS, (), long))
+    assert d.action is Action.CLARIFY and d.item_ids == ("housing-fund-withdraw-rent", "housing-fund-withdraw-buy")
+    # a clear lead is no tie
+    lead = [Hit("housing-fund-withdraw-rent", 0.80), Hit("housing-fund-withdraw-buy", 0.75)]
+    d = ActionPolicy(tie).decide(PolicyInput(pred("consult.materials"), lead, DialogueState(), ITEMS, (), long))
+    assert d.action is Action.ANSWER
