@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -33,6 +34,24 @@ def first_sentence(text: str, limit: int = _NAME_CHARS) -> str:
     return head[:limit].strip() or text[:limit]
 
 
+def json_lines(path: Path, problems: list[str], *, comments: bool) -> Iterator[tuple[int, object]]:
+    """``(line number, value)`` of each non-blank line of a JSON Lines file.
+
+    A line that is not JSON is recorded in ``problems`` (``line N: invalid
+    JSON (…)``) and skipped, so a reader can list every bad line at once;
+    with ``comments`` lines starting with ``#`` are skipped too.
+    """
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, start=1):
+            line = line.strip()
+            if not line or (comments and line.startswith("#")):
+                continue
+            try:
+                yield n, json.loads(line)
+            except json.JSONDecodeError as e:
+                problems.append(f"line {n}: invalid JSON ({e.msg})")
+
+
 def read_corpus(path: Path) -> list[dict[str, str]]:
     """The entries of a corpus file, validated; blank and ``#`` lines are skipped.
 
@@ -44,37 +63,28 @@ def read_corpus(path: Path) -> list[dict[str, str]]:
     entries: list[dict[str, str]] = []
     problems: list[str] = []
     seen: set[str] = set()
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            try:
-                raw = json.loads(line)
-            except json.JSONDecodeError as e:
-                problems.append(f"line {n}: invalid JSON ({e.msg})")
-                continue
-            if not isinstance(raw, dict):
-                problems.append(f"line {n}: must be a JSON object")
-                continue
-            cid = str(raw.get("id") or "").strip()
-            answer = str(raw.get("answer") or "").strip()
-            if not cid or not answer:
-                problems.append(f"line {n}: 'id' and 'answer' are required and non-empty")
-                continue
-            if cid in seen:
-                problems.append(f"line {n}: duplicate id {cid!r}")
-                continue
-            seen.add(cid)
-            entries.append(
-                {
-                    "id": cid,
-                    "answer": answer,
-                    "question": str(raw.get("question") or "").strip(),
-                    "title": str(raw.get("title") or "").strip(),
-                    "department": str(raw.get("department") or "").strip(),
-                }
-            )
+    for n, raw in json_lines(path, problems, comments=True):
+        if not isinstance(raw, dict):
+            problems.append(f"line {n}: must be a JSON object")
+            continue
+        cid = str(raw.get("id") or "").strip()
+        answer = str(raw.get("answer") or "").strip()
+        if not cid or not answer:
+            problems.append(f"line {n}: 'id' and 'answer' are required and non-empty")
+            continue
+        if cid in seen:
+            problems.append(f"line {n}: duplicate id {cid!r}")
+            continue
+        seen.add(cid)
+        entries.append(
+            {
+                "id": cid,
+                "answer": answer,
+                "question": str(raw.get("question") or "").strip(),
+                "title": str(raw.get("title") or "").strip(),
+                "department": str(raw.get("department") or "").strip(),
+            }
+        )
     if problems:
         listing = "; ".join(problems[:20])
         raise KnowledgeBaseError(
@@ -233,25 +243,16 @@ def guide_items(path: Path | str) -> list[ServiceItem]:
     items: list[ServiceItem] = []
     problems: list[str] = []
     seen: dict[str, int] = {}
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                raw = json.loads(line)
-            except json.JSONDecodeError as e:
-                problems.append(f"line {n}: invalid JSON ({e.msg})")
-                continue
-            if not isinstance(raw, dict) or any(not str(raw.get(k) or "").strip() for k in _GUIDE_REQUIRED):
-                problems.append(f"line {n}: needs non-empty {' and '.join(_GUIDE_REQUIRED)}")
-                continue
-            gid = guide_id(raw)
-            if gid in seen:
-                problems.append(f"line {n}: repeats line {seen[gid]} (same area, department and name)")
-                continue
-            seen[gid] = n
-            items.append(guide_item(raw, updated=updated))
+    for n, raw in json_lines(path, problems, comments=False):
+        if not isinstance(raw, dict) or any(not str(raw.get(k) or "").strip() for k in _GUIDE_REQUIRED):
+            problems.append(f"line {n}: needs non-empty {' and '.join(_GUIDE_REQUIRED)}")
+            continue
+        gid = guide_id(raw)
+        if gid in seen:
+            problems.append(f"line {n}: repeats line {seen[gid]} (same area, department and name)")
+            continue
+        seen[gid] = n
+        items.append(guide_item(raw, updated=updated))
     if problems:
         raise KnowledgeBaseError(
             f"{len(problems)} bad line(s) in service-guide file {path}: {'; '.join(problems[:20])}; fix or remove them"

@@ -139,8 +139,9 @@ def test_out_of_scope_is_refused_and_keeps_the_topic(engine: DialogueEngine) -> 
     assert r.state.current_item == "residence-permit-apply"
 
 
-def test_situation_question_when_policy_asks_for_it(items: dict[str, ServiceItem]) -> None:
-    eng = DialogueEngine(
+def situation_engine(items: dict[str, ServiceItem]) -> DialogueEngine:
+    """An engine whose policy asks the situation question (情形) when the answer depends on it."""
+    return DialogueEngine(
         classifier=RuleClassifier(),
         retriever=BigramRetriever(list(items.values())),
         reranker=None,
@@ -148,6 +149,10 @@ def test_situation_question_when_policy_asks_for_it(items: dict[str, ServiceItem
         policy=ActionPolicy(PolicyThresholds(answer_score=0.2, clarify_margin=0.05, switch_score=0.4, clarify_situations=True)),
         items=items,
     )
+
+
+def test_situation_question_when_policy_asks_for_it(items: dict[str, ServiceItem]) -> None:
+    eng = situation_engine(items)
     ask, choose = talk(eng, "居住证要带什么材料", "在沪就读")
     assert ask.answer.action is Action.CLARIFY
     assert {o.situation for o in ask.answer.options if o.situation} == {"employed", "studying"}
@@ -250,14 +255,7 @@ def test_a_situation_named_in_the_question_is_not_asked_again(items: dict[str, S
 
     assert situation_in_text("我在上海上班，办居住证要带什么材料", items["residence-permit-apply"]) == "employed"
     assert situation_in_text("办居住证要带什么材料", items["residence-permit-apply"]) == ""
-    eng = DialogueEngine(
-        classifier=RuleClassifier(),
-        retriever=BigramRetriever(list(items.values())),
-        reranker=None,
-        generator=Composer(),
-        policy=ActionPolicy(PolicyThresholds(answer_score=0.2, clarify_margin=0.05, switch_score=0.4, clarify_situations=True)),
-        items=items,
-    )
+    eng = situation_engine(items)
     (r,) = talk(eng, "我在上海读书 居住证要带什么材料")
     assert r.answer.action is Action.ANSWER and r.state.slots["situation"] == "studying"
     assert "在读证明" in r.answer.text and "劳动合同" not in r.answer.text
