@@ -54,27 +54,17 @@ def _prepare(settings: Any, bench: Path, corpus: Path | None, *, progress: bool)
 
 
 def _out_of_fold_intents(settings: Any, stages: Any, bench: Path, info: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    """On the benchmark the intent model was trained on, classify its turns out of fold.
-
-    The shipped model has seen every labelled turn of that file, so its own
-    predictions there would be training figures; each turn is instead given the
-    prediction of the cross-validation model that never saw its case (saved by
-    ``xiaoshen intents train``).  Other benchmarks run the shipped model as is.
-    """
-    if settings.intents.backend != "trained":
-        return stages, info
+    """On the benchmark the intent model was trained on, classify its turns out of fold
+    (:func:`intents.evaluation.with_out_of_fold`); other benchmarks run the shipped model."""
     from dataclasses import replace
 
-    from intents.evaluation import CachingClassifier
-    from intents.trained import DEFAULT_MODEL_PATH, out_of_fold_predictions
+    from intents.evaluation import with_out_of_fold
 
-    preset = out_of_fold_predictions(settings.intents.model_path or DEFAULT_MODEL_PATH, bench)
-    if not preset:
+    classifier, n = with_out_of_fold(stages.classifier, settings.intents, bench)
+    if not n:
         return stages, info
-    _note(f"the intent model was trained on {bench.name}: its {len(preset)} labelled texts are classified out of fold")
-    return replace(stages, classifier=CachingClassifier(stages.classifier, preset)), {
-        **info, "intent_out_of_fold_texts": len(preset),
-    }
+    _note(f"the intent model was trained on {bench.name}: its {n} labelled texts are classified out of fold")
+    return replace(stages, classifier=classifier), {**info, "intent_out_of_fold_texts": n}
 
 
 def _commit() -> str:

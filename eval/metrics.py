@@ -342,23 +342,25 @@ def _stage_latencies(outcomes: Sequence[TurnOutcome]) -> dict[str, dict[str, flo
     }
 
 
+def _label_confusion(
+    outcomes: Sequence[TurnOutcome], expected: str, chosen: str, order: Sequence[str]
+) -> tuple[list[str], list[list[int]]]:
+    """Labels of ``order`` that occur, and the expected × chosen counts of two outcome fields."""
+    pool = [o for o in outcomes if not o.error and getattr(o, expected) is not None]
+    exp = [getattr(o, expected) or "" for o in pool]
+    got = [getattr(o, chosen) for o in pool]
+    counts = Counter(exp) + Counter(got)
+    labels = [lab for lab in order if counts[lab]]
+    return labels, confusion_matrix(exp, got, labels)
+
+
 def action_confusion(outcomes: Sequence[TurnOutcome]) -> tuple[list[str], list[list[int]]]:
     """Action labels (those that occur, in ACTIONS order) and the expected × chosen counts."""
     from assistant.types import ACTIONS
 
-    pool = [o for o in outcomes if not o.error and o.expect_action is not None]
-    exp = [o.expect_action or "" for o in pool]
-    got = [o.action for o in pool]
-    counts = Counter(exp) + Counter(got)
-    labels = [a for a in ACTIONS if counts[a]]
-    return labels, confusion_matrix(exp, got, labels)
+    return _label_confusion(outcomes, "expect_action", "action", ACTIONS)
 
 
 def intent_confusion(outcomes: Sequence[TurnOutcome]) -> tuple[list[str], list[list[int]]]:
     """Labels (taxonomy order, those that occur) and the expected × predicted counts."""
-    pool = [o for o in outcomes if not o.error and o.expect_intent is not None]
-    exp = [o.expect_intent or "" for o in pool]
-    got = [o.intent for o in pool]
-    counts = Counter(exp) + Counter(got)
-    labels = [lab for lab in INTENTS if counts[lab]]
-    return labels, confusion_matrix(exp, got, labels)
+    return _label_confusion(outcomes, "expect_intent", "intent", INTENTS)

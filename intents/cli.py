@@ -108,18 +108,13 @@ def _engine(settings):  # type: ignore[no-untyped-def]
     )
 
 
-def _out_of_fold(settings, bench_path: Path):  # type: ignore[no-untyped-def]
-    """Out-of-fold intent predictions for ``bench_path`` when the trained model learnt from it."""
-    if settings.intents.backend != "trained":
-        return {}
-    from intents.trained import DEFAULT_MODEL_PATH, out_of_fold_predictions
+def _out_of_fold(settings, engine, bench_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Let ``engine`` classify the texts of ``bench_path`` out of fold when the model learnt from them."""
+    from intents.evaluation import with_out_of_fold
 
-    preset = out_of_fold_predictions(settings.intents.model_path or DEFAULT_MODEL_PATH, bench_path)
-    if preset:
-        typer.echo(
-            f"{bench_path.name} was trained on: its {len(preset)} labelled texts are classified out of fold", err=True
-        )
-    return preset
+    engine.classifier, n = with_out_of_fold(engine.classifier, settings.intents, bench_path)
+    if n:
+        typer.echo(f"{bench_path.name} was trained on: its {n} labelled texts are classified out of fold", err=True)
 
 
 def _index_stamp(settings) -> str:  # type: ignore[no-untyped-def]
@@ -155,6 +150,7 @@ def fit_policy_command(
     settings = settings_from(config)
     bench = _load_bench(bench_path, settings)
     engine = _engine(settings)
+    _out_of_fold(settings, engine, bench_path)
     keys = score_key
     if not keys:
         probe = engine.retriever.retrieve(RetrievalQuery(text="居住证怎么办理"), top_k=1)
@@ -164,7 +160,7 @@ def fit_policy_command(
     stamp = _index_stamp(settings)
     best, metrics, tried = fit_policy(
         engine, bench, base, score_keys=keys, rounds=rounds, progress=True,
-        retrieval_cache=retrieval_cache, cache_stamp=stamp, preset=_out_of_fold(settings, bench_path),
+        retrieval_cache=retrieval_cache, cache_stamp=stamp,
     )
     path = out or DEFAULT_POLICY_PATH
     doc = {
@@ -196,14 +192,12 @@ def evaluate(
     from dataclasses import asdict
 
     from assistant.cli import settings_from
-    from intents.evaluation import CachingClassifier, CachingRetriever, dialogue_metrics, replay
+    from intents.evaluation import CachingRetriever, dialogue_metrics, replay
 
     settings = settings_from(config)
     bench = _load_bench(bench_path, settings)
     engine = _engine(settings)
-    preset = _out_of_fold(settings, bench_path)
-    if preset:
-        engine.classifier = CachingClassifier(engine.classifier, preset)
+    _out_of_fold(settings, engine, bench_path)
     caching = CachingRetriever(engine.retriever, path=retrieval_cache, stamp=_index_stamp(settings))
     engine.retriever = caching
     records = replay(engine, bench)

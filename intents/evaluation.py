@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from assistant.types import INTENTS, Action, DialogueState, Hit, IntentPrediction, RetrievalQuery
 
 if TYPE_CHECKING:
+    from assistant.settings import IntentSettings
     from assistant.dialogue import DialogueEngine
     from eval.benchmark import Benchmark
     from intents.policy import ActionPolicy, PolicyThresholds
@@ -56,6 +57,23 @@ class CachingClassifier:
         if text not in self.cache:
             self.cache[text] = self.inner.classify(text, state=state)  # type: ignore[attr-defined]
         return self.cache[text]
+
+
+def with_out_of_fold(classifier: object, settings: IntentSettings, benchmark: Path) -> tuple[object, int]:
+    """``classifier``, answering the texts of ``benchmark`` it was trained on out of fold.
+
+    The shipped model has seen every labelled turn of the development
+    benchmark, so its own predictions there are training figures; each such
+    text instead gets the prediction of the cross-validation model that never
+    saw its case (saved by ``xiaoshen intents train``).  Returns the classifier
+    to use and how many texts are answered out of fold (0: unchanged).
+    """
+    if settings.backend != "trained":
+        return classifier, 0
+    from intents.trained import DEFAULT_MODEL_PATH, out_of_fold_predictions
+
+    preset = out_of_fold_predictions(settings.model_path or DEFAULT_MODEL_PATH, benchmark)
+    return (CachingClassifier(classifier, preset), len(preset)) if preset else (classifier, 0)
 
 
 class CachingRetriever:
@@ -202,7 +220,6 @@ def fit_policy(
     progress: bool = False,
     retrieval_cache: Path | None = None,
     cache_stamp: str = "",
-    preset: Mapping[str, IntentPrediction] | None = None,
 ) -> tuple[PolicyThresholds, dict[str, float], int]:
     """Search the thresholds on ``bench``; returns the best, its metrics and the settings tried.
 
@@ -211,13 +228,13 @@ def fit_policy(
     candidate ``score_key``.  Classification and retrieval are cached, so each
     setting replays only the policy and the composer.  Candidate score
     thresholds are quantiles of the top-hit evidence seen on the benchmark, so
-    they live on the retriever's own scale.  ``preset`` (out-of-fold
-    predictions of the trained classifier) replaces the classifier on the
-    benchmark texts it was trained on, so the thresholds see honest confidences.
+    they live on the retriever's own scale.  On a benchmark the classifier
+    was trained on, pass it wrapped by :func:`with_out_of_fold`, so the
+    thresholds see honest confidences.
     """
     from intents.policy import ActionPolicy
 
-    engine.classifier = CachingClassifier(engine.classifier, preset)  # type: ignore[assignment]
+    engine.classifier = CachingClassifier(engine.classifier)  # type: ignore[assignment]
     caching = CachingRetriever(engine.retriever, path=retrieval_cache, stamp=cache_stamp)
     engine.retriever = caching  # type: ignore[assignment]
     tried = 0

@@ -268,14 +268,13 @@ class IntentModel:
     passed in, because it is a shared runtime stage (the retriever uses it too).
     """
 
-    def __init__(self, c: float = 8.0, *, embedder_name: str = "", embedder_dim: int = 0) -> None:
+    def __init__(self, c: float = 8.0, *, embedder_name: str = "") -> None:
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         self.vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True, min_df=1)
         self.clf = TemperatureScaledLR(c)
         #: the embedder whose vectors were trained on ("" = n-grams only).
         self.embedder_name = embedder_name
-        self.embedder_dim = embedder_dim
 
     @property
     def classes_(self):  # type: ignore[no-untyped-def]
@@ -445,10 +444,10 @@ def train(
     texts = [normalize(e.text) for e in examples]
     labels = np.array([e.label for e in examples])
     vectors = _embed(embedder, texts)
-    name, dim = (embedder.name, int(embedder.dim)) if embedder is not None else ("", 0)
+    name = embedder.name if embedder is not None else ""
 
     def fold_model(idx):  # type: ignore[no-untyped-def]
-        m = IntentModel(c, embedder_name=name, embedder_dim=dim)
+        m = IntentModel(c, embedder_name=name)
         return m.fit([texts[i] for i in idx], labels[idx], None if vectors is None else vectors[idx])
 
     groups = np.array([e.group for e in examples])

@@ -233,24 +233,23 @@ def run_bench(
             ranked.append(ranking)
         return ranked, lat
 
+    def record(name: str, ranked: list[list[str]], lat: list[float], build: float = 0.0) -> None:
+        results[name] = _score(name, queries, ranked, lat)
+        results[name].build_s = build
+        if on_result:
+            on_result(results[name])
+
     if "ours" in systems:
 
         def ask_ours(q: BenchQuery, done: list[list[str]]) -> list[str]:
             current = done[q.previous][0] if use_context and q.previous >= 0 and done[q.previous] else ""
             return [h.item_id for h in ours.retrieve(RetrievalQuery(q.text, current_item=current), top_k=10)]
 
-        ranked, lat = timed(ask_ours)
-        results["ours"] = _score("ours", queries, ranked, lat)
-        results["ours"].build_s = ours_build
-        if on_result:
-            on_result(results["ours"])
+        record("ours", *timed(ask_ours), build=ours_build)
         if repeat:
             # the same questions again: every query vector now comes from the
             # bounded cache, so this times repeated questions (the pipeline without the model)
-            ranked, lat = timed(ask_ours, cold=False)
-            results["ours-repeat"] = _score("ours-repeat", queries, ranked, lat)
-            if on_result:
-                on_result(results["ours-repeat"])
+            record("ours-repeat", *timed(ask_ours, cold=False))
 
     tok = _jieba_tokens() if {"rank_bm25", "bm25s", "langchain"} & set(systems) else None
     if "rank_bm25" in systems:
@@ -262,15 +261,9 @@ def run_bench(
         build = time.perf_counter() - start
 
         def ask_okapi(q: BenchQuery, _: list[list[str]]) -> list[str]:
-            s = okapi.get_scores(tok(q.text))  # type: ignore[misc]
-            order = np.argsort(-s)[:200]
-            return _first_items([item_of[j] for j in order if s[j] > 0])
+            return _ranked_by_score(okapi.get_scores(tok(q.text)), item_of)  # type: ignore[misc]
 
-        ranked, lat = timed(ask_okapi)
-        results["rank_bm25"] = _score("rank_bm25", queries, ranked, lat)
-        results["rank_bm25"].build_s = build
-        if on_result:
-            on_result(results["rank_bm25"])
+        record("rank_bm25", *timed(ask_okapi), build=build)
 
     if "bm25s" in systems:
         import bm25s
@@ -286,15 +279,9 @@ def run_bench(
             qt = [t for t in tok(q.text) if t in vocab]  # type: ignore[misc]
             if not qt:
                 return []
-            s = model.get_scores(qt)
-            order = np.argsort(-s)[:200]
-            return _first_items([item_of[j] for j in order if s[j] > 0])
+            return _ranked_by_score(model.get_scores(qt), item_of)
 
-        ranked, lat = timed(ask_bm25s)
-        results["bm25s"] = _score("bm25s", queries, ranked, lat)
-        results["bm25s"].build_s = build
-        if on_result:
-            on_result(results["bm25s"])
+        record("bm25s", *timed(ask_bm25s), build=build)
 
     if "dense" in systems:
         import faiss
@@ -309,11 +296,7 @@ def run_bench(
             _, idx = flat.search(v, 100)
             return _first_items([item_of[j] for j in idx[0] if j >= 0])
 
-        ranked, lat = timed(ask_dense)
-        results["dense"] = _score("dense", queries, ranked, lat)
-        results["dense"].build_s = build
-        if on_result:
-            on_result(results["dense"])
+        record("dense", *timed(ask_dense), build=build)
 
     if "langchain" in systems:
         from retrieval.langchain import ensemble_baseline
@@ -326,11 +309,7 @@ def run_bench(
             docs = ensemble.invoke(q.text)
             return _first_items([d.metadata["item_id"] for d in docs])
 
-        ranked, lat = timed(ask_langchain)
-        results["langchain"] = _score("langchain", queries, ranked, lat)
-        results["langchain"].build_s = build
-        if on_result:
-            on_result(results["langchain"])
+        record("langchain", *timed(ask_langchain), build=build)
 
         if paired and "ours" in systems:
             # each question to both, back to back and in alternating order, each
@@ -346,10 +325,14 @@ def run_bench(
                     done.append(asks[name](q, done))
                     lat.append((time.perf_counter() - t) * 1000)
             for name, (done, lat) in both.items():
-                results[f"{name}-paired"] = _score(f"{name}-paired", queries, done, lat)
-                if on_result:
-                    on_result(results[f"{name}-paired"])
+                record(f"{name}-paired", done, lat)
     return results
+
+
+def _ranked_by_score(scores: np.ndarray, item_of: Sequence[str]) -> list[str]:
+    """Item ids by their best-scoring chunk among the 200 best, chunks scoring 0 left out."""
+    order = np.argsort(-scores)[:200]
+    return _first_items([item_of[j] for j in order if scores[j] > 0])
 
 
 def format_table(title: str, results: dict[str, SystemResult]) -> str:
