@@ -241,6 +241,9 @@ class Hit:
     text: str = ""
     #: per-component scores (``bm25``, ``dense``, ``fused``, ``rerank``…) for reports.
     components: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    #: words of the query found in this item's name or aliases (what the citizen
+    #: called it); empty when the retriever does not report them.
+    name_terms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

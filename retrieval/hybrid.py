@@ -46,8 +46,10 @@ HNSW_THRESHOLD = 50_000
 FOLLOWUP_WORDS: frozenset[str] = frozenset(
     """材料 资料 证件 证明 需要 条件 要求 资格 符合 流程 步骤 程序 手续 费用 收费 收不收费 免费 钱 多少钱 花钱 工本费 交钱
     多久 时间 几天 天 时限 期限 工作日 多长时间 多长 长时间 什么时候 时候 办好 拿到 地点 地方 哪里 窗口 地址 去 哪儿 网上 线上 在线 网上办 手机 app
-    一网通办 随申办 办理 办 申请 那 那么 还 带 准备 交 提交 可以 能 哪些 办事 预约 电话 咨询 进度 查询 本人 代办 别人 本人去 要不要 需不需要
-    吗 呢 什么 怎么 如何 还要 还需要 另外 其他 别的 具体 详细 一下 说说 再 问 那个 这个 该 它 流程图 要多久 多少 几 个 次 份 复印件 原件 复印""".split()
+    一网通办 随申办 办理 办 办证 申请 那 那么 还 带 准备 交 提交 可以 能 哪些 办事 预约 电话 咨询 进度 查询 本人 代办 别人 本人去 要不要 需不需要
+    吗 呢 什么 怎么 如何 还要 还需要 另外 其他 别的 具体 详细 一下 说说 再 问 那个 这个 该 它 流程图 要多久 多少 几 个 次 份 复印件 原件 复印
+    弄 怎么弄 咋弄 搞 怎么搞 事情 事儿 想问 问问 问一下 了解 了解一下
+    apply application get need can as in on with want please""".split()
 )
 
 #: Characters that alone never name an item (那要, 还要带, 去哪).
@@ -279,10 +281,10 @@ class HybridRetriever:
             fused[i] += b * scale
             candidate[i] = True
         context = 0.0
+        # words of the query that can name an item (from names and aliases)
+        naming = [t for t in tokens if not is_generic(t) and t in self.item_vocab]
         current = self._item_index.get(query.current_item) if query.current_item else None
         if current is not None:
-            # words of the query that can name an item (from names and aliases)
-            naming = [t for t in tokens if not is_generic(t) and t in self.item_vocab]
             names_other = any(i != query.current_item for m in matches for i in m.item_ids) or any(
                 query.current_item not in self.item_vocab[t] for t in naming
             )
@@ -297,14 +299,20 @@ class HybridRetriever:
         cand = np.flatnonzero(candidate)
         order = cand[np.lexsort((self._id_rank[cand], -fused[cand]))][:top_k]
         hits = []
+        # the query's topic words (not field words or filler), to tell a message that
+        # only names a topic (提取公积金要什么材料) from one that adds details
+        content = dict.fromkeys(t for t in tokens if not is_generic(t))
         for i in order:
             i = int(i)
             chunk = self._evidence(i, lex, dense)
+            name_terms = self._name_terms(self.item_ids[i], naming, matches)
             components = {
                 "bm25": float(lex.scores[i]) if lex.present[i] else 0.0,
                 "dense": float(dense.scores[i]) if dense.present[i] else 0.0,
                 "alias": alias.get(i, 0.0),
                 "fused": float(fused[i]),
+                # topic words of the query that do not name this item
+                "other_terms": float(sum(1 for t in content if t not in name_terms)),
             }
             if i == current and context:
                 components["context"] = context
@@ -316,9 +324,16 @@ class HybridRetriever:
                     field=chunk.field if chunk else "",
                     text=chunk.text if chunk else "",
                     components=components,
+                    name_terms=name_terms,
                 )
             )
         return hits
+
+    def _name_terms(self, item_id: str, naming: Sequence[str], matches: Sequence[TermMatch]) -> tuple[str, ...]:
+        """The query's words that name ``item_id``: name/alias tokens and whole aliases found."""
+        terms = {t for t in naming if item_id in self.item_vocab[t]}
+        terms.update(m.term for m in matches if item_id in m.item_ids)
+        return tuple(sorted(terms))
 
     def _ranked(self, part: ItemScores, top_k: int) -> list[str]:
         idx = np.flatnonzero(part.present)

@@ -192,6 +192,25 @@ def test_follow_up_stays_on_current_item_unless_topic_switches(tiny_retriever) -
     assert "context" not in no_context[0].components
 
 
+def test_hits_report_the_words_that_name_them_and_the_details_beyond(tiny_retriever) -> None:
+    # 提取公积金 names rent, purchase and leaving alike and adds nothing else
+    vague = tiny_retriever.retrieve(RetrievalQuery("提取公积金要什么材料"), top_k=3)
+    assert {h.item_id for h in vague} == {
+        "housing-fund-withdraw-rent", "housing-fund-withdraw-buy", "housing-fund-withdraw-leave"
+    }
+    assert all({"提取", "公积金"} <= set(h.name_terms) for h in vague)
+    assert all(h.components["other_terms"] == 0 for h in vague)  # 要, 什么, 材料 are field words
+    # 买, 二手房 are details no name carries; filler (怎么弄) is not a detail
+    detailed = tiny_retriever.retrieve(RetrievalQuery("刚买了套二手房 公积金能取吗"), top_k=1)[0]
+    assert detailed.components["other_terms"] >= 2
+    filler = tiny_retriever.retrieve(RetrievalQuery("公积金的事情怎么弄"), top_k=5)
+    assert [h.components["other_terms"] for h in filler if h.item_id == "housing-fund-withdraw-rent"] == [0]
+    # a word names only the items whose names or aliases carry it
+    named = tiny_retriever.retrieve(RetrievalQuery("护照怎么办"), top_k=3)
+    assert named[0].item_id == "passport-apply" and "护照" in named[0].name_terms
+    assert all("护照" not in h.name_terms for h in named[1:])
+
+
 def test_top_k_and_empty_query(tiny_retriever) -> None:
     assert len(tiny_retriever.retrieve(RetrievalQuery("公积金"), top_k=2)) == 2
     with pytest.raises(InvalidInput):
