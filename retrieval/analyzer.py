@@ -23,7 +23,7 @@ from pathlib import Path
 
 from assistant.errors import IndexNotBuilt
 
-ANALYZER_VERSION = 3
+ANALYZER_VERSION = 4
 
 #: Function words and question fillers that carry no topic.
 STOPWORDS: frozenset[str] = frozenset(
@@ -207,13 +207,44 @@ class Analyzer:
             tok = jieba.Tokenizer()
             # share the default dictionary instead of reloading it (saves ~1 s)
             tok.FREQ = dict(base.FREQ)
-            tok.total = base.total
             tok.initialized = True
-            for word in sorted(set(self.terms) | set(self.extra_words)):
-                if not any(ch.isspace() for ch in word):
-                    tok.add_word(word)
+            for word in self.dictionary_words():
+                # each word's frequency from the base dictionary alone, and the
+                # total left at the base's: so a text's tokens depend only on the
+                # dictionary words it contains (see dictionary_words), which lets
+                # re-indexing re-tokenize just the texts holding a changed word
+                tok.add_word(word, base.suggest_freq(word, False))
+            tok.total = base.total
             self._tokenizer = tok
         return self._tokenizer
+
+    def dictionary_words(self) -> tuple[str, ...]:
+        """The words added to jieba's dictionary (names, aliases, departments), sorted.
+
+        Tokenization is local in them: a word's frequency is computed from the
+        base dictionary alone and the dictionary total is the base's, and jieba
+        consults the dictionary only for substrings of the text it cuts.  So
+        adding or removing a word W can change the tokens of a text only if
+        the normalised text contains W (``tokens_may_differ``).
+        """
+        words = set(self.terms) | set(self.extra_words)
+        return tuple(sorted(w for w in words if not any(ch.isspace() for ch in w)))
+
+    def same_tokenization_rules(self, other: Analyzer) -> bool:
+        """True when ``other`` tokenizes like this analyzer apart from dictionary words."""
+        return self.stopwords == other.stopwords
+
+    def dictionary_change(self, other: Analyzer) -> re.Pattern[str] | None:
+        """A pattern matching any dictionary word added or removed between ``other`` and this analyzer.
+
+        A normalised text the pattern does not find is tokenized identically by
+        both analyzers (given ``same_tokenization_rules``); None when the
+        dictionaries are equal.
+        """
+        changed = set(self.dictionary_words()) ^ set(other.dictionary_words())
+        if not changed:
+            return None
+        return re.compile("|".join(re.escape(w) for w in sorted(changed, key=len, reverse=True)))
 
     def load_resources(self) -> None:
         """Load jieba and pypinyin now (idempotent) so the first query is fast."""

@@ -7,7 +7,7 @@ milliseconds), then saves it.  Layout of ``index_dir``::
 
     manifest.json   format, embedder, item content hashes, chunk count
     analyzer.json   the Analyzer (vocabulary, stop words)
-    chunks.jsonl    the chunk table with each chunk's tokens
+    chunks.jsonl    the chunk table with each chunk's normalised text and tokens
     vectors.npy     chunk vectors, row i = chunk i
     dense.faiss     the FAISS index over vectors.npy
     bm25.npz        the BM25 matrix and its vocabulary
@@ -37,7 +37,7 @@ from retrieval.fusion import group_max, minmax_array, rrf_array
 
 log = logging.getLogger(__name__)
 
-INDEX_FORMAT = 2
+INDEX_FORMAT = 3
 #: Above this many chunks FAISS uses HNSW instead of exact search.  Measured on
 #: 2 cores (384 dims, k=100): exact search costs ~0.4 ms at 10k chunks and
 #: ~4 ms at 100k; HNSW(M=32, efSearch=128) stays under 1 ms with recall@100 > 0.97.
@@ -157,6 +157,7 @@ class HybridRetriever:
         vectors: np.ndarray,
         item_names: dict[str, str],
         params: RetrievalParams = RetrievalParams(),
+        normalized: Sequence[str] | None = None,
     ) -> None:
         if len(chunks) != len(tokens) or len(chunks) != len(vectors):
             raise IndexNotBuilt(
@@ -167,6 +168,9 @@ class HybridRetriever:
         self.embedder = embedder
         self.chunks = tuple(chunks)
         self.tokens = [list(t) for t in tokens]
+        # each chunk's normalised text, saved with the index so re-indexing can
+        # tell which chunks contain a changed dictionary word without re-normalising
+        self.normalized = list(normalized) if normalized is not None else None
         self.vectors = np.asarray(vectors, dtype=np.float32)
         self.item_names = dict(item_names)
         self.params = params
@@ -360,9 +364,10 @@ class HybridRetriever:
 _CHUNK_FIELDS = tuple(f.name for f in dataclasses.fields(Chunk))
 
 
-def _chunk_row(c: Chunk, tokens: Sequence[str]) -> str:
+def _chunk_row(c: Chunk, normalized: str, tokens: Sequence[str]) -> str:
     # a flat dict by hand: dataclasses.asdict deep-copies every value (3 s for 12k chunks)
-    return json.dumps({**{f: getattr(c, f) for f in _CHUNK_FIELDS}, "tokens": list(tokens)}, ensure_ascii=False)
+    row = {**{f: getattr(c, f) for f in _CHUNK_FIELDS}, "normalized": normalized, "tokens": list(tokens)}
+    return json.dumps(row, ensure_ascii=False)
 
 
 def save_index(index_dir: Path, retriever: HybridRetriever, *, item_hashes: dict[str, str]) -> None:
@@ -375,9 +380,12 @@ def save_index(index_dir: Path, retriever: HybridRetriever, *, item_hashes: dict
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
     retriever.analyzer.save(tmp / "analyzer.json")
+    normalized = retriever.normalized
+    if normalized is None:
+        normalized = [retriever.analyzer.normalize(c.text) for c in retriever.chunks]
     with (tmp / "chunks.jsonl").open("w", encoding="utf-8") as f:
-        for c, t in zip(retriever.chunks, retriever.tokens):
-            f.write(_chunk_row(c, t) + "\n")
+        for c, n, t in zip(retriever.chunks, normalized, retriever.tokens):
+            f.write(_chunk_row(c, n, t) + "\n")
     np.save(tmp / "vectors.npy", retriever.vectors)
     faiss.write_index(retriever.dense.index, str(tmp / "dense.faiss"))
     retriever.bm25.save(tmp / "bm25.npz")
@@ -415,6 +423,7 @@ class StoredIndex:
     chunks: list[Chunk]
     tokens: list[list[str]]
     vectors: np.ndarray
+    normalized: list[str]
 
 
 def read_index(index_dir: Path) -> StoredIndex:
@@ -431,16 +440,17 @@ def read_index(index_dir: Path) -> StoredIndex:
                 "rebuild with 'xiaoshen kb build'"
             )
         analyzer = Analyzer.load(index_dir / "analyzer.json")
-        chunks, tokens = [], []
+        chunks, tokens, normalized = [], [], []
         with (index_dir / "chunks.jsonl").open(encoding="utf-8") as f:
             for line in f:
                 row = json.loads(line)
                 tokens.append(row.pop("tokens"))
+                normalized.append(row.pop("normalized"))
                 chunks.append(Chunk(**row))
         vectors = np.load(index_dir / "vectors.npy")
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise IndexNotBuilt(f"cannot read the index in {index_dir}: {e}; rebuild with 'xiaoshen kb build'") from e
-    return StoredIndex(manifest, analyzer, chunks, tokens, vectors)
+    return StoredIndex(manifest, analyzer, chunks, tokens, vectors, normalized)
 
 
 def build_retriever(
@@ -488,24 +498,37 @@ def build_retriever(
             vectors=stored.vectors,
             item_names=names,
             params=params,
+            normalized=stored.normalized,
         )
         retriever.load()
         return retriever
 
-    # reuse what is unchanged: tokens (same vocabulary) and vectors (same embedder and text)
-    old_tokens: dict[tuple[str, str], list[str]] = {}
+    # reuse what is unchanged: tokens and vectors (same embedder and text).  A
+    # text's tokens depend only on the dictionary words it contains
+    # (Analyzer.dictionary_words), so after a rename or a changed alias only
+    # the texts holding an added or removed word are tokenized again.
+    old_tokens: dict[str, tuple[str, list[str]]] = {}
     old_vectors: dict[str, np.ndarray] = {}
     if stored is not None:
         old_names = stored.manifest.get("item_names", {})
-        old_hashes = stored.manifest.get("items", {})
-        same_tokens = stored.analyzer.vocabulary_fingerprint() == analyzer.vocabulary_fingerprint()
-        for c, t, v in zip(stored.chunks, stored.tokens, stored.vectors):
-            if same_tokens and old_hashes.get(c.item_id) == hashes.get(c.item_id):
-                old_tokens[(c.id, c.text)] = t
+        reuse_tokens = stored.analyzer.same_tokenization_rules(analyzer)
+        changed_words = analyzer.dictionary_change(stored.analyzer)
+        for c, n, t, v in zip(stored.chunks, stored.normalized, stored.tokens, stored.vectors):
+            if reuse_tokens and (changed_words is None or not changed_words.search(n)):
+                old_tokens[c.text] = (n, t)
             if same_embedder:
                 old_vectors[dense_text(old_names.get(c.item_id, ""), c)] = v
     chunks: list[Chunk] = [c for item in items for c in item_chunks[item.id]]
-    tokens = [old_tokens.get((c.id, c.text)) or analyzer.tokens(c.text) for c in chunks]
+    normalized: list[str] = []
+    tokens: list[list[str]] = []
+    for c in chunks:
+        if c.text in old_tokens:
+            n, t = old_tokens[c.text]
+        else:
+            n = analyzer.normalize(c.text)
+            t = analyzer.tokens(n, normalized=True)
+        normalized.append(n)
+        tokens.append(t)
     texts = [dense_text(names[c.item_id], c) for c in chunks]
     todo = sorted({t for t in texts if t not in old_vectors})
     fresh: dict[str, np.ndarray] = {}
@@ -533,6 +556,7 @@ def build_retriever(
         vectors=vectors,
         item_names=names,
         params=params,
+        normalized=normalized,
     )
     save_index(index_dir, retriever, item_hashes=hashes)
     retriever.load()

@@ -280,6 +280,73 @@ def test_changing_one_item_reindexes_only_that_item(tmp_path: Path) -> None:
     assert all(h.item_id != "passport-apply" for h in r2.retrieve(RetrievalQuery("办护照"), top_k=10))
 
 
+def _rebuilt_tokens(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record every text the analyzer tokenizes while building (normalised texts)."""
+    seen: list[str] = []
+    original = Analyzer.tokens
+
+    def spy(self: Analyzer, text: str, *, normalized: bool = False) -> list[str]:
+        seen.append(text)
+        return original(self, text, normalized=normalized)
+
+    monkeypatch.setattr(Analyzer, "tokens", spy)
+    return seen
+
+
+def _assert_same_index(incremental, full) -> None:
+    assert [c.id for c in incremental.chunks] == [c.id for c in full.chunks]
+    assert incremental.tokens == full.tokens
+    assert incremental.bm25.vocab == full.bm25.vocab
+    for a, b in ((incremental.bm25.matrix, full.bm25.matrix),):
+        np.testing.assert_array_equal(a.indptr, b.indptr)
+        np.testing.assert_array_equal(a.indices, b.indices)
+        np.testing.assert_array_equal(a.data, b.data)
+    np.testing.assert_array_equal(incremental.vectors, full.vectors)
+
+
+@pytest.mark.parametrize("change", ["rename", "alias added", "alias removed"])
+def test_dictionary_change_retokenizes_only_texts_holding_the_word(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    # names and aliases are jieba dictionary words, so a rename changes the
+    # dictionary; only chunks containing an added or removed word are
+    # tokenized again, and the result equals a full rebuild's tokens and BM25
+    items = tiny_items()
+    # 申领居住证 occurs inside another item's text (来沪人员居住登记's summary),
+    # whose tokens the new word changes: reusing them would be wrong
+    with_alias = [
+        replace(i, aliases=(*i.aliases, "申领居住证")) if i.id == "residence-permit-apply" else i for i in items
+    ]
+    before, after = {
+        "rename": (items, [replace(i, name="因私普通护照申领") if i.id == "passport-apply" else i for i in items]),
+        "alias added": (items, with_alias),
+        "alias removed": (with_alias, items),
+    }[change]
+    emb = KeywordEmbedder()
+    old = build_retriever(before, emb, RetrievalSettings(), tmp_path / "kb")
+    seen = _rebuilt_tokens(monkeypatch)
+    incremental = build_retriever(after, emb, RetrievalSettings(), tmp_path / "kb")
+    retokenized = list(seen)
+    full = build_retriever(after, emb, RetrievalSettings(), tmp_path / "fresh")
+    _assert_same_index(incremental, full)
+    assert len(retokenized) < len(full.chunks) / 4  # not everything again
+    changed = set(Analyzer.for_items(before).dictionary_words()) ^ set(Analyzer.for_items(after).dictionary_words())
+    assert changed
+    # exactly the new texts and those holding a changed word (the others keep their tokens)
+    old_texts = {c.text for c in old.chunks}
+    expected = [
+        n for c, n in zip(incremental.chunks, incremental.normalized) if c.text not in old_texts or any(w in n for w in changed)
+    ]
+    assert sorted(retokenized) == sorted(expected)
+    if change != "rename":
+        # the other item's summary really tokenizes differently with and without the alias
+        summary = next(n for c, n in zip(full.chunks, full.normalized) if c.id == "residence-registration#summary:0")
+        assert "申领居住证" in summary
+        old_tokens = dict(zip([c.id for c in old.chunks], old.tokens))["residence-registration#summary:0"]
+        new_tokens = dict(zip([c.id for c in full.chunks], full.tokens))["residence-registration#summary:0"]
+        assert old_tokens != new_tokens
+
+
 def test_rrf_fusion_setting_also_ranks(tmp_path: Path) -> None:
     r = build_retriever(tiny_items(), KeywordEmbedder(), RetrievalSettings(fusion="rrf"), tmp_path / "kb")
     assert r.retrieve(RetrievalQuery("给孩子上户口"), top_k=3)[0].item_id == "hukou-newborn"
