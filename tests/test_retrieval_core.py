@@ -241,10 +241,7 @@ def test_second_build_loads_and_embeds_nothing(tmp_path: Path) -> None:
 
 
 def _duplicate_texts(r) -> int:
-    from retrieval.chunking import dense_text
-
-    texts = [dense_text(r.item_names[c.item_id], c) for c in r.chunks]
-    return len(texts) - len(set(texts))
+    return len(r.passage_texts) - len(set(r.passage_texts))
 
 
 def test_query_lru_skips_repeated_questions(tmp_path: Path) -> None:
@@ -270,6 +267,9 @@ def test_changing_one_item_reindexes_only_that_item(tmp_path: Path) -> None:
     elapsed = time.perf_counter() - start
     assert emb.texts_embedded - before == 1  # only the changed fees chunk
     assert elapsed < 2.0
+    old = build_retriever(items, KeywordEmbedder(), RetrievalSettings(), tmp_path / "before")
+    same = [n for n, c in enumerate(r.chunks) if c.id != "passport-apply#fees:0"]
+    np.testing.assert_array_equal(r.vectors[same], old.vectors[same])
     hits = r.retrieve(RetrievalQuery("护照工本费多少钱"), top_k=3)
     assert hits[0].item_id == "passport-apply"
     assert any(c.text == "收取工本费20元" for c in r.chunks)
@@ -278,6 +278,45 @@ def test_changing_one_item_reindexes_only_that_item(tmp_path: Path) -> None:
     r2 = build_retriever(fewer, emb, RetrievalSettings(), tmp_path / "kb")
     assert "passport-apply" not in {c.item_id for c in r2.chunks}
     assert all(h.item_id != "passport-apply" for h in r2.retrieve(RetrievalQuery("办护照"), top_k=10))
+
+
+def test_renaming_an_item_embeds_only_its_name_chunk(tmp_path: Path) -> None:
+    # the name reaches the item's other chunks as a mixed-in vector, not as text:
+    # a rename embeds the one name chunk, and only that item's vectors change
+    items = tiny_items()
+    emb = KeywordEmbedder()
+    old = build_retriever(items, emb, RetrievalSettings(), tmp_path / "kb")
+    before = emb.texts_embedded
+    renamed = [replace(i, name="因私普通护照申领") if i.id == "passport-apply" else i for i in items]
+    r = build_retriever(renamed, emb, RetrievalSettings(), tmp_path / "kb")
+    assert emb.texts_embedded - before == 1
+    assert r.chunks[[c.id for c in r.chunks].index("passport-apply#name:0")].text.startswith("因私普通护照申领")
+    mine = np.array([c.item_id == "passport-apply" for c in r.chunks])
+    np.testing.assert_array_equal(r.vectors[~mine], old.vectors[~mine])
+    assert not np.allclose(r.vectors[mine], old.vectors[mine], atol=1e-6)
+    # the same vectors as indexing the renamed items from scratch
+    full = build_retriever(renamed, KeywordEmbedder(), RetrievalSettings(), tmp_path / "fresh")
+    np.testing.assert_allclose(r.vectors, full.vectors, atol=1e-6)
+    assert r.retrieve(RetrievalQuery("因私普通护照"), top_k=1)[0].item_id == "passport-apply"
+
+
+def test_items_without_a_name_chunk_keep_the_name_in_their_passages() -> None:
+    from assistant.types import Chunk
+    from retrieval.hybrid import compose_vectors, passage_texts
+
+    chunks = [
+        Chunk(id="a#name:0", item_id="a", field="name", text="居住证；居主证", lang="zh", weight=2.0),
+        Chunk(id="a#summary:0", item_id="a", field="summary", text="申领居住证", lang="zh", weight=1.2),
+        Chunk(id="b#summary:0", item_id="b", field="summary", text="答案第一句。", lang="zh", weight=1.2),
+        Chunk(id="b#summary:1", item_id="b", field="summary", text="后面的话", lang="zh", weight=1.2),
+    ]
+    texts, context = passage_texts(chunks, {"a": "居住证", "b": "答案第一句。"})
+    assert texts == ["居住证；居主证", "申领居住证", "答案第一句。", "答案第一句。：后面的话"]
+    assert context.tolist() == [-1, 0, -1, -1]
+    passages = np.eye(4, dtype=np.float32)
+    mixed = compose_vectors(passages, context, 0.5)
+    np.testing.assert_allclose(mixed[1], np.array([0.5, 1, 0, 0]) / np.sqrt(1.25), rtol=1e-6)
+    np.testing.assert_array_equal(mixed[[0, 2, 3]], passages[[0, 2, 3]])
 
 
 def _rebuilt_tokens(monkeypatch: pytest.MonkeyPatch) -> list[str]:
