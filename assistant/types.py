@@ -239,7 +239,8 @@ class Hit:
     chunk_id: str = ""
     field: str = ""
     text: str = ""
-    #: per-component scores (``bm25``, ``dense``, ``fused``, ``rerank``…) for reports.
+    #: per-component scores (``bm25``, ``dense``, ``fused``, ``rerank``…) for reports and the
+    #: policy; ``other_terms`` counts the query's topic words that do not name this item.
     components: Mapping[str, float] = dataclasses.field(default_factory=dict)
     #: words of the query found in this item's name or aliases (what the citizen
     #: called it); empty when the retriever does not report them.

@@ -144,7 +144,7 @@ def fit_policy_command(
 
     from assistant.cli import settings_from
     from intents.evaluation import fit_policy
-    from intents.policy import DEFAULT_POLICY_PATH
+    from intents.policy import DEFAULT_POLICY_PATH, WORD_COUNTS
     from assistant.types import RetrievalQuery
 
     settings = settings_from(config)
@@ -154,7 +154,7 @@ def fit_policy_command(
     keys = score_key
     if not keys:
         probe = engine.retriever.retrieve(RetrievalQuery(text="居住证怎么办理"), top_k=1)
-        keys = ["score", *sorted(probe[0].components)] if probe else ["score"]
+        keys = ["score", *sorted(set(probe[0].components) - WORD_COUNTS)] if probe else ["score"]
     typer.echo(f"fitting with evidence from {keys}", err=True)
     base = engine.policy.thresholds
     stamp = _index_stamp(settings)

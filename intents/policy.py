@@ -27,6 +27,9 @@ from pathlib import Path
 from assistant.errors import ConfigError
 from assistant.types import Action, DialogueState, Hit, IntentPrediction, ServiceItem
 
+#: Hit components that count words rather than score evidence (never a ``score_key``).
+WORD_COUNTS: frozenset[str] = frozenset({"other_terms"})
+
 #: Where ``fit-policy`` saves the fitted thresholds, and where they are loaded from.
 DEFAULT_POLICY_PATH = Path(__file__).resolve().parent / "models" / "policy.json"
 
@@ -60,6 +63,18 @@ class PolicyThresholds:
     #: asked about whatever the message's length (提取公积金需要什么材料: rent, purchase
     #: and leaving score alike), because the details that would decide it are missing.
     tie_margin: float = 0.0
+    #: Items within this relative gap of the top item are asked about whatever the
+    #: message's length when the message's words do not tell the top item from
+    #: them: every word that names the top item (in its name or aliases) names the
+    #: others too (外国人办证需要什么: residence, work and visa are all 外国人…;
+    #: 提取公积金: rent, purchase and leaving).  0 switches the rule off.
+    undistinguished_margin: float = 0.0
+    #: A message is vague when it adds at most this many topic words to the words
+    #: that name its item (提取公积金要什么材料 adds none; 刚买了套二手房 公积金能取吗
+    #: adds 买, 二手房: details that already chose the item and its case).  Only
+    #: vague messages are asked about alike-named items or the item's situation.
+    #: Read from the hit's ``other_terms`` component.
+    vague_max_terms: int = 0
     #: Ask the item's situation question (情形) before answering materials or
     #: conditions of an item whose answer depends on it and no situation is known.
     clarify_situations: bool = False
@@ -238,19 +253,38 @@ class ActionPolicy:
             ))
         close = self.close_items(hits, inp.items)
         named_close = [m for m in named if m in close]
-        short = message_length(inp.text) <= t.clarify_max_chars
-        tied = self.close_items(hits, inp.items, margin=t.tie_margin) if t.tie_margin > 0 else []
-        candidates = close if short else tied
+        candidates, why = self._clarify_candidates(inp, hits, close)
         if len(candidates) >= 2 and len([m for m in named if m in candidates]) != 1:
             return self._unresolved(inp, label, Decision(
                 Action.CLARIFY, label, item_ids=tuple(candidates), clarify_kind="items", unresolved=True,
-                why=f"{len(candidates)} items within margin "
-                f"{(t.clarify_margin if short else t.tie_margin):.3f}" + ("" if short else " (a tie)"),
+                why=f"{len(candidates)} items {why}",
             ))
         main = named_close[0] if named_close else hits[0].item_id
         if not named_close:
             main = self._member_over_bundle(hits, inp.items, main)
         return self.answer_item(inp, label, main, follow_up=False)
+
+    def _clarify_candidates(
+        self, inp: PolicyInput, hits: Sequence[Hit], close: Sequence[str]
+    ) -> tuple[list[str], str]:
+        """The close items worth a clarifying question, and why (empty: answer the top item).
+
+        A short message is vague, so all close items are asked about.  A longer
+        one is asked about only when its words do not tell the top item from
+        the others (:func:`undistinguished`) or when they tie.
+        """
+        t = self.thresholds
+        if message_length(inp.text) <= t.clarify_max_chars:
+            return list(close), f"within margin {t.clarify_margin:.3f}"
+        if t.undistinguished_margin > 0 and hits and self.vague(hits[0]):
+            # bundles are not merged with their members here: 孩子报名的事情 names
+            # 入学一件事, 幼儿园 and 小学 alike, and which one is the citizen's to say
+            same = undistinguished(hits, self.close_items(hits, margin=t.undistinguished_margin))
+            if len(same) >= 2:
+                return same, f"within margin {t.undistinguished_margin:.3f}, named alike by the message"
+        if t.tie_margin > 0:
+            return self.close_items(hits, inp.items, margin=t.tie_margin), f"within margin {t.tie_margin:.3f} (a tie)"
+        return [], ""
 
     def _member_over_bundle(self, hits: Sequence[Hit], items: Mapping[str, ServiceItem], main: str) -> str:
         """A member service instead of the top bundle when its own evidence is stronger.
@@ -277,13 +311,24 @@ class ActionPolicy:
         t = self.thresholds
         item = inp.items[item_id]
         slots = inp.state.slots if follow_up else {}
-        if t.clarify_situations and not slots.get("situation") and depends_on_situation(item, label):
+        hit = next((h for h in inp.hits if h.item_id == item_id), None)
+        vague = hit is None or self.vague(hit)
+        if t.clarify_situations and vague and not slots.get("situation") and depends_on_situation(item, label):
             return self._unresolved(inp, label, Decision(
                 Action.CLARIFY, label, item_ids=(item_id,), clarify_kind="situation",
                 follow_up=follow_up, unresolved=True, why="answer depends on the situation",
             ))
         return Decision(Action.ANSWER, label, item_ids=(item_id,), follow_up=follow_up,
                         why="follow-up on current item" if follow_up else "top item")
+
+    def vague(self, hit: Hit) -> bool:
+        """Whether the message adds at most ``vague_max_terms`` topic words to those naming ``hit``.
+
+        A retriever that does not report ``other_terms`` gives no evidence of
+        details, so its messages count as vague.
+        """
+        extra = hit.components.get("other_terms")
+        return extra is None or extra <= self.thresholds.vague_max_terms
 
     def _unresolved(self, inp: PolicyInput, label: str, decision: Decision) -> Decision:
         if inp.state.unresolved_turns + 1 >= self.thresholds.max_unresolved:
@@ -312,19 +357,43 @@ def _nested(items: Mapping[str, ServiceItem], a: str, b: str) -> bool:
     return (ia.kind == "bundle" and b in _members(ia)) or (ib.kind == "bundle" and a in _members(ib))
 
 
+def undistinguished(hits: Sequence[Hit], close: Sequence[str]) -> list[str]:
+    """The top item and the close items the message names at least as fully.
+
+    Each hit carries the message's words found in its name or aliases
+    (``Hit.name_terms``).  When another close item is named by every word that
+    names the top item, nothing in the message chose between them: 外国人办证
+    names 外国人居留许可, 外国人工作许可 and 外国人签证延期 alike.  A message
+    that names the top item by a word of its own (失业**登记**) is not ambiguous.
+    Without name terms (a retriever that does not report them) nothing is
+    returned: the rule needs that evidence.
+    """
+    if not close:
+        return []
+    terms = {h.item_id: set(h.name_terms) for h in hits}
+    top = terms.get(close[0], set())
+    if not top:
+        return []
+    return [close[0], *(c for c in close[1:] if terms.get(c, set()) >= top)]
+
+
 def depends_on_situation(item: ServiceItem, label: str) -> bool:
     """Whether the answer to ``label`` differs between the item's situations (情形).
 
-    Materials differ when some material applies to some situations only;
-    conditions differ when the situations carry conditions of their own.  An
-    item whose situations change neither is answered without asking.
+    Materials differ when every situation has a material of its own (居住证:
+    the employed bring a labour contract, students a student card), so no list
+    fits all; conditions differ when every situation carries conditions of its
+    own.  An item with one exceptional case (结婚登记 with a foreign partner) is
+    answered with the common list and the case noted, without asking.
     """
     if len(item.situations) < 2:
         return False
     if label == "consult.materials":
-        return any(m.situations for m in item.materials)
+        return any(m.situations for m in item.materials) and all(
+            any(s.key in m.situations for m in item.materials) for s in item.situations
+        )
     if label == "consult.conditions":
-        return any(s.conditions for s in item.situations)
+        return all(s.conditions for s in item.situations)
     return False
 
 
@@ -342,7 +411,9 @@ __all__ = [
     "PolicyInput",
     "PolicyThresholds",
     "DEFAULT_POLICY_PATH",
+    "WORD_COUNTS",
     "depends_on_situation",
+    "undistinguished",
     "message_length",
     "load_policy",
 ]

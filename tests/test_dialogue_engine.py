@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
@@ -259,6 +260,18 @@ def test_a_situation_named_in_the_question_is_not_asked_again(items: dict[str, S
     (r,) = talk(eng, "我在上海读书 居住证要带什么材料")
     assert r.answer.action is Action.ANSWER and r.state.slots["situation"] == "studying"
     assert "在读证明" in r.answer.text and "劳动合同" not in r.answer.text
+
+
+def test_colloquial_words_find_the_official_situation_label() -> None:
+    from assistant.dialogue import situation_in_text
+    from knowledge_base.loader import load_items
+
+    kb = {i.id: i for i in load_items(Path(__file__).resolve().parents[1] / "knowledge_base" / "items")}
+    # 外地 is how citizens say what the labels call 来沪人员随迁子女 / 持本市居住证
+    assert situation_in_text("我们是外地户口的 孩子能读公办吗", kb["school-primary-enroll"]) == "migrant"
+    assert situation_in_text("外地人拍沪牌要什么条件", kb["license-plate-auction"]) == "nonlocal"
+    assert situation_in_text("本地户口的孩子上小学", kb["school-primary-enroll"]) == "local"
+    assert situation_in_text("小学入学要准备什么", kb["school-primary-enroll"]) == ""
 
 
 def test_a_reply_that_picks_no_option_is_retrieved_with_the_question_topic(engine: DialogueEngine) -> None:

@@ -65,3 +65,15 @@ def test_fit_policy_finds_thresholds_that_clarify_and_answer() -> None:
     engine.policy = ActionPolicy(best)
     assert dialogue_metrics(replay(engine, _bench())) == metrics  # the returned figures are reproducible
     assert not hasattr(engine.retriever, "cache")  # the caches are removed after fitting
+
+
+def test_objective_puts_the_issue_floors_before_accuracy() -> None:
+    from intents.evaluation import POLICY_FLOORS, objective
+
+    met = {"action_accuracy": 0.96, "resolution_proxy": 0.93, "clarify_recall": 0.92, "handoff_recall": 1.0,
+           "refuse_precision": 1.0}
+    short = {**met, "action_accuracy": 0.98, "resolution_proxy": 0.95, "clarify_recall": 0.84}
+    # more accurate but below the clarify floor: worse with the floors, better without them
+    assert objective(met) > objective(short)
+    assert objective(short, floors=False) > objective(met, floors=False)
+    assert set(POLICY_FLOORS) <= set(met)

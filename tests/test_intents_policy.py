@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,75 @@ def test_a_tie_is_asked_about_even_in_a_long_message() -> None:
     lead = [Hit("housing-fund-withdraw-rent", 0.80), Hit("housing-fund-withdraw-buy", 0.75)]
     d = ActionPolicy(tie).decide(PolicyInput(pred("consult.materials"), lead, DialogueState(), ITEMS, (), long))
     assert d.action is Action.ANSWER
+
+
+def _named(item_id: str, score: float, terms: tuple[str, ...], other: float) -> Hit:
+    return Hit(item_id, score, components={"other_terms": other}, name_terms=terms)
+
+
+UNDISTINGUISHED = PolicyThresholds(answer_score=0.3, clarify_margin=0.1, clarify_max_chars=8, undistinguished_margin=0.1)
+
+
+def test_items_the_message_names_alike_are_asked_about_whatever_its_length() -> None:
+    # 提取公积金需要准备什么材料: the words naming rent also name purchase; nothing else is said
+    long = "我想问一下提取公积金需要准备什么材料"
+    hits = [
+        _named("housing-fund-withdraw-rent", 0.80, ("公积金", "提取"), 0),
+        _named("housing-fund-withdraw-buy", 0.76, ("公积金", "提取"), 0),
+        _named("housing-fund-withdraw-leave", 0.60, ("公积金", "提取"), 0),  # beyond the margin
+    ]
+    d = ActionPolicy(UNDISTINGUISHED).decide(PolicyInput(pred("consult.materials"), hits, DialogueState(), ITEMS, (), long))
+    assert d.action is Action.CLARIFY and d.item_ids == ("housing-fund-withdraw-rent", "housing-fund-withdraw-buy")
+    # the rule is off at margin 0 (the length rule alone answers a long message)
+    off = replace(UNDISTINGUISHED, undistinguished_margin=0.0)
+    off = ActionPolicy(off).decide(PolicyInput(pred("consult.materials"), hits, DialogueState(), ITEMS, (), long))
+    assert off.action is Action.ANSWER
+
+
+def test_a_word_of_its_own_or_details_beyond_the_names_answer_the_top_item() -> None:
+    long = "我想问一下租房提取公积金需要准备什么材料"
+    own_word = [
+        _named("housing-fund-withdraw-rent", 0.80, ("公积金", "提取", "租房"), 0),
+        _named("housing-fund-withdraw-buy", 0.78, ("公积金", "提取"), 1),
+    ]
+    d = ActionPolicy(UNDISTINGUISHED).decide(PolicyInput(pred("consult.materials"), own_word, DialogueState(), ITEMS, (), long))
+    assert d.action is Action.ANSWER and d.item_ids == ("housing-fund-withdraw-rent",)
+    # 刚买了套二手房 老婆的公积金也能一起取吗: 买, 二手房 name no item but are details
+    details = [
+        _named("housing-fund-withdraw-buy", 0.80, ("公积金",), 2),
+        _named("housing-fund-withdraw-rent", 0.78, ("公积金",), 2),
+    ]
+    text = "刚买了套二手房老婆的公积金也能一起取吗"
+    d = ActionPolicy(UNDISTINGUISHED).decide(PolicyInput(pred("consult.conditions"), details, DialogueState(), ITEMS, (), text))
+    assert d.action is Action.ANSWER and d.item_ids == ("housing-fund-withdraw-buy",)
+    loose = replace(UNDISTINGUISHED, vague_max_terms=2)
+    d = ActionPolicy(loose).decide(PolicyInput(pred("consult.conditions"), details, DialogueState(), ITEMS, (), text))
+    assert d.action is Action.CLARIFY
+    # hits without name terms (a retriever that does not report them) never trigger the rule
+    bare = [Hit("housing-fund-withdraw-rent", 0.80), Hit("housing-fund-withdraw-buy", 0.79)]
+    d = ActionPolicy(UNDISTINGUISHED).decide(PolicyInput(pred("consult.materials"), bare, DialogueState(), ITEMS, (), long))
+    assert d.action is Action.ANSWER
+
+
+def test_the_situation_is_asked_only_of_a_vague_message_whose_answer_differs_by_it() -> None:
+    t = PolicyThresholds(answer_score=0.3, clarify_margin=0.1, clarify_max_chars=8, clarify_situations=True)
+    vague = [_named("residence-permit-apply", 0.9, ("居住证",), 0), Hit("passport-apply", 0.2)]
+    d = ActionPolicy(t).decide(PolicyInput(pred("consult.materials"), vague, DialogueState(), ITEMS, (), "办居住证要带什么材料"))
+    assert d.action is Action.CLARIFY and d.clarify_kind == "situation"
+    detailed = [_named("residence-permit-apply", 0.9, ("居住证",), 2), Hit("passport-apply", 0.2)]
+    d = ActionPolicy(t).decide(
+        PolicyInput(pred("consult.materials"), detailed, DialogueState(), ITEMS, (), "公司派我来上海常驻办居住证要带什么材料")
+    )
+    assert d.action is Action.ANSWER
+
+
+def test_one_exceptional_case_does_not_make_the_answer_depend_on_the_situation() -> None:
+    from dataclasses import replace as dc_replace
+
+    from intents.policy import depends_on_situation
+
+    permit = ITEMS["residence-permit-apply"]
+    # only the employed bring something of their own: the common list fits the others
+    one_case = dc_replace(permit, materials=tuple(m for m in permit.materials if "studying" not in m.situations))
+    assert depends_on_situation(permit, "consult.materials")
+    assert not depends_on_situation(one_case, "consult.materials")
