@@ -64,7 +64,7 @@ class ItemMatcher:
 
     Matching is plain lower-cased substring search; a match that lies inside a
     longer match of another item is dropped (居住证 inside 居住证续办), so the
-    most specific name wins.
+    most specific name wins; a name that several items share names them all.
     """
 
     #: Shortest alias that counts: single Han characters and 2-letter Latin
@@ -94,7 +94,11 @@ class ItemMatcher:
             start = lowered.find(key)
             while start >= 0:
                 end = start + len(key)
-                inside_other = any(s <= start and end <= e and other != item_id for s, e, other in spans)
+                # inside a longer name of another item; the same name shared by two
+                # items (港澳台通行证) names both
+                inside_other = any(
+                    s <= start and end <= e and e - s > end - start and other != item_id for s, e, other in spans
+                )
                 if not inside_other:
                     spans.append((start, end, item_id))
                 start = lowered.find(key, start + 1)

@@ -279,7 +279,11 @@ class ActionPolicy:
         if t.undistinguished_margin > 0 and hits and self.vague(hits[0]):
             # bundles are not merged with their members here: 孩子报名的事情 names
             # 入学一件事, 幼儿园 and 小学 alike, and which one is the citizen's to say
-            same = undistinguished(hits, self.close_items(hits, margin=t.undistinguished_margin))
+            pool = self.close_items(hits, margin=t.undistinguished_margin)
+            # an item the message names by a name it shares with the top item
+            # (港澳台通行证) is a candidate however far retrieval ranks it
+            pool += [h.item_id for h in hits if h.item_id in inp.mentioned and h.item_id not in pool]
+            same = undistinguished(hits, pool)
             if len(same) >= 2:
                 return same, f"within margin {t.undistinguished_margin:.3f}, named alike by the message"
         if t.tie_margin > 0:

@@ -200,6 +200,17 @@ def test_helpers() -> None:
     assert resolve_option("今天天气", opts, items, matcher) is None
 
 
+def test_a_name_two_items_share_names_both_and_a_longer_name_wins() -> None:
+    from dataclasses import replace as dc_replace
+
+    items = {i.id: i for i in tiny_items()}
+    for iid in ("housing-fund-withdraw-rent", "housing-fund-withdraw-buy"):
+        items[iid] = dc_replace(items[iid], aliases=(*items[iid].aliases, "提公积金"))
+    matcher = ItemMatcher(items)
+    assert set(matcher.mentions("怎么提公积金")) == {"housing-fund-withdraw-rent", "housing-fund-withdraw-buy"}
+    assert matcher.mentions("租房提公积金") == ("housing-fund-withdraw-rent",)  # the longer alias is one item's
+
+
 def test_colloquial_situation_replies_resolve() -> None:
     items = {i.id: i for i in tiny_items()}
     matcher = ItemMatcher(items)

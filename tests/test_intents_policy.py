@@ -237,3 +237,20 @@ def test_one_exceptional_case_does_not_make_the_answer_depend_on_the_situation()
     one_case = dc_replace(permit, materials=tuple(m for m in permit.materials if "studying" not in m.situations))
     assert depends_on_situation(permit, "consult.materials")
     assert not depends_on_situation(one_case, "consult.materials")
+
+
+def test_items_named_by_one_shared_name_are_asked_about_however_far_apart_they_rank() -> None:
+    # 港澳台通行证 is an alias of both permits; retrieval still ranks one well ahead
+    hits = [
+        _named("passport-apply", 0.90, ("港澳台通行证", "通行证"), 0),
+        _named("hukou-newborn", 0.50, ("港澳台通行证", "通行证"), 0),
+        _named("social-security-card", 0.45, (), 3),
+    ]
+    text = "港澳台通行证怎么办理呢"
+    named = ("passport-apply", "hukou-newborn")
+    d = ActionPolicy(UNDISTINGUISHED).decide(PolicyInput(pred("consult.process"), hits, DialogueState(), ITEMS, named, text))
+    assert d.action is Action.CLARIFY and d.item_ids == named
+    # named by names of their own (居住证 and 护照), they are no choice: the top item is answered
+    own = [_named("passport-apply", 0.90, ("护照",), 0), _named("hukou-newborn", 0.50, ("户口",), 0)]
+    d = ActionPolicy(UNDISTINGUISHED).decide(PolicyInput(pred("consult.process"), own, DialogueState(), ITEMS, named, text))
+    assert d.action is Action.ANSWER and d.item_ids == ("passport-apply",)
