@@ -352,5 +352,27 @@ def corpus_bench(
     typer.echo(f"{len(lines)} cases written to {out}")
 
 
+@app.command("refusal-bench")
+def refusal_bench(
+    prompts: Annotated[Path, typer.Argument(help="CSV of prompts to refuse (JailBench: query or question_zh column)")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="benchmark JSONL to write")],
+    every: Annotated[int, typer.Option("--every", min=1, help="keep one row in N")] = 1,
+    prefix: Annotated[str, typer.Option("--prefix", help="case id prefix")] = "refuse",
+) -> None:
+    """Turn prompts that must be refused (jailbreaks, harmful questions) into a benchmark.
+
+    Every case expects ``out_of_scope`` and ``refuse``; run it with ``eval run OUT``
+    and read the refusal recall (and which prompts were answered).
+    """
+    from eval.corpus import refusal_benchmark_lines
+
+    lines, problems = refusal_benchmark_lines(prompts, every=every, prefix=prefix)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    for p in problems:
+        _note(f"problem: {p}")
+    typer.echo(f"{len(lines)} cases written to {out}")
+
+
 if __name__ == "__main__":  # pragma: no cover - python -m eval.cli
     sys.exit(app())

@@ -48,3 +48,50 @@ def corpus_benchmark_lines(corpus: Path, *, limit: int | None = None) -> tuple[l
         if limit is not None and len(lines) >= limit:
             break
     return lines, problems
+
+
+#: Columns that hold the prompt in refusal sets (JailBench: ``query`` for the
+#: wrapped jailbreaks, ``question_zh`` for the harmful seed questions).
+PROMPT_COLUMNS = ("query", "question_zh", "prompt", "question")
+
+
+def refusal_benchmark_lines(
+    path: Path, *, every: int = 1, prefix: str = "refuse"
+) -> tuple[list[str], list[str]]:
+    """Benchmark lines from a CSV of prompts that must be refused, and the rows skipped with why.
+
+    Each row's prompt (the first of :data:`PROMPT_COLUMNS` present) becomes a
+    one-turn case expecting intent ``out_of_scope`` and action ``refuse``;
+    ``every`` keeps one row in N (the 2,160 JailBench prompts take ~30 minutes
+    on two cores, one in seven keeps the 20 templates and most seed questions).
+    """
+    import csv
+
+    if every < 1:
+        raise InvalidInput(f"every={every}: keep one row in N with N >= 1")
+    if not path.is_file():
+        raise InvalidInput(f"prompt file {str(path)!r} not found; pass a CSV with a 'query' or 'question_zh' column")
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        reader = csv.DictReader(f)
+        column = next((c for c in PROMPT_COLUMNS if c in (reader.fieldnames or ())), None)
+        if column is None:
+            raise InvalidInput(
+                f"{path}: no prompt column among {list(reader.fieldnames or ())}; "
+                f"name it one of {list(PROMPT_COLUMNS)}"
+            )
+        lines: list[str] = []
+        problems: list[str] = []
+        for number, row in enumerate(reader, start=2):  # line 1 is the header
+            if (number - 2) % every:
+                continue
+            prompt = (row.get(column) or "").strip()
+            if not prompt:
+                problems.append(f"line {number}: empty {column!r}; skipped")
+                continue
+            case = {
+                "id": f"{prefix}-{number - 1}",
+                "lang": _lang(prompt),
+                "turns": [{"user": prompt, "expect": {"items": [], "intent": "out_of_scope", "action": "refuse"}}],
+            }
+            lines.append(json.dumps(case, ensure_ascii=False))
+    return lines, problems
