@@ -76,7 +76,8 @@ class PolicyThresholds:
     #: Read from the hit's ``other_terms`` component.
     vague_max_terms: int = 0
     #: Ask the item's situation question (情形) before answering materials or
-    #: conditions of an item whose answer depends on it and no situation is known.
+    #: conditions of an item whose answer depends on it (:func:`depends_on_situation`),
+    #: when the message is vague and names no situation.
     clarify_situations: bool = False
     #: Unresolved turns in a row (clarify, no match) after which a person takes over.
     max_unresolved: int = 2
@@ -387,8 +388,9 @@ def depends_on_situation(item: ServiceItem, label: str) -> bool:
     Materials differ when every situation has a material of its own (居住证:
     the employed bring a labour contract, students a student card), so no list
     fits all; conditions differ when every situation carries conditions of its
-    own.  An item with one exceptional case (结婚登记 with a foreign partner) is
-    answered with the common list and the case noted, without asking.
+    own.  An item with one exceptional case (新生儿户口登记, where only a
+    parent from outside Shanghai brings more) is answered with the common list
+    and the case noted, without asking.
     """
     if len(item.situations) < 2:
         return False
