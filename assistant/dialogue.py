@@ -311,7 +311,7 @@ class DialogueEngine:
             # Not an answer to the question: a fresh turn, the question is dropped, but
             # its topic helps retrieval (我想提公积金 … 我要买房 is about 购房提取).
             context = state.pending_topic
-            state = replace(state, pending_options=(), pending_intent="", pending_question="", pending_topic="")
+            state = state.without_question()
 
         t = time.perf_counter()
         prediction = self.classifier.classify(text, state=state)
@@ -356,7 +356,7 @@ class DialogueEngine:
             return None
         intent = state.pending_intent or "consult.overview"
         prediction = IntentPrediction(label=intent, confidence=1.0, scores={intent: 1.0})
-        cleared = replace(state, pending_options=(), pending_intent="", pending_question="", pending_topic="")
+        cleared = state.without_question()
         if option.value == "request_human":
             prediction = IntentPrediction(label="request_human", confidence=1.0, scores={"request_human": 1.0})
             decision = Decision(Action.HANDOFF, "request_human", handoff_reason="customer_request", why="option")
@@ -415,15 +415,10 @@ class DialogueEngine:
         if action is Action.ANSWER:
             main = decision.item_ids[0]
             complaint = decision.intent == "complaint"
-            new_state = replace(
-                state,
+            new_state = state.without_question(
                 current_item=main,
                 slots=dict(state.slots) if decision.follow_up and main == state.current_item else {},
                 unresolved_turns=0,
-                pending_options=(),
-                pending_intent="",
-                pending_question="",
-                pending_topic="",
             )
             if complaint:
                 ordered = _front(hits, decision.item_ids)
@@ -467,9 +462,7 @@ class DialogueEngine:
             return PreparedTurn(prediction, ordered, decision, new_state, timings, answer=answer)
         if action is Action.HANDOFF:
             answer = self.composer.handoff(decision.handoff_reason, lang)
-            new_state = replace(
-                state, handed_off=True, pending_options=(), pending_intent="", pending_question="", pending_topic=""
-            )
+            new_state = state.without_question(handed_off=True)
             return PreparedTurn(prediction, tuple(hits), decision, new_state, timings, answer=answer)
         if action is Action.REFUSE:
             answer = self.composer.refuse(lang)

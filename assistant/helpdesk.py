@@ -236,9 +236,7 @@ def handoff_result(result: TurnResult, reason: str, lang: Lang) -> TurnResult:
     """``result`` turned into a handoff with ``reason`` and its notice."""
     notice = _NOTICES.get(reason, _NOTICES["low_confidence"])[lang]
     answer = Answer(text=notice, action=Action.HANDOFF, lang=lang, generator="helpdesk")
-    state = replace(
-        result.state, handed_off=True, pending_options=(), pending_intent="", pending_question="", pending_topic=""
-    )
+    state = result.state.without_question(handed_off=True)
     return replace(result, answer=answer, state=state, handoff_reason=reason)
 
 

@@ -320,6 +320,12 @@ class DialogueState:
     pending_topic: str = ""
     handed_off: bool = False
 
+    def without_question(self, **changes: object) -> DialogueState:
+        """This state with no clarifying question pending (and ``changes`` applied)."""
+        return dataclasses.replace(
+            self, pending_options=(), pending_intent="", pending_question="", pending_topic="", **changes  # type: ignore[arg-type]
+        )
+
 
 @dataclass(frozen=True)
 class GenerationRequest:
