@@ -344,12 +344,7 @@ def corpus_bench(
     """
     from eval.corpus import corpus_benchmark_lines
 
-    lines, problems = corpus_benchmark_lines(corpus, limit=limit)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    for p in problems:
-        _note(f"problem: {p}")
-    typer.echo(f"{len(lines)} cases written to {out}")
+    _write_bench(out, *corpus_benchmark_lines(corpus, limit=limit))
 
 
 @app.command("refusal-bench")
@@ -366,7 +361,11 @@ def refusal_bench(
     """
     from eval.corpus import refusal_benchmark_lines
 
-    lines, problems = refusal_benchmark_lines(prompts, every=every, prefix=prefix)
+    _write_bench(out, *refusal_benchmark_lines(prompts, every=every, prefix=prefix))
+
+
+def _write_bench(out: Path, lines: list[str], problems: list[str]) -> None:
+    """Write benchmark lines to ``out`` and list the source rows that were skipped."""
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     for p in problems:

@@ -62,6 +62,14 @@ def shared_dir() -> Path:
     return SHARED
 
 
+def shared_file(*parts: str) -> Path:
+    """A file under the shared folder; the test skips clearly when it is absent (CI always has it)."""
+    path = SHARED.joinpath(*parts)
+    if not path.is_file():
+        pytest.skip(f"{path} is absent (CI always has ../shared)")
+    return path
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     """A fresh runtime data directory."""

@@ -14,13 +14,10 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 @pytest.fixture(scope="module")
 def catalog_ids() -> set[str]:
-    from tests.conftest import SHARED
     from knowledge_base.loader import read_catalog
+    from tests.conftest import shared_file
 
-    path = SHARED / "catalog" / "service_catalog.tsv"
-    if not path.is_file():
-        pytest.skip(f"service catalog {path} is absent (CI always has ../shared)")
-    return {e.id for e in read_catalog(path)}
+    return {e.id for e in read_catalog(shared_file("catalog", "service_catalog.tsv"))}
 
 
 @pytest.fixture(scope="module")

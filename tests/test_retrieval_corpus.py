@@ -9,6 +9,7 @@ import pytest
 
 from assistant.errors import KnowledgeBaseError
 from retrieval.corpus import corpus_items, first_sentence, guide_id, guide_items
+from tests.conftest import shared_file
 
 
 def _write(path: Path, rows: list[object]) -> Path:
@@ -55,11 +56,8 @@ def test_first_sentence() -> None:
     assert first_sentence("没有句号" * 20) == ("没有句号" * 20)[:40]
 
 
-def test_govqa_dev_loads(shared_dir: Path) -> None:
-    path = shared_dir / "data" / "msgabench" / "govqa_dev.jsonl"
-    if not path.is_file():
-        pytest.skip(f"{path} is absent")
-    items = corpus_items(path)
+def test_govqa_dev_loads() -> None:
+    items = corpus_items(shared_file("data", "msgabench", "govqa_dev.jsonl"))
     assert len(items) == 1249 and len({i.id for i in items}) == 1249
 
 
@@ -132,14 +130,11 @@ def test_material_queries_by_hand(tmp_path: Path) -> None:
     assert f"materials:{items[2].id}" not in qs
 
 
-def test_guangdong_guides_load_and_the_question_set_resolves(shared_dir: Path) -> None:
+def test_guangdong_guides_load_and_the_question_set_resolves() -> None:
     from retrieval.bench import read_bench
     from retrieval.cli import _GUIDE_QUESTIONS
 
-    path = shared_dir / "data" / "guangdong_guides" / "service_guides.jsonl"
-    if not path.is_file():
-        pytest.skip(f"{path} is absent")
-    items = guide_items(path)
+    items = guide_items(shared_file("data", "guangdong_guides", "service_guides.jsonl"))
     assert len(items) == 2262 and len({i.id for i in items}) == 2262
     ids = {i.id for i in items}
     names = {i.id: i.name for i in items}
