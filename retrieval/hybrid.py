@@ -199,11 +199,12 @@ class HybridRetriever:
         vectors: np.ndarray,
         item_names: dict[str, str],
         params: RetrievalParams = RetrievalParams(),
-        normalized: Sequence[str] | None = None,
+        normalized: Sequence[str],
     ) -> None:
-        if len(chunks) != len(tokens) or len(chunks) != len(vectors):
+        if not len(chunks) == len(tokens) == len(vectors) == len(normalized):
             raise IndexNotBuilt(
-                f"index is inconsistent ({len(chunks)} chunks, {len(tokens)} token rows, {len(vectors)} vectors); "
+                f"index is inconsistent ({len(chunks)} chunks, {len(tokens)} token rows, {len(vectors)} vectors, "
+                f"{len(normalized)} normalised texts); "
                 "rebuild with 'xiaoshen kb build'"
             )
         self.analyzer = analyzer
@@ -215,7 +216,7 @@ class HybridRetriever:
         self.passage_vectors = np.asarray(vectors, dtype=np.float32)
         # each chunk's normalised text, saved with the index so re-indexing can
         # tell which chunks contain a changed dictionary word without re-normalising
-        self.normalized = list(normalized) if normalized is not None else None
+        self.normalized = list(normalized)
         self.vectors = compose_vectors(self.passage_vectors, context, params.name_context_weight)
         self.item_names = dict(item_names)
         self.params = params
@@ -425,11 +426,8 @@ def save_index(index_dir: Path, retriever: HybridRetriever, *, item_hashes: dict
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
     retriever.analyzer.save(tmp / "analyzer.json")
-    normalized = retriever.normalized
-    if normalized is None:
-        normalized = [retriever.analyzer.normalize(c.text) for c in retriever.chunks]
     with (tmp / "chunks.jsonl").open("w", encoding="utf-8") as f:
-        for c, n, t in zip(retriever.chunks, normalized, retriever.tokens):
+        for c, n, t in zip(retriever.chunks, retriever.normalized, retriever.tokens):
             f.write(_chunk_row(c, n, t) + "\n")
     np.save(tmp / "vectors.npy", retriever.passage_vectors)
     faiss.write_index(retriever.dense.index, str(tmp / "dense.faiss"))
