@@ -65,6 +65,17 @@ class AnswerText:
     cues: frozenset[str]
 
 
+#: The feature columns of :meth:`PairFeatures.rows`, in order (gap columns follow).
+COLUMNS: tuple[str, ...] = (
+    "bm25", "dense", "fused", "bm25_gap", "dense_gap", "fused_gap", "fused_ratio", "rr", "bm25_rr", "dense_rr",
+    "alias", "name_bigrams_q", "name_bigrams_n", "answer_bigrams_q", "name_chars_q", "name_idf", "answer_idf",
+    "answer_words_q", "name_sim", "department_bigrams", "department_named", "answer_len", "name_len",
+    *(f"cue_{c}" for c in CUES), "rare_words", "rare_bigrams", "missing_idf", "longest_q", "longest",
+)
+#: Columns repeated as gaps to the best candidate of the list.
+GAP_COLUMNS: tuple[str, ...] = ("name_sim", "rare_words", "rare_bigrams", "longest_q")
+
+
 class PairFeatures:
     """Feature rows for a question's candidates over one retriever's corpus."""
 
@@ -117,42 +128,47 @@ class PairFeatures:
         tcount = {t: sum(t in x.answer_tokens for x in texts) for t in qset}
         bcount = {b: sum(b in x.answer_bigrams for x in texts) for b in qb}
         n = len(hits)
-        rows = []
+        rows: list[dict[str, float]] = []
         for k, (h, x) in enumerate(zip(hits, texts)):
-            name_sim = float(qv @ self.name_vectors[h.item_id])
             longest = SequenceMatcher(None, qn, x.answer[:400], autojunk=False).find_longest_match(
                 0, len(qn), 0, min(len(x.answer), 400)
             ).size
-            rows.append(
-                [
-                    bm[k], dn[k], fu[k], bm[k] - bm.max(), dn[k] - dn.max(), fu[k] - fu.max(), fu[k] / (fu.max() or 1.0),
-                    1 / (k + 1), 1 / (bm_rank[k] + 1), 1 / (dn_rank[k] + 1), h.components.get("alias", 0.0),
-                    len(qb & x.name_bigrams) / (len(qb) or 1), len(qb & x.name_bigrams) / (len(x.name_bigrams) or 1),
-                    len(qb & x.answer_bigrams) / (len(qb) or 1), len(qc & x.name_chars) / (len(qc) or 1),
-                    sum(self.idf(t) for t in qset & x.name_tokens) / qidf,
-                    sum(self.idf(t) for t in qset & x.answer_tokens) / qidf,
-                    len(qset & x.answer_tokens) / (len(qset) or 1),
-                    name_sim,
-                    len(qb & x.department_bigrams) / (len(x.department_bigrams) or 1), float(bool(x.department) and x.department in qn),
-                    math.log1p(len(x.answer)), math.log1p(len(x.name)),
-                    *(float(c in asked and c in x.cues) for c in CUES),
-                    sum(math.log((n + 1) / (tcount[t] + 0.5)) * self.idf(t) for t in qset if t in x.answer_tokens),
-                    sum(math.log((n + 1) / (bcount[b] + 0.5)) for b in qb if b in x.answer_bigrams),
-                    sum(self.idf(t) for t in qset if t not in x.answer_tokens) / qidf,
-                    longest / (len(qn) or 1),
-                    float(longest),
-                ]
-            )
-        out = np.asarray(rows, dtype=np.float64)
-        # the name similarity and the list-wise columns again as gaps to the best candidate
-        gaps = [18, out.shape[1] - 5, out.shape[1] - 4, out.shape[1] - 2]
+            rows.append({
+                "bm25": bm[k], "dense": dn[k], "fused": fu[k],
+                "bm25_gap": bm[k] - bm.max(), "dense_gap": dn[k] - dn.max(), "fused_gap": fu[k] - fu.max(),
+                "fused_ratio": fu[k] / (fu.max() or 1.0),
+                "rr": 1 / (k + 1), "bm25_rr": 1 / (bm_rank[k] + 1), "dense_rr": 1 / (dn_rank[k] + 1),
+                "alias": h.components.get("alias", 0.0),
+                "name_bigrams_q": len(qb & x.name_bigrams) / (len(qb) or 1),
+                "name_bigrams_n": len(qb & x.name_bigrams) / (len(x.name_bigrams) or 1),
+                "answer_bigrams_q": len(qb & x.answer_bigrams) / (len(qb) or 1),
+                "name_chars_q": len(qc & x.name_chars) / (len(qc) or 1),
+                "name_idf": sum(self.idf(t) for t in qset & x.name_tokens) / qidf,
+                "answer_idf": sum(self.idf(t) for t in qset & x.answer_tokens) / qidf,
+                "answer_words_q": len(qset & x.answer_tokens) / (len(qset) or 1),
+                "name_sim": float(qv @ self.name_vectors[h.item_id]),
+                "department_bigrams": len(qb & x.department_bigrams) / (len(x.department_bigrams) or 1),
+                "department_named": float(bool(x.department) and x.department in qn),
+                "answer_len": math.log1p(len(x.answer)), "name_len": math.log1p(len(x.name)),
+                **{f"cue_{c}": float(c in asked and c in x.cues) for c in CUES},
+                "rare_words": sum(math.log((n + 1) / (tcount[t] + 0.5)) * self.idf(t) for t in qset if t in x.answer_tokens),
+                "rare_bigrams": sum(math.log((n + 1) / (bcount[b] + 0.5)) for b in qb if b in x.answer_bigrams),
+                "missing_idf": sum(self.idf(t) for t in qset if t not in x.answer_tokens) / qidf,
+                "longest_q": longest / (len(qn) or 1),
+                "longest": float(longest),
+            })
+        out = np.array([[r[c] for c in COLUMNS] for r in rows], dtype=np.float64)
+        # these again as gaps to the best candidate (how far behind the list's best)
+        gaps = [COLUMNS.index(c) for c in GAP_COLUMNS]
         return np.hstack([out, out[:, gaps] - out[:, gaps].max(axis=0)])
 
 
 def reciprocal_rank(labels: np.ndarray, order: np.ndarray, k: int = 10) -> float:
     """1/rank of the first relevant candidate within the first ``k`` of ``order``, else 0."""
-    hits = np.flatnonzero(labels[order][:k])
-    return 1.0 / (hits[0] + 1) if len(hits) else 0.0
+    from eval.metrics import first_relevant_rank
+
+    rank = first_relevant_rank(order.tolist(), set(np.flatnonzero(labels).tolist()), k)
+    return 1.0 / rank if rank else 0.0
 
 
 def grouped_cv(

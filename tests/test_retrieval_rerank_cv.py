@@ -11,7 +11,7 @@ from assistant.errors import InvalidInput
 from assistant.settings import RetrievalSettings
 from assistant.types import RetrievalQuery
 from retrieval.hybrid import build_retriever
-from retrieval.rerank_cv import PairFeatures, grouped_cv, reciprocal_rank
+from retrieval.rerank_cv import COLUMNS, GAP_COLUMNS, PairFeatures, grouped_cv, reciprocal_rank
 from tests.fakes import KeywordEmbedder, tiny_items
 
 
@@ -55,10 +55,13 @@ def test_pair_features_one_finite_row_per_hit(tmp_path: Path) -> None:
     features = PairFeatures(r, items)
     hits = r.retrieve(RetrievalQuery("办护照要多少钱"), top_k=5)
     x = features.rows("办护照要多少钱", hits)
-    assert x.shape[0] == len(hits) == 5
+    assert x.shape == (len(hits), len(COLUMNS) + len(GAP_COLUMNS)) and len(hits) == 5
     assert np.isfinite(x).all()
-    # the money cue (column 23, first of the cues) fires for a money question
-    # exactly on the answers that carry a price or fee
+    # the money cue fires for a money question exactly on the answers that carry a price or fee
+    money = COLUMNS.index("cue_money")
     expected = [float("money" in features.texts[h.item_id].cues) for h in hits]
-    assert x[:, 23].tolist() == expected
-    assert not features.rows("护照在哪里办", hits)[:, 23].any()  # a place question is not about money
+    assert x[:, money].tolist() == expected
+    assert not features.rows("护照在哪里办", hits)[:, money].any()  # a place question is not about money
+    # gap columns: the list's best candidate has gap 0
+    sim = len(COLUMNS) + GAP_COLUMNS.index("name_sim")
+    assert x[:, sim].max() == 0.0 and np.allclose(x[:, sim], x[:, COLUMNS.index("name_sim")] - x[:, COLUMNS.index("name_sim")].max())
