@@ -15,7 +15,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from assistant.errors import XiaoShenError
+from assistant.core.errors import XiaoShenError
 
 app = typer.Typer(
     name="xiaoshen",
@@ -32,7 +32,7 @@ ConfigOption = Annotated[
 
 def settings_from(config: Path | None):
     """Build the Settings once for a command."""
-    from assistant.settings import load_settings
+    from assistant.core.settings import load_settings
 
     return load_settings(config)
 

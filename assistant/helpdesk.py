@@ -27,9 +27,9 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from assistant.errors import ConfigError, InvalidInput, NotFound
-from assistant.settings import HelpdeskSettings
-from assistant.types import (
+from assistant.core.errors import ConfigError, InvalidInput, NotFound
+from assistant.core.settings import HelpdeskSettings
+from assistant.core.types import (
     Action,
     Answer,
     Citation,
@@ -45,7 +45,7 @@ from assistant.types import (
 
 if TYPE_CHECKING:
     from assistant.db import Database
-    from assistant.pipeline import Assistant
+    from assistant.conversations import Assistant
 
 #: Reason codes a ticket may carry.
 REASONS: tuple[str, ...] = (
@@ -175,7 +175,7 @@ CANNED_REPLIES: dict[Lang, tuple[str, ...]] = {
 
 
 class EscalationRules:
-    """Helpdesk rules around the dialogue; an ``assistant.pipeline.Escalation``.
+    """Helpdesk rules around the dialogue; an ``assistant.conversations.Escalation``.
 
     ``clock`` gives aware datetimes (tests script it); ``unresolved_limit`` is
     the number of unresolved turns in a row after which a person takes over
@@ -482,7 +482,7 @@ class Helpdesk:
 
     def search(self, query: str, *, top_k: int = 8) -> list[SearchHit]:
         """Knowledge-base search with the assistant's own retriever."""
-        from assistant.types import RetrievalQuery
+        from assistant.core.types import RetrievalQuery
 
         query = self._clean(query)
         retriever = getattr(self.assistant.dialogue, "retriever", None)

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from assistant.errors import BackendUnavailable, ConfigError
-from assistant.pipeline import Assistant
-from assistant.settings import Settings
-from assistant.types import (
+from assistant.core.errors import BackendUnavailable, ConfigError
+from assistant.conversations import Assistant
+from assistant.core.settings import Settings
+from assistant.core.types import (
     ConversationStore,
     Embedder,
     Generator,
@@ -29,7 +29,7 @@ from assistant.types import (
 )
 
 if TYPE_CHECKING:
-    from intents.policy import ActionPolicy
+    from assistant.dialogue.policy import ActionPolicy
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ def build_assistant(
 ) -> Assistant:
     """Assemble the whole assistant: stages, dialogue engine, store and queue."""
     from assistant.db import open_database, utc_now
-    from assistant.dialogue import DialogueEngine
+    from assistant.dialogue.engine import DialogueEngine
     from assistant.helpdesk import EscalationRules
 
     built = stages or build_stages(settings, **stage_overrides)  # type: ignore[arg-type]

@@ -19,8 +19,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from assistant.errors import InvalidInput
-from assistant.types import ACTIONS, INTENTS, LANGS
+from assistant.core.errors import InvalidInput
+from assistant.core.types import ACTIONS, INTENTS, LANGS
 
 # --------------------------------------------------------------------------- the harness's view
 

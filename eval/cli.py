@@ -207,7 +207,7 @@ def item(
     misses are listed as notes, since an item edit does not change them.
     """
     from assistant.cli import settings_from
-    from assistant.errors import InvalidInput
+    from assistant.core.errors import InvalidInput
     from eval.benchmark import load_benchmark
     from eval.runner import catalog_domains, kb_stages
     from knowledge_base.loader import parse_item

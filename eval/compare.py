@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import InvalidInput
+from assistant.core.errors import InvalidInput
 from eval.benchmark import Case
 from eval.metrics import TurnOutcome
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from assistant.errors import InvalidInput
+from assistant.core.errors import InvalidInput
 
 
 def _lang(text: str) -> str:

@@ -23,7 +23,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant.types import INTENTS
+from assistant.core.types import INTENTS
 
 #: Actions whose precision and recall the format file asks for.
 WATCHED_ACTIONS: tuple[str, ...] = ("handoff", "refuse", "clarify")
@@ -356,7 +356,7 @@ def _label_confusion(
 
 def action_confusion(outcomes: Sequence[TurnOutcome]) -> tuple[list[str], list[list[int]]]:
     """Action labels (those that occur, in ACTIONS order) and the expected × chosen counts."""
-    from assistant.types import ACTIONS
+    from assistant.core.types import ACTIONS
 
     return _label_confusion(outcomes, "expect_action", "action", ACTIONS)
 

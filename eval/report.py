@@ -281,7 +281,7 @@ class StoredRun:
 
 def read_run(path: Path) -> StoredRun:
     """Read a report directory (metrics.json + turns.jsonl) or a metrics JSON file."""
-    from assistant.errors import InvalidInput
+    from assistant.core.errors import InvalidInput
 
     metrics_path = path / "metrics.json" if path.is_dir() else path
     if not metrics_path.is_file():

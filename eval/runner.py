@@ -25,9 +25,9 @@ from eval.benchmark import Benchmark
 from eval.metrics import TurnOutcome, summarize
 
 if TYPE_CHECKING:
-    from assistant.pipeline import Assistant
-    from assistant.settings import Settings
-    from assistant.types import Embedder, ServiceItem
+    from assistant.conversations import Assistant
+    from assistant.core.settings import Settings
+    from assistant.core.types import Embedder, ServiceItem
     from assistant.wiring import Stages
 
 
@@ -158,7 +158,7 @@ def corpus_stages(
     The index is named after the corpus's content hash, so a second run with the
     same file loads it instead of embedding again; an edited file gets a new index.
     """
-    from assistant.errors import InvalidInput
+    from assistant.core.errors import InvalidInput
     from assistant.wiring import build_stages
     from retrieval.corpus import corpus_items
 

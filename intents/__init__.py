@@ -5,7 +5,7 @@
   ``xiaoshen intents train`` under ``intents/models/``) or ``rules`` (keyword
   cues, no artefact).
 - ``make_policy(settings)``: the ActionPolicy with the thresholds fitted by
-  ``xiaoshen intents fit-policy`` (``intents/models/policy.json``).
+  ``xiaoshen intents fit-policy`` (``assistant/dialogue/policy.json``).
 
 Nothing trains at request time: both artefacts are built by commands and
 committed, so a fresh checkout starts without training.
@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from assistant.errors import ConfigError
+from assistant.core.errors import ConfigError
 
 if TYPE_CHECKING:
-    from assistant.settings import IntentSettings
-    from assistant.types import IntentClassifier
-    from assistant.types import Embedder
-    from intents.policy import ActionPolicy
+    from assistant.core.settings import IntentSettings
+    from assistant.core.types import IntentClassifier
+    from assistant.core.types import Embedder
+    from assistant.dialogue.policy import ActionPolicy
 
 
 def make_classifier(settings: IntentSettings, *, embedder: Embedder | None = None) -> IntentClassifier:
@@ -46,7 +46,7 @@ def make_classifier(settings: IntentSettings, *, embedder: Embedder | None = Non
 
 def make_policy(settings: IntentSettings) -> ActionPolicy:
     """The action policy with the fitted thresholds (``policy_path`` or the committed file)."""
-    from intents.policy import load_policy
+    from assistant.dialogue.policy import load_policy
 
     return load_policy(settings.policy_path)
 

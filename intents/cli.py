@@ -26,7 +26,7 @@ def _items(settings):  # type: ignore[no-untyped-def]
 
 
 def _load_bench(path: Path, settings):  # type: ignore[no-untyped-def]
-    from assistant.errors import InvalidInput
+    from assistant.core.errors import InvalidInput
     from eval.benchmark import load_benchmark
 
     if not path.is_file():
@@ -93,7 +93,7 @@ def train(
 
 
 def _engine(settings):  # type: ignore[no-untyped-def]
-    from assistant.dialogue import DialogueEngine
+    from assistant.dialogue.engine import DialogueEngine
     from assistant.wiring import build_stages
 
     stages = build_stages(settings, progress=True)
@@ -130,7 +130,7 @@ def _index_stamp(settings) -> str:  # type: ignore[no-untyped-def]
 def fit_policy_command(
     bench_path: Annotated[Path, typer.Argument(help="development benchmark JSONL")] = DEV_BENCH,
     config: ConfigOption = None,
-    out: Annotated[Optional[Path], typer.Option(help="policy file (default intents/models/policy.json)")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="policy file (default assistant/dialogue/policy.json)")] = None,
     score_key: Annotated[
         Optional[list[str]], typer.Option("--score-key", help="hit numbers to try as evidence (default: score and every component)")
     ] = None,
@@ -144,8 +144,8 @@ def fit_policy_command(
 
     from assistant.cli import settings_from
     from intents.evaluation import fit_policy
-    from intents.policy import DEFAULT_POLICY_PATH, WORD_COUNTS
-    from assistant.types import RetrievalQuery
+    from assistant.dialogue.policy import DEFAULT_POLICY_PATH, WORD_COUNTS
+    from assistant.core.types import RetrievalQuery
 
     settings = settings_from(config)
     bench = _load_bench(bench_path, settings)

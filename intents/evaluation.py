@@ -17,13 +17,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from assistant.types import INTENTS, Action, DialogueState, Hit, IntentPrediction, RetrievalQuery
+from assistant.core.types import INTENTS, Action, DialogueState, Hit, IntentPrediction, RetrievalQuery
 
 if TYPE_CHECKING:
-    from assistant.settings import IntentSettings
-    from assistant.dialogue import DialogueEngine
+    from assistant.core.settings import IntentSettings
+    from assistant.dialogue.engine import DialogueEngine
     from eval.benchmark import Benchmark
-    from intents.policy import ActionPolicy, PolicyThresholds
+    from assistant.dialogue.policy import ActionPolicy, PolicyThresholds
 
 
 @dataclass(frozen=True)
@@ -252,7 +252,7 @@ def fit_policy(
     was trained on, pass it wrapped by :func:`with_out_of_fold`, so the
     thresholds see honest confidences.
     """
-    from intents.policy import ActionPolicy
+    from assistant.dialogue.policy import ActionPolicy
 
     engine.classifier = CachingClassifier(engine.classifier)  # type: ignore[assignment]
     caching = CachingRetriever(engine.retriever, path=retrieval_cache, stamp=cache_stamp)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from assistant.types import INTENTS, DialogueState, IntentPrediction
+from assistant.core.types import INTENTS, DialogueState, IntentPrediction
 
 #: (intent, cues) in priority order; a cue is a substring (lower-cased text).
 CUES: tuple[tuple[str, tuple[str, ...]], ...] = (

@@ -46,8 +46,8 @@ from pathlib import Path
 
 import yaml
 
-from assistant.errors import ConfigError
-from assistant.types import INTENTS, DialogueState, Embedder, IntentPrediction, ServiceItem
+from assistant.core.errors import ConfigError
+from assistant.core.types import INTENTS, DialogueState, Embedder, IntentPrediction, ServiceItem
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 MODELS_DIR = Path(__file__).resolve().parent / "models"

@@ -54,7 +54,7 @@ def _kb_dir(config: Path | None, kb_dir: Path | None) -> Path:
 def _date(value: str | None, option: str) -> date | None:
     if value is None:
         return None
-    from assistant.errors import InvalidInput
+    from assistant.core.errors import InvalidInput
 
     try:
         return date.fromisoformat(value)
@@ -221,7 +221,7 @@ def graph(
     kb_dir: KbDirOption = None,
 ) -> None:
     """Bundles, steps, prerequisites, related items and departments of the knowledge graph."""
-    from assistant.errors import InvalidInput
+    from assistant.core.errors import InvalidInput
     from knowledge_base.graph import KnowledgeBase
 
     if item is None and department is None and dot is None:
@@ -278,7 +278,7 @@ def import_faq(
     kb_dir: KbDirOption = None,
 ) -> None:
     """Import a question-answer collection as item FAQs or as a separate corpus collection."""
-    from assistant.errors import InvalidInput
+    from assistant.core.errors import InvalidInput
     from knowledge_base import faq_import, lifecycle
 
     if attach_to and (collection or out):

@@ -28,7 +28,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
 
-from assistant.errors import InvalidInput
+from assistant.core.errors import InvalidInput
 from knowledge_base.lifecycle import item_path, load_one, record_change
 from knowledge_base.loader import Problem, service_today
 

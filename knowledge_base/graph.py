@@ -23,8 +23,8 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from assistant.errors import KnowledgeBaseError, NotFound
-from assistant.types import ServiceItem, Step
+from assistant.core.errors import KnowledgeBaseError, NotFound
+from assistant.core.types import ServiceItem, Step
 from knowledge_base.loader import service_today
 
 Relation = Literal["step", "prerequisite", "related", "department"]

@@ -29,8 +29,8 @@ from typing import Any, Literal
 
 import yaml
 
-from assistant.errors import Conflict, InvalidInput, KnowledgeBaseError, NotFound
-from assistant.types import ServiceItem
+from assistant.core.errors import Conflict, InvalidInput, KnowledgeBaseError, NotFound
+from assistant.core.types import ServiceItem
 from knowledge_base.loader import CatalogEntry, check_item, item_files, load_yaml, parse_item, service_today
 from knowledge_base.yamledit import append_to_list, apply_edit, set_scalar
 

@@ -1,6 +1,6 @@
 """Load and validate the knowledge base: one human-editable YAML file per item.
 
-The file edge is validated with pydantic against ``assistant.types.ServiceItem``
+The file edge is validated with pydantic against ``assistant.core.types.ServiceItem``
 (unknown keys rejected); everything after loading is plain frozen dataclasses.
 Problems are reported as (file, field, reason), all of them, not just the first.
 """
@@ -16,8 +16,8 @@ from pathlib import Path
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from assistant.errors import KnowledgeBaseError
-from assistant.types import ServiceItem
+from assistant.core.errors import KnowledgeBaseError
+from assistant.core.types import ServiceItem
 
 _ITEM_ADAPTER = TypeAdapter(ServiceItem)
 

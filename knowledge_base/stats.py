@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
 
-from assistant.types import ServiceItem
+from assistant.core.types import ServiceItem
 from knowledge_base.loader import CatalogEntry, service_today
 
 #: Fields whose coverage is reported, in the order of the item schema.

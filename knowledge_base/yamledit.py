@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from assistant.errors import KnowledgeBaseError
+from assistant.core.errors import KnowledgeBaseError
 from knowledge_base.loader import load_yaml
 
 _TOP_KEY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*):(?:[ \t]+(.*?))?[ \t]*$")

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from assistant.settings import EmbedderSettings, RetrievalSettings
-    from assistant.types import Embedder, Reranker, ServiceItem
+    from assistant.core.settings import EmbedderSettings, RetrievalSettings
+    from assistant.core.types import Embedder, Reranker, ServiceItem
     from retrieval.hybrid import HybridRetriever
 
 __all__ = ["make_embedder", "build_retriever", "make_reranker"]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from assistant.errors import IndexNotBuilt
+from assistant.core.errors import IndexNotBuilt
 
 ANALYZER_VERSION = 4
 

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.errors import InvalidInput
-from assistant.types import Embedder, RetrievalQuery, ServiceItem
+from assistant.core.errors import InvalidInput
+from assistant.core.types import Embedder, RetrievalQuery, ServiceItem
 
 SYSTEMS: tuple[str, ...] = ("ours", "rank_bm25", "bm25s", "dense", "langchain")
 

@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 
-from assistant.types import Chunk, ServiceItem
+from assistant.core.types import Chunk, ServiceItem
 
 #: Lexical weight per field (tuned on the development benchmark, see bench).
 FIELD_WEIGHTS: dict[str, float] = {

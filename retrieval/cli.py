@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from assistant.errors import InvalidInput
+from assistant.core.errors import InvalidInput
 
 app = typer.Typer(help="Retrieval: benchmark against peers, train the feature reranker.", no_args_is_help=True)
 
@@ -159,7 +159,7 @@ def train_reranker(
     index_name: Annotated[str, typer.Option(help="index under <data_dir>/index to train for")] = "kb",
 ) -> None:
     """Train the feature reranker on development questions; writes reranker.json next to the index."""
-    from assistant.types import RetrievalQuery
+    from assistant.core.types import RetrievalQuery
     from assistant.wiring import load_knowledge
     from assistant.cli import settings_from
     from retrieval.bench import read_bench
@@ -180,7 +180,7 @@ def train_reranker(
 
 
 if __name__ == "__main__":
-    from assistant.errors import XiaoShenError
+    from assistant.core.errors import XiaoShenError
 
     try:
         app()

@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
-from assistant.errors import KnowledgeBaseError
-from assistant.types import FAQ, Location, Material, OnlineChannel, ServiceItem
+from assistant.core.errors import KnowledgeBaseError
+from assistant.core.types import FAQ, Location, Material, OnlineChannel, ServiceItem
 
 #: The longest item name taken from the first sentence of an answer.
 _NAME_CHARS = 40

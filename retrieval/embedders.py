@@ -20,9 +20,9 @@ from typing import Literal
 
 import numpy as np
 
-from assistant.errors import BackendUnavailable, ConfigError
-from assistant.settings import EmbedderSettings
-from assistant.types import Embedder
+from assistant.core.errors import BackendUnavailable, ConfigError
+from assistant.core.settings import EmbedderSettings
+from assistant.core.types import Embedder
 
 Kind = Literal["query", "passage"]
 

@@ -27,9 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.errors import IndexNotBuilt, InvalidInput
-from assistant.settings import RetrievalSettings
-from assistant.types import Chunk, Embedder, Hit, RetrievalQuery, ServiceItem
+from assistant.core.errors import IndexNotBuilt, InvalidInput
+from assistant.core.settings import RetrievalSettings
+from assistant.core.types import Chunk, Embedder, Hit, RetrievalQuery, ServiceItem
 from retrieval.analyzer import Analyzer, TermMatch
 from retrieval.bm25 import BM25
 from retrieval.chunking import chunk_item, dense_text, item_hash

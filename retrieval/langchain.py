@@ -21,7 +21,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from assistant.types import Chunk, Embedder, RetrievalQuery, Retriever
+from assistant.core.types import Chunk, Embedder, RetrievalQuery, Retriever
 
 
 class XiaoShenRetriever(BaseRetriever):

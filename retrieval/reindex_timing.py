@@ -32,7 +32,7 @@ from pathlib import Path
 def main(argv: list[str] | None = None) -> dict[str, object]:
     """Run the timing and print (and return) the result."""
     from assistant.cli import settings_from
-    from assistant.errors import InvalidInput
+    from assistant.core.errors import InvalidInput
     from assistant.wiring import load_knowledge
     from retrieval.chunking import chunk_item
     from retrieval.corpus import guide_items

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.errors import BackendUnavailable, ConfigError, IndexNotBuilt
-from assistant.settings import RetrievalSettings
-from assistant.types import INTENT_FIELDS, Hit, RetrievalQuery, Retriever
+from assistant.core.errors import BackendUnavailable, ConfigError, IndexNotBuilt
+from assistant.core.settings import RetrievalSettings
+from assistant.core.types import INTENT_FIELDS, Hit, RetrievalQuery, Retriever
 
 ARTEFACT = "reranker.json"
 FEATURES: tuple[str, ...] = (

@@ -31,8 +31,8 @@ from difflib import SequenceMatcher
 
 import numpy as np
 
-from assistant.errors import InvalidInput
-from assistant.types import Hit, RetrievalQuery, ServiceItem
+from assistant.core.errors import InvalidInput
+from assistant.core.types import Hit, RetrievalQuery, ServiceItem
 
 #: (question pattern, answer pattern): a question asking this and an answer carrying it.
 CUES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {

@@ -16,7 +16,7 @@ from datetime import date
 
 import numpy as np
 
-from assistant.types import (
+from assistant.core.types import (
     FAQ,
     Answer,
     Citation,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from assistant.types import FAQ, ServiceItem
+from assistant.core.types import FAQ, ServiceItem
 from tests.fakes import tiny_items
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from assistant.api.app import create_app
 from assistant.db.models import ConversationRow, FeedbackRow, MessageRow, TicketRow
-from assistant.settings import PathsSettings, load_settings
+from assistant.core.settings import PathsSettings, load_settings
 from assistant.wiring import build_assistant, build_stages
 from tests.fakes import KeywordEmbedder, tiny_items
 

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from assistant.api.app import create_app
 from assistant.db import open_database
 from assistant.helpdesk import EscalationRules
-from assistant.settings import HelpdeskSettings, PathsSettings, load_settings
+from assistant.core.settings import HelpdeskSettings, PathsSettings, load_settings
 from assistant.wiring import build_assistant, build_stages
 from tests.fakes import KeywordEmbedder, tiny_items
 

@@ -49,7 +49,7 @@ def test_counts_of_issue_3(assembled, catalog_ids: set[str]) -> None:
     assert c["actions"].get("handoff", 0) >= 30
     assert c["actions"].get("clarify", 0) >= 30
     assert set(c["actions"]) == {"answer", "clarify", "handoff", "refuse", "chitchat"}
-    from assistant.types import INTENTS
+    from assistant.core.types import INTENTS
 
     assert set(c["intents"]) == set(INTENTS), f"intents never expected: {set(INTENTS) - set(c['intents'])}"
     assert c["english_turns"] >= 20

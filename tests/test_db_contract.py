@@ -23,9 +23,9 @@ from sqlalchemy import create_engine, func, select, text
 from assistant.db import Database, open_database
 from assistant.db.engine import current_revision, head_revision
 from assistant.db.models import Base, ConversationRow, FeedbackRow, MessageRow, TicketEventRow, TicketRow
-from assistant.errors import Conflict, InvalidInput, NotFound
-from assistant.settings import HelpdeskSettings
-from assistant.types import (
+from assistant.core.errors import Conflict, InvalidInput, NotFound
+from assistant.core.settings import HelpdeskSettings
+from assistant.core.types import (
     Action,
     Answer,
     Citation,
@@ -208,7 +208,7 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path, clock: Clock)
     "url", ["mysql://x@localhost/db", "postgresql+psycopg2://x@localhost/db", "not a url", ""]
 )
 def test_unsupported_database_urls_fail_with_the_fix(url: str) -> None:
-    from assistant.errors import ConfigError
+    from assistant.core.errors import ConfigError
 
     with pytest.raises(ConfigError) as e:
         open_database(url, helpdesk=HelpdeskSettings())

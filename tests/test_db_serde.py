@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 
 from assistant.db import serde
-from assistant.types import Citation, DialogueState, Option
+from assistant.core.types import Citation, DialogueState, Option
 
 
 def test_state_round_trip_through_json_text() -> None:

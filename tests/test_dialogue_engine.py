@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from assistant.dialogue import DialogueEngine, ItemMatcher, detect_lang, resolve_option
+from assistant.dialogue.engine import DialogueEngine, ItemMatcher, detect_lang, resolve_option
 from assistant.generators.composer import Composer
-from assistant.types import Action, DialogueState, Hit, Option, RetrievalQuery, ServiceItem
-from intents.policy import ActionPolicy, PolicyThresholds
+from assistant.core.types import Action, DialogueState, Hit, Option, RetrievalQuery, ServiceItem
+from assistant.dialogue.policy import ActionPolicy, PolicyThresholds
 from intents.rules import RuleClassifier
 from tests.fakes import ScriptedGenerator, tiny_items
 
@@ -263,7 +263,7 @@ def test_a_reply_about_an_item_not_offered_is_a_new_question(engine: DialogueEng
 
 
 def test_a_situation_named_in_the_question_is_not_asked_again(items: dict[str, ServiceItem]) -> None:
-    from assistant.dialogue import situation_in_text
+    from assistant.dialogue.engine import situation_in_text
 
     assert situation_in_text("我在上海上班，办居住证要带什么材料", items["residence-permit-apply"]) == "employed"
     assert situation_in_text("办居住证要带什么材料", items["residence-permit-apply"]) == ""
@@ -274,7 +274,7 @@ def test_a_situation_named_in_the_question_is_not_asked_again(items: dict[str, S
 
 
 def test_colloquial_words_find_the_official_situation_label() -> None:
-    from assistant.dialogue import situation_in_text
+    from assistant.dialogue.engine import situation_in_text
     from knowledge_base.loader import load_items
 
     kb = {i.id: i for i in load_items(Path(__file__).resolve().parents[1] / "knowledge_base" / "items")}

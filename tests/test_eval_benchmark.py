@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.errors import InvalidInput
+from assistant.core.errors import InvalidInput
 from eval.benchmark import case_to_json, load_benchmark, parse_lines
 
 KNOWN = {"residence-permit-apply", "social-security-card", "hukou-newborn"}

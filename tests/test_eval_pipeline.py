@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from assistant.settings import load_settings
+from assistant.core.settings import load_settings
 from assistant.wiring import build_stages
 from eval.benchmark import parse_lines
 from eval.corpus import corpus_benchmark_lines
@@ -213,7 +213,7 @@ def test_cli_gate_records_expected_scores_and_catches_a_regression(
 
 
 def test_refusal_benchmark_from_a_prompt_csv(tmp_path: Path) -> None:
-    from assistant.errors import InvalidInput
+    from assistant.core.errors import InvalidInput
     from eval.cli import app
     from eval.corpus import refusal_benchmark_lines
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.errors import NotFound
-from assistant.pipeline import Assistant
-from assistant.types import (
+from assistant.core.errors import NotFound
+from assistant.conversations import Assistant
+from assistant.core.types import (
     Action,
     Answer,
     Conversation,

@@ -8,7 +8,7 @@ from dataclasses import asdict
 import pytest
 
 from assistant.generators.composer import SITUATION_SLOT, Composer
-from assistant.types import CONSULT_INTENTS, Action, DialogueState, GenerationRequest, ServiceItem
+from assistant.core.types import CONSULT_INTENTS, Action, DialogueState, GenerationRequest, ServiceItem
 from tests.fakes import tiny_items
 
 ITEMS = {i.id: i for i in tiny_items()}

@@ -12,7 +12,7 @@ import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
-from assistant.errors import BackendUnavailable, ConfigError
+from assistant.core.errors import BackendUnavailable, ConfigError
 from assistant.generators import make_generator
 from assistant.generators.composer import Composer
 from assistant.generators.llm import (
@@ -23,8 +23,8 @@ from assistant.generators.llm import (
     packaged_model_path,
     unsupported_facts,
 )
-from assistant.settings import GeneratorSettings
-from assistant.types import Action, GenerationRequest
+from assistant.core.settings import GeneratorSettings
+from assistant.core.types import Action, GenerationRequest
 from tests.fakes import tiny_items
 
 ITEMS = {i.id: i for i in tiny_items()}

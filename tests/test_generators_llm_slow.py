@@ -13,9 +13,9 @@ import pytest
 
 from assistant.generators.composer import Composer
 from assistant.generators.llm import PACKAGED_MODELS, LLMGenerator, _part_paths, build_prompt, make_llamacpp_generator, unsupported_facts
-from assistant.errors import BackendUnavailable
-from assistant.settings import GeneratorSettings
-from assistant.types import GenerationRequest
+from assistant.core.errors import BackendUnavailable
+from assistant.core.settings import GeneratorSettings
+from assistant.core.types import GenerationRequest
 from tests.fakes import tiny_items
 
 pytestmark = pytest.mark.slow

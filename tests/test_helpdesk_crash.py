@@ -33,7 +33,7 @@ def serve(data_dir: str, port: int) -> None:
     import uvicorn
 
     from assistant.api.app import create_app
-    from assistant.settings import PathsSettings, load_settings
+    from assistant.core.settings import PathsSettings, load_settings
     from assistant.wiring import build_assistant
     from tests.fakes import KeywordEmbedder, tiny_items
 
@@ -118,7 +118,7 @@ def test_kill_9_mid_handoff_loses_no_ticket_and_no_message(tmp_path: Path) -> No
     from sqlalchemy import text
 
     from assistant.db import open_database
-    from assistant.settings import HelpdeskSettings
+    from assistant.core.settings import HelpdeskSettings
 
     data_dir = tmp_path / "data"
     server = LiveServer(data_dir, tmp_path / "server.log").start()

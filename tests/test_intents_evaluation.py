@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from eval.benchmark import BenchTurn, Benchmark, Case, Expect
-from assistant.dialogue import DialogueEngine
+from assistant.dialogue.engine import DialogueEngine
 from assistant.generators.composer import Composer
 from intents.evaluation import TurnRecord, dialogue_metrics, fit_policy, replay
-from intents.policy import ActionPolicy, PolicyThresholds
+from assistant.dialogue.policy import ActionPolicy, PolicyThresholds
 from intents.rules import RuleClassifier
 from tests.fakes import tiny_items
 from tests.test_dialogue_engine import BigramRetriever

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.errors import ConfigError
-from assistant.types import INTENTS, Action, DialogueState, Hit, IntentPrediction
-from intents.policy import DEFAULT_POLICY_PATH, ActionPolicy, PolicyInput, PolicyThresholds, load_policy
+from assistant.core.errors import ConfigError
+from assistant.core.types import INTENTS, Action, DialogueState, Hit, IntentPrediction
+from assistant.dialogue.policy import DEFAULT_POLICY_PATH, ActionPolicy, PolicyInput, PolicyThresholds, load_policy
 from tests.fakes import tiny_items
 
 ITEMS = {i.id: i for i in tiny_items()}
@@ -123,7 +123,7 @@ def test_an_item_and_the_bundle_containing_it_are_not_a_choice() -> None:
 
 
 def test_message_length_counts_han_characters_and_latin_words() -> None:
-    from intents.policy import message_length
+    from assistant.dialogue.policy import message_length
 
     assert message_length("公积金怎么取？") == 6
     assert message_length("How can I withdraw my housing fund?") == 7
@@ -131,7 +131,7 @@ def test_message_length_counts_han_characters_and_latin_words() -> None:
 
 
 def test_situation_is_asked_only_when_the_asked_field_differs_by_situation() -> None:
-    from intents.policy import depends_on_situation
+    from assistant.dialogue.policy import depends_on_situation
 
     permit = ITEMS["residence-permit-apply"]  # materials differ by situation (劳动合同 / 在读证明)
     assert depends_on_situation(permit, "consult.materials")
@@ -230,7 +230,7 @@ def test_the_situation_is_asked_only_of_a_vague_message_whose_answer_differs_by_
 def test_one_exceptional_case_does_not_make_the_answer_depend_on_the_situation() -> None:
     from dataclasses import replace as dc_replace
 
-    from intents.policy import depends_on_situation
+    from assistant.dialogue.policy import depends_on_situation
 
     permit = ITEMS["residence-permit-apply"]
     # only the employed bring something of their own: the common list fits the others

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from assistant.errors import InvalidInput
+from assistant.core.errors import InvalidInput
 from knowledge_base import faq_import
 from knowledge_base.cli import app
 from knowledge_base.faq_import import BadRow, FaqRow, read_rows, write_collection

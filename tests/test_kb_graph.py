@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from assistant.errors import KnowledgeBaseError, NotFound
-from assistant.types import ServiceItem, Step
+from assistant.core.errors import KnowledgeBaseError, NotFound
+from assistant.core.types import ServiceItem, Step
 from knowledge_base.cli import app
 from knowledge_base.graph import KnowledgeBase, department_node
 from tests.fakes import tiny_items
@@ -167,8 +167,8 @@ def test_real_kb_birth_question_reaches_the_birth_bundle_and_its_steps(tmp_path:
     Slow only because it indexes the whole real knowledge base (fake embedder, ~20 s).
     """
     import retrieval
-    from assistant.settings import RetrievalSettings
-    from assistant.types import RetrievalQuery
+    from assistant.core.settings import RetrievalSettings
+    from assistant.core.types import RetrievalQuery
     from tests.fakes import KeywordEmbedder
 
     real = Path(__file__).resolve().parents[1] / "knowledge_base" / "items"

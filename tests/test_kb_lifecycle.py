@@ -16,7 +16,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from assistant.errors import Conflict, InvalidInput, KnowledgeBaseError, NotFound
+from assistant.core.errors import Conflict, InvalidInput, KnowledgeBaseError, NotFound
 from knowledge_base import lifecycle
 from knowledge_base.cli import app
 from knowledge_base.loader import live_items, load_items

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from assistant.types import FAQ
+from assistant.core.types import FAQ
 from knowledge_base.cli import app
 from knowledge_base.loader import read_catalog
 from knowledge_base.stats import compute, render, table

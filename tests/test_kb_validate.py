@@ -14,7 +14,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from assistant.types import FAQ, Material, Situation, Step
+from assistant.core.types import FAQ, Material, Situation, Step
 from knowledge_base.cli import app
 from knowledge_base.loader import check, read_catalog, validate
 from tests.kb_fixtures import complete_items, item_data, write_catalog, write_item, write_kb
@@ -230,7 +230,7 @@ def test_cli_validate_exit_codes_and_summary(kb: tuple[Path, Path]) -> None:
 
 
 def test_cli_validate_reports_a_missing_catalog_clearly(kb: tuple[Path, Path], tmp_path: Path) -> None:
-    from assistant.errors import KnowledgeBaseError
+    from assistant.core.errors import KnowledgeBaseError
 
     kb_dir, _ = kb
     result = CliRunner().invoke(app, ["validate", "--kb-dir", str(kb_dir), "--catalog", str(tmp_path / "none.tsv")])

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.errors import BackendUnavailable, ConfigError
-from assistant.settings import RetrievalSettings
-from assistant.types import Hit, RetrievalQuery
+from assistant.core.errors import BackendUnavailable, ConfigError
+from assistant.core.settings import RetrievalSettings
+from assistant.core.types import Hit, RetrievalQuery
 from retrieval.bench import SYSTEMS, BenchQuery, read_bench, run_bench
 from retrieval.hybrid import build_retriever
 from retrieval.rerank import FEATURES, FeatureReranker, make_reranker, train_feature_reranker

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.errors import InvalidInput
-from assistant.settings import RetrievalSettings
-from assistant.types import RetrievalQuery
+from assistant.core.errors import InvalidInput
+from assistant.core.settings import RetrievalSettings
+from assistant.core.types import RetrievalQuery
 from retrieval.analyzer import Analyzer, cn_to_int
 from retrieval.bm25 import BM25
 from retrieval.embedders import CachedEmbedder, EmbeddingCache
@@ -301,7 +301,7 @@ def test_renaming_an_item_embeds_only_its_name_chunk(tmp_path: Path) -> None:
 
 
 def test_items_without_a_name_chunk_keep_the_name_in_their_passages() -> None:
-    from assistant.types import Chunk
+    from assistant.core.types import Chunk
     from retrieval.hybrid import compose_vectors, passage_texts
 
     chunks = [

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.errors import ConfigError
-from assistant.settings import EmbedderSettings, RetrievalSettings
-from assistant.types import Embedder, RetrievalQuery
+from assistant.core.errors import ConfigError
+from assistant.core.settings import EmbedderSettings, RetrievalSettings
+from assistant.core.types import Embedder, RetrievalQuery
 from retrieval.embedders import CachedEmbedder, SentenceTransformerEmbedder, make_embedder
 from retrieval.hybrid import build_retriever
 from tests.fakes import tiny_items

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.errors import InvalidInput
-from assistant.settings import RetrievalSettings
-from assistant.types import RetrievalQuery
+from assistant.core.errors import InvalidInput
+from assistant.core.settings import RetrievalSettings
+from assistant.core.types import RetrievalQuery
 from retrieval.hybrid import build_retriever
 from retrieval.rerank_cv import COLUMNS, GAP_COLUMNS, PairFeatures, grouped_cv, reciprocal_rank
 from tests.fakes import KeywordEmbedder, tiny_items

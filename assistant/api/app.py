@@ -21,10 +21,10 @@ from starlette.concurrency import run_in_threadpool
 
 from assistant.api.errors import error_response, install_error_handlers
 from assistant.api.observability import AppMetrics
-from assistant.errors import ConfigError
+from assistant.core.errors import ConfigError
 from assistant.helpdesk import EscalationRules, Helpdesk
-from assistant.pipeline import Assistant
-from assistant.settings import Settings
+from assistant.conversations import Assistant
+from assistant.core.settings import Settings
 
 log = logging.getLogger("assistant.api")
 

@@ -11,10 +11,10 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from assistant.errors import XiaoShenError
+from assistant.core.errors import XiaoShenError
 from assistant.helpdesk import Helpdesk
-from assistant.pipeline import Assistant
-from assistant.settings import Settings
+from assistant.conversations import Assistant
+from assistant.core.settings import Settings
 
 
 class NotReady(XiaoShenError):

@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from assistant.errors import XiaoShenError
+from assistant.core.errors import XiaoShenError
 
 log = logging.getLogger("assistant.api")
 

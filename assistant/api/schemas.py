@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from assistant.types import Citation, Conversation, Option, Ticket, Turn
+from assistant.core.types import Citation, Conversation, Option, Ticket, Turn
 
 if TYPE_CHECKING:
     from assistant.helpdesk import QueueEntry, QueueStatus, SearchHit, Suggestion
-    from assistant.pipeline import Exchange
+    from assistant.conversations import Exchange
 
 
 class _In(BaseModel):

@@ -18,7 +18,7 @@ from assistant.db.engine import make_engine, migrate
 from assistant.db.queue import SqlHandoffQueue
 from assistant.db.reports import Reports
 from assistant.db.store import SqlConversationStore
-from assistant.settings import HelpdeskSettings
+from assistant.core.settings import HelpdeskSettings
 
 
 def utc_now() -> datetime:

@@ -1,7 +1,7 @@
 """SQLAlchemy 2 table models: conversations, messages, feedback, tickets, ticket events.
 
 The models are the persistence edge; the rest of the code sees the frozen
-dataclasses of ``assistant.types`` (the store converts).  The schema itself is
+dataclasses of ``assistant.core.types`` (the store converts).  The schema itself is
 created by the Alembic migrations in ``assistant/db/migrations``; a test checks
 that migrations and these models agree.
 """

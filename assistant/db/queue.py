@@ -27,8 +27,8 @@ from assistant.db.store import (
     ticket_from_row,
     turn_from_row,
 )
-from assistant.errors import Conflict, InvalidInput, NotFound
-from assistant.types import Ticket, TicketDraft, Turn
+from assistant.core.errors import Conflict, InvalidInput, NotFound
+from assistant.core.types import Ticket, TicketDraft, Turn
 
 #: resolution codes and the final status each leads to.  ``resolved`` counts
 #: towards the human resolution rate, ``closed`` does not.

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from assistant.db.models import ConversationRow, FeedbackRow, MessageRow, TicketRow
 from assistant.db.store import ticket_from_row
-from assistant.types import Ticket
+from assistant.core.types import Ticket
 
 
 class Reports:

@@ -19,7 +19,7 @@ from datetime import date, datetime
 from functools import cache
 from typing import Any, TypeVar
 
-from assistant.types import Citation, DialogueState, Option
+from assistant.core.types import Citation, DialogueState, Option
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

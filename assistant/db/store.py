@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from assistant.db import serde
 from assistant.db.engine import WRITE_OPTION
 from assistant.db.models import ConversationRow, FeedbackRow, MessageRow, TicketEventRow, TicketRow
-from assistant.errors import Conflict, InvalidInput, NotFound
-from assistant.types import (
+from assistant.core.errors import Conflict, InvalidInput, NotFound
+from assistant.core.types import (
     LANGS,
     Answer,
     Conversation,

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from assistant.errors import ConfigError
+from assistant.core.errors import ConfigError
 
 if TYPE_CHECKING:
-    from assistant.settings import GeneratorSettings
-    from assistant.types import Generator
+    from assistant.core.settings import GeneratorSettings
+    from assistant.core.types import Generator
 
 
 def make_generator(settings: GeneratorSettings) -> Generator:

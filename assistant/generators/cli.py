@@ -27,8 +27,8 @@ DEV_BENCH = Path(__file__).resolve().parents[2] / "eval" / "benchmarks" / "dev.j
 
 
 def _requests(bench_path: Path, items: dict[str, Any], limit: int) -> list[Any]:
-    from assistant.errors import InvalidInput
-    from assistant.types import GenerationRequest
+    from assistant.core.errors import InvalidInput
+    from assistant.core.types import GenerationRequest
     from eval.benchmark import load_benchmark
 
     if not bench_path.is_file():
@@ -130,7 +130,7 @@ def _available_backends(settings: Any) -> list[tuple[str, Any]]:
 
     from assistant.generators.composer import Composer
     from assistant.generators.llm import PACKAGED_MODELS, _part_paths, make_llamacpp_generator, make_openai_generator
-    from assistant.errors import BackendUnavailable
+    from assistant.core.errors import BackendUnavailable
 
     out: list[tuple[str, Any]] = [("composer", Composer)]
     if importlib.util.find_spec("llama_cpp") is not None:
@@ -161,7 +161,7 @@ def bench_generation(
     items = {i.id: i for i in load_knowledge(settings)}
     requests = _requests(bench_path, items, limit)
     if not requests:
-        from assistant.errors import InvalidInput
+        from assistant.core.errors import InvalidInput
 
         raise InvalidInput(f"no single-turn consult answer questions with a known item in {bench_path}")
     rows = []

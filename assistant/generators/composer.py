@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from assistant.types import (
+from assistant.core.types import (
     CONSULT_INTENTS,
     Action,
     Answer,

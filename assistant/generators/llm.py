@@ -35,12 +35,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assistant.errors import BackendUnavailable, ConfigError
+from assistant.core.errors import BackendUnavailable, ConfigError
 from assistant.generators.composer import Composer
-from assistant.types import Action, Answer, GenerationRequest
+from assistant.core.types import Action, Answer, GenerationRequest
 
 if TYPE_CHECKING:
-    from assistant.settings import GeneratorSettings
+    from assistant.core.settings import GeneratorSettings
 
 log = logging.getLogger(__name__)
 

@@ -102,7 +102,7 @@ def coverage(cases: Sequence[Case], notes: dict[str, str], catalog_ids: Collecti
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Assemble ``parts/*.jsonl`` into ``dev.jsonl`` and print the coverage."""
-    from assistant.settings import load_settings
+    from assistant.core.settings import load_settings
     from knowledge_base.loader import read_catalog
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

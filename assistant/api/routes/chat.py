@@ -25,7 +25,7 @@ from assistant.api.schemas import (
     TicketOut,
     TurnOut,
 )
-from assistant.errors import NotFound
+from assistant.core.errors import NotFound
 
 router = APIRouter(prefix="/api/v1", tags=["chat"])
 

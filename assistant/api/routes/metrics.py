@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from assistant.api.deps import HelpdeskDep
 from assistant.db.serde import to_json
-from assistant.errors import InvalidInput
+from assistant.core.errors import InvalidInput
 
 router = APIRouter(tags=["metrics"])
 

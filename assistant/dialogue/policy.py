@@ -6,7 +6,7 @@ strong the best item is and how close the runners-up are) and the dialogue
 state (a current item to follow up on, how many turns in a row went
 unresolved).  Every number it uses lives in :class:`PolicyThresholds`, which
 ``xiaoshen intents fit-policy`` fits on the development benchmark and saves
-as ``intents/models/policy.json``; each field documents what it means.
+as ``assistant/dialogue/policy.json``; each field documents what it means.
 
 Fixed rules (not thresholds, because they are promises to citizens):
 
@@ -24,14 +24,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from assistant.errors import ConfigError
-from assistant.types import Action, DialogueState, Hit, IntentPrediction, ServiceItem
+from assistant.core.errors import ConfigError
+from assistant.core.types import Action, DialogueState, Hit, IntentPrediction, ServiceItem
 
 #: Hit components that count words rather than score evidence (never a ``score_key``).
 WORD_COUNTS: frozenset[str] = frozenset({"other_terms"})
 
 #: Where ``fit-policy`` saves the fitted thresholds, and where they are loaded from.
-DEFAULT_POLICY_PATH = Path(__file__).resolve().parent / "models" / "policy.json"
+DEFAULT_POLICY_PATH = Path(__file__).resolve().parent / "policy.json"
 
 
 @dataclass(frozen=True)
@@ -404,7 +404,7 @@ def depends_on_situation(item: ServiceItem, label: str) -> bool:
 
 
 def load_policy(path: Path | None) -> ActionPolicy:
-    """The policy from ``path``, else the committed fitted file ``intents/models/policy.json``.
+    """The policy from ``path``, else the committed fitted file ``assistant/dialogue/policy.json``.
 
     A missing file is an error with the fix, never a silent fall-back to defaults.
     """

@@ -23,10 +23,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from assistant.errors import ConfigError
+from assistant.core.errors import ConfigError
 
 #: The repository root (the folder holding ``pyproject.toml``).
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 class _Section(BaseModel):
@@ -87,7 +87,7 @@ class IntentSettings(_Section):
     #: ``trained`` loads the artefact of ``xiaoshen intents train``; ``rules`` needs none.
     backend: Literal["trained", "rules"] = "trained"
     model_path: Path | None = None
-    #: fitted action-policy thresholds; None means the committed ``intents/models/policy.json``.
+    #: fitted action-policy thresholds; None means the committed ``assistant/dialogue/policy.json``.
     policy_path: Path | None = None
 
 

@@ -13,8 +13,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
-from assistant.errors import InvalidInput
-from assistant.types import (
+from assistant.core.errors import InvalidInput
+from assistant.core.types import (
     Action,
     Answer,
     Conversation,
@@ -31,7 +31,7 @@ from assistant.types import (
 )
 
 if TYPE_CHECKING:
-    from assistant.dialogue import DialogueEngine
+    from assistant.dialogue.engine import DialogueEngine
 
 #: Text shown while a person, not the bot, owns the conversation.
 _WAITING = {

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from assistant.generators.composer import PERSON_OPTION, SITUATION_SLOT, Composer
-from assistant.types import (
+from assistant.core.types import (
     Action,
     Answer,
     DialogueState,
@@ -39,7 +39,7 @@ from assistant.types import (
     Turn,
     TurnResult,
 )
-from intents.policy import ActionPolicy, Decision, PolicyInput
+from assistant.dialogue.policy import ActionPolicy, Decision, PolicyInput
 
 
 def detect_lang(text: str, previous: Lang = "zh") -> Lang:
