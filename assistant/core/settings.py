@@ -118,7 +118,9 @@ class GeneratorSettings(_Section):
 class DatabaseSettings(_Section):
     """Conversations, messages, feedback and tickets."""
 
-    #: SQLAlchemy URL; empty means SQLite at ``<data_dir>/xiaoshen.db``.
+    #: SQLAlchemy URL (``sqlite:///…``, ``postgresql://…``); empty means SQLite at
+    #: ``<data_dir>/xiaoshen.db``; ``memory://`` keeps everything in the process
+    #: (tests, demos: nothing survives a restart).
     url: str = ""
 
 
