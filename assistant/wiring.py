@@ -10,26 +10,28 @@ items) as keyword overrides instead of patching globals.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from assistant.core.errors import BackendUnavailable, ConfigError
-from assistant.conversations import Assistant
+from assistant.conversations import Assistant, Escalation
 from assistant.core.settings import Settings
 from assistant.core.types import (
     ConversationStore,
     Embedder,
     Generator,
-    HandoffQueue,
     IntentClassifier,
     Reranker,
     Retriever,
     ServiceItem,
+    Storage,
 )
 
 if TYPE_CHECKING:
     from assistant.dialogue.policy import ActionPolicy
+    from assistant.helpdesk import Helpdesk
 
 
 @dataclass(frozen=True)
@@ -109,28 +111,25 @@ def build_assistant(
     settings: Settings,
     *,
     store: ConversationStore | None = None,
-    queue: HandoffQueue | None = None,
     stages: Stages | None = None,
     **stage_overrides: object,
 ) -> Assistant:
-    """Assemble the whole assistant: stages, dialogue engine, store and queue."""
-    from assistant.db import open_database, utc_now
-    from assistant.dialogue.engine import DialogueEngine
-    from assistant.helpdesk import EscalationRules
+    """Assemble the conversation service: stages, dialogue engine, store and escalation rules.
 
-    built = stages or build_stages(settings, **stage_overrides)  # type: ignore[arg-type]
-    clock = None
-    if store is None or queue is None:
-        try:
-            database = open_database(settings.database_url(), helpdesk=settings.helpdesk)
-        except Exception as e:  # a database we cannot open must stop start-up
-            raise BackendUnavailable(
-                f"cannot open the database {settings.database_url()!r}: {e}; "
-                "check XS_DATABASE__URL (empty means SQLite in the data directory)"
-            ) from e
-        store = store or database.conversations
-        queue = queue or database.queue
-        clock = database.clock
+    Without ``store`` the configured storage is opened (``open_configured_storage``).
+    """
+    if store is not None:
+        from assistant.db import utc_now
+        from assistant.helpdesk import EscalationRules
+
+        built = stages or build_stages(settings, **stage_overrides)  # type: ignore[arg-type]
+        return _assistant(settings, built, store, EscalationRules(settings.helpdesk, clock=utc_now))
+    return build_services(settings, stages=stages, **stage_overrides).assistant
+
+
+def _assistant(settings: Settings, built: Stages, store: ConversationStore, escalation: Escalation) -> Assistant:
+    from assistant.dialogue.engine import DialogueEngine
+
     items = {i.id: i for i in built.items}
     dialogue = DialogueEngine(
         classifier=built.classifier,
@@ -143,12 +142,71 @@ def build_assistant(
     )
     # The helpdesk rules (sensitive topics, complaints wanting action, working
     # hours) apply to every front end: API, CLI ask and the evaluation runner.
-    escalation = EscalationRules(settings.helpdesk, clock=clock or utc_now)
     return Assistant(
         dialogue=dialogue,
         store=store,
-        queue=queue,
         items=items,
         max_message_chars=settings.server.max_message_chars,
         escalation=escalation,
     )
+
+
+# --------------------------------------------------------------------------- storage and helpdesk
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the server runs: the conversation service, the helpdesk and the storage under both."""
+
+    assistant: Assistant
+    helpdesk: Helpdesk
+    storage: Storage
+
+
+def open_configured_storage(settings: Settings, *, clock: Callable[[], datetime] | None = None) -> Storage:
+    """The storage ``settings.database.url`` names (``memory://``, SQLite or PostgreSQL), migrated.
+
+    A database that cannot be opened stops start-up (BackendUnavailable); there
+    is no fallback to memory.
+    """
+    from assistant.db import open_storage, utc_now
+
+    url = settings.database_url()
+    try:
+        return open_storage(url, helpdesk=settings.helpdesk, clock=clock or utc_now)
+    except Exception as e:  # a database we cannot open must stop start-up
+        raise BackendUnavailable(
+            f"cannot open the database {url!r}: {e}; "
+            "check XS_DATABASE__URL (empty means SQLite in the data directory)"
+        ) from e
+
+
+def build_services(
+    settings: Settings,
+    *,
+    storage: Storage | None = None,
+    stages: Stages | None = None,
+    **stage_overrides: object,
+) -> Services:
+    """The assistant and the helpdesk on one storage (opened from settings unless given).
+
+    The helpdesk gets what it uses injected: the storage, the items, the
+    retriever (console search), the dialogue's answer (suggested replies) and
+    the assistant's ticket drafting and escalation rules.
+    """
+    from assistant.helpdesk import EscalationRules, Helpdesk
+
+    built = stages or build_stages(settings, **stage_overrides)  # type: ignore[arg-type]
+    storage = storage or open_configured_storage(settings)
+    escalation = EscalationRules(settings.helpdesk, clock=storage.clock)
+    assistant = _assistant(settings, built, storage.conversations, escalation)
+    helpdesk = Helpdesk(
+        storage=storage,
+        settings=settings.helpdesk,
+        items=assistant.items,
+        retriever=built.retriever,
+        draft_answer=assistant.dialogue.turn,
+        ticket_draft=assistant.ticket_draft,
+        escalation=escalation,
+    )
+    return Services(assistant, helpdesk, storage)

@@ -219,4 +219,4 @@ def eval_assistant(settings: Settings, stages: Stages, workdir: Path) -> Assista
 
     workdir.mkdir(parents=True, exist_ok=True)
     database = open_database(f"sqlite:///{workdir / 'eval.db'}", helpdesk=settings.helpdesk)
-    return build_assistant(settings, store=database.conversations, queue=database.queue, stages=stages)
+    return build_assistant(settings, store=database.conversations, stages=stages)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.storage_backends import postgres_server  # noqa: F401  (one PostgreSQL cluster per session)
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 _real_connect = socket.socket.connect
