@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from assistant.core.settings import load_settings
 from assistant.wiring import build_stages
 from eval.benchmark import parse_lines
-from eval.corpus import corpus_benchmark_lines
+from eval.corpus_benchmarks import corpus_benchmark_lines
 from eval.runner import corpus_stages, eval_assistant, run_benchmark
 from tests.fakes import KeywordEmbedder, tiny_items
 
@@ -215,7 +215,7 @@ def test_cli_gate_records_expected_scores_and_catches_a_regression(
 def test_refusal_benchmark_from_a_prompt_csv(tmp_path: Path) -> None:
     from assistant.core.errors import InvalidInput
     from eval.cli import app
-    from eval.corpus import refusal_benchmark_lines
+    from eval.corpus_benchmarks import refusal_benchmark_lines
 
     csv_path = tmp_path / "jail.csv"
     csv_path.write_text(

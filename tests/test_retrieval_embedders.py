@@ -13,7 +13,8 @@ import pytest
 from assistant.core.errors import ConfigError
 from assistant.core.settings import EmbedderSettings, RetrievalSettings
 from assistant.core.types import Embedder, RetrievalQuery
-from retrieval.embedders import CachedEmbedder, SentenceTransformerEmbedder, make_embedder
+from assistant.wiring import make_embedder
+from retrieval.embedders import CachedEmbedder, SentenceTransformerEmbedder
 from retrieval.hybrid import build_retriever
 from tests.fakes import tiny_items
 
@@ -51,7 +52,10 @@ def test_sentence_transformers_embedder(tiny_st_model: Path, tmp_path: Path) -> 
     e = make_embedder(
         EmbedderSettings(backend="sentence-transformers", model_path=tiny_st_model), tmp_path / "cache"
     )
-    assert isinstance(e, Embedder) and e.dim == 32
+    assert isinstance(e, Embedder) and e.dim == 0  # constructing is cheap: nothing loaded yet
+    e.load()
+    e.load()  # idempotent
+    assert e.dim == 32
     q = e.embed_queries(["居住证怎么办", "护照"])
     p = e.embed_passages(["居住证怎么办"])
     assert q.shape == (2, 32) and p.shape == (1, 32)

@@ -1,9 +1,11 @@
 """The FastAPI application: API under /api/v1, web pages, health, Prometheus metrics.
 
 ``create_app(settings)`` builds nothing heavy at import or construction: the
-lifespan builds the assistant once (``assistant.wiring.build_assistant``), or
-uses the one passed in (tests), and puts it and the helpdesk on ``app.state``;
-routes take them through dependencies (``assistant.api.deps``).
+lifespan builds and loads the assistant once (``assistant.wiring.build_assistant``:
+models, indexes and the escalation rules), or loads the one passed in (tests),
+and only then puts it and the helpdesk on ``app.state``, so ``/readyz`` turns
+ready when no request would pay for loading; routes take them through
+dependencies (``assistant.api.deps``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from assistant.api.errors import error_response, install_error_handlers
 from assistant.api.observability import AppMetrics
 from assistant.core.errors import ConfigError
-from assistant.helpdesk import EscalationRules, Helpdesk
+from assistant.helpdesk import Helpdesk
 from assistant.conversations import Assistant
 from assistant.core.settings import Settings
 
@@ -44,18 +46,18 @@ def create_app(settings: Settings, *, assistant: Assistant | None = None) -> Fas
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from assistant.wiring import build_assistant, load_stages
+
+        started = time.perf_counter()
         built = assistant
         if built is None:
-            from assistant.wiring import build_assistant
-
-            started = time.perf_counter()
+            # the wiring builds and loads every stage and sets the escalation rules, once
             built = await run_in_threadpool(build_assistant, settings)
-            log.info("assistant built in %.1fs", time.perf_counter() - started)
+        else:
+            # an assistant built elsewhere (tests) is loaded too: no request pays for a model
+            await run_in_threadpool(load_stages, built.dialogue)
+        log.info("assistant built and loaded in %.1fs", time.perf_counter() - started)
         database = _database_of(built)
-        if built.escalation is None:
-            # The helpdesk rules (sensitive topics, complaints, working hours) apply to every
-            # conversation served here, whoever built the assistant without them.
-            built.escalation = EscalationRules(settings.helpdesk, clock=database.clock)
         if not settings.helpdesk.staff_token.get_secret_value():
             log.warning(
                 "helpdesk.staff_token is empty: anyone who reaches this server can act as staff; "
