@@ -160,7 +160,7 @@ def corpus_stages(
     """
     from assistant.core.errors import InvalidInput
     from assistant.wiring import build_stages
-    from retrieval.corpus import corpus_items
+    from retrieval.external_corpora import corpus_items
 
     if not corpus.is_file():
         raise InvalidInput(f"corpus file {str(corpus)!r} not found; pass a JSONL corpus (id, answer, question…)")

@@ -63,7 +63,7 @@ def stages(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
     retriever = build_retriever(items, embedder, RetrievalSettings(), tmp / "kb")
     model = tmp / "intent.joblib"
     train(items, model, embedder=embedder, benchmark=None, cv_folds=2, per_pattern=1)
-    classifier = TrainedClassifier.load(model, embedder=embedder)
+    classifier = TrainedClassifier(model, embedder=embedder).load()
     engine = DialogueEngine(
         classifier=classifier,
         retriever=retriever,

@@ -1,10 +1,12 @@
 """The FastAPI application: API under /api/v1, web pages, health, Prometheus metrics.
 
 ``create_app(settings)`` builds nothing heavy at import or construction: the
-lifespan builds the services once (``assistant.wiring.build_services``: the
-assistant and the helpdesk on one storage, any backend of the storage
-Protocols), or uses the ones passed in (tests), and puts them on
-``app.state``; routes take them through dependencies (``assistant.api.deps``).
+lifespan builds and loads the services once (``assistant.wiring.build_services``:
+the assistant and the helpdesk on one storage, any backend of the storage
+Protocols, with models, indexes and the escalation rules), or loads the ones
+passed in (tests), and only then puts them on ``app.state``, so ``/readyz`` turns
+ready when no request would pay for loading; routes take them through
+dependencies (``assistant.api.deps``).
 """
 
 from __future__ import annotations
@@ -35,13 +37,17 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from assistant.wiring import build_services, load_stages
+
+        started = time.perf_counter()
         built = services
         if built is None:
-            from assistant.wiring import build_services
-
-            started = time.perf_counter()
+            # the wiring builds and loads every stage and sets the escalation rules, once
             built = await run_in_threadpool(build_services, settings)
-            log.info("assistant built in %.1fs", time.perf_counter() - started)
+        else:
+            # services built elsewhere (tests) are loaded too: no request pays for a model
+            await run_in_threadpool(load_stages, built.assistant.dialogue)
+        log.info("services built and loaded in %.1fs", time.perf_counter() - started)
         if not settings.helpdesk.staff_token.get_secret_value():
             log.warning(
                 "helpdesk.staff_token is empty: anyone who reaches this server can act as staff; "

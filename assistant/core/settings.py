@@ -40,8 +40,9 @@ class PathsSettings(_Section):
     data_dir: Path = PROJECT_ROOT / "data"
     #: the knowledge base: one YAML file per service item.
     kb_dir: Path = PROJECT_ROOT / "knowledge_base" / "items"
-    #: the service catalog whose ids the knowledge base must cover.
-    catalog: Path = PROJECT_ROOT.parent / "shared" / "catalog" / "service_catalog.tsv"
+    #: the service catalog whose ids the knowledge base must cover (product data, shipped
+    #: with the knowledge base; ``../shared`` holds only development data and benchmarks).
+    catalog: Path = PROJECT_ROOT / "knowledge_base" / "catalog" / "service_catalog.tsv"
 
     @property
     def index_dir(self) -> Path:

@@ -13,7 +13,7 @@ Stages (see ``assistant.wiring.build_assistant``)::
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 import dataclasses
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -512,6 +512,28 @@ class IntentClassifier(Protocol):
     def classify(self, text: str, *, state: DialogueState | None = None) -> IntentPrediction: ...
 
 
+class AnswerStream:
+    """An answer as a generator writes it: iterate for the text pieces.
+
+    Once the pieces are read, ``fallback`` says why the grounded composer
+    wrote (part of) the answer instead of the configured generator, or is ""
+    when it did not; the dialogue names the answer's generator from it.
+    """
+
+    def __init__(self, pieces: Iterable[str], fallback_reasons: list[str] | None = None) -> None:
+        self._pieces = iter(pieces)
+        #: appended to by the generator while the pieces are read (the first reason counts).
+        self._reasons = fallback_reasons if fallback_reasons is not None else []
+
+    def __iter__(self) -> Iterator[str]:
+        return self._pieces
+
+    @property
+    def fallback(self) -> str:
+        """Why the composer took over ("" if it did not); final once the pieces are read."""
+        return self._reasons[0] if self._reasons else ""
+
+
 @runtime_checkable
 class Generator(Protocol):
     """Writes the answer text from the retrieved items only."""
@@ -520,7 +542,9 @@ class Generator(Protocol):
 
     def generate(self, request: GenerationRequest) -> Answer: ...
 
-    def stream(self, request: GenerationRequest) -> Iterator[str]: ...
+    def stream(self, request: GenerationRequest) -> AnswerStream:
+        """The same answer in pieces, with who wrote it (:class:`AnswerStream`)."""
+        ...
 
 
 # --------------------------------------------------------------------------- storage protocols

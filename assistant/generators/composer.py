@@ -26,6 +26,7 @@ from assistant.core.types import (
     CONSULT_INTENTS,
     Action,
     Answer,
+    AnswerStream,
     Citation,
     GenerationRequest,
     Lang,
@@ -196,8 +197,11 @@ class Composer:
         )
         return Answer(text=text, action=Action.ANSWER, lang=lang, citations=citations, generator=self.name)
 
-    def stream(self, request: GenerationRequest) -> Iterator[str]:
-        """The same answer as ``generate``, one paragraph at a time."""
+    def stream(self, request: GenerationRequest) -> AnswerStream:
+        """The same answer as ``generate``, one paragraph at a time (never a fallback)."""
+        return AnswerStream(self._paragraphs(request))
+
+    def _paragraphs(self, request: GenerationRequest) -> Iterator[str]:
         text = self.generate(request).text
         parts = text.split("\n\n")
         for i, part in enumerate(parts):
