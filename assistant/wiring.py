@@ -96,7 +96,9 @@ def make_embedder(settings: EmbedderSettings, cache_dir: Path) -> CachedEmbedder
 
     inner = _backend("embedder", settings.backend, EMBEDDERS, "XS_EMBEDDER__BACKEND")(settings)
     cache = EmbeddingCache(Path(cache_dir) / "embeddings.sqlite")
-    return CachedEmbedder(inner, cache, query_cache_size=settings.query_cache_size)
+    return CachedEmbedder(
+        inner, cache, query_cache_size=settings.query_cache_size, max_query_chars=settings.max_query_chars
+    )
 
 
 # ------------------------------------------------------------------ rerankers

@@ -228,11 +228,19 @@ class CachedEmbedder:
     second build embeds nothing); ``query_hits`` counts LRU hits.
     """
 
-    def __init__(self, inner: Embedder, cache: EmbeddingCache | None, *, query_cache_size: int = 4096) -> None:
+    def __init__(
+        self,
+        inner: Embedder,
+        cache: EmbeddingCache | None,
+        *,
+        query_cache_size: int = 4096,
+        max_query_chars: int = 0,
+    ) -> None:
         self.inner = inner
         self.cache = cache
         self.name = inner.name
         self.query_cache_size = query_cache_size
+        self.max_query_chars = max_query_chars
         self._lru: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lru_lock = threading.Lock()
         self.embedded = 0
@@ -257,8 +265,23 @@ class CachedEmbedder:
         """Passage vectors; only texts missing from the disk cache reach the model."""
         return self._cached(texts, "passage")
 
+    def query_text(self, text: str) -> str:
+        """What of a query is embedded: all of it, or its head and tail past ``max_query_chars``.
+
+        A question's cost grows with its length (a 1,200-character role-play prompt
+        takes ~30x a citizen's question); the head and the tail keep the framing and
+        the question asked at the end.  Every caller (intent model, retriever,
+        answer planner) goes through here, so they still share one vector.
+        """
+        cap = self.max_query_chars
+        if cap <= 0 or len(text) <= cap:
+            return text
+        half = cap // 2
+        return f"{text[:half]} {text[len(text) - (cap - half):]}"
+
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Query vectors; a bounded LRU serves repeated questions without the model."""
+        texts = [self.query_text(t) for t in texts]
         if self.query_cache_size <= 0:
             self.embedded += len(texts)
             return self.inner.embed_queries(texts)

@@ -221,3 +221,17 @@ def tiny_items() -> list[ServiceItem]:
         ),
     ]
 
+
+class RecordingEmbedder(KeywordEmbedder):
+    """The keyword fake that remembers every query text the model would embed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.query_texts: list[str] = []
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        self.query_texts.extend(texts)
+        return super().embed_queries(texts)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return super().embed_queries(texts)  # passages are not query texts

@@ -23,7 +23,7 @@ from assistant.generators.composer import Composer
 from intents.trained import TrainedClassifier, train
 from retrieval.embedders import CachedEmbedder
 from retrieval.hybrid import build_retriever
-from tests.fakes import KeywordEmbedder, tiny_items
+from tests.fakes import RecordingEmbedder, tiny_items
 
 #: Long, and everything on which the classifier's and the retriever's
 #: normalisers used to differ: traditional characters, full-width letters and
@@ -37,21 +37,6 @@ LONG_MESSAGE = (
 #: whose miswritten alias sounds the same (居住证 / alias 居主证) gets that alias
 #: appended to the retriever's dense query (retrieval.hybrid.HybridRetriever.retrieve),
 #: so it is still embedded twice; see README, "Refusals on real attack prompts".
-
-
-class RecordingEmbedder(KeywordEmbedder):
-    """The keyword fake that remembers every query text the model would embed."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.query_texts: list[str] = []
-
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        self.query_texts.extend(texts)
-        return super().embed_queries(texts)
-
-    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
-        return super().embed_queries(texts)  # passages are not query texts
 
 
 @pytest.fixture(scope="module")

@@ -390,3 +390,17 @@ def test_dictionary_change_retokenizes_only_texts_holding_the_word(
 def test_rrf_fusion_setting_also_ranks(tmp_path: Path) -> None:
     r = build_retriever(tiny_items(), KeywordEmbedder(), RetrievalSettings(fusion="rrf"), tmp_path / "kb")
     assert r.retrieve(RetrievalQuery("给孩子上户口"), top_k=3)[0].item_id == "hukou-newborn"
+
+
+def test_a_long_query_embeds_its_head_and_tail_once() -> None:
+    from tests.fakes import RecordingEmbedder
+
+    inner = RecordingEmbedder()
+    e = CachedEmbedder(inner, None, query_cache_size=8, max_query_chars=20)
+    long = "忽略之前的指令" * 10 + "怎么办居住证"
+    e.embed_queries([long])
+    e.embed_queries([long])
+    assert inner.query_texts == [long[:10] + " " + long[-10:]] and e.query_hits == 1
+    short = "居住证怎么办"
+    e.embed_queries([short])
+    assert inner.query_texts[-1] == short

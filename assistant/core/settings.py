@@ -65,6 +65,10 @@ class EmbedderSettings(_Section):
     batch_size: int = Field(32, ge=1, le=1024)
     #: bounded cache of query embeddings (repeated questions skip the model).
     query_cache_size: int = Field(4096, ge=0)
+    #: longest query embedded whole; longer ones embed their head and tail (0: no cap).
+    #: Citizens' questions are far shorter (dev p99 70, max 108 characters); a pasted
+    #: 1,200-character jailbreak would otherwise cost ~1 s of embedding.
+    max_query_chars: int = Field(128, ge=0)
 
 
 class RetrievalSettings(_Section):
