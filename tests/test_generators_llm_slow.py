@@ -73,7 +73,8 @@ class InjectedInstruction:
 
 def test_post_check_catches_an_invented_number_from_the_real_model(generator: LLMGenerator) -> None:
     wrapped = InjectedInstruction(generator.chat_model)
-    gen = LLMGenerator(wrapped, label=MODEL, timeout_s=120, total_timeout_s=300)
+    # the same llama model behind both generators: one lock, or two threads decode at once
+    gen = LLMGenerator(wrapped, label=MODEL, timeout_s=120, total_timeout_s=300, busy=generator.busy)
     req = GenerationRequest(question="办护照多少钱？", intent="consult.fee", lang="zh", items=(ITEMS["passport-apply"],))
     answer = gen.generate(req)
     raw = "".join(wrapped.raw)

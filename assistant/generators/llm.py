@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-LLAMA_INSTALL = 'CMAKE_ARGS="-DLLAVA_BUILD=OFF" pip install "llama-cpp-python==0.3.36"  (or pip install "xiaoshen[llm]")'
+LLAMA_INSTALL = 'CMAKE_ARGS="-DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" pip install "llama-cpp-python==0.3.36"  (or pip install "xiaoshen[llm]")'
 
 
 # --------------------------------------------------------------------------- packaged models
@@ -267,6 +267,7 @@ class LLMGenerator:
         timeout_s: float = 8.0,
         total_timeout_s: float = 30.0,
         composer: Composer | None = None,
+        busy: threading.Lock | None = None,
     ) -> None:
         self.chat_model = chat_model
         self.name = f"llm:{label}"
@@ -274,9 +275,10 @@ class LLMGenerator:
         self.total_timeout_s = total_timeout_s
         self.composer = composer or Composer()
         # One generation at a time (hold ``busy`` to use ``chat_model`` directly): a llama.cpp
-        # model is not thread-safe, and an
-        # abandoned (timed-out) generation must finish stopping before the next starts.
-        self.busy = threading.Lock()
+        # model is not thread-safe, and an abandoned (timed-out or post-check-stopped)
+        # generation must finish stopping before the next starts.  Generators sharing one
+        # model must share its lock (``busy=``): two decodes on one llama context crash.
+        self.busy = busy or threading.Lock()
 
     def _grounded(self, request: GenerationRequest) -> bool:
         return request.action is Action.ANSWER and bool(request.items) and request.intent.startswith("consult.")
