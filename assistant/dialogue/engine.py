@@ -18,12 +18,14 @@ import re
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from assistant.generators.composer import PERSON_OPTION, SITUATION_SLOT, Composer
+from intents.aspects import predict_aspects
 from assistant.core.types import (
     Action,
     Answer,
+    AspectPrediction,
     DialogueState,
     GenerationRequest,
     Generator,
@@ -230,6 +232,8 @@ class PreparedTurn:
     request: GenerationRequest | None = None
     #: set for every other action: the composer's fixed line.
     answer: Answer | None = None
+    #: the consult aspects the message asks and whether it asks yes or no.
+    aspects: AspectPrediction = field(default_factory=AspectPrediction)
 
 
 class DialogueEngine:
@@ -255,6 +259,7 @@ class DialogueEngine:
         self.top_k = top_k
         #: writes the assistant's own lines (clarify, refuse, chitchat, handoff).
         self.composer = Composer()
+        self.planner = self.composer.planner
         self.matcher = ItemMatcher(self.items)
 
     # ------------------------------------------------------------------ public
@@ -300,6 +305,13 @@ class DialogueEngine:
 
     def prepare(self, text: str, state: DialogueState, history: Sequence[Turn] = ()) -> PreparedTurn:
         """Classify, retrieve, decide and build the new state; no text is generated yet."""
+        prepared = self._prepare(text, state, history)
+        if not prepared.aspects.aspects:
+            # every turn reports the aspects its message asks (a follow-up 那要多少钱 its own)
+            prepared = replace(prepared, aspects=predict_aspects(text, prepared.decision.intent))
+        return prepared
+
+    def _prepare(self, text: str, state: DialogueState, history: Sequence[Turn] = ()) -> PreparedTurn:
         timings: dict[str, float] = {}
         context = ""
         lang = detect_lang(text, state.lang)
@@ -422,16 +434,33 @@ class DialogueEngine:
             )
             if complaint:
                 ordered = _front(hits, decision.item_ids)
+            aspects = predict_aspects(text, decision.intent)
+            items = tuple(self.items[i] for i in decision.item_ids)
+            t = time.perf_counter()
+            plan = None
+            if not complaint and items:
+                plan = self.planner.plan(
+                    items[0],
+                    text,
+                    aspects.aspects or ("overview",),
+                    yes_no=aspects.yes_no,
+                    lang=lang,
+                    situation=new_state.slots.get(SITUATION_SLOT, ""),
+                )
+            timings["planning"] = _ms(t)
             request = GenerationRequest(
                 question=text,
                 intent=decision.intent,
                 lang=lang,
-                items=tuple(self.items[i] for i in decision.item_ids),
+                items=items,
                 action=Action.ANSWER,
                 state=new_state,
                 history=tuple(history),
+                aspects=aspects.aspects,
+                yes_no=aspects.yes_no,
+                plan=plan,
             )
-            return PreparedTurn(prediction, ordered, decision, new_state, timings, request=request)
+            return PreparedTurn(prediction, ordered, decision, new_state, timings, request=request, aspects=aspects)
         if action is Action.CLARIFY:
             if decision.clarify_kind == "situation":
                 item = self.items[decision.item_ids[0]]
@@ -483,6 +512,7 @@ class DialogueEngine:
             state=prepared.state,
             timings_ms=timings,
             handoff_reason=prepared.decision.handoff_reason if answer.action is Action.HANDOFF else "",
+            aspects=prepared.aspects,
         )
 
 
