@@ -118,3 +118,16 @@ def test_long_lists_are_short_first_with_the_rest_one_message_away() -> None:
     assert any(o.value == "查看全部材料" for o in answer.options)
     full = AnswerPlanner().plan(item, "查看全部材料", ["materials"])
     assert len(full.by_role("asked")) == 12 and not full.more
+
+
+def test_a_life_event_question_puts_the_bundle_first_and_a_member_question_does_not() -> None:
+    from assistant.core.types import Hit
+    from assistant.dialogue.engine import life_event_first
+
+    member = _item(id="birth-cert", name="出生医学证明")
+    bundle = _item(id="onething-birth", name="出生一件事", kind="bundle")
+    items = {"birth-cert": member, "onething-birth": bundle}
+    hits = [Hit("birth-cert", 2.0), Hit("onething-birth", 1.0)]
+    assert [h.item_id for h in life_event_first("刚生完孩子要办哪些事", hits, items)] == ["onething-birth", "birth-cert"]
+    assert [h.item_id for h in life_event_first("出生医学证明怎么办", hits, items)] == ["birth-cert", "onething-birth"]
+    assert [h.item_id for h in life_event_first("What do I need to do after my baby is born?", hits, items)][0] == "onething-birth"

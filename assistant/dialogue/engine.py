@@ -339,6 +339,7 @@ class DialogueEngine:
             t = time.perf_counter()
             hits = list(self.reranker.rerank(query, hits, top_k=self.top_k))
             timings["rerank"] = _ms(t)
+        hits = life_event_first(text, hits, self.items)
 
         t = time.perf_counter()
         mentioned = self.matcher.mentions(text)
@@ -514,6 +515,31 @@ class DialogueEngine:
             handoff_reason=prepared.decision.handoff_reason if answer.action is Action.HANDOFF else "",
             aspects=prepared.aspects,
         )
+
+
+#: "What must I do after X" (刚生完孩子要办哪些事, 家里老人去世了要办什么手续): a life event,
+#: answered by its 一件事 bundle and the bundle's ordered member steps.
+LIFE_EVENT = re.compile(
+    r"(要|需要|得|该)(办|做|处理)(哪些|什么|啥)(事|手续|业务)?|(哪些|什么)(事|手续)(要|需要|得)办|"
+    r"有(哪些|什么)(事|手续)|一件事|what (do|should|must) (i|we) (do|need to do)|what needs to be done|"
+    r"which (services|procedures|formalities)"
+)
+
+
+def life_event_first(text: str, hits: Sequence[Hit], items: Mapping[str, ServiceItem], *, within: int = 5) -> list[Hit]:
+    """``hits`` with the best-ranked 一件事 bundle of the top ``within`` first, for a life-event question.
+
+    A question about one member step (出生医学证明怎么办) has no life-event words and keeps
+    the member item first.
+    """
+    hits = list(hits)
+    if not LIFE_EVENT.search(text.lower()):
+        return hits
+    for i, hit in enumerate(hits[:within]):
+        item = items.get(hit.item_id)
+        if item is not None and item.kind == "bundle":
+            return [hit, *hits[:i], *hits[i + 1 :]] if i else hits
+    return hits
 
 
 def _front(hits: Sequence[Hit], first: Sequence[str]) -> tuple[Hit, ...]:
