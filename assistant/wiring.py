@@ -116,6 +116,7 @@ def build_assistant(
     """Assemble the whole assistant: stages, dialogue engine, store and queue."""
     from assistant.db import open_database, utc_now
     from assistant.dialogue.engine import DialogueEngine
+    from assistant.generators.planning import AnswerPlanner
     from assistant.helpdesk import EscalationRules
 
     built = stages or build_stages(settings, **stage_overrides)  # type: ignore[arg-type]
@@ -132,6 +133,8 @@ def build_assistant(
         queue = queue or database.queue
         clock = database.clock
     items = {i.id: i for i in built.items}
+    planner = AnswerPlanner(embedder=built.embedder)
+    planner.load(built.items)
     dialogue = DialogueEngine(
         classifier=built.classifier,
         retriever=built.retriever,
@@ -140,6 +143,7 @@ def build_assistant(
         policy=built.policy,
         items=items,
         top_k=settings.retrieval.top_k,
+        planner=planner,
     )
     # The helpdesk rules (sensitive topics, complaints wanting action, working
     # hours) apply to every front end: API, CLI ask and the evaluation runner.

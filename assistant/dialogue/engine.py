@@ -21,6 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from assistant.generators.composer import PERSON_OPTION, SITUATION_SLOT, Composer
+from assistant.generators.planning import AnswerPlanner
 from intents.aspects import predict_aspects
 from assistant.core.types import (
     Action,
@@ -249,6 +250,7 @@ class DialogueEngine:
         policy: ActionPolicy,
         items: Mapping[str, ServiceItem],
         top_k: int = 10,
+        planner: AnswerPlanner | None = None,
     ) -> None:
         self.classifier = classifier
         self.retriever = retriever
@@ -258,8 +260,9 @@ class DialogueEngine:
         self.items = dict(items)
         self.top_k = top_k
         #: writes the assistant's own lines (clarify, refuse, chitchat, handoff).
-        self.composer = Composer()
-        self.planner = self.composer.planner
+        #: chooses the answer units of each answer (built and loaded by the wiring).
+        self.planner = planner or AnswerPlanner()
+        self.composer = Composer(self.planner)
         self.matcher = ItemMatcher(self.items)
 
     # ------------------------------------------------------------------ public

@@ -21,10 +21,13 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from assistant.core.types import (
     ASPECT_FIELDS,
     AnswerPlan,
     AnswerUnit,
+    Embedder,
     Lang,
     PlannedUnit,
     ServiceItem,
@@ -143,14 +146,48 @@ class PlannerSettings:
     list_units: int = 8
     #: supporting units after the asked ones.
     support_units: int = 2
+    #: weight of the dense similarity (question vs unit, cosine above ``dense_floor``,
+    #: rescaled to 0–1) added to the lexical share; 0 turns the dense part off.
+    dense_weight: float = 0.5
+    dense_floor: float = 0.8
 
 
 class AnswerPlanner:
     """Builds the AnswerPlan of one item for one question (pure, deterministic)."""
 
-    def __init__(self, settings: PlannerSettings | None = None) -> None:
+    def __init__(self, settings: PlannerSettings | None = None, *, embedder: Embedder | None = None) -> None:
         self.settings = settings or PlannerSettings()
+        self.embedder = embedder if self.settings.dense_weight > 0 else None
         self._cache: dict[tuple[str, str], tuple[AnswerUnit, ...]] = {}
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def load(self, items: Iterable[ServiceItem]) -> None:
+        """Embed every unit of ``items`` once (the embedder's disk cache keeps them), at start-up.
+
+        Idempotent; without an embedder the planner scores lexically only.
+        """
+        if self.embedder is None:
+            return
+        todo = [item for item in items if item.id not in self._vectors]
+        texts: list[str] = []
+        spans: list[tuple[str, int, int]] = []
+        for item in todo:
+            units = self.units(item)
+            spans.append((item.id, len(texts), len(texts) + len(units)))
+            texts.extend(u.question or u.text for u in units)
+        if not texts:
+            return
+        vectors = np.asarray(self.embedder.embed_passages(texts), dtype=np.float32)
+        for item_id, start, end in spans:
+            self._vectors[item_id] = vectors[start:end]
+
+    def _dense(self, item: ServiceItem, question: str, n_units: int) -> np.ndarray | None:
+        """Cosine of the question with each unit of ``item`` (None when not loaded)."""
+        vectors = self._vectors.get(item.id)
+        if self.embedder is None or vectors is None or len(vectors) != n_units:
+            return None
+        query = np.asarray(self.embedder.embed_queries([question]), dtype=np.float32)[0]
+        return vectors @ query
 
     def units(self, item: ServiceItem) -> tuple[AnswerUnit, ...]:
         """The item's units, cached by id and updated date."""
@@ -170,11 +207,19 @@ class AnswerPlanner:
         situation: str = "",
     ) -> AnswerPlan:
         """The plan answering ``aspects`` of ``question`` from ``item``."""
-        units = [u for u in self.units(item) if _fits_situation(u, situation)]
+        all_units = self.units(item)
+        units = [u for u in all_units if _fits_situation(u, situation)]
         asked = list(dict.fromkeys(a for a in aspects if a)) or ["overview"]
         asked = [_resolve_money(a, item) for a in asked]
         asked = list(dict.fromkeys(asked))
         scores = _scores(question, units, lang)
+        dense = self._dense(item, question, len(all_units))
+        if dense is not None:
+            floor, w = self.settings.dense_floor, self.settings.dense_weight
+            position = {id(u): i for i, u in enumerate(all_units)}
+            for u in units:
+                cos = float(dense[position[id(u)]])
+                scores[id(u)] += w * max(0.0, (cos - floor) / (1.0 - floor))
         faq_sim = {
             id(u): _dice(question, u.question_en if lang == "en" and u.question_en else u.question)
             for u in units
