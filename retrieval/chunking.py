@@ -37,6 +37,12 @@ FIELD_WEIGHTS: dict[str, float] = {
     "faq_en": 1.1,
 }
 
+#: English answer fields: indexed for English questions (a Chinese question's dense
+#: search leaves them out, see HybridRetriever.dense_scores).
+ENGLISH_ANSWER_FIELDS: frozenset[str] = frozenset(
+    {"conditions_en", "materials_en", "process_en", "fees_en", "time_limit_en", "faq_en"}
+)
+
 #: The longest chunk, in characters, before a field is split.
 MAX_CHARS = 300
 

@@ -342,10 +342,10 @@ class DialogueEngine:
             t = time.perf_counter()
             hits = list(self.reranker.rerank(query, hits, top_k=self.top_k))
             timings["rerank"] = _ms(t)
-        hits = life_event_first(text, hits, self.items)
 
         t = time.perf_counter()
         mentioned = self.matcher.mentions(text)
+        hits = life_event_first(text, hits, self.items, mentioned=mentioned)
         decision = self.policy.decide(PolicyInput(prediction, hits, state, self.items, mentioned, text))
         if decision.action is Action.CLARIFY and decision.clarify_kind == "situation":
             # 我在上海上班，办居住证要带什么材料: the message already answers the question.
@@ -524,25 +524,50 @@ class DialogueEngine:
 #: answered by its 一件事 bundle and the bundle's ordered member steps.
 LIFE_EVENT = re.compile(
     r"(要|需要|得|该)(办|做|处理)(哪些|什么|啥)(事|手续|业务)?|(哪些|什么)(事|手续)(要|需要|得)办|"
-    r"有(哪些|什么)(事|手续)|一件事|what (do|should|must) (i|we) (do|need to do)|what needs to be done|"
+    r"有(哪些|什么)(事|手续)|一件事|what (\w+ )?(do|should|must) (i|we) (need to )?do|what needs to be done|"
     r"which (services|procedures|formalities)"
 )
 
 
-def life_event_first(text: str, hits: Sequence[Hit], items: Mapping[str, ServiceItem], *, within: int = 5) -> list[Hit]:
-    """``hits`` with the best-ranked 一件事 bundle of the top ``within`` first, for a life-event question.
+def life_event_first(
+    text: str,
+    hits: Sequence[Hit],
+    items: Mapping[str, ServiceItem],
+    *,
+    mentioned: Sequence[str] = (),
+    within: int = 5,
+    close: float = 0.75,
+) -> list[Hit]:
+    """``hits`` with the 一件事 bundle first, for a life-event question (刚生完孩子要办哪些事).
 
-    A question about one member step (出生医学证明怎么办) has no life-event words and keeps
-    the member item first.
+    A bundle of the top ``within`` qualifies when it scores at least ``close`` times the
+    top hit (a question about one service, 上幼儿园要办哪些手续, ranks that service far
+    above any bundle and keeps it first); of several, the one whose member items the
+    other hits are wins (出生一件事 over 婚育一件事 when birth registration and the
+    newborn's hukou rank high).  A message naming a single service keeps it first.
     """
     hits = list(hits)
-    if not LIFE_EVENT.search(text.lower()):
+    if not hits or not LIFE_EVENT.search(text.lower()):
         return hits
-    for i, hit in enumerate(hits[:within]):
-        item = items.get(hit.item_id)
-        if item is not None and item.kind == "bundle":
-            return [hit, *hits[:i], *hits[i + 1 :]] if i else hits
-    return hits
+    named = [items[i] for i in mentioned if i in items]
+    if any(i.kind != "bundle" for i in named) and not any(i.kind == "bundle" for i in named):
+        return hits
+    top = max(hits[0].score, 1e-9)
+    scores = {h.item_id: h.score for h in hits[:within]}
+
+    def support(bundle: ServiceItem) -> float:
+        members = {s.item for s in bundle.process if s.item}
+        return scores[bundle.id] + 0.5 * sum(v for k, v in scores.items() if k in members)
+
+    bundles = [
+        items[h.item_id]
+        for h in hits[:within]
+        if h.item_id in items and items[h.item_id].kind == "bundle" and h.score >= close * top
+    ]
+    if not bundles:
+        return hits
+    best = max(bundles, key=support).id
+    return [h for h in hits if h.item_id == best] + [h for h in hits if h.item_id != best]
 
 
 def _front(hits: Sequence[Hit], first: Sequence[str]) -> tuple[Hit, ...]:
