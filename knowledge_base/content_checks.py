@@ -145,8 +145,43 @@ def _documents(text: str) -> set[str]:
     return {d for d in found if not any(d != o and d in o for o in found)}
 
 
+_CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+
+
+def _arabic(number: str) -> str:
+    """A Chinese number up to 999 (十五, 三十, 一百二十) as digits; digits unchanged."""
+    if number.isdigit():
+        return str(int(number))
+    total, current = 0, 0
+    for ch in number:
+        if ch in _CN_DIGITS:
+            current = _CN_DIGITS[ch]
+        elif ch == "十":
+            total += (current or 1) * 10
+            current = 0
+        elif ch == "百":
+            total += (current or 1) * 100
+            current = 0
+    return str(total + current)
+
+
+def _durations(text: str) -> set[str]:
+    """The durations of ``text`` in one spelling (一个月内 and 1个月 are both 1个月)."""
+    out = set()
+    for match in DURATION.finditer(text):
+        compact = re.sub(r"\s+", "", match.group(0)).removesuffix("内")
+        number = re.match(r"\d+|[一二两三四五六七八九十百]+", compact)
+        if number:
+            compact = _arabic(number.group(0)) + compact[number.end() :]
+        out.add(compact.replace("个", ""))
+    return out
+
+
 def bundle_problems(item: ServiceItem, items: Mapping[str, ServiceItem]) -> Iterator[tuple[str, str]]:
-    """Each bundle step that asks for a document or states a deadline its member item does not."""
+    """Each bundle step that asks for a document or states a deadline its member item does not.
+
+    A member that is itself a bundle speaks for its own members too.
+    """
     if item.kind != "bundle":
         return
     for i, step in enumerate(item.process):
@@ -154,22 +189,28 @@ def bundle_problems(item: ServiceItem, items: Mapping[str, ServiceItem]) -> Iter
         if member is None:
             continue
         step_text = f"{step.title} {step.detail} {step.needs}"
-        member_text = _item_text(member)
-        member_docs = _documents(member_text) | {d for d in DOCUMENTS if d in " ".join(m.name for m in member.materials)}
+        speakers = [member]
+        if member.kind == "bundle":
+            speakers += [items[s.item] for s in member.process if s.item in items]
+        member_text = "\n".join(_item_text(m) for m in speakers)
+        member_docs = _documents(member_text) | {
+            d for d in DOCUMENTS for m in speakers if d in " ".join(x.name for x in m.materials)
+        }
+        # the document the member item issues (社保卡 for 社会保障卡申领) is its result, not a need
+        issued = " ".join([member.name, *member.aliases])
         for document in sorted(_documents(step_text)):
+            if document in issued:
+                continue
             if document not in member_docs and not any(document in d or d in document for d in member_docs):
                 yield (
                     f"process.{i}",
                     f"asks for {document}, which its member item {member.id} does not ask for; "
                     "align the step with the member item (or correct the member item)",
                 )
-        member_durations = {re.sub(r"\s+", "", d) for d in DURATION.findall(member_text)}
-        for duration in DURATION.findall(step_text):
-            compact = re.sub(r"\s+", "", duration)
-            bare = compact.removesuffix("内")
-            if compact not in member_durations and bare not in {d.removesuffix("内") for d in member_durations}:
-                yield (
-                    f"process.{i}",
-                    f"states {compact}, which its member item {member.id} does not state; "
-                    "align the step's deadline with the member item",
-                )
+        member_durations = _durations(member_text)
+        for duration in sorted(_durations(step_text) - member_durations):
+            yield (
+                f"process.{i}",
+                f"states {duration}, which its member item {member.id} does not state; "
+                "align the step's deadline with the member item",
+            )
