@@ -67,11 +67,12 @@ def ask(
     as_json: Annotated[bool, typer.Option("--json", help="print the whole result as JSON")] = False,
 ) -> None:
     """Ask one question and print the answer, citations, intent, action and timings."""
+    from assistant.core.text import detect_lang
     from assistant.wiring import build_assistant
 
     settings = settings_from(config)
     assistant = build_assistant(settings, progress=True)
-    exchange = assistant.ask(question, lang="en" if _looks_english(question) else "zh")
+    exchange = assistant.ask(question, lang=detect_lang(question))
     result = exchange.result
     if as_json:
         from assistant.api.schemas import TurnOut
@@ -87,11 +88,6 @@ def ask(
         f"  top={', '.join(h.item_id for h in result.hits[:3]) or '-'}"
     )
     typer.echo("timings: " + "  ".join(f"{k}={v:.1f}ms" for k, v in result.timings_ms.items()))
-
-
-def _looks_english(text: str) -> bool:
-    letters = [ch for ch in text if ch.isalpha()]
-    return bool(letters) and sum(ch.isascii() for ch in letters) / len(letters) > 0.7
 
 
 def _register_groups() -> None:

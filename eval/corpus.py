@@ -11,11 +11,7 @@ import json
 from pathlib import Path
 
 from assistant.core.errors import InvalidInput
-
-
-def _lang(text: str) -> str:
-    letters = [ch for ch in text if ch.isalpha()]
-    return "en" if letters and sum(ch.isascii() for ch in letters) / len(letters) > 0.7 else "zh"
+from assistant.core.text import detect_lang
 
 
 def corpus_benchmark_lines(corpus: Path, *, limit: int | None = None) -> tuple[list[str], list[str]]:
@@ -41,7 +37,7 @@ def corpus_benchmark_lines(corpus: Path, *, limit: int | None = None) -> tuple[l
             continue
         case = {
             "id": f"q-{entry['id']}",
-            "lang": _lang(question),
+            "lang": detect_lang(question),
             "turns": [{"user": question.strip(), "expect": {"items": [entry["id"]], "action": "answer"}}],
         }
         lines.append(json.dumps(case, ensure_ascii=False))
@@ -90,7 +86,7 @@ def refusal_benchmark_lines(
                 continue
             case = {
                 "id": f"{prefix}-{number - 1}",
-                "lang": _lang(prompt),
+                "lang": detect_lang(prompt),
                 "turns": [{"user": prompt, "expect": {"items": [], "intent": "out_of_scope", "action": "refuse"}}],
             }
             lines.append(json.dumps(case, ensure_ascii=False))

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import re
 
+from assistant.core.text import normalize
 from assistant.core.types import INTENTS, DialogueState, IntentPrediction
 
-#: (intent, cues) in priority order; a cue is a substring (lower-cased text).
+#: (intent, cues) in priority order; a cue is a substring of the normalised
+#: message (``assistant.core.text.normalize``: simplified, lower case, one space).
 CUES: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "request_human",
@@ -101,9 +103,10 @@ class RuleClassifier:
 
     def classify(self, text: str, *, state: DialogueState | None = None) -> IntentPrediction:
         """Label ``text``; ``state`` is unused (rules look at the message only)."""
-        lowered = text.lower()
+        # the shared normal form: a traditional 轉人工 or a full-width ＨＵＭＡＮ meets the cues
+        norm = normalize(text)
         for intent, cues in CUES:
-            if any(_matches(c, lowered) for c in cues):
+            if any(_matches(c, norm) for c in cues):
                 # A greeting followed by a real question is a question, not small talk.
                 if intent == "greeting" and len(text.strip()) > 8:
                     continue

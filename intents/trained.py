@@ -37,8 +37,6 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -47,6 +45,7 @@ from pathlib import Path
 import yaml
 
 from assistant.core.errors import ConfigError
+from assistant.core.text import normalize
 from assistant.core.types import INTENTS, DialogueState, Embedder, IntentPrediction, ServiceItem
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -55,21 +54,7 @@ DEFAULT_MODEL_PATH = MODELS_DIR / "intent_classifier.joblib"
 #: The development benchmark whose labelled turns are trained on (see the module docstring).
 DEFAULT_BENCHMARK = Path(__file__).resolve().parent.parent / "eval" / "benchmarks" / "dev.jsonl"
 #: Bumped when the features or the artefact layout change.
-ARTEFACT_VERSION = 4
-
-
-_T2S = None
-
-
-def normalize(text: str) -> str:
-    """Traditional to simplified characters, NFKC (full-width to half-width), lower case, collapsed spaces."""
-    global _T2S
-    if _T2S is None:
-        from opencc import OpenCC
-
-        _T2S = OpenCC("t2s")
-    simplified = _T2S.convert(unicodedata.normalize("NFKC", text))
-    return re.sub(r"\s+", " ", simplified.lower()).strip()
+ARTEFACT_VERSION = 5  # 5: features read through assistant.core.text.normalize
 
 
 def manifest_path(model_path: Path) -> Path:
@@ -355,7 +340,11 @@ class TrainedClassifier:
         return cls(joblib.load(model_path), manifest, embedder)
 
     def classify(self, text: str, *, state: DialogueState | None = None) -> IntentPrediction:
-        """The most probable intent with its calibrated probability and all class scores."""
+        """The most probable intent with its calibrated probability and all class scores.
+
+        The embedder gets ``normalize(text)``, the very string the retriever
+        embeds for the same message, so its query cache serves the second caller.
+        """
         norm = normalize(text)
         vectors = self.embedder.embed_queries([norm]) if self.model.embedder_name and self.embedder else None
         probs = self.model.predict_proba([norm], vectors)[0]

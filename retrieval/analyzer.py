@@ -1,9 +1,10 @@
 """One Analyzer owns tokenization for indexing and querying, and is saved with the index.
 
-Pipeline: traditional -> simplified (opencc t2s), NFKC (full-width -> half-width),
-lowercase, Chinese numerals before a unit -> digits (十五日 -> 15日), jieba in
-search mode with a user dictionary of item names, aliases and departments (so
-official names stay whole), stop words and punctuation dropped.
+Pipeline: the project's one normaliser (``assistant.core.text.normalize``:
+NFKC, traditional -> simplified, lower case, Chinese numerals before a unit ->
+digits, collapsed whitespace), then jieba in search mode with a user
+dictionary of item names, aliases and departments (so official names stay
+whole), stop words and punctuation dropped.
 
 Query understanding lives here too, because it needs the same vocabulary:
 ``match_terms`` finds names/aliases in a query (exactly, by pinyin such as
@@ -15,15 +16,17 @@ from __future__ import annotations
 import json
 import logging
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from assistant.core.errors import IndexNotBuilt
+from assistant.core.text import normalize
 
-ANALYZER_VERSION = 4
+#: Bumped when tokens change; 5: the shared normaliser (assistant.core.text) also
+#: collapses whitespace and applies NFKC before t2s.
+ANALYZER_VERSION = 5
 
 #: Function words and question fillers that carry no topic.
 STOPWORDS: frozenset[str] = frozenset(
@@ -35,48 +38,8 @@ STOPWORDS: frozenset[str] = frozenset(
 _PUNCT_RE = re.compile(r"^[\W_]+$", re.UNICODE)
 _CJK_RE = re.compile(r"[\u4e00-\u9fff]+")
 _LATIN_RE = re.compile(r"[a-z]+")
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-_CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
-_NUM_UNITS = "个|日|天|年|月|周|岁|元|次|份|张|工作日|小时|分钟|倍|名|人|套|平方米|项|类|级|寸|页|万元|周岁"
-_CN_NUM_RE = re.compile(rf"(第)?([零〇一二两三四五六七八九十百千万]+)(?=({_NUM_UNITS}))|第([零〇一二两三四五六七八九十百千万]+)")
 
 log = logging.getLogger(__name__)
-
-
-def cn_to_int(text: str) -> int | None:
-    """A Chinese numeral (十五, 二十三, 一百零五, 两) as an int, or None."""
-    total, section, digit = 0, 0, None
-    for ch in text:
-        if ch in _CN_DIGITS:
-            digit = _CN_DIGITS[ch]
-        elif ch in _CN_UNITS:
-            unit = _CN_UNITS[ch]
-            if unit == 10000:
-                section = (section + (digit if digit is not None else (0 if section else 1))) * unit
-                total += section
-                section = 0
-            else:
-                section += (1 if digit is None else digit) * unit
-            digit = None
-        else:
-            return None
-    return total + section + (digit or 0)
-
-
-def _numbers(text: str) -> str:
-    def repl(m: re.Match[str]) -> str:
-        prefix = "第" if (m.group(1) or m.group(4)) else ""
-        value = cn_to_int(m.group(2) or m.group(4))
-        return m.group(0) if value is None else f"{prefix}{value}"
-
-    return _CN_NUM_RE.sub(repl, text)
-
-
-@lru_cache(maxsize=1)
-def _t2s():
-    from opencc import OpenCC
-
-    return OpenCC("t2s")
 
 
 @lru_cache(maxsize=1)
@@ -127,10 +90,10 @@ class Analyzer:
         self.stopwords = frozenset(stopwords)
         self.terms: dict[str, tuple[str, ...]] = {}
         for term, ids in (terms or {}).items():
-            t = self.normalize(term).strip()
+            t = self.normalize(term)
             if len(t) >= 2:
                 self.terms[t] = tuple(sorted(set(self.terms.get(t, ()) + tuple(ids))))
-        self.extra_words = tuple(sorted({self.normalize(w).strip() for w in extra_words if len(w.strip()) >= 2}))
+        self.extra_words = tuple(sorted({self.normalize(w) for w in extra_words if len(w.strip()) >= 2}))
         self._tokenizer = None
         self._pinyin_keys: dict[str, set[str]] | None = None
         self._term_lengths: tuple[int, ...] = ()
@@ -192,12 +155,10 @@ class Analyzer:
 
     # ------------------------------------------------------------------ text
 
-    @staticmethod
-    def normalize(text: str) -> str:
-        """t2s, full-width -> half-width, lowercase, Chinese numerals before units -> digits."""
-        text = _t2s().convert(text)
-        text = unicodedata.normalize("NFKC", text).lower()
-        return _numbers(text)
+    #: The project's one normaliser (``assistant.core.text.normalize``): the
+    #: intent model reads messages through it too, so both hand the embedder
+    #: the same text and a message is embedded once per turn.
+    normalize = staticmethod(normalize)
 
     def _jieba(self):
         if self._tokenizer is None:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.dialogue.engine import DialogueEngine, ItemMatcher, detect_lang, resolve_option
+from assistant.core.text import detect_lang
+from assistant.dialogue.engine import DialogueEngine, ItemMatcher, resolve_option
 from assistant.generators.composer import Composer
 from assistant.core.types import Action, DialogueState, Hit, Option, RetrievalQuery, ServiceItem
 from assistant.dialogue.policy import ActionPolicy, PolicyThresholds

@@ -15,7 +15,8 @@ import pytest
 from assistant.core.errors import InvalidInput
 from assistant.core.settings import RetrievalSettings
 from assistant.core.types import RetrievalQuery
-from retrieval.analyzer import Analyzer, cn_to_int
+from assistant.core.text import cn_to_int
+from retrieval.analyzer import Analyzer
 from retrieval.bm25 import BM25
 from retrieval.embedders import CachedEmbedder, EmbeddingCache
 from retrieval.fusion import group_max, minmax, minmax_array, rrf, rrf_array, weighted

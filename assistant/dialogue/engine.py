@@ -21,6 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from assistant.generators.composer import PERSON_OPTION, SITUATION_SLOT, Composer
+from assistant.core.text import detect_lang
 from assistant.generators.planning import AnswerPlanner
 from intents.aspects import predict_aspects
 from assistant.core.types import (
@@ -33,7 +34,6 @@ from assistant.core.types import (
     Hit,
     IntentClassifier,
     IntentPrediction,
-    Lang,
     Option,
     Reranker,
     RetrievalQuery,
@@ -43,23 +43,6 @@ from assistant.core.types import (
     TurnResult,
 )
 from assistant.dialogue.policy import ActionPolicy, Decision, PolicyInput
-
-
-def detect_lang(text: str, previous: Lang = "zh") -> Lang:
-    """``en`` when most letters are Latin, ``zh`` when any Han character dominates.
-
-    Messages without letters (``1``, ``？``) keep the conversation's language.
-    """
-    han = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff")
-    latin = sum(1 for ch in text if ch.isascii() and ch.isalpha())
-    if han == 0 and latin == 0:
-        return previous
-    if han == 0:
-        # A lone pinyin alias (shebaoka) in a Chinese conversation stays Chinese.
-        if previous == "zh" and latin <= 12 and " " not in text.strip():
-            return "zh"
-        return "en"
-    return "en" if latin > 3 * han else "zh"
 
 
 class ItemMatcher:

@@ -1,0 +1,127 @@
+"""Text rules shared by every stage: the one normaliser, the language detector, the question key.
+
+One home per fact: the intent model, the retriever's analyzer (index and
+queries), the dialogue, the CLIs, the benchmark builders and the helpdesk all
+read text through these functions.  Because the intent model and the retriever
+normalise a message identically, they hand the embedder the same string, and
+the embedder's query cache serves the second of them: a message is embedded
+once per turn.
+
+Changing :func:`normalize` changes index tokens and model features: bump
+``retrieval.analyzer.ANALYZER_VERSION`` (existing indexes then rebuild), retrain
+the intent model (``xiaoshen intents train``) and refit the policy
+(``xiaoshen intents fit-policy``).
+
+This module imports nothing else of the project; OpenCC is imported on first use.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from typing import Literal
+
+Lang = Literal["zh", "en"]
+
+_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
+#: Units after which a Chinese numeral is a quantity (十五日, 两年, 第三个); elsewhere
+#: 一 and 两 are parts of words (一网通办, 两个人 is still 2个人).
+_NUM_UNITS = "个|日|天|年|月|周|岁|元|次|份|张|工作日|小时|分钟|倍|名|人|套|平方米|项|类|级|寸|页|万元|周岁"
+_CN_NUM_RE = re.compile(rf"(第)?([零〇一二两三四五六七八九十百千万]+)(?=({_NUM_UNITS}))|第([零〇一二两三四五六七八九十百千万]+)")
+_SPACE_RE = re.compile(r"\s+")
+
+#: Below this many Latin letters, a message with no Han character in a Chinese
+#: conversation is read as a pinyin alias (shebaoka), not as English.
+PINYIN_MAX_LETTERS = 12
+
+
+def cn_to_int(text: str) -> int | None:
+    """A Chinese numeral (十五, 二十三, 一百零五, 两) as an int, or None when ``text`` is not one."""
+    total, section, digit = 0, 0, None
+    for ch in text:
+        if ch in _CN_DIGITS:
+            digit = _CN_DIGITS[ch]
+        elif ch in _CN_UNITS:
+            unit = _CN_UNITS[ch]
+            if unit == 10000:
+                section = (section + (digit if digit is not None else (0 if section else 1))) * unit
+                total += section
+                section = 0
+            else:
+                section += (1 if digit is None else digit) * unit
+            digit = None
+        else:
+            return None
+    return total + section + (digit or 0)
+
+
+def _numbers(text: str) -> str:
+    def repl(m: re.Match[str]) -> str:
+        prefix = "第" if (m.group(1) or m.group(4)) else ""
+        value = cn_to_int(m.group(2) or m.group(4))
+        return m.group(0) if value is None else f"{prefix}{value}"
+
+    return _CN_NUM_RE.sub(repl, text)
+
+
+@lru_cache(maxsize=1)
+def _t2s():  # type: ignore[no-untyped-def]
+    # imported on first use: OpenCC reads its dictionaries at construction (~0.1 s)
+    from opencc import OpenCC
+
+    return OpenCC("t2s")
+
+
+def normalize(text: str) -> str:
+    """The one normal form of a text, for features, index tokens and embeddings.
+
+    In order: NFKC (full-width letters, digits and punctuation to half-width;
+    compatibility ideographs to their unified form, so t2s sees them),
+    traditional to simplified characters (OpenCC t2s), lower case, Chinese
+    numerals before a unit to digits (十五日 -> 15日, 第三个 -> 第3个), runs
+    of whitespace to one space, stripped.
+
+    >>> normalize("辦理居住證　十五日內")
+    '办理居住证 15日内'
+    """
+    if not text:
+        return ""
+    text = _t2s().convert(unicodedata.normalize("NFKC", text)).lower()
+    return _SPACE_RE.sub(" ", _numbers(text)).strip()
+
+
+def detect_lang(text: str, previous: Lang = "zh") -> Lang:
+    """``en`` when Latin letters dominate, ``zh`` when Han characters do.
+
+    Latin counts ASCII letters (full-width ones too: the text is read after
+    NFKC), Han counts CJK unified ideographs; ``en`` needs more than three
+    Latin letters per Han character.  A message with
+    neither (``1``, ``？``) keeps ``previous`` (the conversation's language;
+    ``zh`` for a first message).  A lone Latin word of at most
+    :data:`PINYIN_MAX_LETTERS` letters after a Chinese ``previous`` is a
+    pinyin alias (shebaoka) and stays ``zh``.
+    """
+    text = unicodedata.normalize("NFKC", text)
+    han = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff")
+    latin = sum(1 for ch in text if ch.isascii() and ch.isalpha())
+    if han == 0 and latin == 0:
+        return previous
+    if han == 0:
+        if previous == "zh" and latin <= PINYIN_MAX_LETTERS and " " not in text.strip():
+            return "zh"
+        return "en"
+    return "en" if latin > 3 * han else "zh"
+
+
+def question_key(text: str) -> str:
+    """The key under which two questions count as the same ("asked again").
+
+    :func:`normalize`, then only letters and digits kept, so 居住證怎麼辦？
+    and 居住证怎么办 share a key.
+    """
+    return "".join(ch for ch in normalize(text) if ch.isalnum())
+
+
+__all__ = ["Lang", "cn_to_int", "detect_lang", "normalize", "question_key"]
