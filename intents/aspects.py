@@ -14,9 +14,9 @@ topics: they carry over to items and phrasings the lists never saw.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping
 
+from assistant.core.text import normalize
 from assistant.core.types import ASPECTS, AspectPrediction, intent_aspect
 
 #: Cue patterns per aspect.  Order inside a pattern does not matter; the aspect's
@@ -97,8 +97,9 @@ _YES_NO_EN = re.compile(
 _WH_EN = re.compile(r"^\s*(what|when|where|which|who|why|how)\b", re.IGNORECASE)
 
 
-def _normal(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).lower()
+#: Cues are written against the one normal form (simplified, half-width, lower case,
+#: numerals as digits), so 費用 and ＦＥＥ meet them too.
+_normal = normalize
 
 
 def is_yes_no(text: str) -> bool:

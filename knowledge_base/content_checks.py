@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 
+from assistant.core.text import cn_to_int
 from assistant.core.types import ServiceItem
 
 #: Words in an item's name that mark an item paying money to a citizen or company.
@@ -145,26 +146,6 @@ def _documents(text: str) -> set[str]:
     return {d for d in found if not any(d != o and d in o for o in found)}
 
 
-_CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-
-
-def _arabic(number: str) -> str:
-    """A Chinese number up to 999 (十五, 三十, 一百二十) as digits; digits unchanged."""
-    if number.isdigit():
-        return str(int(number))
-    total, current = 0, 0
-    for ch in number:
-        if ch in _CN_DIGITS:
-            current = _CN_DIGITS[ch]
-        elif ch == "十":
-            total += (current or 1) * 10
-            current = 0
-        elif ch == "百":
-            total += (current or 1) * 100
-            current = 0
-    return str(total + current)
-
-
 def _durations(text: str) -> set[str]:
     """The durations of ``text`` in one spelling (一个月内 and 1个月 are both 1个月)."""
     out = set()
@@ -172,7 +153,8 @@ def _durations(text: str) -> set[str]:
         compact = re.sub(r"\s+", "", match.group(0)).removesuffix("内")
         number = re.match(r"\d+|[一二两三四五六七八九十百]+", compact)
         if number:
-            compact = _arabic(number.group(0)) + compact[number.end() :]
+            value = int(number.group(0)) if number.group(0).isdigit() else cn_to_int(number.group(0))
+            compact = f"{value}{compact[number.end() :]}"
         out.add(compact.replace("个", ""))
     return out
 

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from assistant.core.text import normalize
 from assistant.core.types import (
     ASPECT_FIELDS,
     AnswerPlan,
@@ -58,8 +58,7 @@ _POSITIVE = re.compile(r"(可以|可|允许|能够|支持|可向|可申请|可�
 _NEED = re.compile(r"(需要|须|应当|必须|应)")
 
 
-def _normal(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).lower()
+_normal = normalize
 
 
 def _bigrams(text: str) -> list[str]:
@@ -186,7 +185,8 @@ class AnswerPlanner:
         vectors = self._vectors.get(item.id)
         if self.embedder is None or vectors is None or len(vectors) != n_units:
             return None
-        query = np.asarray(self.embedder.embed_queries([question]), dtype=np.float32)[0]
+        # the normal form is what the classifier and the retriever embedded: a cache hit
+        query = np.asarray(self.embedder.embed_queries([normalize(question)]), dtype=np.float32)[0]
         return vectors @ query
 
     def units(self, item: ServiceItem) -> tuple[AnswerUnit, ...]:
