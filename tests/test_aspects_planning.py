@@ -137,7 +137,7 @@ def test_a_life_event_question_puts_the_bundle_first_and_a_member_question_does_
     assert named[0].item_id == "birth-cert"
 
 
-def test_of_two_bundles_the_one_whose_members_rank_wins_and_a_far_bundle_stays_behind() -> None:
+def test_of_two_bundles_the_better_wins_and_a_far_bundle_stays_behind() -> None:
     from assistant.core.types import Hit
     from assistant.dialogue.engine import life_event_first
 
@@ -145,7 +145,7 @@ def test_of_two_bundles_the_one_whose_members_rank_wins_and_a_far_bundle_stays_b
     birth = _item(id="onething-birth", name="出生一件事", kind="bundle", process=(Step("出生医学证明", item="birth-cert"),))
     marriage = _item(id="onething-marriage", name="婚育一件事", kind="bundle", process=(Step("结婚登记", item="x"),))
     items = {i.id: i for i in (member, birth, marriage)}
-    hits = [Hit("onething-marriage", 0.97), Hit("onething-birth", 0.9), Hit("birth-cert", 0.67)]
+    hits = [Hit("birth-cert", 0.99), Hit("onething-marriage", 0.8), Hit("onething-birth", 0.9)]
     assert life_event_first("刚生完孩子要办哪些事", hits, items)[0].item_id == "onething-birth"
     far = [Hit("birth-cert", 1.0), Hit("onething-birth", 0.42)]
     assert life_event_first("出生证要办哪些手续", far, items)[0].item_id == "birth-cert"

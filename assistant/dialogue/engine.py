@@ -525,9 +525,8 @@ def life_event_first(
 
     A bundle of the top ``within`` qualifies when it scores at least ``close`` times the
     top hit (a question about one service, 上幼儿园要办哪些手续, ranks that service far
-    above any bundle and keeps it first); of several, the one whose member items the
-    other hits are wins (出生一件事 over 婚育一件事 when birth registration and the
-    newborn's hukou rank high).  A message naming a single service keeps it first.
+    above any bundle and keeps it first); of several, the best-scoring.  A message
+    naming a single service keeps it first.
     """
     hits = list(hits)
     if not hits or not LIFE_EVENT.search(text.lower()):
@@ -536,20 +535,14 @@ def life_event_first(
     if any(i.kind != "bundle" for i in named) and not any(i.kind == "bundle" for i in named):
         return hits
     top = max(hits[0].score, 1e-9)
-    scores = {h.item_id: h.score for h in hits[:within]}
-
-    def support(bundle: ServiceItem) -> float:
-        members = {s.item for s in bundle.process if s.item}
-        return scores[bundle.id] + 0.5 * sum(v for k, v in scores.items() if k in members)
-
     bundles = [
-        items[h.item_id]
+        h
         for h in hits[:within]
         if h.item_id in items and items[h.item_id].kind == "bundle" and h.score >= close * top
     ]
     if not bundles:
         return hits
-    best = max(bundles, key=support).id
+    best = max(bundles, key=lambda h: h.score).item_id
     return [h for h in hits if h.item_id == best] + [h for h in hits if h.item_id != best]
 
 
