@@ -47,6 +47,8 @@ run: index
 
 test: $(STAMP) $(TESTPKG) $(SYSTEM) index
 	$(XS) kb validate
+	# the layer contracts of pyproject.toml (README "Layout"): no cycle, stages on the core only
+	$(VENV)/bin/lint-imports --no-logo
 	$(PY) -m pytest -q
 
 clean:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
+from assistant.cli_options import ConfigOption, settings_from
 from assistant.core.errors import XiaoShenError
 
 app = typer.Typer(
@@ -24,17 +24,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 bench_app = typer.Typer(help="Benchmarks: retrieval and generation, against baselines in one run.", no_args_is_help=True)
-
-ConfigOption = Annotated[
-    Optional[Path], typer.Option("--config", "-c", help="TOML settings file (else XS_CONFIG, XS_* env)")
-]
-
-
-def settings_from(config: Path | None):
-    """Build the Settings once for a command."""
-    from assistant.core.settings import load_settings
-
-    return load_settings(config)
 
 
 @app.command()

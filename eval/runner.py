@@ -163,7 +163,7 @@ def corpus_stages(
     """
     from assistant.core.errors import InvalidInput
     from assistant.wiring import build_stages
-    from retrieval.corpus import corpus_items
+    from retrieval.external_corpora import corpus_items
 
     if not corpus.is_file():
         raise InvalidInput(f"corpus file {str(corpus)!r} not found; pass a JSONL corpus (id, answer, question…)")
@@ -222,4 +222,4 @@ def eval_assistant(settings: Settings, stages: Stages, workdir: Path) -> Assista
 
     workdir.mkdir(parents=True, exist_ok=True)
     database = open_database(f"sqlite:///{workdir / 'eval.db'}", helpdesk=settings.helpdesk)
-    return build_assistant(settings, store=database.conversations, queue=database.queue, stages=stages)
+    return build_assistant(settings, store=database.conversations, stages=stages)

@@ -11,11 +11,10 @@ from typing import Annotated, Optional
 
 import typer
 
+from assistant.cli_options import ConfigOption
+
 app = typer.Typer(help="Intent classifier and action policy: train, fit, measure.", no_args_is_help=True)
 
-ConfigOption = Annotated[
-    Optional[Path], typer.Option("--config", "-c", help="TOML settings file (else XS_CONFIG, XS_* env)")
-]
 DEV_BENCH = Path(__file__).resolve().parent.parent / "eval" / "benchmarks" / "dev.jsonl"
 
 
@@ -25,13 +24,13 @@ def _items(settings):  # type: ignore[no-untyped-def]
     return load_knowledge(settings)
 
 
-def _load_bench(path: Path, settings):  # type: ignore[no-untyped-def]
+def _load_bench(path: Path, settings, known_items=None):  # type: ignore[no-untyped-def]
     from assistant.core.errors import InvalidInput
     from eval.benchmark import load_benchmark
 
     if not path.is_file():
         raise InvalidInput(f"benchmark {str(path)!r} not found; pass a JSONL file in the benchmark format")
-    bench = load_benchmark(path)
+    bench = load_benchmark(path, known_items=known_items or None)
     for problem in bench.problems:
         typer.echo(f"skipped {problem}", err=True)
     return bench
@@ -56,7 +55,7 @@ def train(
     ] = None,
 ) -> None:
     """Train the intent classifier from intents/data/, the dev benchmark and the KB's names; write the artefact."""
-    from assistant.cli import settings_from
+    from assistant.cli_options import settings_from
     from intents.trained import DEFAULT_BENCHMARK, DEFAULT_MODEL_PATH, TrainedClassifier
     from intents.trained import train as train_model
 
@@ -64,19 +63,21 @@ def train(
     items = _items(settings)
     path = out or settings.intents.model_path or DEFAULT_MODEL_PATH
     bench_path = None if no_benchmark else (benchmark or DEFAULT_BENCHMARK)
+    cases = ()
     if bench_path is not None:
-        _load_bench(bench_path, settings)  # names a missing file and lists bad lines before training
+        # names a missing file and lists bad lines before training
+        cases = _load_bench(bench_path, settings, known_items={i.id for i in items}).cases
     embedder = None
     if not no_embeddings:
-        import retrieval
+        from assistant.wiring import make_embedder
 
-        embedder = retrieval.make_embedder(settings.embedder, settings.paths.cache_dir)
-    manifest = train_model(items, path, embedder=embedder, benchmark=bench_path, c=c)
+        embedder = make_embedder(settings.embedder, settings.paths.cache_dir)
+    manifest = train_model(items, path, embedder=embedder, benchmark=bench_path, benchmark_cases=cases, c=c)
     typer.echo(json.dumps(manifest, ensure_ascii=False, indent=2))
     typer.echo(f"wrote {path} and {path.with_suffix('.json')}")
     if evaluate is not None:
         bench = _load_bench(evaluate, settings)
-        clf = TrainedClassifier.load(path, embedder=embedder)
+        clf = TrainedClassifier(path, embedder=embedder).load()
         from sklearn.metrics import f1_score
 
         turns = [t for case in bench.cases for t in case.turns if t.expect.intent]
@@ -93,24 +94,14 @@ def train(
 
 
 def _engine(settings):  # type: ignore[no-untyped-def]
-    from assistant.dialogue.engine import DialogueEngine
-    from assistant.wiring import build_stages
+    from assistant.wiring import build_dialogue, build_stages
 
-    stages = build_stages(settings, progress=True)
-    return DialogueEngine(
-        classifier=stages.classifier,
-        retriever=stages.retriever,
-        reranker=stages.reranker,
-        generator=stages.generator,
-        policy=stages.policy,
-        items={i.id: i for i in stages.items},
-        top_k=settings.retrieval.top_k,
-    )
+    return build_dialogue(settings, build_stages(settings, progress=True))
 
 
 def _out_of_fold(settings, engine, bench_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Let ``engine`` classify the texts of ``bench_path`` out of fold when the model learnt from them."""
-    from intents.evaluation import with_out_of_fold
+    from eval.dialogue_replay import with_out_of_fold
 
     engine.classifier, n = with_out_of_fold(engine.classifier, settings.intents, bench_path)
     if n:
@@ -142,8 +133,8 @@ def fit_policy_command(
     """Fit the action policy's thresholds on the development benchmark and save them."""
     from datetime import datetime, timezone
 
-    from assistant.cli import settings_from
-    from intents.evaluation import fit_policy
+    from assistant.cli_options import settings_from
+    from eval.dialogue_replay import fit_policy
     from assistant.dialogue.policy import DEFAULT_POLICY_PATH, WORD_COUNTS
     from assistant.core.types import RetrievalQuery
 
@@ -191,8 +182,8 @@ def evaluate(
     """Replay a benchmark through the dialogue engine and print the dialogue figures."""
     from dataclasses import asdict
 
-    from assistant.cli import settings_from
-    from intents.evaluation import CachingRetriever, dialogue_metrics, replay
+    from assistant.cli_options import settings_from
+    from eval.dialogue_replay import CachingRetriever, dialogue_metrics, replay
 
     settings = settings_from(config)
     bench = _load_bench(bench_path, settings)

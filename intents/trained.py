@@ -37,10 +37,12 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -92,18 +94,18 @@ def _topics(items: Sequence[ServiceItem]) -> tuple[list[str], list[str]]:
     return sorted(set(zh)), sorted(set(en))
 
 
-def benchmark_examples(path: Path, items: Sequence[ServiceItem]) -> list[Example]:
-    """The labelled turns of a benchmark file as examples, grouped by case.
+def benchmark_examples(cases: Iterable[Any]) -> list[Example]:
+    """The labelled turns of a parsed benchmark's cases as examples, grouped by case.
 
-    A turn that answers a clarifying question (the previous turn expects
-    ``clarify``) is left out: its words (我要买房) name a situation, and the
-    dialogue gives it the intent of the question that was asked.
+    ``cases`` are ``eval.benchmark.Benchmark.cases`` (each with ``id``,
+    ``lang`` and ``turns`` of ``user`` and ``expect.intent/action``): the
+    caller parses the file, so the model does not depend on the evaluation
+    package.  A turn that answers a clarifying question (the previous turn
+    expects ``clarify``) is left out: its words (我要买房) name a situation, and
+    the dialogue gives it the intent of the question that was asked.
     """
-    from eval.benchmark import load_benchmark
-
-    bench = load_benchmark(path, known_items={i.id for i in items} or None)
     out: list[Example] = []
-    for case in bench.cases:
+    for case in cases:
         previous = ""
         for turn in case.turns:
             if turn.expect.intent and previous != "clarify":
@@ -118,10 +120,10 @@ def build_examples(
     data_dir: Path = DATA_DIR,
     per_pattern: int = 6,
     seed: int = 13,
-    benchmark: Path | None = None,
+    benchmark_cases: Iterable[Any] = (),
 ) -> list[Example]:
     """The training set: templates filled with knowledge-base names, literal utterances
-    and, when ``benchmark`` is given, its labelled turns (:func:`benchmark_examples`).
+    and the labelled turns of ``benchmark_cases`` (:func:`benchmark_examples`).
 
     ``per_pattern`` names fill each ``{x}`` pattern (sampled with ``seed``);
     patterns without ``{x}`` are used once.
@@ -150,8 +152,7 @@ def build_examples(
             # Social utterances are few and fixed: repeat them so each class carries
             # comparable weight next to the template-expanded consult classes.
             out.extend(Example(str(t), label, lang) for t in texts)
-    if benchmark is not None:
-        out.extend(benchmark_examples(benchmark, items))
+    out.extend(benchmark_examples(benchmark_cases))
     missing = sorted(set(INTENTS) - {e.label for e in out})
     if missing:
         raise ConfigError(f"no training utterances for intents {missing}; add some to {data_dir}")
@@ -288,37 +289,43 @@ class IntentModel:
 
 
 class TrainedClassifier:
-    """Loads the artefact of ``xiaoshen intents train`` and labels messages with it."""
+    """The artefact of ``xiaoshen intents train``, labelling messages.
+
+    Constructing only stores the path and the shared query embedder; ``load()``
+    (idempotent, thread-safe) reads and checks the artefact, and the wiring
+    calls it at start-up, so a missing or stale model fails there and no
+    request pays for loading.
+    """
 
     name = "trained"
 
-    def __init__(self, model: IntentModel, manifest: dict[str, object], embedder: Embedder | None = None) -> None:
-        self.model = model
-        self.manifest = manifest
-        self.classes: list[str] = [str(c) for c in model.classes_]
-        unknown = sorted(set(self.classes) - set(INTENTS))
-        if unknown:
-            raise ConfigError(f"the intent model predicts unknown labels {unknown}; retrain with 'xiaoshen intents train'")
-        if model.embedder_name:
-            if embedder is None:
-                raise ConfigError(
-                    f"the intent model was trained with embedder {model.embedder_name!r} but none was given; "
-                    "build it through assistant.wiring (or pass embedder=)"
-                )
-            if embedder.name != model.embedder_name:
-                raise ConfigError(
-                    f"the intent model was trained with embedder {model.embedder_name!r}, the configured one is "
-                    f"{embedder.name!r}; run 'xiaoshen intents train' with this embedder"
-                )
+    def __init__(self, path: Path | None = None, *, embedder: Embedder | None = None) -> None:
+        self.path = path or DEFAULT_MODEL_PATH
         self.embedder = embedder
+        self.model: IntentModel | None = None
+        self.manifest: dict[str, object] = {}
+        self.classes: list[str] = []
+        self._lock = threading.Lock()
 
-    @classmethod
-    def load(cls, path: Path | None = None, *, embedder: Embedder | None = None) -> TrainedClassifier:
-        """Load the model at ``path`` (default ``intents/models/intent_classifier.joblib``)."""
+    def load(self) -> TrainedClassifier:
+        """Read the model at ``path`` and check it against this code and the embedder; returns self."""
+        if self.model is not None:
+            return self
+        with self._lock:
+            if self.model is None:
+                manifest, model = self._read()
+                load_embedder = getattr(self.embedder, "load", None)
+                if model.embedder_name and callable(load_embedder):
+                    load_embedder()  # the features need its query vectors
+                self.manifest, self.classes = manifest, [str(c) for c in model.classes_]
+                self.model = model  # published last: a loaded model means everything above is set
+        return self
+
+    def _read(self) -> tuple[dict[str, object], IntentModel]:
         import joblib
         import sklearn
 
-        model_path = path or DEFAULT_MODEL_PATH
+        model_path = self.path
         man_path = manifest_path(model_path)
         if not model_path.is_file() or not man_path.is_file():
             raise ConfigError(
@@ -337,7 +344,22 @@ class TrainedClassifier:
                 f"intent model was trained with scikit-learn {trained_with}, installed is {sklearn.__version__}; "
                 "run 'xiaoshen intents train' to rebuild it"
             )
-        return cls(joblib.load(model_path), manifest, embedder)
+        model: IntentModel = joblib.load(model_path)
+        unknown = sorted({str(c) for c in model.classes_} - set(INTENTS))
+        if unknown:
+            raise ConfigError(f"the intent model predicts unknown labels {unknown}; retrain with 'xiaoshen intents train'")
+        if model.embedder_name:
+            if self.embedder is None:
+                raise ConfigError(
+                    f"the intent model was trained with embedder {model.embedder_name!r} but none was given; "
+                    "build it through assistant.wiring (or pass embedder=)"
+                )
+            if self.embedder.name != model.embedder_name:
+                raise ConfigError(
+                    f"the intent model was trained with embedder {model.embedder_name!r}, the configured one is "
+                    f"{self.embedder.name!r}; run 'xiaoshen intents train' with this embedder"
+                )
+        return manifest, model
 
     def classify(self, text: str, *, state: DialogueState | None = None) -> IntentPrediction:
         """The most probable intent with its calibrated probability and all class scores.
@@ -345,9 +367,11 @@ class TrainedClassifier:
         The embedder gets ``normalize(text)``, the very string the retriever
         embeds for the same message, so its query cache serves the second caller.
         """
+        model = self.load().model
+        assert model is not None  # load() raised otherwise
         norm = normalize(text)
-        vectors = self.embedder.embed_queries([norm]) if self.model.embedder_name and self.embedder else None
-        probs = self.model.predict_proba([norm], vectors)[0]
+        vectors = self.embedder.embed_queries([norm]) if model.embedder_name and self.embedder else None
+        probs = model.predict_proba([norm], vectors)[0]
         scores = {label: float(p) for label, p in zip(self.classes, probs)}
         label = max(scores, key=scores.__getitem__)
         return IntentPrediction(label=label, confidence=scores[label], scores=scores)
@@ -407,7 +431,8 @@ def train(
     out_path: Path = DEFAULT_MODEL_PATH,
     *,
     embedder: Embedder | None = None,
-    benchmark: Path | None = DEFAULT_BENCHMARK,
+    benchmark: Path | None = None,
+    benchmark_cases: Sequence[Any] = (),
     data_dir: Path = DATA_DIR,
     c: float = 16.0,
     seed: int = 13,
@@ -417,7 +442,8 @@ def train(
     """Fit, cross-validate, save model and manifest; returns the manifest.
 
     With ``embedder`` the features include its query vectors; with
-    ``benchmark`` its labelled turns are trained on and the model is measured
+    ``benchmark`` (the file, hashed into the manifest) and ``benchmark_cases``
+    (its parsed cases) its labelled turns are trained on and the model is measured
     by grouped cross-validation over the benchmark's cases (``benchmark_cv_*``):
     the team's data always trains, each fold's cases are predicted by a model
     that never saw them.  Without a benchmark, plain stratified CV over all
@@ -429,7 +455,12 @@ def train(
     from sklearn.metrics import accuracy_score, f1_score
     from sklearn.model_selection import GroupKFold, StratifiedKFold
 
-    examples = build_examples(items, data_dir=data_dir, seed=seed, per_pattern=per_pattern, benchmark=benchmark)
+    if (benchmark is None) != (not benchmark_cases):
+        raise ConfigError(
+            f"train got benchmark={benchmark!s} with {len(benchmark_cases)} parsed cases; pass both the file "
+            "and its cases (eval.benchmark.load_benchmark(path).cases), or neither"
+        )
+    examples = build_examples(items, data_dir=data_dir, seed=seed, per_pattern=per_pattern, benchmark_cases=benchmark_cases)
     texts = [normalize(e.text) for e in examples]
     labels = np.array([e.label for e in examples])
     vectors = _embed(embedder, texts)

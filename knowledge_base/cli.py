@@ -16,14 +16,13 @@ from typing import Annotated, Optional
 
 import typer
 
+from assistant.cli_options import ConfigOption
+
 app = typer.Typer(
     help="Knowledge base: validate, build the index, stats, publish/retire, history, graph, FAQ import.",
     no_args_is_help=True,
 )
 
-ConfigOption = Annotated[
-    Optional[Path], typer.Option("--config", "-c", help="TOML settings file (else XS_CONFIG, XS_* env)")
-]
 KbDirOption = Annotated[Optional[Path], typer.Option("--kb-dir", help="item folder (default: settings paths.kb_dir)")]
 CatalogOption = Annotated[
     Optional[Path], typer.Option("--catalog", help="service catalog TSV (default: settings paths.catalog)")
@@ -36,7 +35,7 @@ def _paths(config: Path | None, kb_dir: Path | None, catalog: Path | None) -> tu
     """The item folder and catalog: the options when given, else the settings."""
     if kb_dir is not None and catalog is not None:
         return kb_dir, catalog
-    from assistant.cli import settings_from
+    from assistant.cli_options import settings_from
 
     settings = settings_from(config)
     return kb_dir or settings.paths.kb_dir, catalog or settings.paths.catalog
@@ -46,7 +45,7 @@ def _kb_dir(config: Path | None, kb_dir: Path | None) -> Path:
     """The item folder: ``--kb-dir`` when given, else the settings."""
     if kb_dir is not None:
         return kb_dir
-    from assistant.cli import settings_from
+    from assistant.cli_options import settings_from
 
     return settings_from(config).paths.kb_dir
 
@@ -102,7 +101,7 @@ def build(config: ConfigOption = None) -> None:
     """Build (or update) the retrieval index of the live items, with a progress bar."""
     import time
 
-    from assistant.cli import settings_from
+    from assistant.cli_options import settings_from
     from assistant.wiring import build_stages
     from knowledge_base.loader import load_items
 

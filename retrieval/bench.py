@@ -32,6 +32,18 @@ from assistant.core.types import Embedder, RetrievalQuery, ServiceItem
 SYSTEMS: tuple[str, ...] = ("ours", "rank_bm25", "bm25s", "dense", "langchain")
 
 
+def content_key(items: Sequence[ServiceItem]) -> str:
+    """A short hash of the items' ids and contents: a benchmark index is kept per key."""
+    import hashlib
+
+    from retrieval.chunking import item_hash
+
+    h = hashlib.sha256()
+    for i in sorted(items, key=lambda i: i.id):
+        h.update(f"{i.id}:{item_hash(i)}\n".encode())
+    return h.hexdigest()[:16]
+
+
 @dataclass(frozen=True)
 class BenchQuery:
     """One scored question: its text, acceptable items and the conversation context."""
@@ -102,7 +114,7 @@ def read_bench(path: Path, known_items: set[str]) -> list[BenchQuery]:
 
 def corpus_queries(path: Path) -> list[BenchQuery]:
     """A corpus's questions as queries whose answer is the entry itself (id match)."""
-    from retrieval.corpus import read_corpus
+    from retrieval.external_corpora import read_corpus
 
     return [BenchQuery(e["id"], e["question"], (e["id"],)) for e in read_corpus(path) if e["question"]]
 

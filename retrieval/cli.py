@@ -6,7 +6,6 @@ Heavy imports happen inside the commands.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from assistant.cli_options import ConfigOption
 from assistant.core.errors import InvalidInput
 
 app = typer.Typer(help="Retrieval: benchmark against peers, train the feature reranker.", no_args_is_help=True)
@@ -21,15 +21,6 @@ app = typer.Typer(help="Retrieval: benchmark against peers, train the feature re
 _DEFAULT_BENCH = Path(__file__).resolve().parent.parent / "eval" / "benchmarks" / "dev.jsonl"
 #: Hand-written citizen questions about the Guangdong service guides (see the file's header).
 _GUIDE_QUESTIONS = Path(__file__).resolve().parent / "benchmarks" / "guangdong_questions.jsonl"
-
-
-def _content_key(items) -> str:  # type: ignore[no-untyped-def]
-    from retrieval.chunking import item_hash
-
-    h = hashlib.sha256()
-    for i in sorted(items, key=lambda i: i.id):
-        h.update(f"{i.id}:{item_hash(i)}\n".encode())
-    return h.hexdigest()[:16]
 
 
 def _load(  # type: ignore[no-untyped-def]
@@ -41,10 +32,10 @@ def _load(  # type: ignore[no-untyped-def]
     guides_queries: str = "questions",
     guides_questions: Path = _GUIDE_QUESTIONS,
 ):
-    from assistant.cli import settings_from
+    from assistant.cli_options import settings_from
     from assistant.wiring import load_knowledge
-    from retrieval.bench import corpus_queries, material_queries, read_bench
-    from retrieval.corpus import corpus_items, guide_items
+    from retrieval.bench import content_key, corpus_queries, material_queries, read_bench
+    from retrieval.external_corpora import corpus_items, guide_items
 
     settings = settings_from(config)
     if faq_corpus is not None and guides_corpus is not None:
@@ -72,12 +63,12 @@ def _load(  # type: ignore[no-untyped-def]
         queries = queries[:limit]
     if not queries:
         raise InvalidInput(f"no scorable question in {faq_corpus or bench}; it needs turns with expect.items")
-    index_dir = settings.paths.index_dir / f"bench-{_content_key(items)}"
+    index_dir = settings.paths.index_dir / f"bench-{content_key(items)}"
     return settings, items, queries, index_dir, title
 
 
 def bench_retrieval(
-    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML settings file")] = None,
+    config: ConfigOption = None,
     bench: Annotated[Path, typer.Option("--bench", help="benchmark JSONL (shared/benchmark-format.md)")] = _DEFAULT_BENCH,
     faq_corpus: Annotated[
         Optional[Path],
@@ -111,7 +102,7 @@ def bench_retrieval(
 ) -> None:
     """Benchmark our retriever against rank-bm25, bm25s, dense only and LangChain's EnsembleRetriever."""
     from retrieval.bench import format_table, run_bench
-    from retrieval.embedders import make_embedder
+    from assistant.wiring import make_embedder
 
     settings, items, queries, index_dir, title = _load(
         config, faq_corpus, bench, limit, guides_corpus, guides_queries, guides_questions
@@ -154,16 +145,16 @@ app.command("bench")(bench_retrieval)
 
 @app.command("train-reranker")
 def train_reranker(
-    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML settings file")] = None,
+    config: ConfigOption = None,
     bench: Annotated[Path, typer.Option("--bench", help="development benchmark JSONL")] = _DEFAULT_BENCH,
     index_name: Annotated[str, typer.Option(help="index under <data_dir>/index to train for")] = "kb",
 ) -> None:
     """Train the feature reranker on development questions; writes reranker.json next to the index."""
     from assistant.core.types import RetrievalQuery
     from assistant.wiring import load_knowledge
-    from assistant.cli import settings_from
+    from assistant.cli_options import settings_from
     from retrieval.bench import read_bench
-    from retrieval.embedders import make_embedder
+    from assistant.wiring import make_embedder
     from retrieval.hybrid import build_retriever
     from retrieval.rerank import train_feature_reranker
 

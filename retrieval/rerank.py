@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 
 from assistant.core.errors import BackendUnavailable, ConfigError, IndexNotBuilt
-from assistant.core.settings import RetrievalSettings
 from assistant.core.types import INTENT_FIELDS, Hit, RetrievalQuery, Retriever
 
 ARTEFACT = "reranker.json"
@@ -199,20 +198,3 @@ class CrossEncoderReranker:
             replace(hits[i], score=float(scores[i]), components={**hits[i].components, "rerank": float(scores[i])})
             for i in order
         ]
-
-
-def make_reranker(settings: RetrievalSettings, index_dir: Path) -> FeatureReranker | CrossEncoderReranker | None:
-    """The configured reranker: None for ``none``; a missing artefact or model fails here, at start-up."""
-    if settings.reranker == "none":
-        return None
-    if settings.reranker == "features":
-        return FeatureReranker.load(index_dir)
-    if settings.reranker == "cross-encoder":
-        if settings.reranker_model_path is None:
-            raise ConfigError(
-                "reranker 'cross-encoder' needs XS_RETRIEVAL__RERANKER_MODEL_PATH (a local model folder)"
-            )
-        names = {i: inf.name for i, inf in read_item_info(index_dir).items()}
-        return CrossEncoderReranker(settings.reranker_model_path, names)
-    raise ConfigError(f"unknown reranker {settings.reranker!r}; choose none, features or cross-encoder")
-

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.storage_backends import postgres_server  # noqa: F401  (one PostgreSQL cluster per session)
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 _real_connect = socket.socket.connect
@@ -56,17 +58,18 @@ os.environ.setdefault("LANGCHAIN_TRACING_V2", "false")
 
 @pytest.fixture
 def shared_dir() -> Path:
-    """The team's shared folder; tests that need it skip clearly when absent."""
+    """The team's shared folder (development data and benchmarks, not product data);
+    tests that need it skip saying so when it is absent."""
     if not SHARED.is_dir():
-        pytest.skip(f"shared folder {SHARED} is absent (CI always has it)")
+        pytest.skip(f"needs the development data in ../shared, absent at {SHARED} (CI always has it)")
     return SHARED
 
 
 def shared_file(*parts: str) -> Path:
-    """A file under the shared folder; the test skips clearly when it is absent (CI always has it)."""
+    """A development-data file under ../shared; the test skips saying so when it is absent."""
     path = SHARED.joinpath(*parts)
     if not path.is_file():
-        pytest.skip(f"{path} is absent (CI always has ../shared)")
+        pytest.skip(f"needs the development data file {path} from ../shared, absent here (CI always has it)")
     return path
 
 

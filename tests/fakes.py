@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import date
 
 import numpy as np
@@ -19,6 +19,7 @@ import numpy as np
 from assistant.core.types import (
     FAQ,
     Answer,
+    AnswerStream,
     Citation,
     GenerationRequest,
     Location,
@@ -74,8 +75,8 @@ class ScriptedGenerator:
         )
         return Answer(text=self.text, action=request.action, lang=request.lang, citations=citations, generator=self.name)
 
-    def stream(self, request: GenerationRequest) -> Iterator[str]:
-        yield self.generate(request).text
+    def stream(self, request: GenerationRequest) -> AnswerStream:
+        return AnswerStream([self.generate(request).text])
 
 
 _UPDATED = date(2026, 11, 1)
@@ -220,3 +221,17 @@ def tiny_items() -> list[ServiceItem]:
         ),
     ]
 
+
+class RecordingEmbedder(KeywordEmbedder):
+    """The keyword fake that remembers every query text the model would embed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.query_texts: list[str] = []
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        self.query_texts.extend(texts)
+        return super().embed_queries(texts)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return super().embed_queries(texts)  # passages are not query texts

@@ -1,7 +1,8 @@
 """The HTTP API through TestClient, on the real stages with the tiny fakes.
 
 Every error case checks the body shape and that the database holds nothing
-partial afterwards (row counts before and after).
+partial afterwards (row counts before and after).  The client runs on SQLite
+and on the in-memory store: the API accepts any backend of the storage Protocols.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
 
 from assistant.api.app import create_app
-from assistant.db.models import ConversationRow, FeedbackRow, MessageRow, TicketRow
-from assistant.core.settings import PathsSettings, load_settings
-from assistant.wiring import build_assistant, build_stages
+from assistant.core.settings import DatabaseSettings, PathsSettings, load_settings
+from assistant.db import MEMORY_URL
+from assistant.wiring import build_services, build_stages
 from tests.fakes import KeywordEmbedder, tiny_items
+from tests.storage_backends import counts as storage_counts
 
 
 @pytest.fixture(scope="module")
@@ -29,28 +30,25 @@ def stages(tmp_path_factory: pytest.TempPathFactory):
     return build_stages(settings, items=tiny_items(), embedder=KeywordEmbedder())
 
 
-@pytest.fixture
-def settings(data_dir: Path):
-    return load_settings(paths=PathsSettings(data_dir=data_dir))
+@pytest.fixture(params=["sqlite", "memory"])
+def settings(request: pytest.FixtureRequest, data_dir: Path):
+    database = DatabaseSettings(url=MEMORY_URL if request.param == "memory" else "")
+    return load_settings(paths=PathsSettings(data_dir=data_dir), database=database)
 
 
 @pytest.fixture
 def client(settings, stages):
-    assistant = build_assistant(settings, stages=stages)
-    app = create_app(settings, assistant=assistant)
+    services = build_services(settings, stages=stages)
+    app = create_app(settings, services=services)
     # raise_server_exceptions=False: a 500 must come back as JSON, as a real client sees it.
     with TestClient(app, raise_server_exceptions=False) as c:
-        c.assistant = assistant  # type: ignore[attr-defined]
+        c.assistant = services.assistant  # type: ignore[attr-defined]
+        c.storage = services.storage  # type: ignore[attr-defined]
         yield c
 
 
 def counts(client: TestClient) -> dict[str, int]:
-    engine = client.assistant.store.engine  # type: ignore[attr-defined]
-    with engine.connect() as conn:
-        return {
-            row.__tablename__: conn.execute(select(func.count()).select_from(row)).scalar_one()
-            for row in (ConversationRow, MessageRow, FeedbackRow, TicketRow)
-        }
+    return storage_counts(client.storage)  # type: ignore[attr-defined]
 
 
 def new_conversation(client: TestClient, **body: object) -> str:

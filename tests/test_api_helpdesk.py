@@ -12,10 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from assistant.api.app import create_app
-from assistant.db import open_database
-from assistant.helpdesk import EscalationRules
-from assistant.core.settings import HelpdeskSettings, PathsSettings, load_settings
-from assistant.wiring import build_assistant, build_stages
+from assistant.db import MEMORY_URL, open_storage
+from assistant.core.settings import DatabaseSettings, HelpdeskSettings, PathsSettings, load_settings
+from assistant.wiring import build_services, build_stages
 from tests.fakes import KeywordEmbedder, tiny_items
 
 T0 = datetime(2026, 11, 25, 2, 0, tzinfo=timezone.utc)  # 10:00 in Shanghai
@@ -38,13 +37,15 @@ def stages(tmp_path_factory: pytest.TempPathFactory):
     return build_stages(load_settings(paths=PathsSettings(data_dir=data)), items=tiny_items(), embedder=KeywordEmbedder())
 
 
-def make_client(data_dir: Path, stages, clock: Clock, **helpdesk: object) -> TestClient:
-    settings = load_settings(paths=PathsSettings(data_dir=data_dir), helpdesk=HelpdeskSettings(**helpdesk))
-    db = open_database(settings.database_url(), helpdesk=settings.helpdesk, clock=clock)
-    assistant = build_assistant(settings, store=db.conversations, queue=db.queue, stages=stages)
-    # The rules read the working hours on the same scripted clock, whatever the wiring chose.
-    assistant.escalation = EscalationRules(settings.helpdesk, clock=clock)
-    return TestClient(create_app(settings, assistant=assistant), raise_server_exceptions=False)
+def make_client(data_dir: Path, stages, clock: Clock, backend: str = "sqlite", **helpdesk: object) -> TestClient:
+    database = DatabaseSettings(url=MEMORY_URL if backend == "memory" else "")
+    settings = load_settings(
+        paths=PathsSettings(data_dir=data_dir), helpdesk=HelpdeskSettings(**helpdesk), database=database
+    )
+    # The storage, the escalation rules and the helpdesk all read the same scripted clock.
+    storage = open_storage(settings.database_url(), helpdesk=settings.helpdesk, clock=clock)
+    services = build_services(settings, storage=storage, stages=stages)
+    return TestClient(create_app(settings, services=services), raise_server_exceptions=False)
 
 
 @pytest.fixture
@@ -52,9 +53,15 @@ def clock() -> Clock:
     return Clock(T0)
 
 
+@pytest.fixture(params=["sqlite", "memory"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Every helpdesk test runs on SQLite and on the in-memory store."""
+    return request.param
+
+
 @pytest.fixture
-def client(data_dir: Path, stages, clock: Clock):
-    with make_client(data_dir, stages, clock) as c:
+def client(data_dir: Path, stages, clock: Clock, backend: str):
+    with make_client(data_dir, stages, clock, backend) as c:
         yield c
 
 
@@ -229,8 +236,8 @@ def test_outside_working_hours_a_call_back_ticket_is_made(data_dir: Path, stages
         assert entry["sla_remaining_s"] is None  # call-backs are not held to the one-minute target
 
 
-def test_staff_endpoints_need_the_staff_token_when_one_is_set(data_dir: Path, stages, clock: Clock) -> None:
-    with make_client(data_dir, stages, clock, staff_token="s3cret") as client:
+def test_staff_endpoints_need_the_staff_token_when_one_is_set(data_dir: Path, stages, clock: Clock, backend: str) -> None:
+    with make_client(data_dir, stages, clock, backend, staff_token="s3cret") as client:
         _, t = open_with_handoff(client, "护照怎么办")  # citizens need no token
         for headers in ({}, {"X-Staff-Token": "wrong"}):
             r = client.post(f"/api/v1/helpdesk/tickets/{t['id']}/claim", json={"agent": "王"}, headers=headers)
@@ -240,6 +247,19 @@ def test_staff_endpoints_need_the_staff_token_when_one_is_set(data_dir: Path, st
             f"/api/v1/helpdesk/tickets/{t['id']}/claim", json={"agent": "王"}, headers={"X-Staff-Token": "s3cret"}
         )
         assert ok.status_code == 200 and ok.json()["agent"] == "王"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/metrics", "/api/v1/metrics/summary", "/api/v1/metrics/days"])
+def test_service_level_reports_need_the_staff_token(
+    data_dir: Path, stages, clock: Clock, backend: str, path: str
+) -> None:
+    with make_client(data_dir, stages, clock, backend, staff_token="s3cret") as client:
+        for headers in ({}, {"X-Staff-Token": "wrong"}):
+            r = client.get(path, headers=headers)
+            assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+        assert client.get(path, headers={"X-Staff-Token": "s3cret"}).status_code == 200
+        # Prometheus scrapes the server's own observability without the staff token.
+        assert client.get("/metrics").status_code == 200
 
 
 def test_metrics_window_is_validated(client: TestClient) -> None:

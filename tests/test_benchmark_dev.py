@@ -14,10 +14,10 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 @pytest.fixture(scope="module")
 def catalog_ids() -> set[str]:
+    from assistant.core.settings import PathsSettings
     from knowledge_base.loader import read_catalog
-    from tests.conftest import shared_file
 
-    return {e.id for e in read_catalog(shared_file("catalog", "service_catalog.tsv"))}
+    return {e.id for e in read_catalog(PathsSettings().catalog)}
 
 
 @pytest.fixture(scope="module")

@@ -1,29 +1,23 @@
-"""One contract for the SQL store and queue, run on SQLite and on PostgreSQL.
+"""One contract for every storage backend: in memory, SQLite and PostgreSQL.
 
-PostgreSQL: ``XS_TEST_POSTGRES_URL`` if set, else a throw-away cluster started
-with the local ``initdb``/``pg_ctl`` (skipped, with the reason, when they are
-missing).  The embedded default must behave exactly like production.
+Every test taking ``db`` runs on the three; the tests of migrations, pragmas
+and URLs take ``db_url`` and run on the two SQL backends only.
+
+PostgreSQL comes from ``tests/storage_backends.py`` (a throw-away cluster, or
+``XS_TEST_POSTGRES_URL``).  The embedded default must behave exactly like production.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import threading
-import uuid
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
-
-from assistant.db import Database, open_database
+from assistant.db import Database, open_database, open_storage
 from assistant.db.engine import current_revision, head_revision
-from assistant.db.models import Base, ConversationRow, FeedbackRow, MessageRow, TicketEventRow, TicketRow
-from assistant.core.errors import Conflict, InvalidInput, NotFound
+from assistant.db.models import Base
+from assistant.core.errors import Conflict, InvalidInput, NotFound, StaleState
 from assistant.core.settings import HelpdeskSettings
 from assistant.core.types import (
     Action,
@@ -33,9 +27,11 @@ from assistant.core.types import (
     Hit,
     IntentPrediction,
     Option,
+    Storage,
     TicketDraft,
     TurnResult,
 )
+from tests.storage_backends import BACKENDS, backend_url, counts
 
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
 LEASE_S = 60
@@ -54,69 +50,10 @@ class Clock:
         self.now += timedelta(seconds=seconds)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def postgres_server():
-    """A PostgreSQL server URL for the session (see the module docstring)."""
-    if os.environ.get("XS_TEST_POSTGRES_URL"):
-        yield os.environ["XS_TEST_POSTGRES_URL"]
-        return
-    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
-    if not initdb or not pg_ctl:
-        pytest.skip("PostgreSQL contract tests need initdb and pg_ctl on PATH, or XS_TEST_POSTGRES_URL")
-    as_user: list[str] = []
-    root = tempfile.mkdtemp(prefix="xs-pg-")
-    if os.geteuid() == 0:
-        # PostgreSQL refuses to run as root: run the throw-away cluster as 'postgres'.
-        if not shutil.which("runuser"):
-            pytest.skip("running as root without runuser: cannot start a PostgreSQL cluster")
-        shutil.chown(root, user="postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    data, port = os.path.join(root, "data"), _free_port()
-    try:
-        subprocess.run(
-            [*as_user, initdb, "-D", data, "-A", "trust", "-U", "xs", "--no-sync", "-E", "UTF8"],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-        subprocess.run(
-            [
-                *as_user, pg_ctl, "-D", data, "-w", "-l", os.path.join(root, "log"),
-                "-o", f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60",
-                "start",
-            ],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
-        shutil.rmtree(root, ignore_errors=True)
-        pytest.skip(f"could not start a PostgreSQL cluster: {e}")
-    try:
-        yield f"postgresql+psycopg://xs@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run([*as_user, pg_ctl, "-D", data, "-m", "immediate", "stop"], capture_output=True, timeout=60)
-        shutil.rmtree(root, ignore_errors=True)
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'xiaoshen.db'}"
-    server = request.getfixturevalue("postgres_server")
-    # A fresh database per test, so tests never see each other's rows.
-    name = "t_" + uuid.uuid4().hex[:12]
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    admin.dispose()
-    return server.rsplit("/", 1)[0] + "/" + name
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A SQL database URL (the tests of migrations and engines)."""
+    return backend_url(request, request.param, tmp_path)
 
 
 @pytest.fixture
@@ -124,19 +61,14 @@ def clock() -> Clock:
     return Clock()
 
 
-@pytest.fixture
-def db(db_url: str, clock: Clock):
-    database = open_database(db_url, helpdesk=HelpdeskSettings(claim_lease_s=LEASE_S), clock=clock)
-    yield database
-    database.dispose()
-
-
-def counts(db: Database) -> dict[str, int]:
-    with db.engine.connect() as conn:
-        return {
-            t.__tablename__: conn.execute(select(func.count()).select_from(t)).scalar_one()
-            for t in (ConversationRow, MessageRow, FeedbackRow, TicketRow, TicketEventRow)
-        }
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest, tmp_path: Path, clock: Clock):
+    """An opened, empty Storage of every backend."""
+    url = backend_url(request, request.param, tmp_path)
+    storage = open_storage(url, helpdesk=HelpdeskSettings(claim_lease_s=LEASE_S), clock=clock)
+    assert isinstance(storage, Storage)
+    yield storage
+    storage.dispose()
 
 
 def turn_result(state: DialogueState, *, action: Action = Action.ANSWER, reason: str = "") -> TurnResult:
@@ -158,10 +90,18 @@ DRAFT = TicketDraft(reason="customer_request", department="上海市公安局", 
 # --------------------------------------------------------------------------- migrations
 
 
-def test_migrations_are_applied_on_open_idempotent_and_match_the_models(db: Database, db_url: str, clock: Clock) -> None:
+@pytest.fixture
+def sql_db(db_url: str, clock: Clock):
+    database = open_database(db_url, helpdesk=HelpdeskSettings(claim_lease_s=LEASE_S), clock=clock)
+    yield database
+    database.dispose()
+
+
+def test_migrations_are_applied_on_open_idempotent_and_match_the_models(sql_db: Database, db_url: str, clock: Clock) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
+    db = sql_db
     assert current_revision(db.engine) == head_revision()
     again = open_database(db_url, helpdesk=HelpdeskSettings(), clock=clock)  # second open: no error, no change
     assert current_revision(again.engine) == head_revision()
@@ -171,11 +111,12 @@ def test_migrations_are_applied_on_open_idempotent_and_match_the_models(db: Data
     assert diff == []
 
 
-def test_migrations_downgrade_to_nothing_and_upgrade_again(db: Database) -> None:
+def test_migrations_downgrade_to_nothing_and_upgrade_again(sql_db: Database) -> None:
     from sqlalchemy import inspect
 
     from assistant.db.engine import downgrade, migrate
 
+    db = sql_db
     c = db.conversations.create()
     downgrade(db.engine, "base")
     assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
@@ -218,7 +159,7 @@ def test_unsupported_database_urls_fail_with_the_fix(url: str) -> None:
 # --------------------------------------------------------------------------- conversations
 
 
-def test_conversation_state_citations_and_options_round_trip(db: Database, clock: Clock) -> None:
+def test_conversation_state_citations_and_options_round_trip(db: Storage, clock: Clock) -> None:
     store = db.conversations
     c = store.create(lang="en", elder_mode=True)
     state = DialogueState(
@@ -247,7 +188,7 @@ def test_conversation_state_citations_and_options_round_trip(db: Database, clock
     assert answer.intent == "consult.fee" and answer.action == "answer"
 
 
-def test_record_turn_with_a_handoff_writes_ticket_and_state_together(db: Database) -> None:
+def test_record_turn_with_a_handoff_writes_ticket_and_state_together(db: Storage) -> None:
     store = db.conversations
     c = store.create()
     state = DialogueState(current_item="passport-apply", handed_off=True)
@@ -258,7 +199,7 @@ def test_record_turn_with_a_handoff_writes_ticket_and_state_together(db: Databas
     assert [e.kind for e in db.queue.events(ticket.id)] == ["created"]
 
 
-def test_a_failing_record_turn_writes_nothing(db: Database) -> None:
+def test_a_failing_record_turn_writes_nothing(db: Storage) -> None:
     store = db.conversations
     c = store.create()
     store.record_turn(c.id, "转人工", turn_result(DialogueState(handed_off=True), action=Action.HANDOFF), ticket=DRAFT)
@@ -272,7 +213,7 @@ def test_a_failing_record_turn_writes_nothing(db: Database) -> None:
     assert store.get(c.id).state.handed_off
 
 
-def test_feedback_rules(db: Database) -> None:
+def test_feedback_rules(db: Storage) -> None:
     store = db.conversations
     c = store.create()
     user, answer, _ = store.record_turn(c.id, "护照", turn_result(DialogueState()))
@@ -291,7 +232,7 @@ def test_feedback_rules(db: Database) -> None:
     assert counts(db)["feedback"] == 3
 
 
-def test_messages_after_and_add_message(db: Database) -> None:
+def test_messages_after_and_add_message(db: Storage) -> None:
     store = db.conversations
     c = store.create()
     _, answer, _ = store.record_turn(c.id, "护照", turn_result(DialogueState()))
@@ -306,7 +247,7 @@ def test_messages_after_and_add_message(db: Database) -> None:
 # --------------------------------------------------------------------------- queue
 
 
-def _ticket(db: Database, **draft: object):
+def _ticket(db: Storage, **draft: object):
     c = db.conversations.create()
     d = TicketDraft(**{**DRAFT.__dict__, **draft})  # type: ignore[arg-type]
     _, _, ticket = db.conversations.record_turn(
@@ -316,7 +257,7 @@ def _ticket(db: Database, **draft: object):
     return ticket
 
 
-def test_life_cycle_claim_reply_resolve_reopen(db: Database, clock: Clock) -> None:
+def test_life_cycle_claim_reply_resolve_reopen(db: Storage, clock: Clock) -> None:
     q = db.queue
     t = _ticket(db)
     clock.advance(10)
@@ -355,7 +296,7 @@ def test_life_cycle_claim_reply_resolve_reopen(db: Database, clock: Clock) -> No
     assert kinds == ["created", "claimed", "replied", "replied", "resolved", "reopened", "claimed", "closed"]
 
 
-def test_a_lapsed_lease_returns_the_ticket_to_the_queue(db: Database, clock: Clock) -> None:
+def test_a_lapsed_lease_returns_the_ticket_to_the_queue(db: Storage, clock: Clock) -> None:
     q = db.queue
     t = _ticket(db)
     q.claim(t.id, "王")
@@ -372,7 +313,7 @@ def test_a_lapsed_lease_returns_the_ticket_to_the_queue(db: Database, clock: Clo
     assert q.events(t.id)[-1].detail == "lease of 王 lapsed"
 
 
-def test_transfer_and_release(db: Database, clock: Clock) -> None:
+def test_transfer_and_release(db: Storage, clock: Clock) -> None:
     q = db.queue
     t = _ticket(db)
     q.claim(t.id, "王")
@@ -391,7 +332,7 @@ def test_transfer_and_release(db: Database, clock: Clock) -> None:
         q.claim(t.id, "  ")
 
 
-def test_twenty_concurrent_claimers_exactly_one_wins(db: Database) -> None:
+def test_twenty_concurrent_claimers_exactly_one_wins(db: Storage) -> None:
     t = _ticket(db)
     agents = [f"agent-{i:02d}" for i in range(20)]
     barrier = threading.Barrier(len(agents))
@@ -426,7 +367,7 @@ def test_twenty_concurrent_claimers_exactly_one_wins(db: Database) -> None:
     assert [e.agent for e in db.queue.events(t.id) if e.kind == "claimed"] == winners
 
 
-def test_enqueue_and_listing(db: Database) -> None:
+def test_enqueue_and_listing(db: Storage) -> None:
     c = db.conversations.create()
     t = db.queue.enqueue(c.id, reason="complaint", department="上海市市场监督管理局", summary="投诉", callback=True)
     assert t.callback and t.status == "new"
@@ -438,3 +379,129 @@ def test_enqueue_and_listing(db: Database) -> None:
     assert db.queue.list(status="resolved") == []
     with pytest.raises(InvalidInput):
         db.queue.list(status="bogus")
+
+
+# --------------------------------------------------------------------------- the rest of the Protocols
+
+
+def test_exists_tickets_of_and_open_tickets(db: Storage) -> None:
+    assert not db.conversations.exists("missing")
+    assert db.conversations.tickets_of("missing") == []
+    t = _ticket(db)
+    assert db.conversations.exists(t.conversation_id)
+    assert [x.id for x in db.conversations.tickets_of(t.conversation_id)] == [t.id]
+    other = _ticket(db)
+    db.queue.claim(other.id, "王")
+    db.queue.resolve(other.id, "王", resolution="answered")
+    assert [x.id for x in db.queue.open_tickets()] == [t.id]
+
+
+def test_escalate_writes_notice_state_and_ticket_together(db: Storage) -> None:
+    c = db.conversations.create()
+    notice = Answer(text="转人工", action=Action.HANDOFF)
+    message, ticket = db.conversations.escalate(c.id, notice, DialogueState(handed_off=True), DRAFT)
+    assert message.role == "system" and message.action == "handoff" and ticket.status == "new"
+    loaded = db.conversations.get(c.id)
+    assert loaded.state.handed_off and loaded.status == "handed_off" and loaded.turns == (message,)
+    before = counts(db)
+    with pytest.raises(Conflict):  # one open ticket per conversation
+        db.conversations.escalate(c.id, notice, DialogueState(handed_off=True), DRAFT)
+    assert counts(db) == before
+
+
+def test_state_writes_are_compare_and_set(db: Storage) -> None:
+    store = db.conversations
+    c = store.create()
+    assert c.version == 0 and store.get(c.id).version == 0
+    assert store.set_state(c.id, DialogueState(current_item="a"), expected_version=0) == 1
+    before = counts(db)
+    # Every state writer refuses a stale version and writes nothing.
+    with pytest.raises(StaleState, match="version 1, expected 0"):
+        store.set_state(c.id, DialogueState(current_item="b"), expected_version=0)
+    with pytest.raises(StaleState):
+        store.record_turn(c.id, "护照", turn_result(DialogueState()), expected_version=0)
+    with pytest.raises(StaleState):
+        store.escalate(c.id, Answer(text="x", action=Action.HANDOFF), DialogueState(handed_off=True), DRAFT, expected_version=0)
+    assert counts(db) == before and store.get(c.id).state.current_item == "a"
+    store.record_turn(c.id, "护照", turn_result(DialogueState(current_item="c")), expected_version=1)
+    assert store.get(c.id).version == 2
+    store.record_turn(c.id, "再问", turn_result(DialogueState(current_item="d")))  # no check asked: last writer wins
+    assert store.get(c.id).version == 3
+    # Messages and feedback leave the state, and so its version, alone.
+    store.add_message(c.id, "system", "通知")
+    assert store.get(c.id).version == 3
+
+
+def test_resolve_and_reopen_bump_the_state_version(db: Storage) -> None:
+    t = _ticket(db)
+    v = db.conversations.get(t.conversation_id).version
+    db.queue.claim(t.id, "王")
+    db.queue.reply(t.id, "王", "您好")
+    assert db.conversations.get(t.conversation_id).version == v  # claims and replies do not touch the state
+    db.queue.resolve(t.id, "王", resolution="answered")
+    after_resolve = db.conversations.get(t.conversation_id)
+    assert after_resolve.version == v + 1 and not after_resolve.state.handed_off
+    with pytest.raises(StaleState):  # a turn decided before the resolve cannot overwrite it
+        db.conversations.record_turn(
+            t.conversation_id, "还在吗", turn_result(DialogueState(handed_off=True)), expected_version=v
+        )
+    db.queue.reopen(t.id)
+    assert db.conversations.get(t.conversation_id).version == v + 2
+
+
+def test_reports_meta_waits_and_records(db: Storage, clock: Clock) -> None:
+    c = db.conversations.create(lang="en", elder_mode=True, client_id="browser-1")
+    _, answer, _ = db.conversations.record_turn(c.id, "passport fee", turn_result(DialogueState(lang="en")))
+    db.conversations.add_feedback(c.id, answer.id, helpful=False)
+    db.conversations.add_feedback(c.id, None, rating=4)
+    assert db.reports.conversation_meta([c.id, "missing"]) == {c.id: (True, "en")}
+    assert db.reports.conversation_meta([]) == {}
+    t = _ticket(db)
+    clock.advance(42)
+    db.queue.claim(t.id, "王")
+    db.queue.reply(t.id, "王", "您好")
+    callback = _ticket(db, callback=True)
+    db.queue.claim(callback.id, "王")
+    db.queue.reply(callback.id, "王", "回电")
+    assert db.reports.recent_first_response_waits(10) == [42.0]  # call-back tickets do not count
+    records, tickets = db.reports.records(T0 - timedelta(hours=1), T0 + timedelta(hours=1))
+    by_id = {r.id: r for r in records}
+    r = by_id[c.id]
+    assert r.client_id == "browser-1" and r.questions == ("passport fee",) and r.item_id == "passport-apply"
+    assert (r.negative_feedback, r.positive_feedback, r.ratings, r.in_window) == (1, 0, (4,), True)
+    assert by_id[t.conversation_id].ticket_ids == (t.id,)
+    assert [x.id for x in tickets] == [t.id, callback.id]
+    later, later_tickets = db.reports.records(T0 - timedelta(hours=2), T0 - timedelta(hours=1))
+    assert {x.id for x in later} == set(by_id) and not any(x.in_window for x in later)  # the 24 h look-ahead
+    assert later_tickets == []
+
+
+def test_memory_url_opens_the_in_memory_backend() -> None:
+    from assistant.db import MEMORY_URL
+    from assistant.db.memory import MemoryStorage
+
+    storage = open_storage(MEMORY_URL, helpdesk=HelpdeskSettings())
+    assert isinstance(storage, MemoryStorage) and isinstance(storage, Storage)
+    storage.ping()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_backend_satisfies_the_protocols(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    from assistant.core.types import ConversationStore, HandoffQueue, ServiceLevelReports
+
+    storage = open_storage(backend_url(request, backend, tmp_path), helpdesk=HelpdeskSettings())
+    try:
+        assert isinstance(storage.conversations, ConversationStore)
+        assert isinstance(storage.queue, HandoffQueue)
+        assert isinstance(storage.reports, ServiceLevelReports)
+        # runtime_checkable checks names only: compare the signatures with the Protocols'.
+        import inspect
+
+        for impl, proto in ((storage.conversations, ConversationStore), (storage.queue, HandoffQueue),
+                            (storage.reports, ServiceLevelReports)):
+            for name in (n for n in dir(proto) if not n.startswith("_") and callable(getattr(proto, n))):
+                want = [p.name for p in inspect.signature(getattr(proto, name)).parameters.values()][1:]
+                got = [p.name for p in inspect.signature(getattr(impl, name)).parameters.values()]
+                assert got == want, f"{type(impl).__name__}.{name}{got} differs from {proto.__name__}.{name}{want}"
+    finally:
+        storage.dispose()

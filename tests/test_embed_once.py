@@ -23,7 +23,7 @@ from assistant.generators.composer import Composer
 from intents.trained import TrainedClassifier, train
 from retrieval.embedders import CachedEmbedder
 from retrieval.hybrid import build_retriever
-from tests.fakes import KeywordEmbedder, tiny_items
+from tests.fakes import RecordingEmbedder, tiny_items
 
 #: Long, and everything on which the classifier's and the retriever's
 #: normalisers used to differ: traditional characters, full-width letters and
@@ -39,21 +39,6 @@ LONG_MESSAGE = (
 #: so it is still embedded twice; see README, "Refusals on real attack prompts".
 
 
-class RecordingEmbedder(KeywordEmbedder):
-    """The keyword fake that remembers every query text the model would embed."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.query_texts: list[str] = []
-
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        self.query_texts.extend(texts)
-        return super().embed_queries(texts)
-
-    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
-        return super().embed_queries(texts)  # passages are not query texts
-
-
 @pytest.fixture(scope="module")
 def stages(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     tmp: Path = tmp_path_factory.mktemp("embed-once")
@@ -63,7 +48,7 @@ def stages(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
     retriever = build_retriever(items, embedder, RetrievalSettings(), tmp / "kb")
     model = tmp / "intent.joblib"
     train(items, model, embedder=embedder, benchmark=None, cv_folds=2, per_pattern=1)
-    classifier = TrainedClassifier.load(model, embedder=embedder)
+    classifier = TrainedClassifier(model, embedder=embedder).load()
     engine = DialogueEngine(
         classifier=classifier,
         retriever=retriever,

@@ -25,7 +25,7 @@ def test_expected_file_is_well_formed() -> None:
 
 
 @pytest.mark.slow
-def test_dev_subset_has_no_regression_beyond_tolerance(shared_dir: Path, tmp_path: Path) -> None:
+def test_dev_subset_has_no_regression_beyond_tolerance(tmp_path: Path) -> None:
     from assistant.core.settings import load_settings
     from eval.benchmark import load_benchmark
     from eval.runner import catalog_domains, eval_assistant, kb_stages, run_benchmark

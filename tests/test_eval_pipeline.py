@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from assistant.core.settings import load_settings
 from assistant.wiring import build_stages
 from eval.benchmark import parse_lines
-from eval.corpus import corpus_benchmark_lines
+from eval.corpus_benchmarks import corpus_benchmark_lines
 from eval.runner import corpus_stages, eval_assistant, run_benchmark
 from tests.fakes import KeywordEmbedder, tiny_items
 
@@ -90,7 +90,7 @@ def test_corpus_index_is_cached_by_content(settings, tmp_path: Path) -> None:
 
 
 def test_cli_run_prints_the_format_object_and_lists_problems(
-    settings, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_dir: Path
+    settings, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import eval.runner as runner
     from eval.cli import app
@@ -130,7 +130,7 @@ def test_cli_run_prints_the_format_object_and_lists_problems(
 
 
 def test_cli_item_gates_a_draft_item_on_its_own_cases(
-    settings, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_dir: Path
+    settings, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The knowledge operator's gate: a draft file is evaluated as if published, on its cases only."""
     import eval.runner as runner
@@ -180,7 +180,7 @@ def test_cli_item_gates_a_draft_item_on_its_own_cases(
 
 
 def test_cli_gate_records_expected_scores_and_catches_a_regression(
-    settings, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_dir: Path
+    settings, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import eval.runner as runner
     from eval.cli import app
@@ -215,7 +215,7 @@ def test_cli_gate_records_expected_scores_and_catches_a_regression(
 def test_refusal_benchmark_from_a_prompt_csv(tmp_path: Path) -> None:
     from assistant.core.errors import InvalidInput
     from eval.cli import app
-    from eval.corpus import refusal_benchmark_lines
+    from eval.corpus_benchmarks import refusal_benchmark_lines
 
     csv_path = tmp_path / "jail.csv"
     csv_path.write_text(

@@ -7,29 +7,26 @@ these tests pin the harness, not the models.
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from assistant.core.errors import NotFound
 from assistant.conversations import Assistant
+from assistant.core.settings import HelpdeskSettings
 from assistant.core.types import (
     Action,
     Answer,
-    Conversation,
     DialogueState,
     Hit,
     IntentPrediction,
-    Ticket,
-    TicketDraft,
     Turn,
     TurnResult,
 )
+from assistant.db.memory import MemoryStorage, open_memory
 from eval.benchmark import parse_lines
 from eval.compare import Expected, check_expected, compare_runs, select_subset
 from eval.report import PLOTS, read_run, write_report
@@ -37,53 +34,6 @@ from eval.runner import run_benchmark
 from tests.fakes import tiny_items
 
 NOW = datetime(2026, 11, 25, tzinfo=timezone.utc)
-
-
-class MemoryStore:
-    """Test-only ConversationStore + HandoffQueue (the real one is assistant.db)."""
-
-    def __init__(self) -> None:
-        self.conversations: dict[str, Conversation] = {}
-        self.tickets: list[Ticket] = []
-        self._ids = itertools.count(1)
-
-    def create(self, *, lang: str = "zh", elder_mode: bool = False) -> Conversation:
-        cid = f"c{next(self._ids)}"
-        conv = Conversation(id=cid, created_at=NOW, lang=lang, state=DialogueState(lang=lang), elder_mode=elder_mode)  # type: ignore[arg-type]
-        self.conversations[cid] = conv
-        return conv
-
-    def get(self, conversation_id: str) -> Conversation:
-        if conversation_id not in self.conversations:
-            raise NotFound(f"conversation {conversation_id!r} not found")
-        return self.conversations[conversation_id]
-
-    def _turn(self, cid: str, role: str, text: str, **kw: object) -> Turn:
-        return Turn(id=next(self._ids), conversation_id=cid, role=role, text=text, created_at=NOW, **kw)  # type: ignore[arg-type]
-
-    def record_turn(self, conversation_id: str, user_text: str, result: TurnResult, *, ticket: TicketDraft | None = None):
-        conv = self.get(conversation_id)
-        user = self._turn(conversation_id, "user", user_text)
-        bot = self._turn(
-            conversation_id, "assistant", result.answer.text, intent=result.intent.label,
-            action=result.answer.action.value, item_ids=tuple(h.item_id for h in result.hits[:3]),
-        )
-        self.conversations[conversation_id] = replace(conv, state=result.state, turns=conv.turns + (user, bot))
-        made = None
-        if ticket is not None:
-            made = Ticket(id=len(self.tickets) + 1, conversation_id=conversation_id, status="new", reason=ticket.reason,
-                          department=ticket.department, summary=ticket.summary, created_at=NOW)
-            self.tickets.append(made)
-        return user, bot, made
-
-    def add_message(self, conversation_id: str, role: str, text: str) -> Turn:  # pragma: no cover - unused here
-        raise NotImplementedError
-
-    def set_state(self, conversation_id: str, state: DialogueState) -> None:
-        self.conversations[conversation_id] = replace(self.get(conversation_id), state=state)
-
-    def add_feedback(self, conversation_id: str, turn_id: int, *, helpful: bool, comment: str = "") -> None:  # pragma: no cover
-        raise NotImplementedError
 
 
 class KeywordDialogue:
@@ -123,10 +73,11 @@ class KeywordDialogue:
         )
 
 
-def _assistant() -> tuple[Assistant, MemoryStore]:
-    store = MemoryStore()
+def _assistant() -> tuple[Assistant, MemoryStorage]:
+    # The in-memory backend of the storage contract (the same rules as SQLite and PostgreSQL).
+    storage = open_memory(helpdesk=HelpdeskSettings(), clock=lambda: NOW)
     items = {i.id: i for i in tiny_items()}
-    return Assistant(dialogue=KeywordDialogue(), store=store, queue=store, items=items), store  # type: ignore[arg-type]
+    return Assistant(dialogue=KeywordDialogue(), store=storage.conversations, items=items), storage  # type: ignore[arg-type]
 
 
 def _line(**case: object) -> str:
@@ -161,10 +112,11 @@ def _run(lines: Sequence[str] = BENCH):
 def test_every_case_is_a_fresh_conversation_through_assistant_handle() -> None:
     result, store = _run()
     # one conversation per runnable case, each holding exactly its own turns
-    assert len(store.conversations) == 6
-    sizes = sorted(len(c.turns) for c in store.conversations.values())
+    conversations, tickets = store.reports.records(NOW, NOW + timedelta(seconds=1))
+    assert len(conversations) == 6
+    sizes = sorted(len(store.conversations.get(c.id).turns) for c in conversations)
     assert sizes == [0, 2, 2, 2, 2, 4]  # the crashing case stores nothing
-    assert len(store.tickets) == 1  # the handoff went through the pipeline's ticket path
+    assert len(tickets) == 1  # the handoff went through the pipeline's ticket path
     assert [o.case_id for o in result.outcomes] == ["one", "one", "two", "miss", "oos", "human", "crash"]
     assert all(o.latency_ms > 0 for o in result.outcomes if not o.error)
 

@@ -13,7 +13,7 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
 from assistant.core.errors import BackendUnavailable, ConfigError
-from assistant.generators import make_generator
+from assistant.wiring import make_generator
 from assistant.generators.composer import Composer
 from assistant.generators.llm import (
     PACKAGED_MODELS,
@@ -84,10 +84,23 @@ def test_stream_releases_checked_sentences_then_the_composer() -> None:
     chat = RecordingChat("首次申领不收费。|补办大约要交20元。")
     gen = LLMGenerator(chat, label="fake")
     req = request("居住证多少钱", "consult.fee", "residence-permit-apply")
-    pieces = list(gen.stream(req))
+    stream = gen.stream(req)
+    assert stream.fallback == ""  # nothing known before the pieces are read
+    pieces = list(stream)
     assert pieces[0] == "首次申领不收费。"
     assert all("20元" not in p for p in pieces)
     assert Composer().generate(req).text in pieces[-1]
+    # the typed stream says why the composer took over
+    assert stream.fallback.startswith("post-check:") and "20" in stream.fallback
+
+
+def test_a_clean_stream_reports_no_fallback() -> None:
+    gen = LLMGenerator(RecordingChat("首次申领不收费。"), label="fake")
+    stream = gen.stream(request("居住证多少钱", "consult.fee", "residence-permit-apply"))
+    assert "".join(stream).startswith("首次申领不收费。")
+    assert stream.fallback == ""
+    composer_stream = Composer().stream(request("居住证多少钱", "consult.fee", "residence-permit-apply"))
+    assert "".join(composer_stream) and composer_stream.fallback == ""
 
 
 def test_prompt_holds_only_the_cited_fields_and_the_masked_question() -> None:

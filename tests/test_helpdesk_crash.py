@@ -34,14 +34,14 @@ def serve(data_dir: str, port: int) -> None:
 
     from assistant.api.app import create_app
     from assistant.core.settings import PathsSettings, load_settings
-    from assistant.wiring import build_assistant
+    from assistant.wiring import build_services
     from tests.fakes import KeywordEmbedder, tiny_items
 
     settings = load_settings(paths=PathsSettings(data_dir=Path(data_dir)))
-    assistant = build_assistant(settings, items=tiny_items(), embedder=KeywordEmbedder())
+    services = build_services(settings, items=tiny_items(), embedder=KeywordEmbedder())
     # Open live streams (server-sent events) must not hold a shutdown for long.
     uvicorn.run(
-        create_app(settings, assistant=assistant),
+        create_app(settings, services=services),
         host="127.0.0.1",
         port=port,
         log_level="warning",

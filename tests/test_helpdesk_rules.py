@@ -103,3 +103,68 @@ def test_working_hours(spec: str, local_hour: int, is_open: bool) -> None:
 def test_unknown_time_zone_fails_with_the_fix() -> None:
     with pytest.raises(ConfigError, match="Asia/Shanghai"):
         WorkingHours("09:00-18:00", "Mars/Olympus")
+
+
+# --------------------------------------------------------------------------- every reason has its own notice
+
+#: words each reason's notice must carry, per language (what the citizen needs to hear).
+NOTICE_WORDS = {
+    "customer_request": {"zh": "转接人工", "en": "connecting you"},
+    "low_confidence": {"zh": "没能答好", "en": "could not answer"},
+    "missing_knowledge": {"zh": "知识库", "en": "no information"},
+    "negative_feedback": {"zh": "没能帮到", "en": "did not help"},
+    "complaint": {"zh": "诉求已记录", "en": "complaint is recorded"},
+    "sensitive": {"zh": "110", "en": "110"},
+}
+
+
+def test_every_reason_code_has_a_notice_in_both_languages() -> None:
+    from assistant.helpdesk import HANDOFF_NOTICES, REASONS
+
+    assert set(NOTICE_WORDS) == set(REASONS) == set(HANDOFF_NOTICES)
+    for lang in ("zh", "en"):
+        texts = [HANDOFF_NOTICES[r][lang] for r in REASONS]
+        assert len(set(texts)) == len(texts), f"two reasons share a {lang} notice"
+
+
+@pytest.mark.parametrize("reason", list(NOTICE_WORDS))
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_handoff_tells_the_citizen_its_own_reason(reason: str, lang: str) -> None:
+    from assistant.helpdesk import handoff_result
+
+    out = handoff_result(result(lang=lang), reason, lang)  # type: ignore[arg-type]
+    assert NOTICE_WORDS[reason][lang] in out.answer.text
+    assert out.handoff_reason == reason and out.state.handed_off and out.answer.action is Action.HANDOFF
+    if reason != "low_confidence":
+        assert "could not work out" not in out.answer.text and "没能准确理解" not in out.answer.text
+
+
+def test_a_dialogue_handoff_gets_the_notice_of_its_reason() -> None:
+    """The dialogue's complaint handoff (no complaint channel in the KB) is told it is a complaint."""
+    from dataclasses import replace
+
+    composer_text = "Sorry, I could not work out your question. I'm passing you to a staff member."
+    handed = replace(
+        result("complaint", action=Action.HANDOFF, lang="en"),
+        answer=Answer(text=composer_text, action=Action.HANDOFF, lang="en"),
+        handoff_reason="complaint",
+    )
+    out = rules().review("your window staff were rude", handed, CONVERSATION)
+    assert "complaint is recorded" in out.answer.text and out.handoff_reason == "complaint"
+
+
+def test_an_unknown_reason_fails_with_the_fix() -> None:
+    from assistant.helpdesk import handoff_notice
+
+    with pytest.raises(ValueError, match="HANDOFF_NOTICES"):
+        handoff_notice("bored", "zh")
+
+
+def test_thresholds_come_from_settings() -> None:
+    strict = EscalationRules(
+        HelpdeskSettings(working_hours="09:00-18:00", unresolved_turns_limit=1, sensitive_priority=5),
+        clock=lambda: NOON_SH,
+    )
+    assert strict.reason_for("还是不懂", result(unresolved=1)) == "low_confidence"
+    sensitive = TicketDraft(reason="sensitive", department="d", summary="s", priority=1)
+    assert strict.route(sensitive, result(action=Action.HANDOFF), CONVERSATION)[0].priority == 6

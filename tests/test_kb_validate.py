@@ -20,11 +20,13 @@ from knowledge_base.loader import check, read_catalog, validate
 from tests.kb_fixtures import complete_items, item_data, write_catalog, write_item, write_kb
 
 REPO = Path(__file__).resolve().parents[1]
+#: the service catalog, shipped with the knowledge base (product data)
+CATALOG = REPO / "knowledge_base" / "catalog" / "service_catalog.tsv"
 TODAY = date(2026, 11, 25)
 
 
-def test_real_knowledge_base_covers_the_whole_catalog_without_problems(shared_dir: Path) -> None:
-    catalog = read_catalog(shared_dir / "catalog" / "service_catalog.tsv")
+def test_real_knowledge_base_covers_the_whole_catalog_without_problems() -> None:
+    catalog = read_catalog(CATALOG)
     report = check(REPO / "knowledge_base" / "items", catalog, require_all=True)
     assert len(report.catalog_ids) == 120
     problems = "\n".join(str(p) for p in report.problems[:40])
@@ -32,11 +34,11 @@ def test_real_knowledge_base_covers_the_whole_catalog_without_problems(shared_di
     assert len(report.covered) == 120, f"missing: {report.missing}"
 
 
-def test_real_knowledge_base_meets_the_counts_of_issue_3(shared_dir: Path) -> None:
+def test_real_knowledge_base_meets_the_counts_of_issue_3() -> None:
     from knowledge_base.graph import KnowledgeBase
     from knowledge_base.stats import compute
 
-    catalog = read_catalog(shared_dir / "catalog" / "service_catalog.tsv")
+    catalog = read_catalog(CATALOG)
     kb = KnowledgeBase.load(REPO / "knowledge_base" / "items")
     items = list(kb)
     figures = compute(items, catalog)
@@ -257,3 +259,40 @@ def test_service_today_is_shanghai_date() -> None:
     # Shanghai is UTC+8 all year: between 16:00 and 24:00 UTC it is already tomorrow there
     expected = (datetime.now(timezone.utc) + timedelta(hours=8)).date()
     assert service_today() == expected
+
+
+def test_the_catalog_ships_with_the_knowledge_base_and_is_the_default() -> None:
+    from assistant.core.settings import PathsSettings
+
+    assert PathsSettings().catalog == CATALOG and CATALOG.is_file()
+    assert "../shared" not in str(PathsSettings().catalog) and "shared" not in CATALOG.parts
+
+
+def test_the_shipped_catalog_is_the_teams(tmp_path: Path) -> None:
+    """The copy in knowledge_base/ must not drift from the catalog the team keeps in ../shared."""
+    from tests.conftest import shared_file
+
+    team = shared_file("catalog", "service_catalog.tsv")
+    assert CATALOG.read_bytes() == team.read_bytes(), f"copy {team} to {CATALOG} (or the other way round)"
+
+
+def test_validate_needs_no_shared_folder_beside_the_checkout(tmp_path: Path) -> None:
+    """A clone with no ../shared: the default settings find the catalog inside the checkout."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    clone = tmp_path / "clone"  # tmp_path has no 'shared' folder beside 'clone'
+    for part in ("assistant", "knowledge_base", "retrieval", "intents", "eval", "ui"):
+        shutil.copytree(REPO / part, clone / part, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    assert not (clone.parent / "shared").exists()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XS_")}
+    env["PYTHONPATH"] = str(clone)
+    code = "from assistant.cli import main; main()"
+    r = subprocess.run(
+        [sys.executable, "-P", "-c", code, "kb", "validate"],
+        cwd=clone, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "not found" not in r.stdout + r.stderr

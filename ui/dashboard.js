@@ -69,7 +69,9 @@ async function refresh() {
   const days = Number($("range").value);
   const since = new Date(Date.now() - days * 86400000).toISOString();
   try {
-    const r = await fetch(`/api/v1/metrics?since=${encodeURIComponent(since)}`);
+    // The service levels are a staff endpoint: the same token as the console (kept in this browser).
+    const headers = $("token").value ? { "X-Staff-Token": $("token").value } : {};
+    const r = await fetch(`/api/v1/metrics?since=${encodeURIComponent(since)}`, { headers });
     const m = await r.json();
     if (!r.ok) throw new Error((m.error && m.error.message) || r.statusText);
     $("error").textContent = "";
@@ -81,6 +83,8 @@ async function refresh() {
     table($("items"), m.by_item, "事项", m.item_names);
   } catch (e) { $("error").textContent = e.message; }
 }
+$("token").value = localStorage.getItem("xs.staffToken") || "";
+$("token").addEventListener("change", () => { localStorage.setItem("xs.staffToken", $("token").value); refresh(); });
 $("range").addEventListener("change", refresh);
 refresh();
 setInterval(refresh, 5000);

@@ -1,9 +1,12 @@
 """The FastAPI application: API under /api/v1, web pages, health, Prometheus metrics.
 
 ``create_app(settings)`` builds nothing heavy at import or construction: the
-lifespan builds the assistant once (``assistant.wiring.build_assistant``), or
-uses the one passed in (tests), and puts it and the helpdesk on ``app.state``;
-routes take them through dependencies (``assistant.api.deps``).
+lifespan builds and loads the services once (``assistant.wiring.build_services``:
+the assistant and the helpdesk on one storage, any backend of the storage
+Protocols, with models, indexes and the escalation rules), or loads the ones
+passed in (tests), and only then puts them on ``app.state``, so ``/readyz`` turns
+ready when no request would pay for loading; routes take them through
+dependencies (``assistant.api.deps``).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -21,48 +24,37 @@ from starlette.concurrency import run_in_threadpool
 
 from assistant.api.errors import error_response, install_error_handlers
 from assistant.api.observability import AppMetrics
-from assistant.core.errors import ConfigError
-from assistant.helpdesk import EscalationRules, Helpdesk
-from assistant.conversations import Assistant
 from assistant.core.settings import Settings
+
+if TYPE_CHECKING:
+    from assistant.wiring import Services
 
 log = logging.getLogger("assistant.api")
 
 
-def _database_of(assistant: Assistant):  # type: ignore[no-untyped-def]
-    database = getattr(assistant.store, "database", None)
-    if database is None:
-        raise ConfigError(
-            f"the API needs the SQL conversation store (assistant.db); got {type(assistant.store).__name__}. "
-            "Build the assistant with build_assistant(settings) or pass store/queue from open_database()"
-        )
-    return database
-
-
-def create_app(settings: Settings, *, assistant: Assistant | None = None) -> FastAPI:
-    """The whole web application; ``assistant`` (tests) skips building one from settings."""
+def create_app(settings: Settings, *, services: Services | None = None) -> FastAPI:
+    """The whole web application; ``services`` (tests) skips building them from settings."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        built = assistant
-        if built is None:
-            from assistant.wiring import build_assistant
+        from assistant.wiring import build_services, load_stages
 
-            started = time.perf_counter()
-            built = await run_in_threadpool(build_assistant, settings)
-            log.info("assistant built in %.1fs", time.perf_counter() - started)
-        database = _database_of(built)
-        if built.escalation is None:
-            # The helpdesk rules (sensitive topics, complaints, working hours) apply to every
-            # conversation served here, whoever built the assistant without them.
-            built.escalation = EscalationRules(settings.helpdesk, clock=database.clock)
+        started = time.perf_counter()
+        built = services
+        if built is None:
+            # the wiring builds and loads every stage and sets the escalation rules, once
+            built = await run_in_threadpool(build_services, settings)
+        else:
+            # services built elsewhere (tests) are loaded too: no request pays for a model
+            await run_in_threadpool(load_stages, built.assistant.dialogue)
+        log.info("services built and loaded in %.1fs", time.perf_counter() - started)
         if not settings.helpdesk.staff_token.get_secret_value():
             log.warning(
                 "helpdesk.staff_token is empty: anyone who reaches this server can act as staff; "
                 "set XS_HELPDESK__STAFF_TOKEN before exposing it beyond a trusted network"
             )
-        app.state.assistant = built
-        app.state.helpdesk = Helpdesk(built, database, settings.helpdesk)
+        app.state.assistant = built.assistant
+        app.state.helpdesk = built.helpdesk
         yield
         app.state.assistant = None
         app.state.helpdesk = None
@@ -94,12 +86,13 @@ def create_app(settings: Settings, *, assistant: Assistant | None = None) -> Fas
             metrics.observe_turn(timings)
         return response
 
-    from assistant.api.routes import chat, helpdesk, metrics as metrics_routes, pages
+    from assistant.api.routes import chat, helpdesk, observability, pages, service_levels
     from ui import UI_DIR
 
     app.include_router(chat.router)
     app.include_router(helpdesk.router)
-    app.include_router(metrics_routes.router)
+    app.include_router(service_levels.router)
+    app.include_router(observability.router)
     app.include_router(pages.router)
     assets = {p.name: p for p in UI_DIR.iterdir() if p.suffix in (".js", ".css", ".svg")}
 
@@ -125,7 +118,7 @@ def create_app(settings: Settings, *, assistant: Assistant | None = None) -> Fas
         if helpdesk is None:
             return error_response(503, "not_ready", "the assistant is still being built")
         try:
-            helpdesk.database.ping()
+            helpdesk.storage.ping()
         except Exception as e:  # readiness reports the failure instead of raising it
             log.warning("readiness check failed: %s", e)
             return error_response(503, "database_unavailable", f"the database does not answer: {e}")

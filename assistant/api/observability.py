@@ -39,7 +39,7 @@ class HelpdeskCollector(Collector):
             by_status.add_metric([status], sum(1 for e in entries if e.ticket.status == status))
         yield by_status
         now = helpdesk.clock()
-        report = helpdesk.metrics(since=now - timedelta(hours=24), until=now).overall
+        report = helpdesk.service_levels(since=now - timedelta(hours=24), until=now).overall
         figures = {
             "xiaoshen_conversations_24h": ("Conversations with a question, last 24 h", report.conversations),
             "xiaoshen_handoff_rate_24h": ("Share of conversations handed to a person", report.handoff_rate),

@@ -59,3 +59,14 @@ class Conflict(XiaoShenError):
 
     code = "conflict"
     http_status = 409
+
+
+class StaleState(Conflict):
+    """A compare-and-set write of a conversation's state lost to another writer.
+
+    Raised by a ConversationStore when ``expected_version`` is not the stored
+    version; nothing was written.  The caller re-reads the conversation and
+    decides again from the fresh state.
+    """
+
+    code = "stale_state"

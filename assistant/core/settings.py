@@ -40,8 +40,9 @@ class PathsSettings(_Section):
     data_dir: Path = PROJECT_ROOT / "data"
     #: the knowledge base: one YAML file per service item.
     kb_dir: Path = PROJECT_ROOT / "knowledge_base" / "items"
-    #: the service catalog whose ids the knowledge base must cover.
-    catalog: Path = PROJECT_ROOT.parent / "shared" / "catalog" / "service_catalog.tsv"
+    #: the service catalog whose ids the knowledge base must cover (product data, shipped
+    #: with the knowledge base; ``../shared`` holds only development data and benchmarks).
+    catalog: Path = PROJECT_ROOT / "knowledge_base" / "catalog" / "service_catalog.tsv"
 
     @property
     def index_dir(self) -> Path:
@@ -64,6 +65,10 @@ class EmbedderSettings(_Section):
     batch_size: int = Field(32, ge=1, le=1024)
     #: bounded cache of query embeddings (repeated questions skip the model).
     query_cache_size: int = Field(4096, ge=0)
+    #: longest query embedded whole; longer ones embed their head and tail (0: no cap).
+    #: Citizens' questions are far shorter (dev p99 70, max 108 characters); a pasted
+    #: 1,200-character jailbreak would otherwise cost ~1 s of embedding.
+    max_query_chars: int = Field(128, ge=0)
 
 
 class RetrievalSettings(_Section):
@@ -118,7 +123,9 @@ class GeneratorSettings(_Section):
 class DatabaseSettings(_Section):
     """Conversations, messages, feedback and tickets."""
 
-    #: SQLAlchemy URL; empty means SQLite at ``<data_dir>/xiaoshen.db``.
+    #: SQLAlchemy URL (``sqlite:///…``, ``postgresql://…``); empty means SQLite at
+    #: ``<data_dir>/xiaoshen.db``; ``memory://`` keeps everything in the process
+    #: (tests, demos: nothing survives a restart).
     url: str = ""
 
 
@@ -132,7 +139,7 @@ class ServerSettings(_Section):
 
 
 class HelpdeskSettings(_Section):
-    """The human helpdesk queue."""
+    """The human helpdesk: queue, escalation rules, agent tools and service-level reports."""
 
     #: seconds a claim lasts without activity before the ticket returns to the queue.
     claim_lease_s: int = Field(300, ge=5)
@@ -140,6 +147,28 @@ class HelpdeskSettings(_Section):
     first_response_target_s: int = Field(60, ge=1)
     #: queue head start in seconds per priority point (elder mode, sensitive topics).
     priority_boost_s: int = Field(120, ge=0)
+    #: priority points a sensitive-topic ticket gains (risk to life or safety goes first).
+    sensitive_priority: int = Field(2, ge=0)
+    #: priority points an elder-mode conversation's ticket counts for in the queue order
+    #: when it has none of its own.
+    elder_priority: int = Field(1, ge=0)
+    #: unresolved bot turns in a row after which a person takes over (the dialogue
+    #: policy usually hands off first; this is the backstop).
+    unresolved_turns_limit: int = Field(2, ge=1)
+    #: thumbs down in one conversation that hand it to a person.
+    negative_feedback_limit: int = Field(2, ge=1)
+    #: latest answered tickets whose first-response wait gives the citizen's estimate.
+    wait_estimate_window: int = Field(50, ge=1)
+    #: the citizen's latest questions (newest first) tried for a suggested reply.
+    suggestion_questions: int = Field(5, ge=1)
+    #: item ids a suggested reply lists (the top hits of its answer).
+    suggestion_items: int = Field(3, ge=1)
+    #: results of the console's knowledge-base search.
+    search_top_k: int = Field(8, ge=1, le=100)
+    #: longest agent reply or console search text, in characters.
+    max_reply_chars: int = Field(4000, ge=10)
+    #: days a service-level report covers when no start is given.
+    report_window_days: int = Field(30, ge=1)
     #: working hours, local time, ``HH:MM-HH:MM``; outside them a call-back ticket is made.
     working_hours: str = "00:00-24:00"
     timezone: str = "Asia/Shanghai"

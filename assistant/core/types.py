@@ -13,10 +13,10 @@ Stages (see ``assistant.wiring.build_assistant``)::
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 import dataclasses
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
@@ -528,6 +528,9 @@ class Conversation:
     turns: tuple[Turn, ...] = ()
     status: str = "open"
     elder_mode: bool = False
+    #: bumped by every write of ``state``; a writer passes the version it read
+    #: (``expected_version``) so that a concurrent write is detected, not overwritten.
+    version: int = 0
 
 
 @dataclass(frozen=True)
@@ -567,6 +570,52 @@ class Ticket:
     queued_at: datetime | None = None
 
 
+#: Ticket statuses in which a person still owns the conversation.
+OPEN_TICKET_STATUSES: tuple[TicketStatus, ...] = ("new", "claimed", "answered")
+#: Ticket statuses of a finished ticket (``reopen`` puts it back to ``new``).
+FINISHED_TICKET_STATUSES: tuple[TicketStatus, ...] = ("resolved", "closed")
+#: The department of a ticket whose item is unknown.
+GENERAL_DEPARTMENT = "一网通办综合咨询"
+
+
+@dataclass(frozen=True)
+class TicketEvent:
+    """One step of a ticket's history (created, claimed, replied, transferred, …)."""
+
+    id: int
+    ticket_id: int
+    kind: str
+    agent: str
+    detail: str
+    created_at: datetime
+
+
+#: A question asked again within this time of a conversation's last message
+#: means self-service did not resolve it; reports read conversations this far
+#: past the end of a window to decide the ones inside it.
+REPEAT_WINDOW = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class ConversationRecord:
+    """What the helpdesk's service-level figures need to know about one conversation."""
+
+    id: str
+    created_at: datetime
+    last_at: datetime
+    client_id: str
+    #: user messages, oldest first.
+    questions: tuple[str, ...]
+    #: first item the bot answered or clarified about ("" if none).
+    item_id: str
+    negative_feedback: int
+    positive_feedback: int
+    ratings: tuple[int, ...]
+    ticket_ids: tuple[int, ...] = ()
+    #: created inside the reporting window (False: read only to spot repeat questions).
+    in_window: bool = True
+
+
 # --------------------------------------------------------------------------- stage protocols
 
 
@@ -603,6 +652,28 @@ class IntentClassifier(Protocol):
     def classify(self, text: str, *, state: DialogueState | None = None) -> IntentPrediction: ...
 
 
+class AnswerStream:
+    """An answer as a generator writes it: iterate for the text pieces.
+
+    Once the pieces are read, ``fallback`` says why the grounded composer
+    wrote (part of) the answer instead of the configured generator, or is ""
+    when it did not; the dialogue names the answer's generator from it.
+    """
+
+    def __init__(self, pieces: Iterable[str], fallback_reasons: list[str] | None = None) -> None:
+        self._pieces = iter(pieces)
+        #: appended to by the generator while the pieces are read (the first reason counts).
+        self._reasons = fallback_reasons if fallback_reasons is not None else []
+
+    def __iter__(self) -> Iterator[str]:
+        return self._pieces
+
+    @property
+    def fallback(self) -> str:
+        """Why the composer took over ("" if it did not); final once the pieces are read."""
+        return self._reasons[0] if self._reasons else ""
+
+
 @runtime_checkable
 class Generator(Protocol):
     """Writes the answer text from the retrieved items only."""
@@ -611,16 +682,39 @@ class Generator(Protocol):
 
     def generate(self, request: GenerationRequest) -> Answer: ...
 
-    def stream(self, request: GenerationRequest) -> Iterator[str]: ...
+    def stream(self, request: GenerationRequest) -> AnswerStream:
+        """The same answer in pieces, with who wrote it (:class:`AnswerStream`)."""
+        ...
+
+
+# --------------------------------------------------------------------------- storage protocols
+#
+# Every backend (``assistant.db.memory``, SQLite and PostgreSQL in ``assistant.db``)
+# passes one contract suite (tests/test_db_contract.py).  These list every method
+# the conversation service, the helpdesk and the API call: nothing reaches past them.
 
 
 @runtime_checkable
 class ConversationStore(Protocol):
-    """Durable conversations, messages and feedback."""
+    """Durable conversations, messages, dialogue state and feedback.
 
-    def create(self, *, lang: Lang = "zh", elder_mode: bool = False) -> Conversation: ...
+    Writes of the dialogue state are compare-and-set: a writer that read the
+    conversation at ``version`` passes ``expected_version=version`` and gets
+    :class:`assistant.core.errors.StaleState` (nothing written) when another
+    writer changed the state in between.
+    """
 
-    def get(self, conversation_id: str) -> Conversation: ...
+    def create(self, *, lang: Lang = "zh", elder_mode: bool = False, client_id: str = "") -> Conversation:
+        """Open a conversation; ``client_id`` is an anonymous browser id (repeat questions)."""
+        ...
+
+    def get(self, conversation_id: str) -> Conversation:
+        """The conversation with every turn, oldest first; NotFound for an unknown id."""
+        ...
+
+    def exists(self, conversation_id: str) -> bool:
+        """Whether the conversation exists (no turns loaded)."""
+        ...
 
     def record_turn(
         self,
@@ -629,21 +723,60 @@ class ConversationStore(Protocol):
         result: TurnResult,
         *,
         ticket: TicketDraft | None = None,
+        expected_version: int | None = None,
     ) -> tuple[Turn, Turn, Ticket | None]:
         """Store the user message, the answer and the new state (and the ticket
         of a handoff) in one transaction; nothing is written if any part fails."""
         ...
 
-    def add_message(self, conversation_id: str, role: Role, text: str) -> Turn: ...
+    def escalate(
+        self,
+        conversation_id: str,
+        notice: Answer,
+        state: DialogueState,
+        draft: TicketDraft,
+        *,
+        expected_version: int | None = None,
+    ) -> tuple[Turn, Ticket]:
+        """A handoff the system starts: notice, state and ticket in one transaction."""
+        ...
 
-    def set_state(self, conversation_id: str, state: DialogueState) -> None: ...
+    def add_message(self, conversation_id: str, role: Role, text: str, *, agent: str = "") -> Turn:
+        """Append one message (agent replies, system notices); the state is untouched."""
+        ...
 
-    def add_feedback(self, conversation_id: str, turn_id: int, *, helpful: bool, comment: str = "") -> None: ...
+    def set_state(self, conversation_id: str, state: DialogueState, *, expected_version: int | None = None) -> int:
+        """Replace the dialogue state; returns the new version."""
+        ...
+
+    def add_feedback(
+        self,
+        conversation_id: str,
+        turn_id: int | None,
+        *,
+        helpful: bool | None = None,
+        comment: str = "",
+        rating: int | None = None,
+    ) -> int:
+        """Thumbs up/down on an answer or a 1-5 rating of the conversation; returns
+        the conversation's thumbs-down count (the escalation rules read it)."""
+        ...
+
+    def messages_after(self, conversation_id: str, after_id: int) -> list[Turn]:
+        """Messages with an id above ``after_id``, oldest first (live updates)."""
+        ...
+
+    def tickets_of(self, conversation_id: str) -> list[Ticket]:
+        """Every ticket of the conversation, oldest first."""
+        ...
 
 
 @runtime_checkable
 class HandoffQueue(Protocol):
-    """The human helpdesk queue: enqueue, claim (atomic, leased), resolve."""
+    """The human helpdesk queue: enqueue, claim (atomic, leased), reply, transfer, resolve, reopen.
+
+    Exactly one of many concurrent claimers wins a ticket; the others get Conflict.
+    """
 
     def enqueue(
         self,
@@ -654,12 +787,85 @@ class HandoffQueue(Protocol):
         summary: str,
         item_ids: Sequence[str] = (),
         priority: int = 0,
-    ) -> Ticket: ...
+        callback: bool = False,
+    ) -> Ticket:
+        """Open a ticket (one open ticket per conversation)."""
+        ...
 
-    def claim(self, ticket_id: int, agent: str) -> Ticket: ...
+    def claim(self, ticket_id: int, agent: str) -> Ticket:
+        """Claim (or renew) a ticket for ``agent``; Conflict when another agent holds a live lease."""
+        ...
 
-    def resolve(self, ticket_id: int, agent: str, *, resolution: str) -> Ticket: ...
+    def reply(self, ticket_id: int, agent: str, text: str) -> Turn:
+        """The holder writes to the citizen; sets the first response time and renews the lease."""
+        ...
 
-    def get(self, ticket_id: int) -> Ticket: ...
+    def release(self, ticket_id: int, agent: str) -> Ticket:
+        """The holder gives the ticket back to the queue."""
+        ...
 
-    def list(self, *, status: str | None = None) -> list[Ticket]: ...
+    def transfer(self, ticket_id: int, agent: str, department: str, *, note: str = "") -> Ticket:
+        """The holder sends the ticket to another department; its wait restarts."""
+        ...
+
+    def resolve(self, ticket_id: int, agent: str, *, resolution: str, notice: str = "") -> Ticket:
+        """Finish with a resolution code; the bot takes the conversation back (state version bumps)."""
+        ...
+
+    def reopen(self, ticket_id: int, agent: str = "", *, note: str = "") -> Ticket:
+        """Put a finished ticket back in the queue; the bot goes silent again (state version bumps)."""
+        ...
+
+    def get(self, ticket_id: int) -> Ticket:
+        """The ticket; NotFound for an unknown id."""
+        ...
+
+    def list(self, *, status: str | None = None) -> list[Ticket]:
+        """Tickets, oldest first, optionally of one status."""
+        ...
+
+    def open_tickets(self) -> list[Ticket]:
+        """Tickets a person still owns (new, claimed, answered), oldest first."""
+        ...
+
+    def events(self, ticket_id: int) -> list[TicketEvent]:
+        """The ticket's history, oldest first."""
+        ...
+
+
+@runtime_checkable
+class ServiceLevelReports(Protocol):
+    """Read-only queries behind the helpdesk queue view and its service-level figures."""
+
+    def conversation_meta(self, ids: Sequence[str]) -> dict[str, tuple[bool, Lang]]:
+        """``{conversation id: (elder_mode, lang)}`` for the given ids (unknown ids left out)."""
+        ...
+
+    def recent_first_response_waits(self, limit: int) -> list[float]:
+        """Seconds from handoff to first human reply of the ``limit`` latest answered
+        non-call-back tickets, latest first."""
+        ...
+
+    def records(self, since: datetime, until: datetime) -> tuple[list[ConversationRecord], list[Ticket]]:
+        """Conversations created in ``[since, until + 24 h)`` (those before ``until``
+        marked ``in_window``) and the tickets created in ``[since, until)``."""
+        ...
+
+
+@runtime_checkable
+class Storage(Protocol):
+    """One opened backend: its conversation store, queue and reports, sharing one clock."""
+
+    conversations: ConversationStore
+    queue: HandoffQueue
+    reports: ServiceLevelReports
+    #: returns aware UTC datetimes; every timestamp the backend writes comes from it.
+    clock: Callable[[], datetime]
+
+    def ping(self) -> None:
+        """Raise if the backend cannot answer (readiness)."""
+        ...
+
+    def dispose(self) -> None:
+        """Release connections; the storage is unusable afterwards."""
+        ...

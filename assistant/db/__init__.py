@@ -2,8 +2,10 @@
 
 ``open_database(url, helpdesk=...)`` builds the engine (SQLite in WAL mode by
 default, PostgreSQL by URL), applies the Alembic migrations and returns a
-:class:`Database` whose ``conversations`` and ``queue`` implement the
-ConversationStore and HandoffQueue protocols.
+:class:`Database`, a ``Storage`` whose ``conversations``, ``queue`` and
+``reports`` implement the ConversationStore, HandoffQueue and
+ServiceLevelReports protocols.  ``assistant.db.memory.open_memory`` is the
+same contract in one process (tests, demos); ``open_storage`` picks by URL.
 """
 
 from __future__ import annotations
@@ -16,9 +18,13 @@ from sqlalchemy import Engine
 
 from assistant.db.engine import make_engine, migrate
 from assistant.db.queue import SqlHandoffQueue
-from assistant.db.reports import Reports
+from assistant.db.reports import SqlServiceLevelReports
 from assistant.db.store import SqlConversationStore
 from assistant.core.settings import HelpdeskSettings
+from assistant.core.types import Storage
+
+#: URL of the in-process store (nothing survives the process).
+MEMORY_URL = "memory://"
 
 
 def utc_now() -> datetime:
@@ -28,13 +34,13 @@ def utc_now() -> datetime:
 
 @dataclass(frozen=True)
 class Database:
-    """An opened, migrated database and the stores built on it."""
+    """An opened, migrated database and the stores built on it (a ``Storage``)."""
 
     url: str
     engine: Engine
     conversations: SqlConversationStore
     queue: SqlHandoffQueue
-    reports: Reports
+    reports: SqlServiceLevelReports
     clock: Callable[[], datetime]
 
     def ping(self) -> None:
@@ -61,17 +67,41 @@ def open_database(
     """
     engine = make_engine(url)
     migrate(engine)
-    database = Database(
+    return Database(
         url=url,
         engine=engine,
         conversations=SqlConversationStore(engine, clock=clock),
         queue=SqlHandoffQueue(engine, clock=clock, lease_s=helpdesk.claim_lease_s),
-        reports=Reports(engine),
+        reports=SqlServiceLevelReports(engine),
         clock=clock,
     )
-    # The API and the helpdesk reach the whole database from the assistant's store.
-    database.conversations.database = database
-    return database
 
 
-__all__ = ["Database", "open_database", "utc_now", "SqlConversationStore", "SqlHandoffQueue"]
+def open_storage(
+    url: str,
+    *,
+    helpdesk: HelpdeskSettings,
+    clock: Callable[[], datetime] = utc_now,
+) -> Storage:
+    """The storage backend ``url`` names: ``memory://`` in this process, else a SQL database.
+
+    The in-memory backend is chosen only by its URL, never as a fallback:
+    an unreachable database stops start-up instead of losing data quietly.
+    """
+    if url == MEMORY_URL:
+        from assistant.db.memory import open_memory
+
+        return open_memory(helpdesk=helpdesk, clock=clock)
+    return open_database(url, helpdesk=helpdesk, clock=clock)
+
+
+__all__ = [
+    "Database",
+    "MEMORY_URL",
+    "open_database",
+    "open_storage",
+    "utc_now",
+    "SqlConversationStore",
+    "SqlHandoffQueue",
+    "SqlServiceLevelReports",
+]

@@ -69,6 +69,8 @@ class ConversationRow(Base):
     state: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
     #: ``open`` (the bot answers) or ``handed_off`` (a person owns it).
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="open")
+    #: bumped by every write of ``state`` (compare-and-set; see ConversationStore).
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 

@@ -11,50 +11,31 @@ ticket to the next agent who claims it (every reply renews the lease).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from assistant.db import serde
+from assistant.db import rules, serde
 from assistant.db.engine import WRITE_OPTION
-from assistant.db.models import ConversationRow, MessageRow, TicketEventRow, TicketRow
+from assistant.db.models import ConversationRow, TicketEventRow, TicketRow
+from assistant.db.rules import RESOLUTIONS
 from assistant.db.store import (
-    OPEN_TICKET_STATUSES,
     add_ticket,
     plain_message_row,
     ticket_from_row,
     turn_from_row,
 )
-from assistant.core.errors import Conflict, InvalidInput, NotFound
-from assistant.core.types import Ticket, TicketDraft, Turn
+from assistant.core.errors import InvalidInput
+from assistant.core.types import (
+    OPEN_TICKET_STATUSES,
+    Ticket,
+    TicketDraft,
+    TicketEvent,
+    Turn,
+)
 
-#: resolution codes and the final status each leads to.  ``resolved`` counts
-#: towards the human resolution rate, ``closed`` does not.
-RESOLUTIONS: dict[str, str] = {
-    "answered": "resolved",  # the question was answered
-    "processed": "resolved",  # the matter was handled or formally accepted (受理)
-    "callback_done": "resolved",  # a call-back ticket was called back and settled
-    "handed_back": "resolved",  # the agent judged the bot can carry on
-    "unresolved": "closed",  # the helpdesk could not solve it
-    "no_response": "closed",  # the citizen left before it could be solved
-    "duplicate": "closed",  # another ticket covers it
-    "out_of_scope": "closed",  # not a government-service matter
-}
-FINISHED_STATUSES: tuple[str, ...] = ("resolved", "closed")
-
-
-@dataclass(frozen=True)
-class TicketEvent:
-    """One step of a ticket's history."""
-
-    id: int
-    ticket_id: int
-    kind: str
-    agent: str
-    detail: str
-    created_at: datetime
+__all__ = ["RESOLUTIONS", "SqlHandoffQueue"]
 
 
 class SqlHandoffQueue:
@@ -81,25 +62,17 @@ class SqlHandoffQueue:
             query = query.with_for_update()
         row = session.scalar(query)
         if row is None:
-            raise NotFound(f"ticket #{ticket_id} does not exist; list tickets with GET /api/v1/helpdesk/tickets")
+            raise rules.ticket_not_found(ticket_id)
         return row
 
     @staticmethod
     def _event(session: Session, ticket_id: int, kind: str, agent: str, detail: str, now: datetime) -> None:
         session.add(TicketEventRow(ticket_id=ticket_id, kind=kind, agent=agent, detail=detail, created_at=now))
 
-    def _holder(self, row: TicketRow, agent: str, now: datetime, doing: str) -> None:
+    @staticmethod
+    def _holder(row: TicketRow, agent: str, now: datetime, doing: str) -> None:
         """Conflict unless ``agent`` holds a live claim on the ticket."""
-        if row.status in FINISHED_STATUSES:
-            raise Conflict(f"ticket #{row.id} is {row.status}; reopen it before you {doing}")
-        if row.status == "new" or row.agent != agent:
-            holder = f"claimed by {row.agent}" if row.status != "new" else "not claimed"
-            raise Conflict(f"ticket #{row.id} is {holder}; claim it before you {doing}")
-        assert row.lease_until is not None
-        if row.lease_until < now:
-            raise Conflict(
-                f"your claim on ticket #{row.id} lapsed at {row.lease_until.isoformat()}; claim it again to {doing}"
-            )
+        rules.check_holder(row.id, row.status, row.agent, row.lease_until, agent, now, doing)
 
     # ------------------------------------------------------------------ HandoffQueue
 
@@ -126,7 +99,7 @@ class SqlHandoffQueue:
         )
         with self._writing() as session, session.begin():
             if session.get(ConversationRow, conversation_id) is None:
-                raise NotFound(f"conversation {conversation_id!r} does not exist")
+                raise rules.conversation_not_found(conversation_id)
             row = add_ticket(session, conversation_id, draft, now)
             session.flush()
             return ticket_from_row(row)
@@ -163,33 +136,21 @@ class SqlHandoffQueue:
                 .execution_options(synchronize_session=False)
             ).rowcount
             if changed == 1:
-                detail = ""
-                if previous_status != "new" and previous_agent and previous_agent != agent:
-                    detail = f"lease of {previous_agent} lapsed"
-                elif previous_agent == agent and previous_status != "new":
-                    detail = "renewed"
+                detail = rules.claim_detail(previous_status, previous_agent, agent)
                 self._event(session, ticket_id, "claimed", agent, detail, now)
                 row = self._row(session, ticket_id)
                 session.refresh(row)
                 return ticket_from_row(row)
         # Lost the race (or the ticket is not claimable): say who holds it.
         current = self.get(ticket_id)
-        if current.status in FINISHED_STATUSES:
-            raise Conflict(f"ticket #{ticket_id} is {current.status}; reopen it before claiming")
-        raise Conflict(
-            f"ticket #{ticket_id} is already claimed by {current.agent} until "
-            f"{current.lease_until.isoformat() if current.lease_until else '?'}; pick another ticket"
-        )
+        raise rules.claim_lost(ticket_id, current.status, current.agent, current.lease_until)
 
     def resolve(self, ticket_id: int, agent: str, *, resolution: str, notice: str = "") -> Ticket:
         """Finish a ticket with a resolution code and give the conversation back to the bot.
 
         ``notice`` (optional) is stored as a system message in the same transaction.
         """
-        if resolution not in RESOLUTIONS:
-            raise InvalidInput(
-                f"resolution {resolution!r} is not a resolution code; use one of {', '.join(RESOLUTIONS)}"
-            )
+        rules.check_resolution(resolution)
         agent = _agent(agent)
         now = self.clock()
         with self._writing() as session, session.begin():
@@ -214,8 +175,7 @@ class SqlHandoffQueue:
 
     def list(self, *, status: str | None = None) -> list[Ticket]:
         """Tickets, oldest first, optionally of one status."""
-        if status is not None and status not in (*OPEN_TICKET_STATUSES, *FINISHED_STATUSES):
-            raise InvalidInput(f"status {status!r} is not a ticket status")
+        rules.check_status(status)
         with self._reading() as session, session.begin():
             query = select(TicketRow).order_by(TicketRow.id)
             if status is not None:
@@ -274,15 +234,13 @@ class SqlHandoffQueue:
     def transfer(self, ticket_id: int, agent: str, department: str, *, note: str = "") -> Ticket:
         """Send the ticket to another department's queue; its wait restarts there."""
         agent = _agent(agent)
-        department = department.strip()
-        if not department:
+        if not department.strip():
             raise InvalidInput("department is empty; name the department to transfer to")
         now = self.clock()
         with self._writing() as session, session.begin():
             row = self._row(session, ticket_id, lock=True)
             self._holder(row, agent, now, "transfer it")
-            if department == row.department:
-                raise InvalidInput(f"ticket #{ticket_id} is already with {department}; pick another department")
+            department = rules.check_department(ticket_id, row.department, department)
             detail = f"{row.department} -> {department}" + (f": {note}" if note else "")
             row.department = department
             row.status = "new"
@@ -299,16 +257,13 @@ class SqlHandoffQueue:
         now = self.clock()
         with self._writing() as session, session.begin():
             row = self._row(session, ticket_id, lock=True)
-            if row.status not in FINISHED_STATUSES:
-                raise Conflict(f"ticket #{ticket_id} is {row.status}, not finished; only resolved or closed tickets reopen")
             other = session.scalar(
                 select(TicketRow.id).where(
                     TicketRow.conversation_id == row.conversation_id,
                     TicketRow.status.in_(OPEN_TICKET_STATUSES),
                 )
             )
-            if other is not None:
-                raise Conflict(f"conversation already has open ticket #{other}; work on that one")
+            rules.check_reopenable(ticket_id, row.status, other)
             row.status = "new"
             row.agent = ""
             row.lease_until = None
@@ -334,11 +289,12 @@ class SqlHandoffQueue:
     def _set_handed_off(session: Session, conversation_id: str, handed_off: bool, now: datetime) -> None:
         conversation = session.get(ConversationRow, conversation_id, with_for_update=True)
         assert conversation is not None, "ticket rows reference a conversation"
-        state = serde.state_from_json(conversation.state)
-        # Handing back starts the bot afresh: earlier unresolved turns led to the handoff.
-        state = replace(state, handed_off=handed_off, unresolved_turns=0)
+        # Read, changed and written under the row lock: a concurrent record_turn that
+        # read the state before this sees a newer version and retries (StaleState).
+        state = rules.handed_over(serde.state_from_json(conversation.state), handed_off)
         conversation.state = serde.state_to_json(state)
-        conversation.status = "handed_off" if handed_off else "open"
+        conversation.status = rules.conversation_status(state)
+        conversation.version = conversation.version + 1
         conversation.updated_at = now
 
 
@@ -349,10 +305,6 @@ def _claimed_status():  # type: ignore[no-untyped-def]
     return case((TicketRow.status == "new", "claimed"), else_=TicketRow.status)
 
 
-def _agent(agent: str) -> str:
-    agent = (agent or "").strip()
-    if not agent or len(agent) > 64:
-        raise InvalidInput(f"agent name {agent!r} must be 1-64 characters; send the staff member's name")
-    return agent
+_agent = rules.agent_name
 
 

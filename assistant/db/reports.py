@@ -1,7 +1,8 @@
-"""Read-only queries behind the helpdesk's queue view and metrics.
+"""SqlServiceLevelReports: read-only queries behind the helpdesk's queue view and service levels.
 
-They return plain records; the figures themselves are computed by the pure
-functions of ``assistant.helpdesk`` so that they can be tested on a scripted
+They return plain records (``assistant.core.types.ConversationRecord``); the
+figures themselves are computed by the pure functions of
+``assistant.helpdesk.service_levels`` so that they can be tested on a scripted
 timeline without a database.
 """
 
@@ -14,13 +15,17 @@ from datetime import datetime
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from assistant.db import rules
 from assistant.db.models import ConversationRow, FeedbackRow, MessageRow, TicketRow
 from assistant.db.store import ticket_from_row
-from assistant.core.types import Ticket
+from assistant.core.types import REPEAT_WINDOW, ConversationRecord, Lang, Ticket
+
+#: ids per ``IN (…)`` query (SQLite allows 999 bound parameters).
+ID_CHUNK = 500
 
 
-class Reports:
-    """Queries over conversations, messages, feedback and tickets."""
+class SqlServiceLevelReports:
+    """The ServiceLevelReports over conversations, messages, feedback and tickets."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -28,7 +33,7 @@ class Reports:
     def _session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
 
-    def conversation_meta(self, ids: Sequence[str]) -> dict[str, tuple[bool, str]]:
+    def conversation_meta(self, ids: Sequence[str]) -> dict[str, tuple[bool, Lang]]:
         """``{conversation id: (elder_mode, lang)}`` for the given ids."""
         if not ids:
             return {}
@@ -38,7 +43,7 @@ class Reports:
                     ConversationRow.id.in_(list(set(ids)))
                 )
             ).all()
-            return {r.id: (bool(r.elder_mode), r.lang) for r in rows}
+            return {r.id: (bool(r.elder_mode), r.lang) for r in rows}  # type: ignore[misc]
 
     def recent_first_response_waits(self, limit: int) -> list[float]:
         """Seconds from handoff to first human reply, for the ``limit`` latest answered tickets."""
@@ -51,18 +56,14 @@ class Reports:
             ).all()
             return [(r.first_response_at - r.created_at).total_seconds() for r in rows]
 
-    def records(self, since: datetime, until: datetime):  # type: ignore[no-untyped-def]
+    def records(self, since: datetime, until: datetime) -> tuple[list[ConversationRecord], list[Ticket]]:
         """Conversations and tickets created in ``[since, until)`` as metric records.
 
         Conversations up to 24 h after ``until`` are read as well, because a
         repeat question there decides whether a conversation inside the window
         was really resolved.
         """
-        from datetime import timedelta
-
-        from assistant.helpdesk import ConversationRecord
-
-        horizon = until + timedelta(hours=24)
+        horizon = until + REPEAT_WINDOW
         with self._session() as session, session.begin():
             conversations = session.scalars(
                 select(ConversationRow).where(
@@ -73,7 +74,7 @@ class Reports:
             messages: dict[str, list[MessageRow]] = defaultdict(list)
             feedback: dict[str, list[FeedbackRow]] = defaultdict(list)
             ticket_ids: dict[str, list[int]] = defaultdict(list)
-            for chunk in _chunks(ids, 500):
+            for chunk in _chunks(ids, ID_CHUNK):
                 for m in session.scalars(
                     select(MessageRow).where(MessageRow.conversation_id.in_(chunk)).order_by(MessageRow.id)
                 ):
@@ -92,29 +93,18 @@ class Reports:
                     .order_by(TicketRow.id)
                 )
             ]
-        records = []
-        for c in conversations:
-            ms = messages.get(c.id, [])
-            item_id = next(
-                (m.item_ids[0] for m in ms if m.role == "assistant" and m.action in ("answer", "clarify") and m.item_ids),
-                "",
+        records = [
+            rules.conversation_record(
+                c.id,
+                c.created_at,
+                c.client_id,
+                messages.get(c.id, []),
+                feedback.get(c.id, []),
+                ticket_ids.get(c.id, []),
+                in_window=since <= c.created_at < until,
             )
-            fb = feedback.get(c.id, [])
-            records.append(
-                ConversationRecord(
-                    id=c.id,
-                    created_at=c.created_at,
-                    last_at=max([c.created_at, *(m.created_at for m in ms)]),
-                    client_id=c.client_id,
-                    questions=tuple(m.text for m in ms if m.role == "user"),
-                    item_id=item_id,
-                    negative_feedback=sum(1 for f in fb if f.helpful is False or (f.rating is not None and f.rating <= 2)),
-                    positive_feedback=sum(1 for f in fb if f.helpful is True),
-                    ratings=tuple(f.rating for f in fb if f.rating is not None and f.message_id is None),
-                    ticket_ids=tuple(ticket_ids.get(c.id, ())),
-                    in_window=since <= c.created_at < until,
-                )
-            )
+            for c in conversations
+        ]
         return records, tickets
 
 

@@ -2,7 +2,10 @@
 
 Every method that writes runs in one transaction; ``record_turn`` stores the
 user message, the answer, the new dialogue state and the handoff ticket
-together, so a failure leaves nothing half-written.
+together, so a failure leaves nothing half-written.  A write of the state
+locks the conversation row (PostgreSQL ``FOR UPDATE``; SQLite's ``BEGIN
+IMMEDIATE`` takes the database lock), compares ``expected_version`` with the
+stored version inside that transaction and bumps it.
 """
 
 from __future__ import annotations
@@ -10,17 +13,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
-
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from assistant.db import serde
+from assistant.db import rules, serde
 from assistant.db.engine import WRITE_OPTION
 from assistant.db.models import ConversationRow, FeedbackRow, MessageRow, TicketEventRow, TicketRow
-from assistant.core.errors import Conflict, InvalidInput, NotFound
 from assistant.core.types import (
-    LANGS,
+    OPEN_TICKET_STATUSES,
     Answer,
     Conversation,
     DialogueState,
@@ -31,13 +31,6 @@ from assistant.core.types import (
     Turn,
     TurnResult,
 )
-
-if TYPE_CHECKING:
-    from assistant.db import Database
-
-ROLES: tuple[str, ...] = ("user", "assistant", "agent", "system")
-#: ticket statuses in which a person still owns the conversation.
-OPEN_TICKET_STATUSES: tuple[str, ...] = ("new", "claimed", "answered")
 
 
 def turn_from_row(row: MessageRow) -> Turn:
@@ -111,12 +104,7 @@ def open_ticket_id(session: Session, conversation_id: str) -> int | None:
 
 def add_ticket(session: Session, conversation_id: str, draft: TicketDraft, now: datetime) -> TicketRow:
     """Insert a ticket (and its ``created`` event); one open ticket per conversation."""
-    existing = open_ticket_id(session, conversation_id)
-    if existing is not None:
-        raise Conflict(
-            f"conversation {conversation_id} already has open ticket #{existing}; "
-            "add to that ticket instead of opening another"
-        )
+    rules.one_open_ticket(conversation_id, open_ticket_id(session, conversation_id))
     row = new_ticket_row(conversation_id, draft, now)
     session.add(row)
     session.flush()
@@ -133,8 +121,6 @@ class SqlConversationStore:
         self.engine = engine
         self._write_engine = engine.execution_options(**{WRITE_OPTION: True})
         self.clock = clock
-        #: the Database this store belongs to (set by ``open_database``).
-        self.database: Database | None = None
 
     # ------------------------------------------------------------------ sessions
 
@@ -153,26 +139,35 @@ class SqlConversationStore:
             query = query.with_for_update()
         row = session.scalar(query)
         if row is None:
-            raise NotFound(
-                f"conversation {conversation_id!r} does not exist; create one with POST /api/v1/conversations"
-            )
+            raise rules.conversation_not_found(conversation_id)
         return row
+
+    @staticmethod
+    def _write_state(
+        conversation: ConversationRow, state: DialogueState, expected_version: int | None, now: datetime
+    ) -> None:
+        """Compare-and-set of the state on a row locked by this transaction."""
+        rules.check_version(conversation.id, conversation.version, expected_version)
+        conversation.state = serde.state_to_json(state)
+        conversation.status = rules.conversation_status(state)
+        conversation.version = conversation.version + 1
+        conversation.updated_at = now
 
     # ------------------------------------------------------------------ ConversationStore
 
     def create(self, *, lang: Lang = "zh", elder_mode: bool = False, client_id: str = "") -> Conversation:
         """Open a conversation; ``client_id`` is an anonymous browser id used to spot repeat questions."""
-        if lang not in LANGS:
-            raise InvalidInput(f"language {lang!r} is not supported; use one of {', '.join(LANGS)}")
+        rules.check_lang(lang)
         now = self.clock()
         state = DialogueState(lang=lang)
         row = ConversationRow(
             id=str(uuid.uuid4()),
             lang=lang,
             elder_mode=elder_mode,
-            client_id=client_id[:64],
+            client_id=client_id[: rules.MAX_CLIENT_ID_CHARS],
             state=serde.state_to_json(state),
             status="open",
+            version=0,
             created_at=now,
             updated_at=now,
         )
@@ -195,6 +190,7 @@ class SqlConversationStore:
                 turns=tuple(turn_from_row(m) for m in messages),
                 status=row.status,
                 elder_mode=row.elder_mode,
+                version=row.version,
             )
 
     def exists(self, conversation_id: str) -> bool:
@@ -209,8 +205,12 @@ class SqlConversationStore:
         result: TurnResult,
         *,
         ticket: TicketDraft | None = None,
+        expected_version: int | None = None,
     ) -> tuple[Turn, Turn, Ticket | None]:
-        """Store the user message, the answer, the new state and the handoff ticket in one transaction."""
+        """Store the user message, the answer, the new state and the handoff ticket in one transaction.
+
+        StaleState (nothing written) when ``expected_version`` is given and the state changed since.
+        """
         now = self.clock()
         with self._writing() as session, session.begin():
             conversation = self._conversation_row(session, conversation_id, lock=True)
@@ -234,10 +234,8 @@ class SqlConversationStore:
             answer.item_ids = [h.item_id for h in result.hits]
             answer.timings = {k: float(v) for k, v in result.timings_ms.items()}
             answer.handoff_reason = result.handoff_reason
+            self._write_state(conversation, result.state, expected_version, now)
             session.add_all([user, answer])
-            conversation.state = serde.state_to_json(result.state)
-            conversation.status = "handed_off" if result.state.handed_off else "open"
-            conversation.updated_at = now
             ticket_row = add_ticket(session, conversation_id, ticket, now) if ticket is not None else None
             session.flush()
             return (
@@ -247,29 +245,30 @@ class SqlConversationStore:
             )
 
     def escalate(
-        self, conversation_id: str, notice: Answer, state: DialogueState, draft: TicketDraft
+        self,
+        conversation_id: str,
+        notice: Answer,
+        state: DialogueState,
+        draft: TicketDraft,
+        *,
+        expected_version: int | None = None,
     ) -> tuple[Turn, Ticket]:
         """A handoff the system starts (not a user message): notice, state and ticket in one transaction."""
         now = self.clock()
         with self._writing() as session, session.begin():
             conversation = self._conversation_row(session, conversation_id, lock=True)
+            self._write_state(conversation, state, expected_version, now)
             message = _answer_row(conversation_id, notice, now)
             message.role = "system"
             message.handoff_reason = draft.reason
             session.add(message)
-            conversation.state = serde.state_to_json(state)
-            conversation.status = "handed_off" if state.handed_off else "open"
-            conversation.updated_at = now
             ticket_row = add_ticket(session, conversation_id, draft, now)
             session.flush()
             return turn_from_row(message), ticket_from_row(ticket_row)
 
     def add_message(self, conversation_id: str, role: Role, text: str, *, agent: str = "") -> Turn:
-        """Append one message (agent replies, system notices)."""
-        if role not in ROLES:
-            raise InvalidInput(f"role {role!r} is not one of {', '.join(ROLES)}")
-        if not text.strip():
-            raise InvalidInput("message text is empty; write something to send")
+        """Append one message (agent replies, system notices); the state is untouched."""
+        rules.check_message(role, text)
         now = self.clock()
         with self._writing() as session, session.begin():
             conversation = self._conversation_row(session, conversation_id, lock=True)
@@ -279,14 +278,13 @@ class SqlConversationStore:
             session.flush()
             return turn_from_row(row)
 
-    def set_state(self, conversation_id: str, state: DialogueState) -> None:
-        """Replace the dialogue state."""
+    def set_state(self, conversation_id: str, state: DialogueState, *, expected_version: int | None = None) -> int:
+        """Replace the dialogue state (compare-and-set with ``expected_version``); the new version."""
         now = self.clock()
         with self._writing() as session, session.begin():
             conversation = self._conversation_row(session, conversation_id, lock=True)
-            conversation.state = serde.state_to_json(state)
-            conversation.status = "handed_off" if state.handed_off else "open"
-            conversation.updated_at = now
+            self._write_state(conversation, state, expected_version, now)
+            return conversation.version
 
     def add_feedback(
         self,
@@ -303,28 +301,25 @@ class SqlConversationStore:
         which the escalation rules use (a low rating of a finished conversation
         counts in the metrics but does not reopen a handoff by itself).
         """
-        if helpful is None and rating is None:
-            raise InvalidInput("feedback needs 'helpful' (true/false) or a 'rating' from 1 to 5")
-        if rating is not None and not 1 <= rating <= 5:
-            raise InvalidInput(f"rating {rating} is out of range; give 1 (very poor) to 5 (very good)")
+        rules.check_feedback(helpful, rating)
         now = self.clock()
         with self._writing() as session, session.begin():
             self._conversation_row(session, conversation_id, lock=True)
             if turn_id is not None:
                 message = session.get(MessageRow, turn_id)
-                if message is None or message.conversation_id != conversation_id:
-                    raise NotFound(f"message {turn_id} is not part of conversation {conversation_id}")
-                if message.role not in ("assistant", "agent"):
-                    raise InvalidInput(
-                        f"message {turn_id} is a {message.role} message; feedback is for answers"
-                    )
+                rules.check_feedback_target(
+                    conversation_id,
+                    turn_id,
+                    message.conversation_id if message is not None else None,
+                    message.role if message is not None else "",
+                )
             session.add(
                 FeedbackRow(
                     conversation_id=conversation_id,
                     message_id=turn_id,
                     helpful=helpful,
                     rating=rating,
-                    comment=comment[:2000],
+                    comment=comment[: rules.MAX_COMMENT_CHARS],
                     created_at=now,
                 )
             )

@@ -268,9 +268,7 @@ class DialogueEngine:
             return
         pieces: list[str] = []
         first_ms = None
-        fallback: list[str] = []
-        reporting = getattr(self.generator, "stream_reporting", None)
-        stream = reporting(prepared.request, fallback) if reporting else self.generator.stream(prepared.request)
+        stream = self.generator.stream(prepared.request)
         for piece in stream:
             if first_ms is None:
                 first_ms = (time.perf_counter() - started) * 1000.0
@@ -279,8 +277,8 @@ class DialogueEngine:
         # The streamed text is the answer; citations come from the same grounded request.
         base = self.composer.generate(prepared.request)
         name = self.generator.name
-        if fallback:
-            name = f"composer (fallback from {name}: {fallback[0]})"
+        if stream.fallback:
+            name = f"composer (fallback from {name}: {stream.fallback})"
         answer = replace(base, text="".join(pieces), generator=name)
         result = self._finish(prepared, answer, (time.perf_counter() - started) * 1000.0)
         if first_ms is not None:

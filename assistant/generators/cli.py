@@ -20,9 +20,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-ConfigOption = Annotated[
-    Optional[Path], typer.Option("--config", "-c", help="TOML settings file (else XS_CONFIG, XS_* env)")
-]
+from assistant.cli_options import ConfigOption
+
 DEV_BENCH = Path(__file__).resolve().parents[2] / "eval" / "benchmarks" / "dev.jsonl"
 
 
@@ -91,9 +90,7 @@ def measure(generator: Any, requests: list[Any]) -> dict[str, Any]:
         first = None
         pieces = 0
         chars = 0
-        fallback: list[str] = []
-        is_llm = hasattr(generator, "stream_reporting")
-        stream = generator.stream_reporting(req, fallback) if is_llm else generator.stream(req)
+        stream = generator.stream(req)
         for piece in stream:
             now = time.perf_counter()
             if first is None:
@@ -107,7 +104,7 @@ def measure(generator: Any, requests: list[Any]) -> dict[str, Any]:
         decode = max(total - first, 1e-6)
         rates.append(max(pieces - 1, 0) / decode)
         char_rates.append(chars / max(total, 1e-6))
-        fallbacks += bool(fallback) and is_llm
+        fallbacks += bool(stream.fallback)
     raw = measure_raw(generator, requests) if hasattr(generator, "chat_model") else {}
     return {
         **raw,
@@ -154,7 +151,7 @@ def bench_generation(
     as_json: Annotated[Optional[Path], typer.Option("--json", help="also write the figures to this file ('-' for stdout)")] = None,
 ) -> None:
     """Time to first token and tokens/s for the composer and each available LLM backend."""
-    from assistant.cli import settings_from
+    from assistant.cli_options import settings_from
     from assistant.wiring import load_knowledge
 
     settings = settings_from(config)

@@ -28,6 +28,7 @@ from assistant.core.types import (
     AnswerPlan,
     AnswerUnit,
     Answer,
+    AnswerStream,
     Citation,
     GenerationRequest,
     Lang,
@@ -380,8 +381,11 @@ class Composer:
             text=text, action=Action.ANSWER, lang=lang, citations=citations, options=options, generator=self.name
         )
 
-    def stream(self, request: GenerationRequest) -> Iterator[str]:
-        """The same answer as ``generate``, one paragraph at a time."""
+    def stream(self, request: GenerationRequest) -> AnswerStream:
+        """The same answer as ``generate``, one paragraph at a time (never a fallback)."""
+        return AnswerStream(self._paragraphs(request))
+
+    def _paragraphs(self, request: GenerationRequest) -> Iterator[str]:
         text = self.generate(request).text
         parts = text.split("\n\n")
         for i, part in enumerate(parts):

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.core.errors import BackendUnavailable, ConfigError
 from assistant.generators.composer import Composer
-from assistant.core.types import Action, Answer, GenerationRequest
+from assistant.core.types import Action, Answer, AnswerStream, GenerationRequest
 
 if TYPE_CHECKING:
     from assistant.core.settings import GeneratorSettings
@@ -332,26 +332,28 @@ class LLMGenerator:
 
     def generate(self, request: GenerationRequest) -> Answer:
         """The LLM's answer if it arrives in time and passes the post-check, else the composer's."""
-        fallback: list[str] = []
-        text = "".join(self.stream_reporting(request, fallback))
+        stream = self.stream(request)
+        text = "".join(stream)
         composed = self.composer.generate(request)
-        generator = f"composer (fallback from {self.name}: {fallback[0]})" if fallback else self.name
+        generator = f"composer (fallback from {self.name}: {stream.fallback})" if stream.fallback else self.name
         # Citations and options are the composer's: the LLM saw exactly those fields.
         return Answer(
             text=text, action=Action.ANSWER, lang=request.lang, citations=composed.citations,
             options=composed.options, generator=generator,
         )
 
-    def stream(self, request: GenerationRequest) -> Iterator[str]:
+    def stream(self, request: GenerationRequest) -> AnswerStream:
         """The answer in pieces; each sentence is released only after it passes the post-check.
 
         If a sentence fails or the model stops, the rest of the answer is the
-        composer's text (the whole answer if nothing was released yet).
+        composer's text (the whole answer if nothing was released yet), and
+        the stream's ``fallback`` says why.
         """
-        return self.stream_reporting(request, [])
+        reasons: list[str] = []
+        return AnswerStream(self._guarded(request, reasons), reasons)
 
-    def stream_reporting(self, request: GenerationRequest, fallback: list[str]) -> Iterator[str]:
-        """:meth:`stream`, appending to ``fallback`` why the composer took over (if it did)."""
+    def _guarded(self, request: GenerationRequest, fallback: list[str]) -> Iterator[str]:
+        """The pieces of :meth:`stream`, appending to ``fallback`` why the composer took over."""
         composed = self.composer.generate(request) if request.action is Action.ANSWER else None
         if composed is None or not self._grounded(request):
             # Complaints and non-answers are the composer's fixed, grounded text.

@@ -1,1 +1,1 @@
-"""One router per area: chat (citizens), helpdesk (staff), metrics, pages."""
+"""One router per area: chat (citizens), helpdesk (staff), service levels (staff), observability, pages."""

@@ -95,12 +95,11 @@ def request_handoff(conversation_id: str, body: HandoffIn, assistant: AssistantD
 def post_feedback(conversation_id: str, body: FeedbackIn, helpdesk: HelpdeskDep) -> FeedbackOut:
     """Thumbs up/down on an answer, or a 1–5 rating of the conversation (好差评).
 
-    The second thumbs down in a conversation hands it to a person.
+    The ``helpdesk.negative_feedback_limit``-th thumbs down (2 by default) hands it to a person.
     """
-    negative = helpdesk.database.conversations.add_feedback(
+    negative, ticket = helpdesk.feedback(
         conversation_id, body.message_id, helpful=body.helpful, rating=body.rating, comment=body.comment
     )
-    ticket = helpdesk.after_feedback(conversation_id, negative)
     return FeedbackOut(stored=True, negative_count=negative, ticket=TicketOut.of(ticket) if ticket else None)
 
 
@@ -115,7 +114,7 @@ def queue_status(conversation_id: str, helpdesk: HelpdeskDep) -> QueueOut:
     """Place in the queue and estimated wait of the conversation's open ticket."""
     status = helpdesk.status_of(conversation_id)
     if status is None:
-        if not helpdesk.database.conversations.exists(conversation_id):
+        if not helpdesk.exists(conversation_id):
             raise NotFound(f"conversation {conversation_id!r} does not exist")
         raise NotFound(f"conversation {conversation_id} has no open ticket; POST …/handoff asks for a person")
     return QueueOut.of(status)
@@ -136,8 +135,7 @@ async def live_events(
     ``Last-Event-ID`` and continues where it stopped.  New messages are read
     from the database, so replies written by any server process arrive.
     """
-    store = helpdesk.database.conversations
-    if not await run_in_threadpool(store.exists, conversation_id):
+    if not await run_in_threadpool(helpdesk.exists, conversation_id):
         raise NotFound(f"conversation {conversation_id!r} does not exist")
     if last_event_id and last_event_id.isdigit():
         after = max(after, int(last_event_id))
@@ -148,7 +146,7 @@ async def live_events(
         last, last_queue = after, ""
         yield "retry: 2000\n\n"
         while loop.time() < deadline and not await request.is_disconnected():
-            for turn in await run_in_threadpool(store.messages_after, conversation_id, last):
+            for turn in await run_in_threadpool(helpdesk.messages_after, conversation_id, last):
                 last = turn.id
                 body = MessageOut.of(turn).model_dump_json()
                 yield f"id: {turn.id}\nevent: message\ndata: {body}\n\n"

@@ -27,7 +27,7 @@ from assistant.api.schemas import (
     TicketOut,
     TransferIn,
 )
-from assistant.db.queue import RESOLUTIONS
+from assistant.db.rules import RESOLUTIONS
 from assistant.helpdesk import CANNED_REPLIES
 
 router = APIRouter(prefix="/api/v1/helpdesk", tags=["helpdesk"], dependencies=[Depends(require_staff)])
@@ -45,15 +45,13 @@ def tickets(
     status: Annotated[str | None, Query(description="new, claimed, answered, resolved or closed")] = None,
 ) -> list[TicketOut]:
     """Every ticket (optionally of one status), oldest first."""
-    return [TicketOut.of(t) for t in helpdesk.database.queue.list(status=status)]
+    return [TicketOut.of(t) for t in helpdesk.tickets(status=status)]
 
 
 @router.get("/tickets/{ticket_id}", response_model=TicketDetailOut)
 def ticket(ticket_id: int, helpdesk: HelpdeskDep) -> TicketDetailOut:
     """A ticket with its conversation (transcript and summary) and history."""
-    t = helpdesk.database.queue.get(ticket_id)
-    conversation = helpdesk.database.conversations.get(t.conversation_id)
-    events = helpdesk.database.queue.events(ticket_id)
+    t, conversation, events = helpdesk.ticket(ticket_id)
     return TicketDetailOut(
         ticket=TicketOut.of(t),
         conversation=ConversationOut.of(conversation),

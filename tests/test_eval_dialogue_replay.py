@@ -5,7 +5,7 @@ from __future__ import annotations
 from eval.benchmark import BenchTurn, Benchmark, Case, Expect
 from assistant.dialogue.engine import DialogueEngine
 from assistant.generators.composer import Composer
-from intents.evaluation import TurnRecord, dialogue_metrics, fit_policy, replay
+from eval.dialogue_replay import TurnRecord, dialogue_metrics, fit_policy, replay
 from assistant.dialogue.policy import ActionPolicy, PolicyThresholds
 from intents.rules import RuleClassifier
 from tests.fakes import tiny_items
@@ -68,7 +68,7 @@ def test_fit_policy_finds_thresholds_that_clarify_and_answer() -> None:
 
 
 def test_objective_puts_the_issue_floors_before_accuracy() -> None:
-    from intents.evaluation import POLICY_FLOORS, objective
+    from eval.dialogue_replay import POLICY_FLOORS, objective
 
     met = {"action_accuracy": 0.96, "resolution_proxy": 0.93, "clarify_recall": 0.92, "handoff_recall": 1.0,
            "refuse_precision": 1.0}

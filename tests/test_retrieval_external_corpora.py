@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from assistant.core.errors import KnowledgeBaseError
-from retrieval.corpus import corpus_items, first_sentence, guide_id, guide_items
+from retrieval.external_corpora import corpus_items, first_sentence, guide_id, guide_items
 from tests.conftest import shared_file
 
 

@@ -8,7 +8,7 @@ trained on folds that hold neither it nor any question about the same answer
 figure is ever reported.  This is a measuring tool: nothing here is wired into
 the assistant (on govqa it gained +0.006 MRR@10, see README).
 
-    .venv/bin/python -P -m retrieval.rerank_cv --faq-corpus ../shared/data/msgabench/govqa_dev.jsonl
+    .venv/bin/python -P -m eval.rerank_cv --faq-corpus ../shared/data/msgabench/govqa_dev.jsonl
 
 Features of a (question, candidate) pair: BM25, dense and fused scores, their
 gaps to the best candidate and their ranks; character-bigram and idf-weighted
@@ -199,11 +199,10 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from assistant.cli import settings_from
-    from retrieval.bench import corpus_queries
-    from retrieval.cli import _content_key
-    from retrieval.corpus import corpus_items
-    from retrieval.embedders import make_embedder
+    from assistant.core.settings import load_settings
+    from retrieval.bench import content_key, corpus_queries
+    from retrieval.external_corpora import corpus_items
+    from assistant.wiring import make_embedder
     from retrieval.hybrid import build_retriever
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -212,11 +211,11 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--config", type=Path, default=None, help="TOML settings file")
     args = parser.parse_args(argv)
-    settings = settings_from(args.config)
+    settings = load_settings(args.config)
     items = corpus_items(args.faq_corpus)
     queries = corpus_queries(args.faq_corpus)
     embedder = make_embedder(settings.embedder, settings.paths.cache_dir)
-    retriever = build_retriever(items, embedder, settings.retrieval, settings.paths.index_dir / f"bench-{_content_key(items)}")
+    retriever = build_retriever(items, embedder, settings.retrieval, settings.paths.index_dir / f"bench-{content_key(items)}")
     features = PairFeatures(retriever, items)
     rows, labels, groups, base = [], [], [], []
     for q in queries:

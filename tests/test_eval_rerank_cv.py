@@ -11,7 +11,7 @@ from assistant.core.errors import InvalidInput
 from assistant.core.settings import RetrievalSettings
 from assistant.core.types import RetrievalQuery
 from retrieval.hybrid import build_retriever
-from retrieval.rerank_cv import COLUMNS, GAP_COLUMNS, PairFeatures, grouped_cv, reciprocal_rank
+from eval.rerank_cv import COLUMNS, GAP_COLUMNS, PairFeatures, grouped_cv, reciprocal_rank
 from tests.fakes import KeywordEmbedder, tiny_items
 
 

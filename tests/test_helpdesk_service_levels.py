@@ -1,4 +1,4 @@
-"""Resolution and SLA figures on a scripted timeline whose answers are worked out by hand."""
+"""Service levels (resolution and first-response figures) on a scripted timeline whose answers are worked out by hand."""
 
 from __future__ import annotations
 
@@ -7,13 +7,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from assistant.helpdesk import (
-    ConversationRecord,
     WorkingHours,
-    compute_metrics,
+    compute_service_levels,
     percentile,
     self_service_outcome,
 )
-from assistant.core.types import Ticket
+from assistant.core.types import ConversationRecord, Ticket
 from tests.fakes import tiny_items
 
 UTC = timezone.utc
@@ -69,7 +68,7 @@ TICKETS = [
 
 @pytest.fixture(scope="module")
 def report():
-    return compute_metrics(CONVERSATIONS, TICKETS, now=NOW, items=ITEMS, hours=HOURS, first_response_target_s=60)
+    return compute_service_levels(CONVERSATIONS, TICKETS, now=NOW, items=ITEMS, hours=HOURS, first_response_target_s=60)
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -118,7 +117,7 @@ def test_per_item_department_and_day(report) -> None:
 
 
 def test_no_data_is_none_not_zero() -> None:
-    r = compute_metrics([], [], now=NOW, items=ITEMS, hours=HOURS, first_response_target_s=60)
+    r = compute_service_levels([], [], now=NOW, items=ITEMS, hours=HOURS, first_response_target_s=60)
     assert r.overall.conversations == 0
     assert r.overall.handoff_rate is None and r.overall.first_response_p50_s is None
     assert r.overall.human_resolution_rate is None and r.overall.rating_mean is None
@@ -135,5 +134,5 @@ def test_repeat_outside_24h_or_other_client_does_not_count() -> None:
     assert self_service_outcome(repeated_inside, [], NOW) == "unresolved"
     # a conversation read only to spot repeats is not itself counted
     outside = conv("u", NOW + H, client="K", in_window=False)
-    r = compute_metrics([base, outside], [], now=NOW + 2 * H, items=ITEMS, hours=HOURS, first_response_target_s=60)
+    r = compute_service_levels([base, outside], [], now=NOW + 2 * H, items=ITEMS, hours=HOURS, first_response_target_s=60)
     assert r.overall.conversations == 1

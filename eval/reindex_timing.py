@@ -7,11 +7,11 @@ unchanged items in between.  New text is made of random Chinese characters so
 nothing comes from the embedding cache: the timings include the embedder.
 
 It uses only ``retrieval.hybrid.build_retriever``, so the same file times an
-older checkout of the ``retrieval`` package (put it on ``PYTHONPATH``)::
+older checkout of the ``retrieval`` package (put it first on ``PYTHONPATH``)::
 
-    .venv/bin/python -P -m retrieval.reindex_timing --rounds 3
-    git archive 55de4da retrieval | tar -x -C /tmp/prev && cp retrieval/reindex_timing.py /tmp/prev/retrieval/
-    PYTHONPATH=/tmp/prev .venv/bin/python -P -m retrieval.reindex_timing --rounds 3
+    .venv/bin/python -P -m eval.reindex_timing --rounds 3
+    git archive 55de4da retrieval | tar -x -C /tmp/prev
+    PYTHONPATH=/tmp/prev:. .venv/bin/python -P -m eval.reindex_timing --rounds 3
 
 Prints one JSON line: seconds per round for ``rename`` and ``field``.
 """
@@ -31,12 +31,12 @@ from pathlib import Path
 
 def main(argv: list[str] | None = None) -> dict[str, object]:
     """Run the timing and print (and return) the result."""
-    from assistant.cli import settings_from
+    from assistant.core.settings import load_settings
     from assistant.core.errors import InvalidInput
     from assistant.wiring import load_knowledge
     from retrieval.chunking import chunk_item
-    from retrieval.corpus import guide_items
-    from retrieval.embedders import make_embedder
+    from retrieval.external_corpora import guide_items
+    from assistant.wiring import make_embedder
     from retrieval.hybrid import build_retriever
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     args = parser.parse_args(argv)
     if args.rounds < 1:
         raise InvalidInput(f"--rounds {args.rounds} must be at least 1")
-    settings = settings_from(args.config)
+    settings = load_settings(args.config)
     items = guide_items(args.guides_corpus) if args.guides_corpus else list(load_knowledge(settings))
     embedder = make_embedder(settings.embedder, settings.paths.cache_dir)
     rng = random.Random()

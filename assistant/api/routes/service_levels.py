@@ -1,18 +1,22 @@
-"""Resolution tracking: JSON reports and the Prometheus ``/metrics`` endpoint."""
+"""The helpdesk's service levels as JSON reports (the dashboard), for staff only.
+
+The URLs keep their ``/api/v1/metrics`` names, which the dashboard and
+existing clients call; the Prometheus ``/metrics`` endpoint is in
+``routes/observability.py``.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Depends, Query
 
-from assistant.api.deps import HelpdeskDep
+from assistant.api.deps import HelpdeskDep, require_staff
 from assistant.db.serde import to_json
 from assistant.core.errors import InvalidInput
 
-router = APIRouter(tags=["metrics"])
+router = APIRouter(prefix="/api/v1/metrics", tags=["service levels"], dependencies=[Depends(require_staff)])
 
 #: longest reporting window (the report is computed in memory from the rows of the window).
 MAX_WINDOW = timedelta(days=366)
@@ -35,23 +39,23 @@ def _report(helpdesk: HelpdeskDep, since: datetime | None, until: datetime | Non
         raise InvalidInput(f"since {since.isoformat()} is not before until {until.isoformat()}")
     if since and (until or helpdesk.clock()) - since > MAX_WINDOW:
         raise InvalidInput(f"the window from {since.isoformat()} is longer than {MAX_WINDOW.days} days; narrow it")
-    return to_json(helpdesk.metrics(since=since, until=until))
+    return to_json(helpdesk.service_levels(since=since, until=until))
 
 
-@router.get("/api/v1/metrics")
+@router.get("")
 def metrics_report(helpdesk: HelpdeskDep, since: SinceQ = None, until: UntilQ = None) -> dict[str, Any]:
     """The whole report: overall, reasons, resolutions, per item, department and day."""
     return _report(helpdesk, since, until)
 
 
-@router.get("/api/v1/metrics/summary")
+@router.get("/summary")
 def metrics_summary(helpdesk: HelpdeskDep, since: SinceQ = None, until: UntilQ = None) -> dict[str, Any]:
     """Overall figures, handoff reasons and resolution codes."""
     report = _report(helpdesk, since, until)
     return {k: report[k] for k in ("generated_at", "first_response_target_s", "overall", "handoff_reasons", "resolutions")}
 
 
-@router.get("/api/v1/metrics/{slice_name}")
+@router.get("/{slice_name}")
 def metrics_slice(
     slice_name: str, helpdesk: HelpdeskDep, since: SinceQ = None, until: UntilQ = None
 ) -> dict[str, Any]:
@@ -60,11 +64,3 @@ def metrics_slice(
     if slice_name not in keys:
         raise InvalidInput(f"metrics slice {slice_name!r} does not exist; use items, departments or days")
     return _report(helpdesk, since, until)[keys[slice_name]]
-
-
-@router.get("/metrics", include_in_schema=False)
-def prometheus(request: Request) -> Response:
-    """Prometheus text exposition (helpdesk gauges read from the database at scrape time)."""
-    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
-    return Response(generate_latest(request.app.state.registry), media_type=CONTENT_TYPE_LATEST)
