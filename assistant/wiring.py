@@ -328,9 +328,13 @@ def build_dialogue(settings: Settings, stages: Stages, *, load: bool = True) -> 
     so the first message is as fast as the next.
     """
     from assistant.dialogue.engine import DialogueEngine
+    from assistant.generators.planning import AnswerPlanner
 
+    planner = AnswerPlanner(embedder=stages.embedder)
     if load:
         load_stages(stages)
+        # the answer units' vectors, through the embedding cache (a second start embeds nothing)
+        planner.load(stages.items)
     return DialogueEngine(
         classifier=stages.classifier,
         retriever=stages.retriever,
@@ -339,6 +343,7 @@ def build_dialogue(settings: Settings, stages: Stages, *, load: bool = True) -> 
         policy=stages.policy,
         items={i.id: i for i in stages.items},
         top_k=settings.retrieval.top_k,
+        planner=planner,
     )
 
 

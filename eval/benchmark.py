@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from assistant.core.errors import InvalidInput
-from assistant.core.types import ACTIONS, INTENTS, LANGS
+from assistant.core.types import ACTIONS, ASPECTS, INTENTS, LANGS
 
 # --------------------------------------------------------------------------- the harness's view
 
@@ -34,6 +34,8 @@ class Expect:
     action: str | None = None
     #: strings the answer text should contain (``expect.facts``: amounts, phones, office names).
     facts: tuple[str, ...] = ()
+    #: the consult aspects the message asks (``expect.aspects``: fee, time_limit…); empty: not said.
+    aspects: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ class _ExpectIn(BaseModel):
     intent: str | None = None
     action: str | None = None
     facts: list[str] | None = None
+    aspects: list[str] | None = None
 
 
 class _TurnIn(BaseModel):
@@ -170,7 +173,19 @@ def parse_case(raw: Any, *, line: int = 0, known_items: Collection[str] | None =
                     "use ids of the catalog (or of the --faq-corpus in use)"
                 )
         facts = tuple(f.strip() for f in (e.facts or ()) if f.strip())
-        turns.append(BenchTurn(user=t.user, expect=Expect(items=items, intent=e.intent, action=e.action, facts=facts)))
+        aspects = tuple(dict.fromkeys(a.strip() for a in (e.aspects or ()) if a.strip()))
+        bad_aspects = [a for a in aspects if a not in ASPECTS]
+        if bad_aspects:
+            raise InvalidInput(
+                f"turns.{n}.expect.aspects has unknown aspect(s) {', '.join(map(repr, bad_aspects))}; "
+                f"use some of {', '.join(ASPECTS)}"
+            )
+        turns.append(
+            BenchTurn(
+                user=t.user,
+                expect=Expect(items=items, intent=e.intent, action=e.action, facts=facts, aspects=aspects),
+            )
+        )
     return Case(id=model.id, turns=tuple(turns), lang=model.lang, line=line)
 
 
@@ -228,5 +243,7 @@ def case_to_json(case: Case) -> dict[str, Any]:
             expect["action"] = t.expect.action
         if t.expect.facts:
             expect["facts"] = list(t.expect.facts)
+        if t.expect.aspects:
+            expect["aspects"] = list(t.expect.aspects)
         turns.append({"user": t.user, "expect": expect})
     return {"id": case.id, "lang": case.lang, "turns": turns}

@@ -150,6 +150,10 @@ class TurnOutcome:
     expect_intent: str | None = None
     expect_action: str | None = None
     expect_facts: tuple[str, ...] = ()
+    #: the aspects the turn asks (``expect.aspects``), and those the assistant predicted.
+    expect_aspects: tuple[str, ...] = ()
+    aspects: tuple[str, ...] = ()
+    yes_no: bool = False
     ranking: tuple[str, ...] = ()
     scores: tuple[float, ...] = ()
     intent: str = ""
@@ -237,6 +241,56 @@ def facts_recall(outcomes: Sequence[TurnOutcome]) -> float | None:
     return total / len(pool)
 
 
+#: "Facts first": a fact counts when it is stated within this many characters of the answer.
+FACTS_FIRST_CHARS = 150
+
+
+def facts_first(outcomes: Sequence[TurnOutcome], *, within: int = FACTS_FIRST_CHARS) -> float | None:
+    """Mean share of a turn's facts that end within the first ``within`` characters of its answer.
+
+    Characters are counted on the answer as shown (whitespace included), a fact is found
+    as :func:`facts_recall` finds it.
+    """
+    pool = [o for o in outcomes if o.expect_facts and not o.error]
+    if not pool:
+        return None
+    total = 0.0
+    for o in pool:
+        head = _squash(o.answer[:within])
+        total += sum(_squash(f) in head for f in o.expect_facts) / len(o.expect_facts)
+    return total / len(pool)
+
+
+def aspect_precision_recall(outcomes: Sequence[TurnOutcome]) -> tuple[float | None, float | None, int]:
+    """Micro precision and recall of predicted aspects on turns with ``expect.aspects``, and their count."""
+    pool = [o for o in outcomes if o.expect_aspects and not o.error]
+    tp = sum(len(set(o.aspects) & set(o.expect_aspects)) for o in pool)
+    predicted = sum(len(set(o.aspects)) for o in pool)
+    expected = sum(len(set(o.expect_aspects)) for o in pool)
+    return (tp / predicted if predicted else None), (tp / expected if expected else None), len(pool)
+
+
+def median_answer_chars(outcomes: Sequence[TurnOutcome]) -> float | None:
+    """Median length in characters of the answers (action ``answer``)."""
+    lengths = [len(o.answer) for o in outcomes if o.action == "answer" and not o.error]
+    return percentile(lengths, 50) if lengths else None
+
+
+def answer_breakdown(outcomes: Sequence[TurnOutcome]) -> dict[str, Any]:
+    """Facts recall, facts first, aspect precision/recall and median length of a population."""
+    p, r, n = aspect_precision_recall(outcomes)
+    return {
+        "facts_recall": _round(facts_recall(outcomes)),
+        "facts_first": _round(facts_first(outcomes)),
+        "facts_turns": sum(1 for o in outcomes if o.expect_facts and not o.error),
+        "aspect_precision": _round(p),
+        "aspect_recall": _round(r),
+        "aspect_turns": n,
+        "median_answer_chars": _round(median_answer_chars(outcomes), 1),
+        "answered_turns": sum(1 for o in outcomes if o.action == "answer" and not o.error),
+    }
+
+
 def cited_acceptable(outcomes: Sequence[TurnOutcome]) -> float | None:
     """Share of answered turns with expected items whose answer cites one of them."""
     pool = [o for o in outcomes if o.expect_items and o.action == "answer" and not o.error]
@@ -300,8 +354,14 @@ def summarize(outcomes: Sequence[TurnOutcome], *, cases: int, errors: Sequence[s
         # generation, judged apart from retrieval: does the answer cite and state the right things?
         "answer": {
             "cited_acceptable": _round(cited_acceptable(ok)),
-            "facts_recall": _round(facts_recall(ok)),
-            "facts_turns": sum(1 for o in ok if o.expect_facts),
+            **answer_breakdown(ok),
+            "facts_first_chars": FACTS_FIRST_CHARS,
+            # per language of the case and per aspect asked (a turn counts under each of its aspects)
+            "by_lang": {lang: answer_breakdown(os_) for lang, os_ in sorted(_group(ok, lambda o: (o.lang,)).items())},
+            "by_aspect": {
+                a: answer_breakdown(os_)
+                for a, os_ in sorted(_group(ok, lambda o: o.expect_aspects).items())
+            },
         },
         "latency_ms": {
             "p50": _round(percentile(latencies, 50), 2),
@@ -329,6 +389,14 @@ def summarize(outcomes: Sequence[TurnOutcome], *, cases: int, errors: Sequence[s
         "errored_turns": len(outcomes) - len(ok),
         "errors": list(errors),
     }
+
+
+def _group(outcomes: Sequence[TurnOutcome], keys: Any) -> dict[str, list[TurnOutcome]]:
+    groups: dict[str, list[TurnOutcome]] = {}
+    for o in outcomes:
+        for key in keys(o):
+            groups.setdefault(key, []).append(o)
+    return groups
 
 
 def _stage_latencies(outcomes: Sequence[TurnOutcome]) -> dict[str, dict[str, float | None]]:

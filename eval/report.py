@@ -61,7 +61,7 @@ def outcome_from_json(data: Mapping[str, Any]) -> TurnOutcome:
     """Inverse of :func:`outcome_to_json`."""
     names = {f.name for f in dataclasses.fields(TurnOutcome)}
     kw = {k: v for k, v in data.items() if k in names}
-    for key in ("expect_items", "expect_facts", "ranking", "scores", "citations"):
+    for key in ("expect_items", "expect_facts", "expect_aspects", "aspects", "ranking", "scores", "citations"):
         kw[key] = tuple(kw.get(key) or ())
     return TurnOutcome(**kw)
 
@@ -126,6 +126,9 @@ def markdown_report(result: RunResult, *, max_failures: int = 40) -> str:
         f"| resolution proxy | {_fmt(m['resolution_proxy'])} |",
         f"| answers citing an acceptable item | {_fmt(m['answer']['cited_acceptable'])} |",
         f"| expected facts stated | {_fmt(m['answer']['facts_recall'])} ({m['answer']['facts_turns']} turns) |",
+        f"| facts stated in the first {m['answer'].get('facts_first_chars', 150)} characters | {_fmt(m['answer'].get('facts_first'))} |",
+        f"| aspect precision / recall | {_fmt(m['answer'].get('aspect_precision'))} / {_fmt(m['answer'].get('aspect_recall'))} ({m['answer'].get('aspect_turns', 0)} turns) |",
+        f"| median answer length (characters) | {_fmt(m['answer'].get('median_answer_chars'))} |",
         f"| multi-turn item kept | {_fmt(m['multi_turn']['item_kept'])} ({m['multi_turn']['follow_up_turns']} follow-up turns) |",
         f"| latency p50 / p95 ms | {_fmt(m['latency_ms']['p50'])} / {_fmt(m['latency_ms']['p95'])} |",
     ]
@@ -147,6 +150,21 @@ def markdown_report(result: RunResult, *, max_failures: int = 40) -> str:
         "| --- | --- | --- |",
     ]
     lines += [f"| {d} | {v['turns']} | {_fmt(v['hit@1'])} |" for d, v in m["by_domain"].items()]
+    for title, groups in (("language", m["answer"].get("by_lang", {})), ("aspect asked", m["answer"].get("by_aspect", {}))):
+        if not groups:
+            continue
+        lines += [
+            "",
+            f"## Answers per {title}",
+            "",
+            f"| {title} | facts recall | facts first | facts turns | aspect P / R | median chars |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        lines += [
+            f"| {k} | {_fmt(v['facts_recall'])} | {_fmt(v['facts_first'])} | {v['facts_turns']} | "
+            f"{_fmt(v['aspect_precision'])} / {_fmt(v['aspect_recall'])} | {_fmt(v['median_answer_chars'])} |"
+            for k, v in groups.items()
+        ]
     labels, matrix = action_confusion(result.outcomes)
     if labels:
         lines += ["", "## Actions (rows expected, columns chosen)", "", "| | " + " | ".join(labels) + " |",

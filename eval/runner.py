@@ -85,6 +85,7 @@ def run_benchmark(
                     expect_intent=expect.intent,
                     expect_action=expect.action,
                     expect_facts=expect.facts,
+                    expect_aspects=expect.aspects,
                     domain=domains.get(expect.items[0], "") if expect.items else "",
                     case_turns=len(case.turns),
                 )
@@ -108,6 +109,8 @@ def run_benchmark(
                         intent_confidence=float(result.intent.confidence),
                         action=result.answer.action.value,
                         handoff_reason=result.handoff_reason,
+                        aspects=result.aspects.aspects,
+                        yes_no=result.aspects.yes_no,
                         answer=result.answer.text,
                         citations=tuple(dict.fromkeys(c.item_id for c in result.answer.citations)),
                         latency_ms=latency,

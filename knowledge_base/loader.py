@@ -18,6 +18,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from assistant.core.errors import KnowledgeBaseError
 from assistant.core.types import ServiceItem
+from knowledge_base.content_checks import benefit_problems, bundle_problems, english_problems
 
 _ITEM_ADAPTER = TypeAdapter(ServiceItem)
 
@@ -242,6 +243,9 @@ def check(
     by_id = {c.id: c for c in catalog or ()}
     for file, item in items.values():
         problems.extend(_check_item(file, item, by_id, items, day))
+    members = {i: it for i, (_, it) in items.items()}
+    for file, item in items.values():
+        problems.extend(Problem(file, f, r) for f, r in bundle_problems(item, members))
     problems.extend(_check_prerequisite_cycles(items))
     if catalog is not None and require_all:
         for entry in catalog:
@@ -358,6 +362,9 @@ def _check_item(
             bad(f"process.{i}.title", "a step needs a title")
     if item.summary_en and not item.name_en:
         bad("name_en", "summary_en is filled but name_en is empty; add the English name")
+    if item.status == "published":
+        for field, reason in (*english_problems(item), *benefit_problems(item)):
+            bad(field, reason)
 
     # -- dates
     if item.effective_from and item.effective_to and item.effective_to < item.effective_from:

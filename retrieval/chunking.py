@@ -29,7 +29,19 @@ FIELD_WEIGHTS: dict[str, float] = {
     "online": 0.8,
     "name_en": 2.0,
     "summary_en": 1.2,
+    "conditions_en": 1.0,
+    "materials_en": 1.0,
+    "process_en": 0.9,
+    "fees_en": 1.0,
+    "time_limit_en": 1.0,
+    "faq_en": 1.1,
 }
+
+#: English answer fields: indexed for English questions (a Chinese question's dense
+#: search leaves them out, see HybridRetriever.dense_scores).
+ENGLISH_ANSWER_FIELDS: frozenset[str] = frozenset(
+    {"conditions_en", "materials_en", "process_en", "fees_en", "time_limit_en", "faq_en"}
+)
 
 #: The longest chunk, in characters, before a field is split.
 MAX_CHARS = 300
@@ -93,6 +105,22 @@ def _fields(item: ServiceItem) -> Iterator[tuple[str, str, str]]:
         yield "name_en", "; ".join([item.name_en, *en_aliases]), "en"
     if item.summary_en:
         yield "summary_en", item.summary_en, "en"
+    # English answer fields: a foreigner's question meets the item's English text
+    if item.conditions_en:
+        yield "conditions_en", "\n".join(item.conditions_en), "en"
+    if any(m.name_en for m in item.materials):
+        yield "materials_en", "\n".join(m.name_en for m in item.materials if m.name_en), "en"
+    if any(s.title_en for s in item.process):
+        yield "process_en", "\n".join(
+            f"{s.title_en}: {s.detail_en}" if s.detail_en else s.title_en for s in item.process if s.title_en
+        ), "en"
+    if item.fees_en:
+        yield "fees_en", item.fees_en, "en"
+    if item.time_limit_en:
+        yield "time_limit_en", item.time_limit_en, "en"
+    for f in item.faqs:
+        if f.lang == "zh" and f.question_en and f.answer_en:
+            yield "faq_en", f"{f.question_en}\n{f.answer_en}", "en"
 
 
 def chunk_item(item: ServiceItem) -> list[Chunk]:

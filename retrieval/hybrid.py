@@ -32,7 +32,7 @@ from assistant.core.settings import RetrievalSettings
 from assistant.core.types import Chunk, Embedder, Hit, RetrievalQuery, ServiceItem
 from retrieval.analyzer import Analyzer, TermMatch
 from retrieval.bm25 import BM25
-from retrieval.chunking import chunk_item, dense_text, item_hash
+from retrieval.chunking import ENGLISH_ANSWER_FIELDS, chunk_item, dense_text, item_hash
 from retrieval.fusion import group_max, minmax_array, rrf_array
 
 log = logging.getLogger(__name__)
@@ -235,6 +235,9 @@ class HybridRetriever:
         # equal fused scores are ordered by item id, as a stable reading order
         self._id_rank = np.empty(len(self.item_ids), dtype=np.int64)
         self._id_rank[np.argsort(np.array(self.item_ids, dtype=object))] = np.arange(len(self.item_ids))
+        # English answer fields serve English questions only: their vectors would
+        # compete with the Chinese passages for a Chinese question's nearest chunks
+        self._english_answer = np.array([c.field in ENGLISH_ANSWER_FIELDS for c in self.chunks], dtype=bool)
         self._name_tokens: dict[str, list[str]] = {}
         # tokens of names and aliases: the words that can name an item in a query
         self.item_vocab: dict[str, set[str]] = {}
@@ -278,10 +281,18 @@ class HybridRetriever:
         kth = np.partition(scores, n - k)[n - k]
         return ItemScores(best, (best > 0) & (best >= kth), scores)
 
-    def dense_scores(self, dense_query: str) -> ItemScores:
-        """Per item, the best chunk cosine among the ``chunk_candidates`` nearest chunks (one FAISS search)."""
+    def dense_scores(self, dense_query: str, lang: str = "en") -> ItemScores:
+        """Per item, the best chunk cosine among the ``chunk_candidates`` nearest chunks (one FAISS search).
+
+        A Chinese question (``lang`` zh) does not see the English answer fields' passages.
+        """
         qvec = self.embedder.embed_queries([dense_query])[0]
-        scores, idx = self.dense.search(qvec, self.params.chunk_candidates)
+        if lang == "zh" and self._english_answer.any():
+            scores, idx = self.dense.search(qvec, self.params.chunk_candidates + int(self._english_answer.sum()))
+            keep = ~self._english_answer[idx]
+            scores, idx = scores[keep][: self.params.chunk_candidates], idx[keep][: self.params.chunk_candidates]
+        else:
+            scores, idx = self.dense.search(qvec, self.params.chunk_candidates)
         chunk_scores = np.full(len(self.chunks), -np.inf, dtype=np.float32)
         chunk_scores[idx] = scores
         best = np.full(len(self.item_ids), -np.inf, dtype=np.float32)
@@ -308,7 +319,7 @@ class HybridRetriever:
         norm, tokens, matches = self.analyze(query.text)
         lex = self.lexical(tokens)
         fuzzy_terms = [m.term for m in matches if m.how != "exact"]
-        dense = self.dense_scores(" ".join([norm, *fuzzy_terms]) if fuzzy_terms else norm)
+        dense = self.dense_scores(" ".join([norm, *fuzzy_terms]) if fuzzy_terms else norm, query.lang)
         if p.fusion == "rrf":
             fused = rrf_array(lex.scores, lex.present, k=p.rrf_k, weight=p.bm25_weight) + rrf_array(
                 dense.scores, dense.present, k=p.rrf_k, weight=1 - p.bm25_weight

@@ -28,8 +28,40 @@ def complete_items() -> list[ServiceItem]:
             for q in (f"{item.name}怎么办？", f"{item.name}要多久？", f"{item.name}在哪里办？")
         )
         related = (ids[(n + 1) % len(ids)],)
-        out.append(dataclasses.replace(item, aliases=aliases, faqs=faqs, related=related, phone=item.phone or "12345"))
+        out.append(
+            with_english(dataclasses.replace(item, aliases=aliases, faqs=faqs, related=related, phone=item.phone or "12345"))
+        )
     return out
+
+
+def with_english(item: ServiceItem) -> ServiceItem:
+    """``item`` with an English text ("EN …") beside every Chinese answer field, as kb validate asks."""
+    r = dataclasses.replace
+
+    def en(text: str) -> str:
+        return f"EN {text}" if text else ""
+
+    return r(
+        item,
+        conditions_en=tuple(en(c) for c in item.conditions),
+        fees_en=en(item.fees),
+        time_limit_en=en(item.time_limit),
+        situations=tuple(
+            r(s, label_en=s.label_en or en(s.label), question_en=en(s.question), note_en=en(s.note),
+              conditions_en=tuple(en(c) for c in s.conditions))
+            for s in item.situations
+        ),
+        materials=tuple(r(m, name_en=en(m.name), note_en=en(m.note)) for m in item.materials),
+        process=tuple(r(st, title_en=en(st.title), detail_en=en(st.detail), needs_en=en(st.needs)) for st in item.process),
+        locations=tuple(
+            r(loc, name_en=en(loc.name), address_en=en(loc.address), hours_en=en(loc.hours), note_en=en(loc.note))
+            for loc in item.locations
+        ),
+        online=r(item.online, web_en=en(item.online.web), app_en=en(item.online.app), note_en=en(item.online.note)),
+        faqs=tuple(
+            r(f, question_en=en(f.question), answer_en=en(f.answer)) if f.lang == "zh" else f for f in item.faqs
+        ),
+    )
 
 
 def item_data(item: ServiceItem) -> dict[str, object]:

@@ -83,6 +83,7 @@ def test_question_gets_grounded_answer_with_citations_and_timings(client: TestCl
     conversation = client.get(f"/api/v1/conversations/{cid}").json()
     assert [m["role"] for m in conversation["messages"]] == ["user", "assistant"]
     assert conversation["messages"][1]["citations"] == body["citations"]
+
     assert conversation["current_item"] == "residence-permit-apply"
 
 
@@ -307,3 +308,11 @@ def test_streamed_bad_input_is_a_json_error_and_writes_nothing(client: TestClien
     assert_error(client.post(f"/api/v1/conversations/{cid}/messages/stream", json={"text": "  "}), 422, "invalid_input")
     assert_error(client.post("/api/v1/conversations/nope/messages/stream", json={"text": "护照"}), 404, "not_found")
     assert client.get(f"/api/v1/conversations/{cid}").json()["messages"] == []
+
+
+def test_the_aspects_asked_are_reported_beside_the_intent(client: TestClient) -> None:
+    cid = new_conversation(client)
+    body = client.post(f"/api/v1/conversations/{cid}/messages", json={"text": "居住证办理要多少钱，多久能拿到"}).json()
+    assert body["aspects"] == ["fee", "time_limit"] and body["yes_no"] is False
+    follow = client.post(f"/api/v1/conversations/{cid}/messages", json={"text": "网上能办吗"}).json()
+    assert follow["aspects"] == ["online"] and follow["yes_no"] is True

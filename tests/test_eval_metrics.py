@@ -185,3 +185,18 @@ def test_facts_recall_and_citations_by_hand() -> None:
         _o(expect_items=("a",), action="clarify", citations=()),  # not an answer: not in the pool
     ]
     assert cited_acceptable(cited) == 0.5
+
+
+def test_facts_first_aspects_and_answer_length_worked_by_hand() -> None:
+    from eval.metrics import aspect_precision_recall, answer_breakdown, facts_first, median_answer_chars
+
+    long_head = "x" * 160
+    a = TurnOutcome("a", 0, "q", "zh", expect_facts=("120元", "15日"), answer="收费120元。" + long_head + "15日内",
+                    action="answer", expect_aspects=("fee", "time_limit"), aspects=("fee",))
+    b = TurnOutcome("b", 0, "q", "en", expect_facts=("free",), answer="It is FREE.", action="answer",
+                    expect_aspects=("fee",), aspects=("fee", "location"))
+    assert facts_first([a, b]) == (0.5 + 1.0) / 2
+    p, r, n = aspect_precision_recall([a, b])
+    assert (p, r, n) == (2 / 3, 2 / 3, 2)
+    assert median_answer_chars([a, b]) == (len(a.answer) + len(b.answer)) / 2
+    assert answer_breakdown([b])["facts_recall"] == 1.0

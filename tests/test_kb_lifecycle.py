@@ -5,6 +5,8 @@ Every test edits copies in tmp_path, never the real knowledge_base/items.
 
 from __future__ import annotations
 
+import re
+
 import difflib
 import os
 import shutil
@@ -34,6 +36,12 @@ def kb_dir(tmp_path: Path) -> Path:
     kb = tmp_path / "items"
     kb.mkdir()
     text = EXEMPLAR.read_text(encoding="utf-8")
+    # the exemplar as first written (its first history entry, updated 2026-11-01): the tests
+    # are about the lifecycle, not about the item's later edits
+    head, _, history = text.partition("\nhistory:\n")
+    first = history.split("\n  - at:")[0]
+    text = head + "\nhistory:\n" + first.rstrip("\n") + "\n"
+    text = re.sub(r"^updated: .*$", "updated: 2026-11-01", text, count=1, flags=re.M)
     text = text.replace("status: published", "status: draft  # waiting for review")
     text = text.replace("effective_from: 2024-01-01\n", "")
     text = text.replace("fees: ", "# fees are checked every January\nfees: ")

@@ -392,6 +392,25 @@ def test_rrf_fusion_setting_also_ranks(tmp_path: Path) -> None:
     assert r.retrieve(RetrievalQuery("给孩子上户口"), top_k=3)[0].item_id == "hukou-newborn"
 
 
+def test_english_answer_passages_serve_english_questions_only(tmp_path: Path) -> None:
+    import dataclasses
+
+    from assistant.core.types import RetrievalQuery
+    from tests.kb_fixtures import with_english
+
+    items = [with_english(i) for i in tiny_items()]
+    retriever = build_retriever(items, KeywordEmbedder(), RetrievalSettings(), tmp_path / "kb")
+    english = [c for c in retriever.chunks if c.field.endswith("_en") and c.field not in ("name_en", "summary_en")]
+    assert english, "the English answer fields are indexed"
+    zh = retriever.dense_scores("居住证 材料", "zh")
+    en_rows = [n for n, c in enumerate(retriever.chunks) if c in english]
+    assert all(not np.isfinite(zh.chunk_scores[n]) for n in en_rows)
+    en = retriever.dense_scores("居住证 材料", "en")
+    assert any(np.isfinite(en.chunk_scores[n]) for n in en_rows)
+    assert retriever.retrieve(RetrievalQuery("EN 居住证", lang="en"), top_k=3)
+    assert dataclasses.is_dataclass(items[0])
+
+
 def test_a_long_query_embeds_its_head_and_tail_once() -> None:
     from tests.fakes import RecordingEmbedder
 

@@ -187,6 +187,10 @@ class TurnOut(_Out):
     action: str
     intent: str
     intent_confidence: float
+    #: every consult aspect the message asks (fee, time_limit…), beside the primary intent.
+    aspects: list[str] = []
+    #: the message asks yes or no (能不能…, Can I…?).
+    yes_no: bool = False
     citations: list[CitationOut]
     options: list[OptionOut]
     item_ids: list[str]
@@ -209,6 +213,8 @@ class TurnOut(_Out):
             action=r.answer.action.value,
             intent=r.intent.label,
             intent_confidence=round(float(r.intent.confidence), 4),
+            aspects=list(r.aspects.aspects),
+            yes_no=r.aspects.yes_no,
             citations=[CitationOut.of(c) for c in r.answer.citations],
             options=[OptionOut.of(o) for o in r.answer.options],
             item_ids=[h.item_id for h in r.hits],

@@ -78,6 +78,8 @@ class Material:
     note: str = ""
     #: situation keys this material applies to; empty means every situation.
     situations: tuple[str, ...] = ()
+    name_en: str = ""
+    note_en: str = ""
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,9 @@ class Step:
     item: str = ""
     #: for bundle steps: what this step needs from the citizen or a previous step.
     needs: str = ""
+    title_en: str = ""
+    detail_en: str = ""
+    needs_en: str = ""
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,10 @@ class Location:
     hours: str = ""
     phone: str = ""
     note: str = ""
+    name_en: str = ""
+    address_en: str = ""
+    hours_en: str = ""
+    note_en: str = ""
 
 
 @dataclass(frozen=True)
@@ -113,6 +122,9 @@ class OnlineChannel:
     web: str = ""
     app: str = ""
     note: str = ""
+    web_en: str = ""
+    app_en: str = ""
+    note_en: str = ""
 
 
 @dataclass(frozen=True)
@@ -123,6 +135,9 @@ class FAQ:
     question: str
     answer: str
     lang: Lang = "zh"
+    #: English of a Chinese FAQ (an FAQ whose ``lang`` is ``en`` needs none).
+    question_en: str = ""
+    answer_en: str = ""
 
 
 @dataclass(frozen=True)
@@ -140,6 +155,26 @@ class Situation:
     label_en: str = ""
     conditions: tuple[str, ...] = ()
     note: str = ""
+    question_en: str = ""
+    #: English of ``conditions``, line for line.
+    conditions_en: tuple[str, ...] = ()
+    note_en: str = ""
+
+
+@dataclass(frozen=True)
+class Benefit:
+    """What a benefit pays (as opposed to ``fees``, what applying costs).
+
+    ``amount`` states published, stable figures with the year they took
+    effect (``effective``), or honestly points to the official standard where
+    the figure changes every year; ``source`` names the document or channel.
+    """
+
+    __pydantic_config__ = _FORBID_EXTRA
+    amount: str
+    amount_en: str = ""
+    effective: str = ""
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -174,6 +209,12 @@ class ServiceItem:
     process: tuple[Step, ...] = ()
     fees: str = ""
     time_limit: str = ""
+    #: English of ``conditions`` (line for line), ``fees`` and ``time_limit``.
+    conditions_en: tuple[str, ...] = ()
+    fees_en: str = ""
+    time_limit_en: str = ""
+    #: what the item pays a citizen or company, where it pays something.
+    benefit: Benefit | None = None
     locations: tuple[Location, ...] = ()
     online: OnlineChannel = dataclasses.field(default_factory=OnlineChannel)
     legal_basis: tuple[str, ...] = ()
@@ -200,17 +241,47 @@ class ServiceItem:
         return next((s for s in self.situations if s.key == key), None)
 
 
-#: Item fields a consult intent asks about; the composer and the reranker use it.
-INTENT_FIELDS: Mapping[str, tuple[str, ...]] = {
-    "consult.overview": ("summary", "conditions", "process"),
-    "consult.materials": ("materials",),
-    "consult.conditions": ("conditions", "situations"),
-    "consult.process": ("process",),
-    "consult.fee": ("fees",),
-    "consult.time_limit": ("time_limit",),
-    "consult.location": ("locations",),
-    "consult.online": ("online",),
+#: The consult aspects a message may ask, several at once (护照补办要多少钱，多久能拿到 asks
+#: ``fee`` and ``time_limit``).  ``benefit`` is "how much do I get", apart from ``fee``,
+#: "what does applying cost".
+ASPECTS: tuple[str, ...] = (
+    "overview",
+    "materials",
+    "conditions",
+    "process",
+    "fee",
+    "benefit",
+    "time_limit",
+    "location",
+    "online",
+)
+
+#: Item fields that answer each aspect, in the order an answer shows them.  The one
+#: map of "what answers what": the answer planner, the composer and the reranker use it.
+ASPECT_FIELDS: Mapping[str, tuple[str, ...]] = {
+    "overview": ("summary", "conditions", "process"),
+    "materials": ("materials",),
+    "conditions": ("conditions", "situations"),
+    "process": ("process",),
+    "fee": ("fees",),
+    "benefit": ("benefit",),
+    "time_limit": ("time_limit",),
+    "location": ("locations", "phone"),
+    "online": ("online",),
 }
+
+#: Item fields a consult intent asks about (the taxonomy's ``consult.fee`` covers both
+#: what applying costs and what a benefit pays).
+INTENT_FIELDS: Mapping[str, tuple[str, ...]] = {
+    **{f"consult.{a}": fields for a, fields in ASPECT_FIELDS.items() if a != "benefit"},
+    "consult.fee": ("fees", "benefit"),
+}
+
+
+def intent_aspect(intent: str) -> str:
+    """The aspect a consult intent label names (``consult.fee`` -> ``fee``), else ``""``."""
+    aspect = intent.removeprefix("consult.")
+    return aspect if intent.startswith("consult.") and aspect in ASPECTS else ""
 
 
 @dataclass(frozen=True)
@@ -268,6 +339,68 @@ class IntentPrediction:
     label: str
     confidence: float
     scores: Mapping[str, float] = dataclasses.field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AspectPrediction:
+    """The set of consult aspects a message asks, and whether it is a yes/no question."""
+
+    aspects: tuple[str, ...] = ()
+    yes_no: bool = False
+
+
+@dataclass(frozen=True)
+class AnswerUnit:
+    """One answerable piece of an item: a condition, material, step, fee line, FAQ pair…
+
+    ``field`` and ``index`` locate it in the item (``materials``, 2); ``aspect`` is
+    the aspect it answers; ``situation`` the 情形 key it is specific to, if any.
+    FAQ units carry their ``question``; ``text`` is the answer.
+    """
+
+    item_id: str
+    field: str
+    index: int
+    aspect: str
+    text: str
+    text_en: str = ""
+    situation: str = ""
+    question: str = ""
+    question_en: str = ""
+
+
+@dataclass(frozen=True)
+class PlannedUnit:
+    """A unit chosen for an answer, with its score against the question and its role.
+
+    ``role`` is ``direct`` (the unit that decides the question), ``asked``
+    (answers an asked aspect) or ``support`` (detail behind them).
+    """
+
+    unit: AnswerUnit
+    score: float
+    role: str
+
+
+@dataclass(frozen=True)
+class AnswerPlan:
+    """What an answer says, in order: the direct answer, what else was asked, the support.
+
+    ``verdict`` is ``yes``/``no`` only where the deciding unit itself says so
+    (可以/不可以, 需要/不需要); ``more`` names the fields with units left out of the
+    short answer (the citizen can ask for the full list).
+    """
+
+    item_id: str
+    aspects: tuple[str, ...]
+    yes_no: bool
+    units: tuple[PlannedUnit, ...]
+    verdict: str = ""
+    more: tuple[str, ...] = ()
+
+    def by_role(self, role: str) -> tuple[PlannedUnit, ...]:
+        """The planned units with ``role``, in plan order."""
+        return tuple(u for u in self.units if u.role == role)
 
 
 @dataclass(frozen=True)
@@ -338,6 +471,11 @@ class GenerationRequest:
     action: Action = Action.ANSWER
     state: DialogueState = dataclasses.field(default_factory=DialogueState)
     history: tuple[Turn, ...] = ()
+    #: the aspects the message asks (several at once) and whether it asks yes or no.
+    aspects: tuple[str, ...] = ()
+    yes_no: bool = False
+    #: the planned answer units of ``items[0]``; generators write from these only.
+    plan: AnswerPlan | None = None
 
 
 @dataclass(frozen=True)
@@ -352,6 +490,8 @@ class TurnResult:
     timings_ms: Mapping[str, float] = dataclasses.field(default_factory=dict)
     #: reason code when the action is handoff (``customer_request``, ``low_confidence``…).
     handoff_reason: str = ""
+    #: the consult aspects the message asked (beside the primary ``intent``) and yes/no.
+    aspects: AspectPrediction = dataclasses.field(default_factory=AspectPrediction)
 
 
 # --------------------------------------------------------------------------- persistence

@@ -18,13 +18,16 @@ import re
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from assistant.generators.composer import PERSON_OPTION, SITUATION_SLOT, Composer
 from assistant.core.text import detect_lang
+from assistant.generators.planning import AnswerPlanner
+from intents.aspects import predict_aspects
 from assistant.core.types import (
     Action,
     Answer,
+    AspectPrediction,
     DialogueState,
     GenerationRequest,
     Generator,
@@ -213,6 +216,8 @@ class PreparedTurn:
     request: GenerationRequest | None = None
     #: set for every other action: the composer's fixed line.
     answer: Answer | None = None
+    #: the consult aspects the message asks and whether it asks yes or no.
+    aspects: AspectPrediction = field(default_factory=AspectPrediction)
 
 
 class DialogueEngine:
@@ -228,6 +233,7 @@ class DialogueEngine:
         policy: ActionPolicy,
         items: Mapping[str, ServiceItem],
         top_k: int = 10,
+        planner: AnswerPlanner | None = None,
     ) -> None:
         self.classifier = classifier
         self.retriever = retriever
@@ -237,7 +243,9 @@ class DialogueEngine:
         self.items = dict(items)
         self.top_k = top_k
         #: writes the assistant's own lines (clarify, refuse, chitchat, handoff).
-        self.composer = Composer()
+        #: chooses the answer units of each answer (built and loaded by the wiring).
+        self.planner = planner or AnswerPlanner()
+        self.composer = Composer(self.planner)
         self.matcher = ItemMatcher(self.items)
 
     # ------------------------------------------------------------------ public
@@ -281,6 +289,13 @@ class DialogueEngine:
 
     def prepare(self, text: str, state: DialogueState, history: Sequence[Turn] = ()) -> PreparedTurn:
         """Classify, retrieve, decide and build the new state; no text is generated yet."""
+        prepared = self._prepare(text, state, history)
+        if not prepared.aspects.aspects:
+            # every turn reports the aspects its message asks (a follow-up 那要多少钱 its own)
+            prepared = replace(prepared, aspects=predict_aspects(text, prepared.decision.intent))
+        return prepared
+
+    def _prepare(self, text: str, state: DialogueState, history: Sequence[Turn] = ()) -> PreparedTurn:
         timings: dict[str, float] = {}
         context = ""
         lang = detect_lang(text, state.lang)
@@ -311,6 +326,7 @@ class DialogueEngine:
 
         t = time.perf_counter()
         mentioned = self.matcher.mentions(text)
+        hits = life_event_first(text, hits, self.items, mentioned=mentioned)
         decision = self.policy.decide(PolicyInput(prediction, hits, state, self.items, mentioned, text))
         if decision.action is Action.CLARIFY and decision.clarify_kind == "situation":
             # 我在上海上班，办居住证要带什么材料: the message already answers the question.
@@ -403,16 +419,33 @@ class DialogueEngine:
             )
             if complaint:
                 ordered = _front(hits, decision.item_ids)
+            aspects = predict_aspects(text, decision.intent)
+            items = tuple(self.items[i] for i in decision.item_ids)
+            t = time.perf_counter()
+            plan = None
+            if not complaint and items:
+                plan = self.planner.plan(
+                    items[0],
+                    text,
+                    aspects.aspects or ("overview",),
+                    yes_no=aspects.yes_no,
+                    lang=lang,
+                    situation=new_state.slots.get(SITUATION_SLOT, ""),
+                )
+            timings["planning"] = _ms(t)
             request = GenerationRequest(
                 question=text,
                 intent=decision.intent,
                 lang=lang,
-                items=tuple(self.items[i] for i in decision.item_ids),
+                items=items,
                 action=Action.ANSWER,
                 state=new_state,
                 history=tuple(history),
+                aspects=aspects.aspects,
+                yes_no=aspects.yes_no,
+                plan=plan,
             )
-            return PreparedTurn(prediction, ordered, decision, new_state, timings, request=request)
+            return PreparedTurn(prediction, ordered, decision, new_state, timings, request=request, aspects=aspects)
         if action is Action.CLARIFY:
             if decision.clarify_kind == "situation":
                 item = self.items[decision.item_ids[0]]
@@ -464,7 +497,51 @@ class DialogueEngine:
             state=prepared.state,
             timings_ms=timings,
             handoff_reason=prepared.decision.handoff_reason if answer.action is Action.HANDOFF else "",
+            aspects=prepared.aspects,
         )
+
+
+#: "What must I do after X" (刚生完孩子要办哪些事, 家里老人去世了要办什么手续): a life event,
+#: answered by its 一件事 bundle and the bundle's ordered member steps.
+LIFE_EVENT = re.compile(
+    r"(要|需要|得|该)(办|做|处理)(哪些|什么|啥)(事|手续|业务)?|(哪些|什么)(事|手续)(要|需要|得)办|"
+    r"有(哪些|什么)(事|手续)|一件事|what (\w+ )?(do|should|must) (i|we) (need to )?do|what needs to be done|"
+    r"which (services|procedures|formalities)"
+)
+
+
+def life_event_first(
+    text: str,
+    hits: Sequence[Hit],
+    items: Mapping[str, ServiceItem],
+    *,
+    mentioned: Sequence[str] = (),
+    within: int = 5,
+    close: float = 0.75,
+) -> list[Hit]:
+    """``hits`` with the 一件事 bundle first, for a life-event question (刚生完孩子要办哪些事).
+
+    A bundle of the top ``within`` qualifies when it scores at least ``close`` times the
+    top hit (a question about one service, 上幼儿园要办哪些手续, ranks that service far
+    above any bundle and keeps it first); of several, the best-scoring.  A message
+    naming a single service keeps it first.
+    """
+    hits = list(hits)
+    if not hits or not LIFE_EVENT.search(text.lower()):
+        return hits
+    named = [items[i] for i in mentioned if i in items]
+    if any(i.kind != "bundle" for i in named) and not any(i.kind == "bundle" for i in named):
+        return hits
+    top = max(hits[0].score, 1e-9)
+    bundles = [
+        h
+        for h in hits[:within]
+        if h.item_id in items and items[h.item_id].kind == "bundle" and h.score >= close * top
+    ]
+    if not bundles:
+        return hits
+    best = max(bundles, key=lambda h: h.score).item_id
+    return [h for h in hits if h.item_id == best] + [h for h in hits if h.item_id != best]
 
 
 def _front(hits: Sequence[Hit], first: Sequence[str]) -> tuple[Hit, ...]:

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from assistant.core.types import (
     CONSULT_INTENTS,
     Action,
+    AnswerPlan,
+    AnswerUnit,
     Answer,
     AnswerStream,
     Citation,
@@ -33,7 +35,9 @@ from assistant.core.types import (
     Material,
     Option,
     ServiceItem,
+    intent_aspect,
 )
+from assistant.generators.planning import AnswerPlanner
 
 #: Slot key under which the dialogue keeps the citizen's situation (情形) key.
 SITUATION_SLOT = "situation"
@@ -107,6 +111,65 @@ PERSON_OPTION = {
 }
 
 
+#: The direct answer's verdict, said only where the deciding unit says so.
+_VERDICT = {
+    "zh": {"yes": "可以。", "no": "不可以。", "need": "需要。", "no_need": "不需要。"},
+    "en": {"yes": "Yes. ", "no": "No. ", "need": "Yes. ", "no_need": "No. "},
+}
+_FIELD_HEAD = {
+    "zh": {
+        "conditions": "办理条件：",
+        "situations": "不同情形的条件：",
+        "process": "办理流程：",
+        "fees": "收费标准：",
+        "benefit": "待遇标准：",
+        "time_limit": "办理时限：",
+        "locations": "办理地点：",
+        "online": "线上办理渠道：",
+        "faqs": "常见问题：",
+        "summary": "",
+        "phone": "",
+    },
+    "en": {
+        "conditions": "Who qualifies:",
+        "situations": "Depending on your situation:",
+        "process": "Steps:",
+        "fees": "Fees: ",
+        "benefit": "What it pays: ",
+        "time_limit": "Time limit: ",
+        "locations": "Where to apply:",
+        "online": "Online:",
+        "faqs": "Common questions:",
+        "summary": "",
+        "phone": "",
+    },
+}
+_MORE_NOTE = {
+    "zh": {
+        "materials": "以上为主要材料，回复“查看全部材料”可看完整清单。",
+        "process": "以上为主要步骤，回复“查看全部流程”可看完整流程。",
+        "conditions": "以上为主要条件，回复“查看全部条件”可看完整条件。",
+        "_": "回复“查看全部”可看完整内容。",
+    },
+    "en": {
+        "materials": "These are the main materials; reply 'all materials' for the full list.",
+        "process": "These are the main steps; reply 'all steps' for every step.",
+        "conditions": "These are the main conditions; reply 'all conditions' for every one.",
+        "_": "Reply 'show all' for the full text.",
+    },
+}
+_MORE_OPTION = {
+    "materials": {"zh": Option(label="查看全部材料", value="查看全部材料"), "en": Option(label="All materials", value="all materials")},
+    "process": {"zh": Option(label="查看全部流程", value="查看全部流程"), "en": Option(label="All steps", value="all steps")},
+    "conditions": {"zh": Option(label="查看全部条件", value="查看全部条件"), "en": Option(label="All conditions", value="all conditions")},
+}
+
+
+def _intent_aspects(intent: str) -> tuple[str, ...]:
+    aspect = intent_aspect(intent)
+    return (aspect,) if aspect else ("overview",)
+
+
 @dataclass(frozen=True)
 class Section:
     """One field of an item rendered as text, with the citation it carries."""
@@ -147,8 +210,9 @@ def _materials_for(item: ServiceItem, situation: str) -> tuple[list[Material], d
 def _material_line(m: Material, lang: Lang) -> str:
     if lang == "en":
         count = f", {m.count} copies" if m.count > 1 else ""
-        note = f" — note: {m.note}" if m.note else ""
-        return f"{m.name} ({_FORM_EN[m.form]}{count}){note}"
+        note = f" — note: {m.note_en or m.note}" if m.note else ""
+        name = f"{m.name_en} ({m.name})" if m.name_en else m.name
+        return f"{name} ({_FORM_EN[m.form]}{count}){note}"
     count = f"{m.count}份" if m.count > 1 else ""
     note = f"（{m.note}）" if m.note else ""
     return f"{m.name}（{_FORM_ZH[m.form]}{count}）{note}"
@@ -172,6 +236,115 @@ class Composer:
 
     name = "composer"
 
+    def __init__(self, planner: AnswerPlanner | None = None) -> None:
+        self.planner = planner or AnswerPlanner()
+
+    # ------------------------------------------------------------------ from the answer plan
+
+    def planned_sections(
+        self, item: ServiceItem, plan: AnswerPlan, lang: Lang, *, situation: str = ""
+    ) -> list[Section]:
+        """The plan rendered as sections: the direct answer, each asked field, the support.
+
+        Bundles asked for an overview or the steps answer with their ordered member steps.
+        """
+        en = lang == "en"
+        out: list[Section] = []
+        direct = plan.by_role("direct")
+        if direct:
+            verdict = _VERDICT[lang].get(plan.verdict, "")
+            unit = direct[0].unit
+            text = self._unit_line(item, unit, lang)
+            if unit.field == "faqs":
+                text = (unit.text_en or unit.text) if en else unit.text
+            out.append(Section(unit.field, f"{verdict}{text}"))
+        if item.kind == "bundle" and set(plan.aspects) <= {"overview", "process"}:
+            if "overview" in plan.aspects:
+                summary = self._section(item, "summary", lang, situation, "consult.overview")
+                if summary:
+                    out.append(summary)
+            steps = self._section(item, "process", lang, situation, "consult.process")
+            if steps:
+                out.append(steps)
+            return out
+        groups: dict[str, list[AnswerUnit]] = {}
+        for p in plan.units:
+            if p.role == "asked":
+                groups.setdefault(p.unit.field, []).append(p.unit)
+        for field, units in groups.items():
+            if field == "materials" and not direct:
+                out.append(self._materials_section(item, units, lang, situation, more="materials" in plan.more))
+                continue
+            lines = [self._unit_line(item, u, lang) for u in units]
+            head = _FIELD_HEAD[lang].get(field, "")
+            if len(lines) == 1 or field in ("fees", "time_limit", "benefit", "summary", "phone", "online"):
+                body = ("" if en else "").join(lines) if field != "online" else "\n".join(f"- {x}" for x in lines)
+                text = f"{head}{body}" if field not in ("online",) else f"{head}\n{body}"
+            else:
+                text = f"{head}\n{_numbered(lines)}"
+            if field in plan.more:
+                text += "\n" + _MORE_NOTE[lang].get(field, _MORE_NOTE[lang]["_"])
+            out.append(Section(field, text))
+        support = plan.by_role("support")
+        if support:
+            lines = [self._unit_line(item, p.unit, lang) for p in support]
+            head = "Also relevant:" if en else "相关说明："
+            out.append(Section(support[0].unit.field, f"{head}\n" + "\n".join(f"- {x}" for x in lines)))
+            # cite each supporting field
+            for p in support[1:]:
+                out.append(Section(p.unit.field, ""))
+        out = [s for s in out if s.text or s.field]
+        if not any(s.text for s in out):
+            missing = {
+                "zh": "知识库中暂无该事项这方面的具体信息，请以官方渠道公布为准。",
+                "en": "The knowledge base has no details on this point for this service; please check the official channel.",
+            }[lang]
+            summary = self._section(item, "summary", lang, situation, "consult.overview")
+            out = [Section("summary", missing + ("\n" + summary.text if summary else ""))]
+        return [s for s in out if s.text] + [s for s in out if not s.text]
+
+    def _materials_section(
+        self, item: ServiceItem, units: Sequence[AnswerUnit], lang: Lang, situation: str, *, more: bool
+    ) -> Section:
+        """Materials from the plan: the common ones numbered, situation-specific ones by situation."""
+        en = lang == "en"
+        chosen = {u.index for u in units}
+        mats = [(i, m) for i, m in enumerate(item.materials) if i in chosen]
+        common = [m for _, m in mats if not m.situations]
+        by_sit: dict[str, list[Material]] = {}
+        for _, m in mats:
+            for key in m.situations:
+                if situation and key != situation:
+                    continue
+                by_sit.setdefault(key, []).append(m)
+        head = "Materials to bring:" if en else "所需材料："
+        parts = [f"{head}\n{_numbered([_material_line(m, lang) for m in common])}"] if common else []
+        for key, ms in by_sit.items():
+            label = _situation_label(item, key, lang)
+            sub = f"If {label}, also:" if en else f"如属“{label}”，还需："
+            parts.append(f"{sub}\n" + "\n".join(f"- {_material_line(m, lang)}" for m in ms))
+        text = "\n".join(parts) or head
+        if more:
+            text += "\n" + _MORE_NOTE[lang]["materials"]
+        return Section("materials", text)
+
+    def _unit_line(self, item: ServiceItem, unit: AnswerUnit, lang: Lang) -> str:
+        """One unit as a line in ``lang`` (English text with the Chinese official name kept)."""
+        en = lang == "en"
+        if unit.field == "materials" and unit.index < len(item.materials):
+            return _material_line(item.materials[unit.index], lang)
+        if unit.field == "faqs":
+            q = (unit.question_en or unit.question) if en else unit.question
+            a = (unit.text_en or unit.text) if en else unit.text
+            return f"{q} {a}" if en else f"{q}{a}"
+        if en:
+            return unit.text_en or f"(Chinese official text) {unit.text}"
+        return unit.text
+
+    def _plan_intro(self, item: ServiceItem, lang: Lang) -> str:
+        label = item_label(item, lang)
+        return f"About {label}:" if lang == "en" else f"关于{label}："
+
     # ------------------------------------------------------------------ Generator protocol
 
     def generate(self, request: GenerationRequest) -> Answer:
@@ -188,14 +361,25 @@ class Composer:
         situation = request.state.slots.get(SITUATION_SLOT, "") if request.state else ""
         if request.intent == "complaint":
             return self._complaint(request.items, lang)
-        sections = self.sections(item, request.intent, lang, situation=situation)
-        intro = self._intro(item, request.intent, lang)
-        body = "\n\n".join(s.text for s in sections)
+        plan = request.plan or self.planner.plan(
+            item,
+            request.question,
+            request.aspects or _intent_aspects(request.intent),
+            yes_no=request.yes_no,
+            lang=lang,
+            situation=situation,
+        )
+        sections = self.planned_sections(item, plan, lang, situation=situation)
+        intro = self._plan_intro(item, lang)
+        body = "\n\n".join(s.text for s in sections if s.text)
         text = f"{intro}\n{body}\n\n{self.closing_line(item, lang)}"
         citations = tuple(
             dict.fromkeys(Citation(item.id, item.name, s.field, item.updated) for s in sections)
         )
-        return Answer(text=text, action=Action.ANSWER, lang=lang, citations=citations, generator=self.name)
+        options = tuple(_MORE_OPTION[field][lang] for field in plan.more if field in _MORE_OPTION)
+        return Answer(
+            text=text, action=Action.ANSWER, lang=lang, citations=citations, options=options, generator=self.name
+        )
 
     def stream(self, request: GenerationRequest) -> AnswerStream:
         """The same answer as ``generate``, one paragraph at a time (never a fallback)."""

@@ -237,11 +237,18 @@ SYSTEM_PROMPT = {
 
 
 def build_prompt(request: GenerationRequest, composer: Composer) -> tuple[str, str, str]:
-    """(system, user message, context) for ``request``: the cited fields and the masked question only."""
+    """(system, user message, context) for ``request``: the planned units and the masked question only.
+
+    With an answer plan the context is just its units (the direct answer first), so the
+    prompt is short and the model sees nothing the plan did not choose.
+    """
     lang = request.lang
     item = request.items[0]
     situation = request.state.slots.get("situation", "") if request.state else ""
-    sections = composer.sections(item, request.intent, lang, situation=situation)
+    if request.plan is not None and request.plan.item_id == item.id:
+        sections = [s for s in composer.planned_sections(item, request.plan, lang, situation=situation) if s.text]
+    else:
+        sections = composer.sections(item, request.intent, lang, situation=situation)
     head = f"事项：{item.name}" if lang == "zh" else f"Service: {item.name_en or item.name} ({item.name})"
     context = head + "\n" + "\n".join(s.text for s in sections)
     question = mask_pii(request.question)

@@ -1,0 +1,359 @@
+"""Answer planning: split an item into answer units, score them against the question, order them.
+
+Every item becomes units (each condition, material, step, fee line, time-limit
+line, location, online channel, situation condition, benefit line and FAQ
+pair).  The plan keeps the units that answer the asked aspects, scored against
+the question's own words (character bigrams weighted by how rare they are
+within the item, so 反悔 and 撤回 count and 办理 does not), and an FAQ whose
+question is close to the citizen's (question-to-question similarity).  It is
+written in this order: the direct answer (the unit that decides; a verdict such
+as 可以 / 不需要 only where that unit itself says so), then what else was asked,
+then the supporting detail.  Every generator writes from the plan: the composer
+deterministically, the LLM generators with only these units as context.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.core.text import normalize
+from assistant.core.types import (
+    ASPECT_FIELDS,
+    AnswerPlan,
+    AnswerUnit,
+    Embedder,
+    Lang,
+    PlannedUnit,
+    ServiceItem,
+)
+
+#: Aspect of each unit field (the inverse of ASPECT_FIELDS, first aspect wins).
+FIELD_ASPECT: dict[str, str] = {}
+for _aspect, _fields in ASPECT_FIELDS.items():
+    for _f in _fields:
+        FIELD_ASPECT.setdefault(_f, _aspect)
+FIELD_ASPECT["summary"] = "overview"
+FIELD_ASPECT["faqs"] = ""
+
+#: Question words carry the aspect, not the topic: they do not count as overlap.
+_FUNCTION = re.compile(
+    r"多少钱|多少|多久|多长时间|怎么办|怎么|如何|怎样|能不能|可不可以|可以|需不需要|需要|要不要|"
+    r"是不是|是否|有没有|什么|哪些|哪里|在哪|吗|呢|吧|啊|的|了|我|你|您|要|想|请问|一下|办理|申请|上海"
+)
+#: "the whole list" (查看全部材料, all materials): no short list.
+_FULL = re.compile(r"全部|所有|完整|全部的|\ball\b|full list|every")
+_PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
+_SENTENCE = re.compile(r"(?<=[。；;！!？?])")
+
+#: How sure a yes/no unit must be before its verdict is said (share of its words met).
+_NEGATIVE = re.compile(r"(不可以|不能|不得|不予|不允许|不支持|不受理|禁止|无法|不可)")
+_NO_NEED = re.compile(r"(不需要|无需|不用|不必|免于|免交|免予|无须|不再需要|不收费|免费)")
+_POSITIVE = re.compile(r"(可以|可|允许|能够|支持|可向|可申请|可办理)")
+_NEED = re.compile(r"(需要|须|应当|必须|应)")
+
+
+_normal = normalize
+
+
+def _bigrams(text: str) -> list[str]:
+    """Character bigrams of the content words of ``text`` (Latin words whole)."""
+    t = _FUNCTION.sub(" ", _normal(text))
+    grams: list[str] = []
+    for piece in _PUNCT.split(t):
+        if not piece:
+            continue
+        if piece.isascii():
+            if len(piece) > 2:
+                grams.append(piece)
+            continue
+        grams.extend(piece[i : i + 2] for i in range(len(piece) - 1))
+    return grams
+
+
+def _split_lines(text: str) -> list[str]:
+    """A fee or time-limit text as its sentences (each one unit)."""
+    return [s.strip() for s in _SENTENCE.split(text) if s.strip()]
+
+
+def item_units(item: ServiceItem) -> tuple[AnswerUnit, ...]:
+    """Every answer unit of ``item``, in the item's own order."""
+    units: list[AnswerUnit] = []
+
+    def add(field: str, index: int, text: str, en: str = "", **kw: str) -> None:
+        if text.strip():
+            units.append(AnswerUnit(item.id, field, index, FIELD_ASPECT.get(field, ""), text.strip(), en.strip(), **kw))
+
+    add("summary", 0, item.summary, item.summary_en)
+    for i, c in enumerate(item.conditions):
+        add("conditions", i, c, item.conditions_en[i] if i < len(item.conditions_en) else "")
+    for si, s in enumerate(item.situations):
+        for i, c in enumerate(s.conditions):
+            label_en = s.label_en or s.label
+            en = s.conditions_en[i] if i < len(s.conditions_en) else ""
+            add("situations", si * 100 + i, f"{s.label}：{c}", f"{label_en}: {en}" if en else "", situation=s.key)
+    for i, m in enumerate(item.materials):
+        add("materials", i, m.name, m.name_en, situation=",".join(m.situations))
+    for i, st in enumerate(item.process):
+        zh = f"{st.title}：{st.detail}" if st.detail else st.title
+        en = f"{st.title_en}: {st.detail_en}" if st.detail_en else st.title_en
+        add("process", i, zh, en)
+    zh_fees, en_fees = _split_lines(item.fees), _split_lines(item.fees_en)
+    for i, line in enumerate(zh_fees):
+        add("fees", i, line, en_fees[i] if len(en_fees) == len(zh_fees) else (item.fees_en if i == 0 else ""))
+    zh_time, en_time = _split_lines(item.time_limit), _split_lines(item.time_limit_en)
+    for i, line in enumerate(zh_time):
+        add("time_limit", i, line, en_time[i] if len(en_time) == len(zh_time) else (item.time_limit_en if i == 0 else ""))
+    if item.benefit is not None:
+        add("benefit", 0, item.benefit.amount, item.benefit.amount_en)
+    for i, loc in enumerate(item.locations):
+        zh = "；".join(x for x in (loc.name, loc.address, loc.hours, loc.note) if x)
+        en = "; ".join(x for x in (loc.name_en, loc.address_en, loc.hours_en, loc.note_en) if x)
+        add("locations", i, zh, en)
+    if item.phone:
+        add("phone", 0, f"咨询电话：{item.phone}", f"Enquiries: {item.phone}")
+    ch = item.online
+    if ch.available:
+        zh = "；".join(x for x in (ch.web, ch.app, ch.note) if x)
+        en = "; ".join(x for x in (ch.web_en, ch.app_en, ch.note_en) if x)
+        add("online", 0, zh, en)
+    else:
+        add("online", 0, "该事项暂不支持网上办理" + (f"：{ch.note}" if ch.note else ""),
+            "Not available online" + (f": {ch.note_en}" if ch.note_en else ""))
+    for i, f in enumerate(item.faqs):
+        if f.lang == "en":
+            add("faqs", i, f.answer, f.answer, question=f.question, question_en=f.question)
+        else:
+            add("faqs", i, f.answer, f.answer_en, question=f.question, question_en=f.question_en)
+    return tuple(units)
+
+
+@dataclass(frozen=True)
+class PlannerSettings:
+    """How much a short answer holds and how close an FAQ must be to answer directly."""
+
+    #: an FAQ whose question is at least this similar (Dice over content bigrams) answers directly.
+    faq_direct: float = 0.5
+    #: a unit must meet at least this share of the question's content weight to decide a yes/no.
+    decide_share: float = 0.3
+    #: list fields (materials, steps, conditions) show at most this many units at first.
+    list_units: int = 8
+    #: supporting units after the asked ones.
+    support_units: int = 2
+    #: weight of the dense similarity (question vs unit, cosine above ``dense_floor``,
+    #: rescaled to 0–1) added to the lexical share; 0 turns the dense part off.
+    dense_weight: float = 0.5
+    dense_floor: float = 0.8
+
+
+class AnswerPlanner:
+    """Builds the AnswerPlan of one item for one question (pure, deterministic)."""
+
+    def __init__(self, settings: PlannerSettings | None = None, *, embedder: Embedder | None = None) -> None:
+        self.settings = settings or PlannerSettings()
+        self.embedder = embedder if self.settings.dense_weight > 0 else None
+        self._cache: dict[tuple[str, str], tuple[AnswerUnit, ...]] = {}
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def load(self, items: Iterable[ServiceItem]) -> None:
+        """Embed every unit of ``items`` once (the embedder's disk cache keeps them), at start-up.
+
+        Idempotent; without an embedder the planner scores lexically only.
+        """
+        if self.embedder is None:
+            return
+        todo = [item for item in items if item.id not in self._vectors]
+        texts: list[str] = []
+        spans: list[tuple[str, int, int]] = []
+        for item in todo:
+            units = self.units(item)
+            spans.append((item.id, len(texts), len(texts) + len(units)))
+            texts.extend(u.question or u.text for u in units)
+        if not texts:
+            return
+        vectors = np.asarray(self.embedder.embed_passages(texts), dtype=np.float32)
+        for item_id, start, end in spans:
+            self._vectors[item_id] = vectors[start:end]
+
+    def _dense(self, item: ServiceItem, question: str, n_units: int) -> np.ndarray | None:
+        """Cosine of the question with each unit of ``item`` (None when not loaded)."""
+        vectors = self._vectors.get(item.id)
+        if self.embedder is None or vectors is None or len(vectors) != n_units:
+            return None
+        # the normal form is what the classifier and the retriever embedded: a cache hit
+        query = np.asarray(self.embedder.embed_queries([normalize(question)]), dtype=np.float32)[0]
+        return vectors @ query
+
+    def units(self, item: ServiceItem) -> tuple[AnswerUnit, ...]:
+        """The item's units, cached by id and updated date."""
+        key = (item.id, f"{item.updated}{hash(item)}")
+        if key not in self._cache:
+            self._cache[key] = item_units(item)
+        return self._cache[key]
+
+    def plan(
+        self,
+        item: ServiceItem,
+        question: str,
+        aspects: Sequence[str],
+        *,
+        yes_no: bool = False,
+        lang: Lang = "zh",
+        situation: str = "",
+    ) -> AnswerPlan:
+        """The plan answering ``aspects`` of ``question`` from ``item``."""
+        all_units = self.units(item)
+        units = [u for u in all_units if _fits_situation(u, situation)]
+        asked = list(dict.fromkeys(a for a in aspects if a)) or ["overview"]
+        asked = [_resolve_money(a, item) for a in asked]
+        asked = list(dict.fromkeys(asked))
+        scores = _scores(question, units, lang)
+        dense = self._dense(item, question, len(all_units))
+        if dense is not None:
+            floor, w = self.settings.dense_floor, self.settings.dense_weight
+            position = {id(u): i for i, u in enumerate(all_units)}
+            for u in units:
+                cos = float(dense[position[id(u)]])
+                scores[id(u)] += w * max(0.0, (cos - floor) / (1.0 - floor))
+        faq_sim = {
+            id(u): _dice(question, u.question_en if lang == "en" and u.question_en else u.question)
+            for u in units
+            if u.field == "faqs"
+        }
+        planned: list[PlannedUnit] = []
+        used: set[int] = set()
+        full = bool(_FULL.search(_normal(question)))
+
+        def take(u: AnswerUnit, score: float, role: str) -> None:
+            if id(u) not in used:
+                used.add(id(u))
+                planned.append(PlannedUnit(u, round(score, 4), role))
+
+        # 1. the direct answer: an FAQ asked almost word for word, else (yes/no or a
+        #    question with a topic of its own) the unit that meets the question best
+        best_faq = max((u for u in units if u.field == "faqs"), key=lambda u: faq_sim[id(u)], default=None)
+        verdict = ""
+        if best_faq is not None and faq_sim[id(best_faq)] >= self.settings.faq_direct:
+            take(best_faq, faq_sim[id(best_faq)], "direct")
+        else:
+            candidates = [u for u in units if u.field not in ("summary", "phone")]
+            best = max(candidates, key=lambda u: scores[id(u)], default=None)
+            if best is not None and scores[id(best)] >= self.settings.decide_share:
+                if yes_no or best.aspect not in asked:
+                    take(best, scores[id(best)], "direct")
+        direct = [p for p in planned if p.role == "direct"]
+        if yes_no and direct:
+            verdict = _verdict(direct[0].unit.text, question)
+
+        # 2. what was asked: each aspect's units, the most relevant first for long lists
+        more: list[str] = []
+        for aspect in asked:
+            fields = ASPECT_FIELDS.get(aspect, ())
+            if aspect == "overview":
+                fields = ("summary",)
+            for field in fields:
+                group = [u for u in units if u.field == field]
+                if not group:
+                    continue
+                limit = len(group) if full or field in ("fees", "time_limit", "benefit", "online", "summary", "phone") else self.settings.list_units
+                if len(group) > limit:
+                    more.append(field)
+                    keep = sorted(group, key=lambda u: -scores[id(u)])[:limit]
+                    group = [u for u in group if u in keep]
+                for u in group:
+                    take(u, scores[id(u)], "asked")
+        # 3. supporting detail: the best-scoring other units (an overview also shows the
+        #    main conditions and steps)
+        if asked == ["overview"]:
+            for field in ("conditions", "process"):
+                group = [u for u in units if u.field == field][:3]
+                for u in group:
+                    take(u, scores[id(u)], "support")
+                if len([u for u in units if u.field == field]) > 3:
+                    more.append(field)
+        rest = sorted(
+            (u for u in units if id(u) not in used and u.field not in ("summary", "phone") and scores[id(u)] >= self.settings.decide_share),
+            key=lambda u: -scores[id(u)],
+        )
+        for u in rest[: self.settings.support_units]:
+            take(u, scores[id(u)], "support")
+        return AnswerPlan(
+            item_id=item.id,
+            aspects=tuple(asked),
+            yes_no=yes_no,
+            units=tuple(planned),
+            verdict=verdict,
+            more=tuple(dict.fromkeys(more)),
+        )
+
+
+def _resolve_money(aspect: str, item: ServiceItem) -> str:
+    """``fee`` on an item that pays a benefit and costs nothing asks the benefit, and back."""
+    if aspect == "benefit" and item.benefit is None:
+        return "fee"
+    if aspect == "fee" and item.benefit is not None and re.search(r"不收费|免费|无", item.fees or "不收费"):
+        return "benefit"
+    return aspect
+
+
+def _fits_situation(unit: AnswerUnit, situation: str) -> bool:
+    if not situation or not unit.situation:
+        return True
+    return situation in unit.situation.split(",")
+
+
+def _scores(question: str, units: Sequence[AnswerUnit], lang: Lang) -> dict[int, float]:
+    """Each unit's share of the question's content bigrams it contains, idf-weighted in the item."""
+    q = Counter(_bigrams(question))
+    if not q:
+        return {id(u): 0.0 for u in units}
+    docs = [set(_bigrams(_unit_text(u, lang))) for u in units]
+    n = len(docs) or 1
+    df = Counter(g for d in docs for g in d)
+    weight = {g: math.log(1 + n / (1 + df[g])) for g in q}
+    total = sum(weight.values()) or 1.0
+    return {id(u): sum(weight[g] for g in q if g in d) / total for u, d in zip(units, docs)}
+
+
+def _unit_text(u: AnswerUnit, lang: Lang) -> str:
+    parts = [u.question, u.text]
+    if lang == "en":
+        parts += [u.question_en, u.text_en]
+    return " ".join(p for p in parts if p)
+
+
+def _dice(a: str, b: str) -> float:
+    x, y = Counter(_bigrams(a)), Counter(_bigrams(b))
+    if not x or not y:
+        return 0.0
+    inter = sum((x & y).values())
+    return 2 * inter / (sum(x.values()) + sum(y.values()))
+
+
+def _verdict(text: str, question: str) -> str:
+    """``yes``/``no`` from the deciding unit's own words, ``""`` when it says neither."""
+    head = text[:40]
+    asks_need = bool(re.search(r"(需要|要不要|需不需要|用不用|得不得|必须|要带|带不带|得带|要.+吗|do i need|need to|have to|must i)", _normal(question)))
+    if asks_need:
+        if _NO_NEED.search(head):
+            return "no_need"
+        if _NEED.search(head):
+            return "need"
+        return ""
+    if _NEGATIVE.search(head):
+        return "no"
+    if _POSITIVE.search(head):
+        return "yes"
+    return ""
+
+
+def plan_text_units(plan: AnswerPlan) -> Iterable[AnswerUnit]:
+    """The plan's units in the order an answer states them."""
+    for role in ("direct", "asked", "support"):
+        for p in plan.by_role(role):
+            yield p.unit

@@ -1,0 +1,154 @@
+"""Which consult aspects a message asks, several at once, and whether it asks yes or no.
+
+A single intent label cannot describe 护照丢了补办要多少钱，多久能拿到 (fee and time
+limit) or 驾照快到期了能不能提前换 (a yes/no question about timing).  This module
+reads the question words themselves: each aspect has cue patterns, Chinese and
+English, written from how people ask (not fitted to a benchmark), and the
+aspects come out in the order the message asks them.  When no cue is found the
+classifier's primary intent names the aspect, so every consult turn has one.
+
+The cues are deliberately about question words (多少钱, 多久, 在哪, 带什么), not
+topics: they carry over to items and phrasings the lists never saw.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from assistant.core.text import normalize
+from assistant.core.types import ASPECTS, AspectPrediction, intent_aspect
+
+#: Cue patterns per aspect.  Order inside a pattern does not matter; the aspect's
+#: position in the message is its first match.
+_CUES: Mapping[str, tuple[str, ...]] = {
+    "benefit": (
+        r"(能|可以|可)?(拿|领|发|补|给|报|赔)(到)?(多少|几)",
+        r"(补贴|津贴|补助|保险金|养老金|低保|救助金|抚恤金)(是|有)?(多少|几|标准|金额)",
+        r"(每月|每个月|一个月|每年|一次性)(能|可以)?(拿|领|发|补)",
+        r"报销(比例|多少|几成)",
+        r"(金额|待遇标准|发放标准|补贴标准)",
+        r"how much (do|will|can|would) (i|we|you|they|my \w+) (get|receive|be paid)",
+        r"\b(amount|allowance|benefit|subsidy|pension|payment)s?\b.*\bhow much\b",
+        r"\bhow much\b.*\b(allowance|benefit|subsidy|pension|reimburse\w*)\b",
+    ),
+    "fee": (
+        r"多少钱",
+        r"(费用|收费|工本费|手续费|花费|价格)",
+        r"(要|需要|得)?(交|付|花)(多少|钱)",
+        r"(免费|收不收|要不要钱|要钱|贵不贵)",
+        r"\b(cost|costs|fee|fees|charge|charges|price|free)\b",
+        r"how much (is|does|will) (it|this|that)",
+    ),
+    "time_limit": (
+        r"(多久|多长时间|多少天|几天|几个工作日|几个月|多少个工作日)",
+        r"(时限|期限|截止|有效期|到期|过期|提前|逾期|时效|办结|时间)",
+        r"什么时候(能|可以|才)?(拿|领|办好|出来|到账|下来|办)",
+        r"\bhow (long|soon)\b",
+        r"\b(deadline|expire\w*|validity|valid for|in advance|early|when can)\b",
+        r"\b(days|weeks|months)\b",
+    ),
+    "materials": (
+        r"(材料|资料|证件|证明材料|复印件|原件|照片)",
+        r"(带|准备|提交|提供|交)(什么|哪些|啥)",
+        r"需要(什么|哪些|啥)(东西|证|材料)?",
+        r"\b(documents?|materials?|papers?|paperwork|bring|prepare|submit)\b",
+    ),
+    "conditions": (
+        r"(条件|资格|符合|要求|门槛|限制|标准)",
+        r"(谁|哪些人|什么人)(可以|能)",
+        r"(能|可以)(不能|不可以)?(申请|办|领|享受|参加|落户|上)",
+        r"(够不够|满足|够格|年龄|满\d+年)",
+        r"\b(eligib\w*|qualif\w*|requirements?|who can|allowed|entitled)\b",
+    ),
+    "process": (
+        r"(流程|步骤|程序|手续|办理方式)",
+        r"(怎么|如何|怎样|咋)(办|弄|申请|操作|处理|补|换|领|提取|转|注册|登记|预约|做|搞)?",
+        r"\bhow (do|can|to|should)\b",
+        r"\b(steps?|procedure|process|apply)\b",
+    ),
+    "location": (
+        r"(在哪|哪里|哪儿|去哪|什么地方|地址|地点|窗口|网点|哪个部门|电话)",
+        r"\b(where|address|office|window|location|phone number)\b",
+    ),
+    "online": (
+        r"(网上|线上|在线|网办|手机上|小程序|随申办|一网通办|不用跑|足不出户)",
+        r"\b(online|website|web|internet|app|suishenban|yiwangtongban)\b",
+    ),
+    "overview": (
+        r"(是什么|什么是|介绍一下|了解一下|是干什么|有什么用)",
+        r"\bwhat is\b",
+    ),
+}
+_COMPILED = {a: tuple(re.compile(p) for p in ps) for a, ps in _CUES.items()}
+
+#: Cues that make a "process" match only a question word, not the topic (怎么 in
+#: 怎么收费 asks the fee, 怎么提前 the timing): process counts when no other aspect does.
+_WEAK = frozenset({"process", "conditions"})
+
+_YES_NO_ZH = re.compile(
+    r"(能不能|可不可以|可以不|是不是|是否|要不要|需不需要|需要不|有没有|用不用|会不会|行不行|能否|可否|允不允许|算不算|收不收|给不给)"
+)
+_QUESTION_PARTICLE = re.compile(r"(吗|嘛|么)\s*[?？。!！]*\s*$|(吗|嘛)[,，?？]")
+_WH_ZH = re.compile(r"(多少|多久|哪|什么|怎么|如何|怎样|几|谁|为什么|啥)")
+_YES_NO_EN = re.compile(
+    r"^\s*(can|could|may|is|are|do|does|did|will|would|should|must|am|have|has|shall)\b", re.IGNORECASE
+)
+_WH_EN = re.compile(r"^\s*(what|when|where|which|who|why|how)\b", re.IGNORECASE)
+
+
+#: Cues are written against the one normal form (simplified, half-width, lower case,
+#: numerals as digits), so 費用 and ＦＥＥ meet them too.
+_normal = normalize
+
+
+def is_yes_no(text: str) -> bool:
+    """True when the message asks yes or no (能不能…, 是否…, …吗 without a wh-word, Can I …?)."""
+    t = _normal(text)
+    if _YES_NO_ZH.search(t):
+        return True
+    if _QUESTION_PARTICLE.search(t) and not _WH_ZH.search(t.replace("什么时候", "")):
+        return True
+    return bool(_YES_NO_EN.search(t)) and not _WH_EN.search(t)
+
+
+def asked_aspects(text: str) -> list[str]:
+    """The aspects whose cues occur in ``text``, in the order the message asks them."""
+    t = _normal(text)
+    first: dict[str, int] = {}
+    for aspect, patterns in _COMPILED.items():
+        positions = [m.start() for p in patterns for m in [p.search(t)] if m]
+        if positions:
+            first[aspect] = min(positions)
+    if "benefit" in first and "fee" in first:
+        # 能领多少钱: the money is what the benefit pays, not a fee
+        del first["fee"]
+    strong = {a: p for a, p in first.items() if a not in _WEAK and a != "overview"}
+    if strong:
+        # "how" and "can I" words are also how people ask for a fee or a time (怎么收费,
+        # 能不能提前): they count only with a topic of their own (怎么办理 + 要多少钱).
+        for weak in _WEAK:
+            if weak in first and _weak_stands_alone(t, weak, strong):
+                strong[weak] = first[weak]
+        first = strong
+    elif len(first) > 1:
+        first.pop("overview", None)
+    return sorted(first, key=lambda a: (first[a], ASPECTS.index(a)))
+
+
+def _weak_stands_alone(text: str, aspect: str, strong: Mapping[str, int]) -> bool:
+    """A process/conditions cue that is its own clause, not the lead-in of a strong aspect."""
+    own = {
+        "process": re.compile(r"(流程|步骤|程序|怎么(办理|申请|操作|办)|如何(办理|申请)|\bsteps?\b|\bprocedure\b|how (do|can) i apply)"),
+        "conditions": re.compile(r"(条件|资格|符合|门槛|谁可以|哪些人|\beligib\w*|\bqualif\w*|\brequirements?\b)"),
+    }[aspect]
+    return bool(own.search(text))
+
+
+def predict_aspects(text: str, intent: str = "") -> AspectPrediction:
+    """The aspects ``text`` asks (its cues, else the primary ``intent``'s aspect) and yes/no."""
+    aspects = asked_aspects(text)
+    if not aspects:
+        primary = intent_aspect(intent)
+        aspects = [primary] if primary else []
+    return AspectPrediction(aspects=tuple(aspects), yes_no=is_yes_no(text))

@@ -1,0 +1,151 @@
+"""Aspects (several per message, yes/no) and answer planning (the deciding unit first)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from assistant.core.types import FAQ, Benefit, Material, ServiceItem, Step
+from assistant.generators.composer import Composer
+from assistant.generators.planning import AnswerPlanner, item_units
+from assistant.core.types import Action, GenerationRequest
+from intents.aspects import asked_aspects, is_yes_no, predict_aspects
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("护照丢了补办要多少钱，多久能拿到", ["fee", "time_limit"]),
+        ("办居住证要带什么材料", ["materials"]),
+        ("生育津贴能拿多少", ["benefit"]),
+        ("那要多少钱", ["fee"]),
+        ("在哪里办，网上能办吗", ["location", "online"]),
+        ("How long does it take and what does it cost?", ["time_limit", "fee"]),
+        ("Where do I apply?", ["location"]),
+        ("居住证是什么", ["overview"]),
+    ],
+)
+def test_aspects_in_the_order_asked(text: str, expected: list[str]) -> None:
+    assert asked_aspects(text) == expected
+
+
+def test_no_cue_falls_back_to_the_primary_intent() -> None:
+    assert predict_aspects("公积金", "consult.materials").aspects == ("materials",)
+    assert predict_aspects("你好", "greeting").aspects == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "yes_no"),
+    [
+        ("驾照快到期了能不能提前换", True),
+        ("离婚冷静期里能不能反悔", True),
+        ("外地户口可以办吗？", True),
+        ("Can I renew my licence early?", True),
+        ("要带什么材料吗", False),
+        ("多久能拿到", False),
+        ("How long does it take?", False),
+    ],
+)
+def test_yes_no(text: str, yes_no: bool) -> None:
+    assert is_yes_no(text) is yes_no
+
+
+def _item(**kw: object) -> ServiceItem:
+    base = dict(
+        id="divorce",
+        kind="item",
+        name="离婚登记",
+        domain="婚育",
+        department="民政局",
+        summary="双方自愿离婚的，到婚姻登记机关申请离婚登记。",
+        updated=date(2026, 12, 1),
+        status="published",
+        conditions=("双方自愿离婚", "已签订书面离婚协议"),
+        conditions_en=("Both agree to divorce", "A written divorce agreement is signed"),
+        materials=(Material("居民身份证", name_en="Resident ID card"), Material("结婚证", name_en="Marriage certificate")),
+        process=(
+            Step("申请", "双方到场提交申请"),
+            Step("冷静期", "自收到申请之日起30日内，任何一方不愿离婚的，可向登记机关撤回申请。"),
+            Step("领证", "期满后30日内双方到场领取离婚证"),
+        ),
+        fees="不收费。",
+        fees_en="Free of charge.",
+        time_limit="冷静期满后当场办结。",
+        faqs=(FAQ("离婚要带户口簿吗？", "不需要，带身份证和结婚证即可。", question_en="Do I need the hukou booklet?", answer_en="No, your ID card and marriage certificate are enough."),),
+    )
+    base.update(kw)
+    return ServiceItem(**base)  # type: ignore[arg-type]
+
+
+def test_every_field_becomes_units() -> None:
+    fields = [u.field for u in item_units(_item())]
+    assert fields.count("conditions") == 2 and fields.count("materials") == 2 and fields.count("process") == 3
+    assert {"fees", "time_limit", "faqs", "summary"} <= set(fields)
+
+
+def test_the_deciding_unit_comes_first_with_its_own_verdict() -> None:
+    plan = AnswerPlanner().plan(_item(), "离婚冷静期里能不能反悔撤回", ["conditions"], yes_no=True)
+    direct = plan.by_role("direct")
+    assert direct and direct[0].unit.field == "process" and "撤回" in direct[0].unit.text
+    assert plan.verdict == "yes"
+    text = Composer().generate(
+        GenerationRequest("离婚冷静期里能不能反悔撤回", "consult.conditions", "zh", (_item(),), Action.ANSWER, plan=plan)
+    ).text
+    assert text.index("撤回申请") < 150 and "可以。" in text[:30]
+
+
+def test_a_faq_asked_almost_word_for_word_answers_directly() -> None:
+    plan = AnswerPlanner().plan(_item(), "离婚要带户口簿吗", ["materials"], yes_no=True)
+    assert plan.by_role("direct")[0].unit.field == "faqs"
+    assert plan.verdict == "no_need"
+
+
+def test_two_aspects_answer_both_and_a_benefit_is_not_a_fee() -> None:
+    item = _item(benefit=Benefit(amount="每月发放500元（2024年起）", amount_en="500 yuan a month (since 2024)", source="某办法"))
+    plan = AnswerPlanner().plan(item, "要多少钱，多久办好", ["fee", "time_limit"])
+    assert [u.unit.field for u in plan.by_role("asked")] == ["benefit", "time_limit"]
+    en = Composer().generate(GenerationRequest("how much do I get", "consult.fee", "en", (item,), Action.ANSWER, aspects=("benefit",)))
+    assert "500 yuan a month" in en.text and "(Chinese official text)" not in en.text.split("Official channel")[0]
+
+
+def test_long_lists_are_short_first_with_the_rest_one_message_away() -> None:
+    mats = tuple(Material(f"材料{i}", name_en=f"Doc {i}") for i in range(12))
+    item = _item(materials=mats)
+    short = AnswerPlanner().plan(item, "要带什么材料", ["materials"])
+    assert len(short.by_role("asked")) == 8 and short.more == ("materials",)
+    answer = Composer().generate(GenerationRequest("要带什么材料", "consult.materials", "zh", (item,), Action.ANSWER, aspects=("materials",)))
+    assert any(o.value == "查看全部材料" for o in answer.options)
+    full = AnswerPlanner().plan(item, "查看全部材料", ["materials"])
+    assert len(full.by_role("asked")) == 12 and not full.more
+
+
+def test_a_life_event_question_puts_the_bundle_first_and_a_member_question_does_not() -> None:
+    from assistant.core.types import Hit
+    from assistant.dialogue.engine import life_event_first
+
+    member = _item(id="birth-cert", name="出生医学证明")
+    bundle = _item(id="onething-birth", name="出生一件事", kind="bundle")
+    items = {"birth-cert": member, "onething-birth": bundle}
+    hits = [Hit("birth-cert", 1.0), Hit("onething-birth", 0.9)]
+    assert [h.item_id for h in life_event_first("刚生完孩子要办哪些事", hits, items)] == ["onething-birth", "birth-cert"]
+    assert [h.item_id for h in life_event_first("出生医学证明怎么办", hits, items)] == ["birth-cert", "onething-birth"]
+    assert [h.item_id for h in life_event_first("What do I need to do after my baby is born?", hits, items)][0] == "onething-birth"
+    assert life_event_first("We just had a baby. What paperwork do we need to do?", hits, items)[0].item_id == "onething-birth"
+    # a message naming one service keeps it first, life-event words or not
+    named = life_event_first("出生医学证明要办哪些手续", hits, items, mentioned=("birth-cert",))
+    assert named[0].item_id == "birth-cert"
+
+
+def test_of_two_bundles_the_better_wins_and_a_far_bundle_stays_behind() -> None:
+    from assistant.core.types import Hit
+    from assistant.dialogue.engine import life_event_first
+
+    member = _item(id="birth-cert", name="出生医学证明")
+    birth = _item(id="onething-birth", name="出生一件事", kind="bundle", process=(Step("出生医学证明", item="birth-cert"),))
+    marriage = _item(id="onething-marriage", name="婚育一件事", kind="bundle", process=(Step("结婚登记", item="x"),))
+    items = {i.id: i for i in (member, birth, marriage)}
+    hits = [Hit("birth-cert", 0.99), Hit("onething-marriage", 0.8), Hit("onething-birth", 0.9)]
+    assert life_event_first("刚生完孩子要办哪些事", hits, items)[0].item_id == "onething-birth"
+    far = [Hit("birth-cert", 1.0), Hit("onething-birth", 0.42)]
+    assert life_event_first("出生证要办哪些手续", far, items)[0].item_id == "birth-cert"
