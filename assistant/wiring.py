@@ -330,7 +330,7 @@ def build_dialogue(settings: Settings, stages: Stages, *, load: bool = True) -> 
     from assistant.dialogue.engine import DialogueEngine
     from assistant.generators.planning import AnswerPlanner
 
-    planner = AnswerPlanner(embedder=stages.embedder)
+    planner = AnswerPlanner(settings.answers, embedder=stages.embedder)
     if load:
         load_stages(stages)
         # the answer units' vectors, through the embedding cache (a second start embeds nothing)

@@ -120,6 +120,26 @@ class GeneratorSettings(_Section):
     n_threads: int = Field(0, ge=0)
 
 
+class AnswerSettings(_Section):
+    """How an answer is planned from an item's units (``assistant.generators.planning``)."""
+
+    #: an FAQ whose question is at least this similar to the citizen's (Dice over content
+    #: bigrams) is the direct answer.
+    faq_direct: float = Field(0.5, ge=0.0, le=1.0)
+    #: a unit must reach this score (share of the question's content weight it meets, plus
+    #: the dense part) to decide a yes/no question or to be said as support.
+    decide_share: float = Field(0.3, ge=0.0)
+    #: list fields (materials, steps, conditions) show at most this many units at first;
+    #: the rest is one message away (查看全部材料).
+    list_units: int = Field(8, ge=1)
+    #: supporting units after the asked ones.
+    support_units: int = Field(2, ge=0)
+    #: weight of the question's cosine with a unit (above ``dense_floor``, rescaled to
+    #: 0–1) added to the lexical score; 0 turns the dense part off (no unit is embedded).
+    dense_weight: float = Field(0.5, ge=0.0)
+    dense_floor: float = Field(0.8, ge=0.0, lt=1.0)
+
+
 class DatabaseSettings(_Section):
     """Conversations, messages, feedback and tickets."""
 
@@ -208,6 +228,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = RetrievalSettings()
     intents: IntentSettings = IntentSettings()
     generator: GeneratorSettings = GeneratorSettings()
+    answers: AnswerSettings = AnswerSettings()
     database: DatabaseSettings = DatabaseSettings()
     server: ServerSettings = ServerSettings()
     helpdesk: HelpdeskSettings = HelpdeskSettings()

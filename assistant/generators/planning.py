@@ -18,10 +18,10 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
+from assistant.core.settings import AnswerSettings
 from assistant.core.text import normalize
 from assistant.core.types import (
     ASPECT_FIELDS,
@@ -133,29 +133,11 @@ def item_units(item: ServiceItem) -> tuple[AnswerUnit, ...]:
     return tuple(units)
 
 
-@dataclass(frozen=True)
-class PlannerSettings:
-    """How much a short answer holds and how close an FAQ must be to answer directly."""
-
-    #: an FAQ whose question is at least this similar (Dice over content bigrams) answers directly.
-    faq_direct: float = 0.5
-    #: a unit must meet at least this share of the question's content weight to decide a yes/no.
-    decide_share: float = 0.3
-    #: list fields (materials, steps, conditions) show at most this many units at first.
-    list_units: int = 8
-    #: supporting units after the asked ones.
-    support_units: int = 2
-    #: weight of the dense similarity (question vs unit, cosine above ``dense_floor``,
-    #: rescaled to 0–1) added to the lexical share; 0 turns the dense part off.
-    dense_weight: float = 0.5
-    dense_floor: float = 0.8
-
-
 class AnswerPlanner:
     """Builds the AnswerPlan of one item for one question (pure, deterministic)."""
 
-    def __init__(self, settings: PlannerSettings | None = None, *, embedder: Embedder | None = None) -> None:
-        self.settings = settings or PlannerSettings()
+    def __init__(self, settings: AnswerSettings | None = None, *, embedder: Embedder | None = None) -> None:
+        self.settings = settings or AnswerSettings()
         self.embedder = embedder if self.settings.dense_weight > 0 else None
         self._cache: dict[tuple[str, str], tuple[AnswerUnit, ...]] = {}
         self._vectors: dict[str, np.ndarray] = {}
