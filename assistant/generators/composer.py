@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from assistant.core.types import (
     CONSULT_INTENTS,
+    INTENT_FIELDS,
     Action,
     AnswerPlan,
     AnswerUnit,
@@ -402,16 +403,7 @@ class Composer:
         if item.kind == "bundle" and intent in ("consult.overview", "consult.process"):
             wanted: tuple[str, ...] = ("summary", "process") if intent == "consult.overview" else ("process",)
         elif intent in CONSULT_INTENTS:
-            wanted = {
-                "consult.overview": ("summary", "conditions", "process"),
-                "consult.materials": ("materials",),
-                "consult.conditions": ("conditions", "situations"),
-                "consult.process": ("process",),
-                "consult.fee": ("fees",),
-                "consult.time_limit": ("time_limit",),
-                "consult.location": ("locations", "phone"),
-                "consult.online": ("online",),
-            }[intent]
+            wanted = INTENT_FIELDS[intent]
         else:
             wanted = ("summary",)
         out = [s for f in wanted if (s := self._section(item, f, lang, situation, intent)) is not None]
@@ -481,6 +473,11 @@ class Composer:
             if not item.fees:
                 return None
             return Section("fees", f"Fees (official text): {item.fees}" if en else f"收费标准：{item.fees}")
+        if field == "benefit":
+            if item.benefit is None:
+                return None
+            amount = (item.benefit.amount_en or item.benefit.amount) if en else item.benefit.amount
+            return Section("benefit", f"What it pays: {amount}" if en else f"待遇标准：{amount}")
         if field == "time_limit":
             if not item.time_limit:
                 return None
