@@ -52,7 +52,7 @@ def test_real_model_answers_grounded_or_falls_back(generator: LLMGenerator) -> N
     closing = Composer().closing_line(ITEMS["residence-permit-apply"], "zh")
     body = answer.text.replace(closing, "")
     assert unsupported_facts(body, context + req.question) == [], answer.text
-    assert [c.item_id for c in answer.citations] == ["residence-permit-apply"]
+    assert {c.item_id for c in answer.citations} == {"residence-permit-apply"}  # one cited item, its planned fields
 
 
 class InjectedInstruction:
