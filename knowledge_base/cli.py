@@ -102,13 +102,16 @@ def build(config: ConfigOption = None) -> None:
     import time
 
     from assistant.cli_options import settings_from
-    from assistant.wiring import build_stages
+    from assistant.wiring import build_dialogue, build_stages
     from knowledge_base.loader import load_items
 
     settings = settings_from(config)
     t0 = time.perf_counter()
     total = len(load_items(settings.paths.kb_dir))
     stages = build_stages(settings, progress=True)
+    # loading the dialogue embeds the answer units into the embedding cache too, so the
+    # server's first start (and every later one) finds them there
+    build_dialogue(settings, stages)
     seconds = time.perf_counter() - t0
     index_dir = settings.paths.index_dir / "kb"
     size = sum(p.stat().st_size for p in index_dir.rglob("*") if p.is_file()) if index_dir.is_dir() else 0
