@@ -44,6 +44,7 @@ _CUES: Mapping[str, tuple[str, ...]] = {
         r"(多久|多长时间|多少天|几天|几个工作日|几个月|多少个工作日)",
         r"(时限|期限|截止|有效期|到期|过期|提前|逾期|时效|办结|时间)",
         r"什么时候(能|可以|才)?(拿|领|办好|出来|到账|下来|办)",
+        r"(当天|当场|马上|立即|立刻|多快|几号|几点|有效|能用几年|用几年|管几年|多少年)",
         r"\bhow (long|soon)\b",
         r"\b(deadline|expire\w*|validity|valid for|in advance|early|when can)\b",
         r"\b(days|weeks|months)\b",
@@ -58,7 +59,7 @@ _CUES: Mapping[str, tuple[str, ...]] = {
         r"(条件|资格|符合|要求|门槛|限制|标准)",
         r"(谁|哪些人|什么人)(可以|能)",
         r"(能|可以)(不能|不可以)?(申请|办|领|享受|参加|落户|上)",
-        r"(够不够|满足|够格|年龄|满\d+年)",
+        r"(够不够|满足|够格|年龄|满\d+年|一定要|必须|才能|才行|有没有资格)",
         r"\b(eligib\w*|qualif\w*|requirements?|who can|allowed|entitled)\b",
     ),
     "process": (
@@ -68,7 +69,7 @@ _CUES: Mapping[str, tuple[str, ...]] = {
         r"\b(steps?|procedure|process|apply)\b",
     ),
     "location": (
-        r"(在哪|哪里|哪儿|去哪|什么地方|地址|地点|窗口|网点|哪个部门|电话)",
+        r"(在哪|哪里|哪儿|去哪|上哪|到哪|什么地方|哪个地方|地址|地点|窗口|网点|哪个部门|哪个单位|电话)",
         r"\b(where|address|office|window|location|phone number)\b",
     ),
     "online": (

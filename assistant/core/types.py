@@ -397,6 +397,8 @@ class AnswerPlan:
     units: tuple[PlannedUnit, ...]
     verdict: str = ""
     more: tuple[str, ...] = ()
+    #: the citizen asked for the whole list (查看全部材料): entries with their notes.
+    full: bool = False
 
     def by_role(self, role: str) -> tuple[PlannedUnit, ...]:
         """The planned units with ``role``, in plan order."""

@@ -219,6 +219,13 @@ def _material_line(m: Material, lang: Lang) -> str:
     return f"{m.name}（{_FORM_ZH[m.form]}{count}）{note}"
 
 
+def _material_short(m: Material, lang: Lang) -> str:
+    """A material as a short answer names it: name and form (the note is one message away)."""
+    if lang == "en":
+        return f"{m.name_en} ({m.name}), {_FORM_EN[m.form]}" if m.name_en else f"{m.name} ({_FORM_EN[m.form]})"
+    return f"{m.name}（{_FORM_ZH[m.form]}）"
+
+
 def _situation_label(item: ServiceItem, key: str, lang: Lang) -> str:
     s = item.situation(key)
     if s is None:
@@ -273,8 +280,10 @@ class Composer:
             if p.role == "asked":
                 groups.setdefault(p.unit.field, []).append(p.unit)
         for field, units in groups.items():
-            if field == "materials" and not direct:
-                out.append(self._materials_section(item, units, lang, situation, more="materials" in plan.more))
+            if field == "materials":
+                out.append(
+                    self._materials_section(item, units, lang, situation, more="materials" in plan.more, full=plan.full)
+                )
                 continue
             lines = [self._unit_line(item, u, lang) for u in units]
             head = _FIELD_HEAD[lang].get(field, "")
@@ -305,9 +314,21 @@ class Composer:
         return [s for s in out if s.text] + [s for s in out if not s.text]
 
     def _materials_section(
-        self, item: ServiceItem, units: Sequence[AnswerUnit], lang: Lang, situation: str, *, more: bool
+        self,
+        item: ServiceItem,
+        units: Sequence[AnswerUnit],
+        lang: Lang,
+        situation: str,
+        *,
+        more: bool,
+        full: bool = False,
     ) -> Section:
-        """Materials from the plan: the common ones numbered, situation-specific ones by situation."""
+        """Materials from the plan: the common ones, then those of each situation.
+
+        The short answer names each material with its form on one line (the notes are
+        one message away); asked for the whole list (``full``), one material a line with
+        its count and note.
+        """
         en = lang == "en"
         chosen = {u.index for u in units}
         mats = [(i, m) for i, m in enumerate(item.materials) if i in chosen]
@@ -319,11 +340,17 @@ class Composer:
                     continue
                 by_sit.setdefault(key, []).append(m)
         head = "Materials to bring:" if en else "所需材料："
-        parts = [f"{head}\n{_numbered([_material_line(m, lang) for m in common])}"] if common else []
+
+        def listing(ms: Sequence[Material]) -> str:
+            if full:
+                return "\n" + _numbered([_material_line(m, lang) for m in ms])
+            return ("; " if en else "；").join(_material_short(m, lang) for m in ms) + ("." if en else "。")
+
+        parts = [f"{head}{' ' if en and not full else ''}{listing(common)}"] if common else []
         for key, ms in by_sit.items():
             label = _situation_label(item, key, lang)
             sub = f"If {label}, also:" if en else f"如属“{label}”，还需："
-            parts.append(f"{sub}\n" + "\n".join(f"- {_material_line(m, lang)}" for m in ms))
+            parts.append(f"{sub}{' ' if en and not full else ''}{listing(ms)}")
         text = "\n".join(parts) or head
         if more:
             text += "\n" + _MORE_NOTE[lang]["materials"]
@@ -343,8 +370,9 @@ class Composer:
         return unit.text
 
     def _plan_intro(self, item: ServiceItem, lang: Lang) -> str:
-        label = item_label(item, lang)
-        return f"About {label}:" if lang == "en" else f"关于{label}："
+        """The line before the answer: the item's name in Chinese; in English the name (long,
+        with the Chinese in brackets) moves to the closing lines so the answer comes first."""
+        return "" if lang == "en" else f"关于{item_label(item, lang)}："
 
     # ------------------------------------------------------------------ Generator protocol
 
@@ -373,7 +401,9 @@ class Composer:
         sections = self.planned_sections(item, plan, lang, situation=situation)
         intro = self._plan_intro(item, lang)
         body = "\n\n".join(s.text for s in sections if s.text)
-        text = f"{intro}\n{body}\n\n{self.closing_line(item, lang)}"
+        service = f"Service: {item_label(item, lang)}.\n" if lang == "en" else ""
+        text = f"{intro}\n{body}" if intro else body
+        text = f"{text}\n\n{service}{self.closing_line(item, lang)}"
         citations = tuple(
             dict.fromkeys(Citation(item.id, item.name, s.field, item.updated) for s in sections)
         )

@@ -271,6 +271,7 @@ class AnswerPlanner:
             units=tuple(planned),
             verdict=verdict,
             more=tuple(dict.fromkeys(more)),
+            full=full,
         )
 
 
@@ -317,9 +318,22 @@ def _dice(a: str, b: str) -> float:
     return 2 * inter / (sum(x.values()) + sum(y.values()))
 
 
+#: A unit that opens with its own yes or no (可以，… / 不需要。… / No, …) needs no verdict of ours.
+_OWN_VERDICT = re.compile(
+    r"^(可以|不可以|能|不能|可|不可|需要|不需要|要|不要|不用|无需|是|不是|会|不会|一般不|一般可以|不一定|"
+    r"yes|no|not|you can|you cannot|you can't|you do not|you don't)(?![a-z])",
+    re.IGNORECASE,
+)
+
+
 def _verdict(text: str, question: str) -> str:
-    """``yes``/``no`` from the deciding unit's own words, ``""`` when it says neither."""
-    head = text[:40]
+    """``yes``/``no`` from the deciding unit's own first sentence, ``""`` when it says neither.
+
+    A unit that already opens with its answer (可以，… 不需要，…) gets none: the unit says it.
+    """
+    if _OWN_VERDICT.match(text.strip()):
+        return ""
+    head = re.split(r"[。；;!！?？]", text, maxsplit=1)[0]
     asks_need = bool(re.search(r"(需要|要不要|需不需要|用不用|得不得|必须|要带|带不带|得带|要.+吗|do i need|need to|have to|must i)", _normal(question)))
     if asks_need:
         if _NO_NEED.search(head):
