@@ -129,6 +129,8 @@ class AnswerSettings(_Section):
     #: a unit must reach this score (share of the question's content weight it meets, plus
     #: the dense part) to decide a yes/no question or to be said as support.
     decide_share: float = Field(0.3, ge=0.0)
+    #: a verdict (可以 / 不需要…) is said only when the deciding unit reaches this score.
+    verdict_share: float = Field(0.35, ge=0.0)
     #: list fields (materials, steps, conditions) show at most this many units at first;
     #: the rest is one message away (查看全部材料).
     list_units: int = Field(8, ge=1)

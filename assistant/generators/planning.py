@@ -54,22 +54,32 @@ _SENTENCE = re.compile(r"(?<=[。；;！!？?])")
 #: How sure a yes/no unit must be before its verdict is said (share of its words met).
 _NEGATIVE = re.compile(r"(不可以|不能|不得|不予|不允许|不支持|不受理|禁止|无法|不可)")
 _NO_NEED = re.compile(r"(不需要|无需|不用|不必|免于|免交|免予|无须|不再需要|不收费|免费)")
-_POSITIVE = re.compile(r"(可以|可|允许|能够|支持|可向|可申请|可办理)")
+_POSITIVE = re.compile(r"(可以|允许|能够|可向|可申请|可办理|可在|可到)")
 _NEED = re.compile(r"(需要|须|应当|必须|应)")
 
 
 _normal = normalize
 
 
+#: English question and function words: like _FUNCTION, they carry no topic.
+_EN_FUNCTION = frozenset(
+    "how many much long what when where which who whom why can could may might do does did is are was were be been "
+    "the a an to for of in on at by with from and or if then than this that these those there here it its my our "
+    "your their his her we you they i me us them get got have has had need needs will would should shall must "
+    "not no yes any some all also just still please about into after before over under again apply applying "
+    "shanghai service".split()
+)
+
+
 def _bigrams(text: str) -> list[str]:
-    """Character bigrams of the content words of ``text`` (Latin words whole)."""
+    """Character bigrams of the content words of ``text`` (Latin words whole, function words out)."""
     t = _FUNCTION.sub(" ", _normal(text))
     grams: list[str] = []
     for piece in _PUNCT.split(t):
         if not piece:
             continue
         if piece.isascii():
-            if len(piece) > 2:
+            if len(piece) > 2 and piece not in _EN_FUNCTION:
                 grams.append(piece)
             continue
         grams.extend(piece[i : i + 2] for i in range(len(piece) - 1))
@@ -223,13 +233,14 @@ class AnswerPlanner:
         if best_faq is not None and faq_sim[id(best_faq)] >= self.settings.faq_direct:
             take(best_faq, faq_sim[id(best_faq)], "direct")
         else:
+            # only a yes/no question has a deciding unit outside what it asks (能不能反悔 is
+            # decided by a step); otherwise the asked aspects come first, in the order asked
             candidates = [u for u in units if u.field not in ("summary", "phone")]
             best = max(candidates, key=lambda u: scores[id(u)], default=None)
-            if best is not None and scores[id(best)] >= self.settings.decide_share:
-                if yes_no or best.aspect not in asked:
-                    take(best, scores[id(best)], "direct")
+            if yes_no and best is not None and scores[id(best)] >= self.settings.decide_share:
+                take(best, scores[id(best)], "direct")
         direct = [p for p in planned if p.role == "direct"]
-        if yes_no and direct:
+        if yes_no and direct and direct[0].score >= self.settings.verdict_share:
             verdict = _verdict(direct[0].unit.text, question)
 
         # 2. what was asked: each aspect's units, the most relevant first for long lists
