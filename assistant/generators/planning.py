@@ -235,8 +235,14 @@ class AnswerPlanner:
         else:
             # only a yes/no question has a deciding unit outside what it asks (能不能反悔 is
             # decided by a step); otherwise the asked aspects come first, in the order asked
+            # the deciding unit is looked for among the asked aspects' units (and FAQs) first
+            # (能当场拿到吗 is decided by a time-limit line), then anywhere in the item
             candidates = [u for u in units if u.field not in ("summary", "phone")]
-            best = max(candidates, key=lambda u: scores[id(u)], default=None)
+            wanted = {f for a in asked for f in ASPECT_FIELDS.get(a, ())} | {"faqs"}
+            inside = [u for u in candidates if u.field in wanted]
+            best = max(inside, key=lambda u: scores[id(u)], default=None)
+            if best is None or scores[id(best)] < self.settings.decide_share:
+                best = max(candidates, key=lambda u: scores[id(u)], default=None)
             if yes_no and best is not None and scores[id(best)] >= self.settings.decide_share:
                 take(best, scores[id(best)], "direct")
         direct = [p for p in planned if p.role == "direct"]
