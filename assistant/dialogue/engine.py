@@ -506,7 +506,10 @@ class DialogueEngine:
 LIFE_EVENT = re.compile(
     r"(要|需要|得|该)(办|做|处理)(哪些|什么|啥)(事|手续|业务)?|(哪些|什么)(事|手续)(要|需要|得)办|"
     r"有(哪些|什么)(事|手续)|一件事|what (\w+ )?(do|should|must) (i|we) (need to )?do|what needs to be done|"
-    r"which (services|procedures|formalities)"
+    r"which (services|procedures|formalities)|"
+    # the order of several things to do: 先办哪个后办哪个, 先后顺序, 一步一步怎么走, 整个流程, 从拍牌到上路
+    r"先后|顺序|先办|后办|一步一?步|整个流程|全流程|哪几步|都要怎么办|从.{1,12}到.{1,12}(要|怎么|办)|step by step|"
+    r"from .{1,40} to .{1,40}(what|how)"
 )
 
 
@@ -517,20 +520,22 @@ def life_event_first(
     *,
     mentioned: Sequence[str] = (),
     within: int = 5,
-    close: float = 0.75,
+    close: float = 0.5,
 ) -> list[Hit]:
     """``hits`` with the 一件事 bundle first, for a life-event question (刚生完孩子要办哪些事).
 
     A bundle of the top ``within`` qualifies when it scores at least ``close`` times the
     top hit (a question about one service, 上幼儿园要办哪些手续, ranks that service far
     above any bundle and keeps it first); of several, the best-scoring.  A message
-    naming a single service keeps it first.
+    naming one single service keeps it first; one naming several (从上幼儿园到上小学)
+    is a life event.
     """
     hits = list(hits)
     if not hits or not LIFE_EVENT.search(text.lower()):
         return hits
     named = [items[i] for i in mentioned if i in items]
-    if any(i.kind != "bundle" for i in named) and not any(i.kind == "bundle" for i in named):
+    services = [i for i in named if i.kind != "bundle"]
+    if len(services) == 1 and not any(i.kind == "bundle" for i in named):
         return hits
     top = max(hits[0].score, 1e-9)
     bundles = [
