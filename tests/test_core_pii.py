@@ -139,3 +139,11 @@ def test_check_functions() -> None:
     assert not pii.id18_valid("110105194912310021")
     assert pii.luhn_valid("6222021234567890128")
     assert pii.credit_code_valid("91310000MA1FL4XQ3N") is pii.credit_code_valid("91310000MA1FL4XQ3N".lower())
+
+
+@pytest.mark.parametrize("text", ["1 " * 1000 + "a", "12-" * 666 + "a", "1" * 2000 + "a", "a@" * 1000])
+def test_a_message_at_the_length_cap_is_scanned_quickly(text: str) -> None:
+    # every message is scanned before anything else runs: no backtracking blow-up
+    started = time.perf_counter()
+    detect(text)
+    assert time.perf_counter() - started < 0.5
