@@ -10,6 +10,12 @@ it read.  When another writer changed the state meanwhile (an agent resolved
 the ticket, another message of the same conversation), the store refuses the
 write (StaleState) and the turn is decided again from the fresh state, so
 neither writer's effect is lost.
+
+Personal numbers (resident IDs, mobiles, cards… :mod:`assistant.core.pii`) are
+masked as soon as a message is cleaned: the dialogue, its logs, the helpdesk
+rules, the ticket summary, the store and every export see the masked text
+only.  When the store keeps encrypted originals (``XS_PRIVACY__KEY``) it is
+handed the typed text as well, and encrypts it in the same transaction.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
 from assistant.core.errors import InvalidInput, StaleState
+from assistant.core.pii import mask
 from assistant.core.types import (
     GENERAL_DEPARTMENT,
     Action,
@@ -135,8 +142,11 @@ class Assistant:
         conversation, before anything is written.
         """
         started = time.perf_counter()
-        message = self.clean_message(text)
-        return self._decide_and_record(conversation_id, message, started, lambda c: self._turn(message, c))
+        typed = self.clean_message(text)
+        message = mask(typed)
+        return self._decide_and_record(
+            conversation_id, message, started, lambda c: self._turn(message, c), original=typed
+        )
 
     def _turn(self, message: str, conversation: Conversation) -> TurnResult:
         if conversation.state.handed_off:
@@ -152,6 +162,7 @@ class Assistant:
         decide: Callable[[Conversation], TurnResult],
         *,
         first: tuple[Conversation, TurnResult] | None = None,
+        original: str = "",
     ) -> Exchange:
         """Decide from the stored conversation and write with its version; on StaleState decide again.
 
@@ -164,7 +175,7 @@ class Assistant:
                 conversation = self.store.get(conversation_id)
                 result = decide(conversation)
             try:
-                return self._record(conversation, message, result, started)
+                return self._record(conversation, message, result, started, original=original)
             except StaleState:
                 if attempt == STATE_ATTEMPTS:
                     raise
@@ -182,7 +193,8 @@ class Assistant:
         answer streamed the turn is decided again from the fresh state.
         """
         started = time.perf_counter()
-        message = self.clean_message(text)
+        typed = self.clean_message(text)
+        message = mask(typed)
         conversation = self.store.get(conversation_id)
         result: TurnResult | None = None
         if conversation.state.handed_off:
@@ -196,10 +208,17 @@ class Assistant:
                     result = part
         assert result is not None  # turn_stream always ends with its TurnResult
         yield self._decide_and_record(
-            conversation_id, message, started, lambda c: self._turn(message, c), first=(conversation, result)
+            conversation_id,
+            message,
+            started,
+            lambda c: self._turn(message, c),
+            first=(conversation, result),
+            original=typed,
         )
 
-    def _record(self, conversation: Conversation, message: str, result: TurnResult, started: float) -> Exchange:
+    def _record(
+        self, conversation: Conversation, message: str, result: TurnResult, started: float, *, original: str = ""
+    ) -> Exchange:
         """Apply the helpdesk rules, then store messages, state and ticket in one transaction."""
         handed_off = conversation.state.handed_off
         if not handed_off and self.escalation is not None:
@@ -213,7 +232,13 @@ class Assistant:
             if self.escalation is not None:
                 draft, result = self.escalation.route(draft, result, conversation)
         user_turn, assistant_turn, ticket = self.store.record_turn(
-            conversation.id, message, result, ticket=draft, expected_version=conversation.version
+            conversation.id,
+            message,
+            result,
+            ticket=draft,
+            expected_version=conversation.version,
+            # only a message that was masked has an original worth keeping
+            original=original if original and original != message else None,
         )
         return Exchange(conversation.id, result, user_turn, assistant_turn, ticket)
 
@@ -221,7 +246,8 @@ class Assistant:
         """The citizen pressed "talk to a person": hand off at once, whatever the text."""
         started = time.perf_counter()
         lang = self.store.get(conversation_id).state.lang
-        message = self.clean_message(note) if note.strip() else _ASK_PERSON[lang]
+        typed = self.clean_message(note) if note.strip() else _ASK_PERSON[lang]
+        message = mask(typed)
 
         def decide(conversation: Conversation) -> TurnResult:
             if conversation.state.handed_off:
@@ -234,7 +260,7 @@ class Assistant:
                 handoff_reason="customer_request",
             )
 
-        return self._decide_and_record(conversation_id, message, started, decide)
+        return self._decide_and_record(conversation_id, message, started, decide, original=typed)
 
     def ticket_draft(self, message: str, result: TurnResult, conversation: Conversation) -> TicketDraft:
         """What the helpdesk needs: reason, department routed from the item, a summary."""
@@ -252,7 +278,8 @@ class Assistant:
         )
         item = self.items.get(current)
         department = item.department if item else GENERAL_DEPARTMENT
-        asked = [t.text for t in conversation.turns if t.role == "user"][-3:] + [message]
+        # masked again: turns stored before masking existed may still hold raw numbers
+        asked = [mask(t.text) for t in conversation.turns if t.role == "user"][-3:] + [mask(message)]
         lines = [
             f"诉求：{' / '.join(asked)}",
             f"原因：{result.handoff_reason or 'customer_request'}",

@@ -222,7 +222,12 @@ def open_configured_storage(settings: Settings, *, clock: Callable[[], datetime]
 
     url = settings.database_url()
     try:
-        return open_storage(url, helpdesk=settings.helpdesk, clock=clock or utc_now)
+        return open_storage(
+            url,
+            helpdesk=settings.helpdesk,
+            clock=clock or utc_now,
+            privacy_key=settings.privacy.key.get_secret_value(),
+        )
     except Exception as e:  # a database we cannot open must stop start-up
         raise BackendUnavailable(
             f"cannot open the database {url!r}: {e}; "

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from assistant.core.pii import mask
 from eval.metrics import TurnOutcome, action_confusion, intent_confusion
 from eval.runner import RunResult
 
@@ -30,7 +31,7 @@ def failure_record(o: TurnOutcome) -> dict[str, Any]:
     return {
         "case": o.case_id,
         "turn": o.turn + 1,
-        "user": o.user,
+        "user": mask(o.user),  # exports carry no personal numbers (issue 14)
         "failed": list(o.failures),
         "expected": {"items": list(o.expect_items), "intent": o.expect_intent, "action": o.expect_action},
         "got": {
@@ -52,6 +53,7 @@ def failure_record(o: TurnOutcome) -> dict[str, Any]:
 def outcome_to_json(o: TurnOutcome) -> dict[str, Any]:
     """Every field of a turn outcome, JSON-ready."""
     data = dataclasses.asdict(o)
+    data["user"] = mask(o.user)  # exports carry no personal numbers (issue 14)
     data["timings_ms"] = dict(o.timings_ms)
     data["passed"] = o.passed
     return data
@@ -182,7 +184,7 @@ def markdown_report(result: RunResult, *, max_failures: int = 40) -> str:
         for o in failures[:max_failures]:
             expected = f"{','.join(o.expect_items) or '–'} · {o.expect_intent or '–'} · {o.expect_action or '–'}"
             got = o.error or f"{','.join(o.ranking[:3]) or '–'} · {o.intent} · {o.action}"
-            user = o.user.replace("|", "\\|")[:60]
+            user = mask(o.user).replace("|", "\\|")[:60]
             lines.append(f"| {o.case_id} | {o.turn + 1} | {user} | {','.join(o.failures)} | {expected} | {got} |")
     if result.errors:
         lines += ["", "## Errors", ""] + [f"- {e}" for e in result.errors]

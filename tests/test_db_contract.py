@@ -14,9 +14,11 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from assistant.db import Database, open_database, open_storage
+from sqlalchemy import func, select
+
+from assistant.db import MEMORY_URL, Database, open_database, open_storage
 from assistant.db.engine import current_revision, head_revision
-from assistant.db.models import Base
+from assistant.db.models import Base, PiiOriginalRow
 from assistant.core.errors import Conflict, InvalidInput, NotFound, StaleState
 from assistant.core.settings import HelpdeskSettings
 from assistant.core.types import (
@@ -505,3 +507,51 @@ def test_every_backend_satisfies_the_protocols(backend: str, request: pytest.Fix
                 assert got == want, f"{type(impl).__name__}.{name}{got} differs from {proto.__name__}.{name}{want}"
     finally:
         storage.dispose()
+
+
+# --------------------------------------------------------------------------- encrypted originals
+
+PRIVACY_KEY = "_8Z1fV3TlLETOybY_x0eINxj46km_tWg27DFOoA0ZaA="  # a Fernet key for tests only
+TYPED = "我的身份证号是11010519491231002X"
+MASKED = "我的身份证号是[身份证号·尾号002X]"
+
+
+@pytest.fixture(params=BACKENDS)
+def keyed_db(request: pytest.FixtureRequest, tmp_path: Path, clock: Clock):
+    """Every backend, opened with a privacy key."""
+    url = backend_url(request, request.param, tmp_path)
+    storage = open_storage(url, helpdesk=HelpdeskSettings(), clock=clock, privacy_key=PRIVACY_KEY)
+    yield storage
+    storage.dispose()
+
+
+def test_originals_are_kept_encrypted_and_revealed_with_the_key(keyed_db: Storage) -> None:
+    store = keyed_db.conversations
+    c = store.create()
+    user, answer, _ = store.record_turn(c.id, MASKED, turn_result(DialogueState()), original=TYPED)
+    assert store.get(c.id).turns[0].text == MASKED
+    assert store.reveal_original(user.id) == TYPED
+    assert store.reveal_original(answer.id) is None  # nothing was masked in the answer
+    if isinstance(keyed_db, Database):
+        with keyed_db.engine.connect() as conn:
+            stored = conn.execute(select(PiiOriginalRow.ciphertext)).scalars().all()
+        assert len(stored) == 1 and "11010519491231002X" not in stored[0]
+    else:
+        assert "11010519491231002X" not in next(iter(keyed_db.conversations._t.originals.values()))
+
+
+def test_without_a_key_originals_are_not_kept(db: Storage) -> None:
+    store = db.conversations
+    c = store.create()
+    user, _, _ = store.record_turn(c.id, MASKED, turn_result(DialogueState()), original=TYPED)
+    assert store.reveal_original(user.id) is None
+    if isinstance(db, Database):
+        with db.engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(PiiOriginalRow)).scalar_one() == 0
+
+
+def test_a_malformed_privacy_key_names_the_fix() -> None:
+    from assistant.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="Fernet.generate_key"):
+        open_storage(MEMORY_URL, helpdesk=HelpdeskSettings(), privacy_key="not-a-key")

@@ -19,7 +19,6 @@ from assistant.generators.llm import (
     PACKAGED_MODELS,
     LLMGenerator,
     build_prompt,
-    mask_pii,
     packaged_model_path,
     unsupported_facts,
 )
@@ -112,7 +111,7 @@ def test_prompt_holds_only_the_cited_fields_and_the_masked_question() -> None:
     assert "普通护照申领" in user
     assert "居民身份证" not in user  # materials are not asked about, so not sent
     assert "13812345678" not in user and "310101199001011234" not in user and "王小明" not in user
-    assert "[手机号]" in user and "[身份证号]" in user and "[姓名]" in user
+    assert "[手机号·尾号5678]" in user and "[身份证号·尾号1234]" in user and "[姓名]" in user
     assert "只依据【资料】" in system
 
 
@@ -182,10 +181,12 @@ def test_unsupported_facts(answer: str, context: str, bad: list[str]) -> None:
         assert any(expected in f for f in found), (expected, found)
 
 
-def test_mask_pii() -> None:
-    masked = mask_pii("我叫李四，电话021-12345678，卡号6222021234567890123，邮箱a.b@example.com，住在长寿路100号")
-    for secret in ("李四", "021-12345678", "6222021234567890123", "a.b@example.com", "长寿路100号"):
-        assert secret not in masked
+def test_prompt_masks_personal_data_names_and_addresses() -> None:
+    question = "我叫李四，电话021-62345678，卡号6222 0212 3456 7890 128，身份证11010519491231002X，邮箱a.b@example.com，住在长寿路100号"
+    req = GenerationRequest(question=question, intent="consult.time_limit", lang="zh", items=(ITEMS["residence-permit-apply"],))
+    _, user, _ = build_prompt(req, Composer())
+    for secret in ("李四", "62345678", "6222 0212", "11010519491231002X", "a.b@example.com", "长寿路100号"):
+        assert secret not in user
 
 
 def test_build_prompt_english_keeps_official_names() -> None:

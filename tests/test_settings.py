@@ -82,3 +82,11 @@ def test_env_naming_no_section_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XS_RETREIVAL__TOP_K", "3")
     with pytest.raises(ConfigError, match="XS_RETREIVAL__TOP_K"):
         load_settings()
+
+
+def test_privacy_key_comes_from_the_environment_and_stays_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().privacy.key.get_secret_value() == ""  # no key: originals are not kept
+    monkeypatch.setenv("XS_PRIVACY__KEY", "k" * 43 + "=")
+    settings = load_settings()
+    assert settings.privacy.key.get_secret_value() == "k" * 43 + "="
+    assert "kkkk" not in repr(settings.privacy)

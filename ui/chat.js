@@ -45,6 +45,18 @@ if (!state.client) {
 }
 const t = () => T[state.lang];
 
+// The server stores and returns a citizen's message with personal numbers masked
+// ([身份证号·尾号1234]); this page keeps what was typed, in this tab only
+// (sessionStorage: gone when the tab closes, so a shared computer at a service hall
+// keeps nothing), and shows it instead.  Nothing typed is ever sent back to us.
+const typed = window.sessionStorage;
+const typedKey = (id) => `xs.typed.${state.conversation}.${id}`;
+function rememberTyped(id, text) {
+  try { typed.setItem(typedKey(id), text); } catch (e) { /* storage full or disabled: show the masked text */ }
+  const shown = document.querySelector(`#log .msg.user[data-id="${id}"] .text`);
+  if (shown) shown.textContent = text;
+}
+
 async function api(method, path, body) {
   const response = await fetch(path, {
     method, headers: body ? { "Content-Type": "application/json" } : {}, body: body ? JSON.stringify(body) : undefined,
@@ -93,7 +105,7 @@ function render(msg) {
   }
   const body = document.createElement("div");
   body.className = "text";
-  body.textContent = msg.text;
+  body.textContent = (msg.role === "user" && typed.getItem(typedKey(msg.id))) || msg.text;
   div.appendChild(body);
   if (msg.citations && msg.citations.length) {
     const box = document.createElement("div");
@@ -255,6 +267,8 @@ async function send(text, shown) {
   $("send").disabled = true;
   try {
     const r = await api("POST", `/api/v1/conversations/${state.conversation}/messages`, { text });
+    // what the citizen typed, not the masked copy (a button's label stays its label)
+    if (!shown) rememberTyped(r.user_message_id, text);
     render({ id: r.user_message_id, role: "user", text: shown || text, citations: [], options: [] });
     render({ id: r.message_id, role: "assistant", text: r.answer, citations: r.citations, options: r.options, action: r.action });
     if (r.queue) showQueue(r.queue);

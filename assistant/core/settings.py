@@ -212,6 +212,16 @@ class HelpdeskSettings(_Section):
         return v
 
 
+class PrivacySettings(_Section):
+    """Personal data (``assistant.core.pii``): messages are always stored masked."""
+
+    #: Fernet key that encrypts the typed originals of masked messages, so that a
+    #: role with the right can reveal them (``XS_PRIVACY__KEY``).  Empty: originals
+    #: are NOT kept, and nothing can be revealed.  Keep it out of the database and
+    #: of version control; losing it makes the kept originals unreadable.
+    key: SecretStr = SecretStr("")
+
+
 class Settings(BaseSettings):
     """All of Xiao Shen's configuration.  Build it once with :func:`load_settings`."""
 
@@ -234,6 +244,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     server: ServerSettings = ServerSettings()
     helpdesk: HelpdeskSettings = HelpdeskSettings()
+    privacy: PrivacySettings = PrivacySettings()
 
     @classmethod
     def settings_customise_sources(

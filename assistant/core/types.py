@@ -726,9 +726,18 @@ class ConversationStore(Protocol):
         *,
         ticket: TicketDraft | None = None,
         expected_version: int | None = None,
+        original: str | None = None,
     ) -> tuple[Turn, Turn, Ticket | None]:
         """Store the user message, the answer and the new state (and the ticket
-        of a handoff) in one transaction; nothing is written if any part fails."""
+        of a handoff) in one transaction; nothing is written if any part fails.
+
+        ``user_text`` is the masked message; ``original`` the text as typed, kept
+        encrypted when the store has a privacy key and dropped otherwise."""
+        ...
+
+    def reveal_original(self, turn_id: int) -> str | None:
+        """The typed text of a masked user message, decrypted; None when none was kept
+        (no privacy key, nothing masked).  Callers audit every reveal."""
         ...
 
     def escalate(

@@ -20,6 +20,7 @@ from assistant.db.engine import make_engine, migrate
 from assistant.db.queue import SqlHandoffQueue
 from assistant.db.reports import SqlServiceLevelReports
 from assistant.db.store import SqlConversationStore
+from assistant.db.vault import make_vault
 from assistant.core.settings import HelpdeskSettings
 from assistant.core.types import Storage
 
@@ -60,17 +61,20 @@ def open_database(
     *,
     helpdesk: HelpdeskSettings,
     clock: Callable[[], datetime] = utc_now,
+    privacy_key: str = "",
 ) -> Database:
     """Open ``url``, apply migrations, and return the stores.
 
     ``clock`` returns aware UTC datetimes; tests pass a scripted one.
+    ``privacy_key`` (a Fernet key, ``XS_PRIVACY__KEY``) encrypts the typed
+    originals of masked messages; empty: originals are not kept.
     """
     engine = make_engine(url)
     migrate(engine)
     return Database(
         url=url,
         engine=engine,
-        conversations=SqlConversationStore(engine, clock=clock),
+        conversations=SqlConversationStore(engine, clock=clock, vault=make_vault(privacy_key)),
         queue=SqlHandoffQueue(engine, clock=clock, lease_s=helpdesk.claim_lease_s),
         reports=SqlServiceLevelReports(engine),
         clock=clock,
@@ -82,6 +86,7 @@ def open_storage(
     *,
     helpdesk: HelpdeskSettings,
     clock: Callable[[], datetime] = utc_now,
+    privacy_key: str = "",
 ) -> Storage:
     """The storage backend ``url`` names: ``memory://`` in this process, else a SQL database.
 
@@ -91,8 +96,8 @@ def open_storage(
     if url == MEMORY_URL:
         from assistant.db.memory import open_memory
 
-        return open_memory(helpdesk=helpdesk, clock=clock)
-    return open_database(url, helpdesk=helpdesk, clock=clock)
+        return open_memory(helpdesk=helpdesk, clock=clock, privacy_key=privacy_key)
+    return open_database(url, helpdesk=helpdesk, clock=clock, privacy_key=privacy_key)
 
 
 __all__ = [

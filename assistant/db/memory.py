@@ -38,6 +38,7 @@ from assistant.core.types import (
     TurnResult,
 )
 from assistant.db import rules, serde
+from assistant.db.vault import OriginalsVault, make_vault
 
 
 @dataclass
@@ -76,6 +77,8 @@ class _Tables:
         self.feedback: list[_FeedbackRow] = []
         self.tickets: dict[int, Ticket] = {}
         self.events: list[TicketEvent] = []
+        #: message id -> Fernet ciphertext of the typed original.
+        self.originals: dict[int, str] = {}
         self._message_ids = itertools.count(1)
         self._ticket_ids = itertools.count(1)
         self._event_ids = itertools.count(1)
@@ -156,8 +159,10 @@ def _answer_fields(answer: Answer) -> dict[str, object]:
 class MemoryConversationStore:
     """The ConversationStore in this process."""
 
-    def __init__(self, tables: _Tables) -> None:
+    def __init__(self, tables: _Tables, *, vault: OriginalsVault | None = None) -> None:
         self._t = tables
+        #: encrypts the typed originals of masked messages; None: originals are not kept.
+        self.vault = vault
 
     def create(self, *, lang: Lang = "zh", elder_mode: bool = False, client_id: str = "") -> Conversation:
         """Open a conversation; ``client_id`` is an anonymous browser id used to spot repeat questions."""
@@ -208,6 +213,7 @@ class MemoryConversationStore:
         *,
         ticket: TicketDraft | None = None,
         expected_version: int | None = None,
+        original: str | None = None,
     ) -> tuple[Turn, Turn, Ticket | None]:
         """Store the user message, the answer, the new state and the handoff ticket at once."""
         with self._t.lock:
@@ -228,7 +234,18 @@ class MemoryConversationStore:
                 **_answer_fields(result.answer),
             )
             made = self._t.add_ticket(conversation_id, ticket, now) if ticket is not None else None
+            if original is not None and self.vault is not None:
+                # encrypted here too: the in-memory backend behaves as the SQL ones do
+                self._t.originals[user.id] = self.vault.encrypt(original)
             return user, answer, made
+
+    def reveal_original(self, turn_id: int) -> str | None:
+        """The decrypted typed text of user message ``turn_id``, or None when none was kept."""
+        with self._t.lock:
+            token = self._t.originals.get(turn_id)
+        if token is None or self.vault is None:
+            return None
+        return self.vault.decrypt(token)
 
     def escalate(
         self,
@@ -507,11 +524,13 @@ class MemoryStorage:
         """Nothing to release (the tables go with the object)."""
 
 
-def open_memory(*, helpdesk: HelpdeskSettings, clock: Callable[[], datetime]) -> MemoryStorage:
-    """A fresh, empty in-memory storage on ``clock``."""
+def open_memory(
+    *, helpdesk: HelpdeskSettings, clock: Callable[[], datetime], privacy_key: str = ""
+) -> MemoryStorage:
+    """A fresh, empty in-memory storage on ``clock``; ``privacy_key`` as in ``open_database``."""
     tables = _Tables(clock)
     return MemoryStorage(
-        conversations=MemoryConversationStore(tables),
+        conversations=MemoryConversationStore(tables, vault=make_vault(privacy_key)),
         queue=MemoryHandoffQueue(tables, lease_s=helpdesk.claim_lease_s),
         reports=MemoryServiceLevelReports(tables),
         clock=clock,

@@ -164,3 +164,14 @@ class TicketEventRow(Base):
     agent: Mapped[str] = mapped_column(String(64), nullable=False, default="")
     detail: Mapped[str] = mapped_column(Text, nullable=False, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class PiiOriginalRow(Base):
+    """The typed text of a masked user message, Fernet-encrypted (``assistant.db.vault``)."""
+
+    __tablename__ = "pii_originals"
+
+    message_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    ciphertext: Mapped[str] = mapped_column(Text, nullable=False)

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from assistant.db import rules, serde
 from assistant.db.engine import WRITE_OPTION
-from assistant.db.models import ConversationRow, FeedbackRow, MessageRow, TicketEventRow, TicketRow
+from assistant.db.models import ConversationRow, FeedbackRow, MessageRow, PiiOriginalRow, TicketEventRow, TicketRow
+from assistant.db.vault import OriginalsVault
 from assistant.core.types import (
     OPEN_TICKET_STATUSES,
     Answer,
@@ -117,8 +118,10 @@ def add_ticket(session: Session, conversation_id: str, draft: TicketDraft, now: 
 class SqlConversationStore:
     """The ConversationStore on SQLAlchemy (SQLite or PostgreSQL)."""
 
-    def __init__(self, engine: Engine, *, clock: Callable[[], datetime]) -> None:
+    def __init__(self, engine: Engine, *, clock: Callable[[], datetime], vault: OriginalsVault | None = None) -> None:
         self.engine = engine
+        #: encrypts the typed originals of masked messages; None: originals are not kept.
+        self.vault = vault
         self._write_engine = engine.execution_options(**{WRITE_OPTION: True})
         self.clock = clock
 
@@ -206,6 +209,7 @@ class SqlConversationStore:
         *,
         ticket: TicketDraft | None = None,
         expected_version: int | None = None,
+        original: str | None = None,
     ) -> tuple[Turn, Turn, Ticket | None]:
         """Store the user message, the answer, the new state and the handoff ticket in one transaction.
 
@@ -238,6 +242,9 @@ class SqlConversationStore:
             session.add_all([user, answer])
             ticket_row = add_ticket(session, conversation_id, ticket, now) if ticket is not None else None
             session.flush()
+            if original is not None and self.vault is not None:
+                session.add(PiiOriginalRow(message_id=user.id, ciphertext=self.vault.encrypt(original)))
+                session.flush()
             return (
                 turn_from_row(user),
                 turn_from_row(answer),
@@ -327,6 +334,14 @@ class SqlConversationStore:
             return negative_feedback_count(session, conversation_id)
 
     # ------------------------------------------------------------------ reads for the front ends
+
+    def reveal_original(self, turn_id: int) -> str | None:
+        """The decrypted typed text of user message ``turn_id``, or None when none was kept."""
+        with self._reading() as session:
+            row = session.get(PiiOriginalRow, turn_id)
+        if row is None or self.vault is None:
+            return None
+        return self.vault.decrypt(row.ciphertext)
 
     def messages_after(self, conversation_id: str, after_id: int) -> list[Turn]:
         """Messages with an id above ``after_id`` (live updates of the chat)."""

@@ -10,7 +10,8 @@ Guarantees, whatever the model:
 
 - the prompt holds only the fields the composer would cite for the question
   (the retrieved item's fields matching the intent) and the question, with
-  personal data masked (:func:`mask_pii`); no history, no other source;
+  personal data masked (:func:`assistant.core.pii.mask` with names and
+  addresses too); no history, no other source;
 - every number, amount, date, phone, address and web address of the answer
   must occur in that context or the question (:func:`unsupported_facts`),
   otherwise the composer's answer is served;
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.core.errors import BackendUnavailable, ConfigError
+from assistant.core.pii import LLM_KINDS, mask
 from assistant.generators.composer import Composer
 from assistant.core.types import Action, Answer, AnswerStream, GenerationRequest
 
@@ -158,25 +160,6 @@ def packaged_model_path(name: str, model_dir: Path) -> Path:
 
 # --------------------------------------------------------------------------- privacy and grounding
 
-_PII_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])"), "[身份证号]"),
-    (re.compile(r"(?<!\d)\d{16,19}(?!\d)"), "[银行卡号]"),
-    (re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)"), "[手机号]"),
-    (re.compile(r"(?<!\d)0\d{2,3}-?\d{7,8}(?!\d)"), "[电话]"),
-    (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "[邮箱]"),
-    (re.compile(r"(?<![A-Za-z0-9])[EGDSPH]\d{8}(?![0-9])"), "[证件号]"),
-    (re.compile(r"(?<=我叫)[\u4e00-\u9fff]{2,3}|(?<=姓名[:：])\s*[\u4e00-\u9fff]{2,3}|(?<=my name is )[A-Z][a-z]+(?: [A-Z][a-z]+)?"), "[姓名]"),
-    (re.compile(r"[\u4e00-\u9fff]{1,10}(?:路|街|弄)\d+号(?:\d+(?:室|楼))*"), "[地址]"),
-)
-
-
-def mask_pii(text: str) -> str:
-    """``text`` with ID numbers, card numbers, phones, e-mails, names and street addresses masked."""
-    for pattern, placeholder in _PII_PATTERNS:
-        text = pattern.sub(placeholder, text)
-    return text
-
-
 _LIST_MARKER = re.compile(r"^\s*(?:\d{1,2}[.、)）]|[（(]\d{1,2}[)）])\s*", re.M)
 _NUMBER = re.compile(r"\d+(?:[.,:：/-]\d+)*")
 _CN_QUANTITY = re.compile(r"[零一二两三四五六七八九十百千万]+(?:个工作日|个月|日|天|元|年|月|周|岁|分|小时|次|份)")
@@ -251,7 +234,7 @@ def build_prompt(request: GenerationRequest, composer: Composer) -> tuple[str, s
         sections = composer.sections(item, request.intent, lang, situation=situation)
     head = f"事项：{item.name}" if lang == "zh" else f"Service: {item.name_en or item.name} ({item.name})"
     context = head + "\n" + "\n".join(s.text for s in sections)
-    question = mask_pii(request.question)
+    question = mask(request.question, kinds=LLM_KINDS)
     if lang == "zh":
         user = f"【资料】\n{context}\n\n【问题】{question}"
     else:
