@@ -25,7 +25,7 @@ from assistant.api.schemas import (
     TicketOut,
     TurnOut,
 )
-from assistant.core.errors import NotFound
+from assistant.core.errors import NotFound, XiaoShenError
 
 router = APIRouter(prefix="/api/v1", tags=["chat"])
 
@@ -33,9 +33,27 @@ router = APIRouter(prefix="/api/v1", tags=["chat"])
 POLL_S = 0.5
 
 
+class MessageTooLong(XiaoShenError):
+    """A message above ``server.max_message_chars``: refused before any model runs."""
+
+    code = "message_too_long"
+    http_status = 413
+
+
+def _guard_message(request: Request, conversation_id: str, text: str) -> None:
+    """The edge checks of a message post, before the assistant sees it: length, then rate."""
+    limit = request.app.state.settings.server.max_message_chars
+    if len(text) > limit:
+        raise MessageTooLong(
+            f"message has {len(text)} characters; the limit is {limit}, shorten it or split it into several messages"
+        )
+    request.app.state.limits.hit_message(request, conversation_id)
+
+
 @router.post("/conversations", response_model=ConversationOut, status_code=201)
-def create_conversation(body: ConversationIn, helpdesk: HelpdeskDep) -> ConversationOut:
-    """Open a conversation (language, elder mode)."""
+def create_conversation(body: ConversationIn, request: Request, helpdesk: HelpdeskDep) -> ConversationOut:
+    """Open a conversation (language, elder mode); limited per client (``limits.conversation_per_client``)."""
+    request.app.state.limits.hit_conversation(request)
     conversation = helpdesk.open_conversation(lang=body.lang, elder_mode=body.elder_mode, client_id=body.client_id)
     return ConversationOut.of(conversation)
 
@@ -52,7 +70,12 @@ def read_conversation(conversation_id: str, assistant: AssistantDep, helpdesk: H
 def post_message(
     conversation_id: str, body: MessageIn, request: Request, assistant: AssistantDep, helpdesk: HelpdeskDep
 ) -> TurnOut:
-    """Answer a message: text, citations, intent, action, options, item ids and timings."""
+    """Answer a message: text, citations, intent, action, options, item ids and timings.
+
+    Refused before any model runs: a message above ``server.max_message_chars`` (413),
+    too many messages for the conversation or the client (429 with Retry-After).
+    """
+    _guard_message(request, conversation_id, body.text)
     exchange = assistant.handle(conversation_id, body.text)
     request.state.timings_ms = dict(exchange.result.timings_ms)  # for the stage-latency histogram
     queue = helpdesk.status_of(conversation_id) if exchange.result.state.handed_off else None
@@ -61,12 +84,13 @@ def post_message(
 
 @router.post("/conversations/{conversation_id}/messages/stream")
 def post_message_stream(
-    conversation_id: str, body: MessageIn, assistant: AssistantDep, helpdesk: HelpdeskDep
+    conversation_id: str, body: MessageIn, request: Request, assistant: AssistantDep, helpdesk: HelpdeskDep
 ) -> StreamingResponse:
     """Answer a message as server-sent events: ``delta`` events carry pieces of
     the answer text as the generator writes them, then one ``done`` event
     carries the stored turn (the same object as the non-streaming endpoint;
-    its ``answer`` is authoritative)."""
+    its ``answer`` is authoritative).  The same length and rate limits as above."""
+    _guard_message(request, conversation_id, body.text)
     parts = assistant.handle_stream(conversation_id, body.text)
     # The first piece is pulled here, so a bad message or an unknown conversation
     # becomes an ordinary JSON error before the event stream starts.
