@@ -29,9 +29,8 @@ def stages(tmp_path_factory: pytest.TempPathFactory):
 
 
 def make_client(stages, data_dir: Path, **overrides: object) -> TestClient:
-    settings = load_settings(
-        paths=PathsSettings(data_dir=data_dir), database=DatabaseSettings(url=MEMORY_URL), **overrides
-    )
+    overrides.setdefault("database", DatabaseSettings(url=MEMORY_URL))
+    settings = load_settings(paths=PathsSettings(data_dir=data_dir), **overrides)
     services = build_services(settings, stages=stages)
     client = TestClient(create_app(settings, services=services), raise_server_exceptions=False)
     client.services = services  # type: ignore[attr-defined]
@@ -163,3 +162,64 @@ def test_an_unexpected_error_is_a_generic_500(stages, tmp_path: Path, monkeypatc
         assert_error(r, 500, "internal_error")
         assert "hunter2" not in r.text and "RuntimeError" not in r.text and "Traceback" not in r.text
         assert r.headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize("database", ["memory", "sqlite"])
+def test_a_retry_with_the_same_idempotency_key_returns_the_stored_answer(stages, tmp_path: Path, monkeypatch, database) -> None:
+    url = MEMORY_URL if database == "memory" else ""
+    with make_client(stages, tmp_path, database=DatabaseSettings(url=url)) as client:
+        cid = client.post("/api/v1/conversations", json={}).json()["id"]
+        engine = client.services.assistant.dialogue  # type: ignore[attr-defined]
+        calls: list[str] = []
+        real = engine.classifier.classify
+        monkeypatch.setattr(engine.classifier, "classify", lambda text, **kw: calls.append(text) or real(text, **kw))
+        post = lambda text, key: client.post(  # noqa: E731
+            f"/api/v1/conversations/{cid}/messages", json={"text": text}, headers={"Idempotency-Key": key}
+        )
+        first = post("居住证怎么办理", "k-1")
+        assert first.status_code == 200, first.text
+        runs = len(calls)
+        again = post("居住证怎么办理", "k-1")
+        assert again.status_code == 200 and again.json() == first.json()
+        assert again.headers["Idempotent-Replayed"] == "true"
+        assert len(calls) == runs  # no second model run
+        assert len(client.get(f"/api/v1/conversations/{cid}").json()["messages"]) == 2  # no second turn
+        assert_error(post("护照怎么办", "k-1"), 422, "idempotency_key_reused")
+        assert post("护照怎么办", "k-2").json()["message_id"] > first.json()["message_id"]
+
+
+@pytest.mark.parametrize("database", ["memory", "sqlite"])
+def test_concurrent_posts_with_one_idempotency_key_store_one_turn(stages, tmp_path: Path, database) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    url = MEMORY_URL if database == "memory" else ""
+    with make_client(stages, tmp_path, database=DatabaseSettings(url=url)) as client:
+        cid = client.post("/api/v1/conversations", json={}).json()["id"]
+
+        def post(_: int):
+            return client.post(
+                f"/api/v1/conversations/{cid}/messages", json={"text": "居住证怎么办理"}, headers={"Idempotency-Key": "same"}
+            )
+
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            responses = list(pool.map(post, range(6)))
+        assert [r.status_code for r in responses] == [200] * 6, [r.text for r in responses]
+        assert len({r.json()["message_id"] for r in responses}) == 1
+        assert len(client.get(f"/api/v1/conversations/{cid}").json()["messages"]) == 2
+
+
+def test_a_failed_request_releases_its_idempotency_key(stages, tmp_path: Path, monkeypatch) -> None:
+    with make_client(stages, tmp_path) as client:
+        cid = client.post("/api/v1/conversations", json={}).json()["id"]
+        assistant = client.services.assistant  # type: ignore[attr-defined]
+        real = assistant.handle
+
+        def boom(*_a, **_k):
+            raise RuntimeError("model crashed")
+
+        monkeypatch.setattr(assistant, "handle", boom)
+        url, headers = f"/api/v1/conversations/{cid}/messages", {"Idempotency-Key": "k"}
+        assert client.post(url, json={"text": "居住证"}, headers=headers).status_code == 500
+        monkeypatch.setattr(assistant, "handle", real)
+        r = client.post(url, json={"text": "居住证"}, headers=headers)
+        assert r.status_code == 200 and "Idempotent-Replayed" not in r.headers

@@ -38,6 +38,7 @@ from assistant.core.types import (
     TurnResult,
 )
 from assistant.db import rules, serde
+from assistant.db.idempotency import MemoryIdempotencyStore
 
 
 @dataclass
@@ -498,6 +499,7 @@ class MemoryStorage:
     conversations: MemoryConversationStore
     queue: MemoryHandoffQueue
     reports: MemoryServiceLevelReports
+    idempotency: MemoryIdempotencyStore
     clock: Callable[[], datetime]
 
     def ping(self) -> None:
@@ -514,6 +516,7 @@ def open_memory(*, helpdesk: HelpdeskSettings, clock: Callable[[], datetime]) ->
         conversations=MemoryConversationStore(tables),
         queue=MemoryHandoffQueue(tables, lease_s=helpdesk.claim_lease_s),
         reports=MemoryServiceLevelReports(tables),
+        idempotency=MemoryIdempotencyStore(clock),
         clock=clock,
     )
 
