@@ -30,6 +30,7 @@ from assistant.core.settings import (
     EmbedderSettings,
     GeneratorSettings,
     IntentSettings,
+    LimitsSettings,
     RetrievalSettings,
     Settings,
 )
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     from assistant.dialogue.engine import DialogueEngine
     from assistant.dialogue.policy import ActionPolicy
     from assistant.helpdesk import Helpdesk
+    from limits.strategies import RateLimiter
     from retrieval.embedders import CachedEmbedder
 
 _Builder = TypeVar("_Builder")
@@ -233,6 +235,30 @@ def open_configured_storage(settings: Settings, *, clock: Callable[[], datetime]
             f"cannot open the database {url!r}: {e}; "
             "check XS_DATABASE__URL (empty means SQLite in the data directory)"
         ) from e
+
+
+# ------------------------------------------------------------------ abuse limits
+
+
+def make_rate_limiter(settings: LimitsSettings) -> RateLimiter:
+    """The rate limiter over the counter storage ``settings.storage_url`` names.
+
+    This is the one place the counter storage is chosen: ``memory://`` counts in
+    this process; a shared URL (``redis://…``) makes every server process count
+    together.  The moving window refuses a burst at a window's edge that a fixed
+    window would let through twice.  A storage that cannot be built stops start-up.
+    """
+    from limits.storage import storage_from_string
+    from limits.strategies import MovingWindowRateLimiter
+
+    try:
+        storage = storage_from_string(settings.storage_url)
+    except Exception as e:  # an unusable counter storage must stop start-up, not limit nothing
+        raise ConfigError(
+            f"cannot use limits.storage_url {settings.storage_url!r}: {e}; "
+            "use memory:// or a limits storage URL such as redis://host:6379 (pip install redis)"
+        ) from e
+    return MovingWindowRateLimiter(storage)
 
 
 # ------------------------------------------------------------------ assembly

@@ -100,7 +100,7 @@ def test_follow_up_uses_the_stored_state(client: TestClient) -> None:
     [
         (lambda c, cid: c.post(f"/api/v1/conversations/{cid}/messages", json={"text": ""}), 422, "invalid_input"),
         (lambda c, cid: c.post(f"/api/v1/conversations/{cid}/messages", json={"text": "   \n "}), 422, "invalid_input"),
-        (lambda c, cid: c.post(f"/api/v1/conversations/{cid}/messages", json={"text": "办" * 10_000}), 422, "invalid_input"),
+        (lambda c, cid: c.post(f"/api/v1/conversations/{cid}/messages", json={"text": "办" * 10_000}), 413, "message_too_long"),
         (
             lambda c, cid: c.post(
                 f"/api/v1/conversations/{cid}/messages",

@@ -555,3 +555,52 @@ def test_a_malformed_privacy_key_names_the_fix() -> None:
 
     with pytest.raises(ConfigError, match="Fernet.generate_key"):
         open_storage(MEMORY_URL, helpdesk=HelpdeskSettings(), privacy_key="not-a-key")
+
+
+# --------------------------------------------------------------------------- idempotency keys
+
+
+def test_idempotency_key_claim_complete_and_replay(db: Storage, clock: Clock) -> None:
+    c = db.conversations.create()
+    keys = db.idempotency
+    assert keys.claim(c.id, "k1", "f1", stale_after_s=60) is None  # first claim: go ahead
+    pending = keys.claim(c.id, "k1", "f1", stale_after_s=60)
+    assert pending is not None and pending.response is None and pending.fingerprint == "f1"
+    keys.complete(c.id, "k1", '{"message_id": 2}')
+    done = keys.claim(c.id, "k1", "f2", stale_after_s=60)
+    assert done is not None and done.response == '{"message_id": 2}' and done.fingerprint == "f1"
+    clock.advance(3600)  # a finished key is never taken over
+    assert keys.claim(c.id, "k1", "f1", stale_after_s=60).response == '{"message_id": 2}'
+    # keys are scoped to their conversation
+    other = db.conversations.create()
+    assert keys.claim(other.id, "k1", "f1", stale_after_s=60) is None
+
+
+def test_idempotency_stale_claim_is_taken_over_and_release_frees_it(db: Storage, clock: Clock) -> None:
+    c = db.conversations.create()
+    keys = db.idempotency
+    assert keys.claim(c.id, "k", "f", stale_after_s=60) is None
+    clock.advance(30)
+    assert keys.claim(c.id, "k", "f", stale_after_s=60) is not None
+    clock.advance(31)
+    assert keys.claim(c.id, "k", "f", stale_after_s=60) is None  # its request died: a retry takes over
+    keys.release(c.id, "k")
+    assert keys.claim(c.id, "k", "f", stale_after_s=60) is None
+
+
+def test_concurrent_claims_of_one_key_have_one_winner(db: Storage) -> None:
+    c = db.conversations.create()
+    results: list[object] = []
+    barrier = threading.Barrier(8)
+
+    def claim() -> None:
+        barrier.wait()
+        results.append(db.idempotency.claim(c.id, "same", "f", stale_after_s=60))
+
+    threads = [threading.Thread(target=claim) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(r is None for r in results) == 1
+    assert len(results) == 8

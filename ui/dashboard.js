@@ -54,7 +54,7 @@ function daily(el, byDay) {
       `<text x="${x}" y="${H - 5}">${d.slice(5)}</text>`;
   });
   el.innerHTML = `<svg width="${W}" height="${H}" role="img"><text x="0" y="12">最多 ${max}</text>${parts.join("")}</svg>` +
-    `<div><span class="badge" style="background:#0b5cab;color:#fff">会话</span><span class="badge" style="background:#b44d12;color:#fff">转人工</span></div>`;
+    `<div><span class="badge legend-conv">会话</span><span class="badge legend-handoff">转人工</span></div>`;
 }
 
 function table(el, rows, name, names = {}) {

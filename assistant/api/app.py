@@ -24,12 +24,14 @@ from starlette.concurrency import run_in_threadpool
 
 from assistant.api.errors import error_response, install_error_handlers
 from assistant.api.observability import AppMetrics
+from assistant.api.security import SECURITY_HEADERS
 from assistant.core.settings import Settings
 
 if TYPE_CHECKING:
     from assistant.wiring import Services
 
 log = logging.getLogger("assistant.api")
+
 
 
 def create_app(settings: Settings, *, services: Services | None = None) -> FastAPI:
@@ -59,13 +61,24 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         app.state.assistant = None
         app.state.helpdesk = None
 
+    production = settings.server.mode == "production"
     app = FastAPI(
         title="Xiao Shen (小申) API",
         version="0.1.0",
         description="Grounded answers about Shanghai government services, with a human helpdesk.",
         lifespan=lifespan,
+        # production mode publishes no map of the API: docs, redoc and the schema are off
+        docs_url=None if production else "/docs",
+        redoc_url=None if production else "/redoc",
+        openapi_url=None if production else "/openapi.json",
     )
     app.state.settings = settings
+    from assistant.api.ratelimit import RateLimits
+    from assistant.wiring import make_rate_limiter
+
+    app.state.limits = RateLimits(
+        make_rate_limiter(settings.limits), settings.limits, settings.server.trusted_proxies
+    )
     app.state.assistant = None
     app.state.helpdesk = None
     metrics = AppMetrics(lambda: app.state.helpdesk)
@@ -84,6 +97,30 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         timings = getattr(request.state, "timings_ms", None)
         if timings:
             metrics.observe_turn(timings)
+        return response
+
+    max_body = settings.server.max_body_bytes
+    docs_paths = {p for p in (app.docs_url, app.redoc_url, "/docs/oauth2-redirect") if p and not production}
+
+    @app.middleware("http")
+    async def _guard(request: Request, call_next: Any) -> Response:
+        # A declared body above the cap is refused before it is read or parsed.
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_body:
+            response: Response = error_response(
+                413,
+                "payload_too_large",
+                f"the request body has {declared} bytes; the limit is {max_body} (server.max_body_bytes)",
+            )
+        else:
+            response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            if name == "Content-Security-Policy" and request.url.path in docs_paths:
+                continue  # FastAPI's Swagger and ReDoc pages are inline scripts (development only)
+            response.headers.setdefault(name, value)
+        if request.url.path.startswith("/api/"):
+            # API answers carry conversations and personal data: no cache may keep them
+            response.headers["Cache-Control"] = "no-store"
         return response
 
     from assistant.api.routes import chat, helpdesk, observability, pages, service_levels

@@ -3,6 +3,7 @@
 - XiaoShenError subclasses carry their own ``code`` and ``http_status``.
 - A body that is not JSON gets 400 ``malformed_json``; a body of the wrong
   shape 422 ``invalid_request`` naming the fields.
+- Rate limits answer 429 ``rate_limited`` with ``Retry-After`` (seconds).
 - Unknown routes and methods keep their 404/405 with the same body shape.
 - Anything unexpected is logged with its traceback server-side and answered
   with 500 ``internal_error`` and no traceback.
@@ -18,14 +19,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from assistant.api.ratelimit import RateLimited
+from assistant.api.security import SECURITY_HEADERS
 from assistant.core.errors import XiaoShenError
 
 log = logging.getLogger("assistant.api")
 
 
-def error_response(status: int, code: str, message: str) -> JSONResponse:
+def error_response(status: int, code: str, message: str, *, headers: dict[str, str] | None = None) -> JSONResponse:
     """The one error body shape."""
-    return JSONResponse(status_code=status, content={"error": {"code": code, "message": message}})
+    return JSONResponse(status_code=status, content={"error": {"code": code, "message": message}}, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -36,6 +39,10 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.http_status >= 500:
             log.error("%s: %s", exc.code, exc)
         return error_response(exc.http_status, exc.code, str(exc))
+
+    @app.exception_handler(RateLimited)
+    async def _limited(_request: Request, exc: RateLimited) -> JSONResponse:
+        return error_response(429, exc.code, str(exc), headers={"Retry-After": str(exc.retry_after_s)})
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -57,6 +64,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         incident = uuid.uuid4().hex[:12]
         log.exception("unhandled error %s on %s %s", incident, request.method, request.url.path)
+        # This handler runs outside the app's middleware, so it sets the headers itself.
         return error_response(
-            500, "internal_error", f"internal error (incident {incident}); the details are in the server log"
+            500,
+            "internal_error",
+            f"internal error (incident {incident}); the details are in the server log",
+            headers=dict(SECURITY_HEADERS),
         )

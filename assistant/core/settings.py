@@ -156,8 +156,69 @@ class ServerSettings(_Section):
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
-    #: longest user message accepted, in characters.
+    #: longest user message accepted, in characters (longer: 413 before any model runs).
     max_message_chars: int = Field(2000, ge=10)
+    #: largest request body accepted, in bytes (a declared Content-Length above it gets 413
+    #: unread).  JSON may spell a character as a 12-byte surrogate escape, so the default
+    #: leaves room for ``max_message_chars`` of any text.
+    max_body_bytes: int = Field(65536, ge=1024)
+    #: ``production`` turns off the API docs (/docs, /redoc, /openapi.json).
+    mode: Literal["development", "production"] = "development"
+    #: reverse proxies (CIDRs) whose ``X-Forwarded-For`` is believed; from any other peer
+    #: the header is ignored, so a forged one cannot change who a client is.
+    trusted_proxies: tuple[str, ...] = ()
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        import ipaddress
+
+        for cidr in v:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"trusted_proxies entry {cidr!r} is not an IP network; write e.g. '10.0.0.0/8' or '127.0.0.1'"
+                ) from None
+        return v
+
+
+class LimitsSettings(_Section):
+    """Abuse limits: request rates per conversation and per client, idempotent retries.
+
+    Rates are written as the ``limits`` library parses them: ``"20/minute"``,
+    ``"100 per hour"``, ``"5/second;200/day"``; an empty string turns that limit off.
+    """
+
+    enabled: bool = True
+    #: where the counters live: ``memory://`` (one process) or a ``limits`` storage URL
+    #: such as ``redis://host:6379`` (shared by every server process; needs the redis package).
+    storage_url: str = "memory://"
+    #: messages one conversation may post.
+    message_per_conversation: str = "20/minute"
+    #: messages one client (IP address) may post over all its conversations.
+    message_per_client: str = "60/minute"
+    #: conversations one client may open.
+    conversation_per_client: str = "10/minute"
+    #: seconds a retry waits for the first request with its Idempotency-Key to finish
+    #: before it is answered 409 (try again).
+    idempotency_wait_s: float = Field(10.0, ge=0)
+    #: seconds after which an unfinished Idempotency-Key claim (its request died) may be
+    #: taken over by a retry; above the longest turn (generator.total_timeout_s).
+    idempotency_stale_s: float = Field(120.0, gt=0)
+
+    @field_validator("message_per_conversation", "message_per_client", "conversation_per_client")
+    @classmethod
+    def _rate(cls, v: str) -> str:
+        if not v.strip():
+            return ""
+        from limits import parse_many
+
+        try:
+            parse_many(v)
+        except ValueError:
+            raise ValueError(f"rate {v!r} is not a rate limit; write e.g. '20/minute' or '5/second;200/day'") from None
+        return v
 
 
 class HelpdeskSettings(_Section):
@@ -245,6 +306,7 @@ class Settings(BaseSettings):
     server: ServerSettings = ServerSettings()
     helpdesk: HelpdeskSettings = HelpdeskSettings()
     privacy: PrivacySettings = PrivacySettings()
+    limits: LimitsSettings = LimitsSettings()
 
     @classmethod
     def settings_customise_sources(

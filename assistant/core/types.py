@@ -863,6 +863,37 @@ class ServiceLevelReports(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    """A stored ``Idempotency-Key`` of a message post; ``response`` is None while it runs."""
+
+    conversation_id: str
+    key: str
+    #: sha256 of what the first request asked.
+    fingerprint: str
+    claimed_at: datetime
+    #: the response body (JSON) of the finished request.
+    response: str | None = None
+
+
+@runtime_checkable
+class IdempotencyStore(Protocol):
+    """Durable idempotency keys, scoped to a conversation; claims are atomic."""
+
+    def claim(self, conversation_id: str, key: str, fingerprint: str, *, stale_after_s: float) -> IdempotencyRecord | None:
+        """Claim ``key``: None when this caller now holds it (new, or a pending claim older
+        than ``stale_after_s`` taken over); otherwise the record another request holds."""
+        ...
+
+    def complete(self, conversation_id: str, key: str, response: str) -> None:
+        """Store the finished request's response body under its key."""
+        ...
+
+    def release(self, conversation_id: str, key: str) -> None:
+        """Drop a pending claim whose request failed, so a retry runs again (done keys stay)."""
+        ...
+
+
 @runtime_checkable
 class Storage(Protocol):
     """One opened backend: its conversation store, queue and reports, sharing one clock."""
@@ -870,6 +901,7 @@ class Storage(Protocol):
     conversations: ConversationStore
     queue: HandoffQueue
     reports: ServiceLevelReports
+    idempotency: IdempotencyStore
     #: returns aware UTC datetimes; every timestamp the backend writes comes from it.
     clock: Callable[[], datetime]
 

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from sqlalchemy import Engine
 
 from assistant.db.engine import make_engine, migrate
+from assistant.db.idempotency import SqlIdempotencyStore
 from assistant.db.queue import SqlHandoffQueue
 from assistant.db.reports import SqlServiceLevelReports
 from assistant.db.store import SqlConversationStore
@@ -42,6 +43,7 @@ class Database:
     conversations: SqlConversationStore
     queue: SqlHandoffQueue
     reports: SqlServiceLevelReports
+    idempotency: SqlIdempotencyStore
     clock: Callable[[], datetime]
 
     def ping(self) -> None:
@@ -77,6 +79,7 @@ def open_database(
         conversations=SqlConversationStore(engine, clock=clock, vault=make_vault(privacy_key)),
         queue=SqlHandoffQueue(engine, clock=clock, lease_s=helpdesk.claim_lease_s),
         reports=SqlServiceLevelReports(engine),
+        idempotency=SqlIdempotencyStore(engine, clock=clock),
         clock=clock,
     )
 

@@ -39,6 +39,7 @@ from assistant.core.types import (
 )
 from assistant.db import rules, serde
 from assistant.db.vault import OriginalsVault, make_vault
+from assistant.db.idempotency import MemoryIdempotencyStore
 
 
 @dataclass
@@ -515,6 +516,7 @@ class MemoryStorage:
     conversations: MemoryConversationStore
     queue: MemoryHandoffQueue
     reports: MemoryServiceLevelReports
+    idempotency: MemoryIdempotencyStore
     clock: Callable[[], datetime]
 
     def ping(self) -> None:
@@ -533,6 +535,7 @@ def open_memory(
         conversations=MemoryConversationStore(tables, vault=make_vault(privacy_key)),
         queue=MemoryHandoffQueue(tables, lease_s=helpdesk.claim_lease_s),
         reports=MemoryServiceLevelReports(tables),
+        idempotency=MemoryIdempotencyStore(clock),
         clock=clock,
     )
 

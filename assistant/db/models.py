@@ -175,3 +175,19 @@ class PiiOriginalRow(Base):
         Integer, ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
     )
     ciphertext: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class IdempotencyRow(Base):
+    """An ``Idempotency-Key`` of a message post: pending (no response yet) or done."""
+
+    __tablename__ = "idempotency_keys"
+
+    conversation_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    #: sha256 of what the request asked; the same key with another body is refused.
+    fingerprint: Mapped[str] = mapped_column(String(64), nullable=False)
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    #: the response body (JSON) once the request finished; a retry gets it again.
+    response: Mapped[str | None] = mapped_column(Text, nullable=True)

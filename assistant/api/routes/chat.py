@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import json
+import time
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -25,17 +27,37 @@ from assistant.api.schemas import (
     TicketOut,
     TurnOut,
 )
-from assistant.core.errors import NotFound
+from assistant.core.errors import NotFound, XiaoShenError
 
 router = APIRouter(prefix="/api/v1", tags=["chat"])
 
 #: seconds between checks for new messages on a live stream.
 POLL_S = 0.5
+#: seconds between looks at an Idempotency-Key whose first request still runs.
+IDEMPOTENCY_POLL_S = 0.05
+
+
+class MessageTooLong(XiaoShenError):
+    """A message above ``server.max_message_chars``: refused before any model runs."""
+
+    code = "message_too_long"
+    http_status = 413
+
+
+def _guard_message(request: Request, conversation_id: str, text: str) -> None:
+    """The edge checks of a message post, before the assistant sees it: length, then rate."""
+    limit = request.app.state.settings.server.max_message_chars
+    if len(text) > limit:
+        raise MessageTooLong(
+            f"message has {len(text)} characters; the limit is {limit}, shorten it or split it into several messages"
+        )
+    request.app.state.limits.hit_message(request, conversation_id)
 
 
 @router.post("/conversations", response_model=ConversationOut, status_code=201)
-def create_conversation(body: ConversationIn, helpdesk: HelpdeskDep) -> ConversationOut:
-    """Open a conversation (language, elder mode)."""
+def create_conversation(body: ConversationIn, request: Request, helpdesk: HelpdeskDep) -> ConversationOut:
+    """Open a conversation (language, elder mode); limited per client (``limits.conversation_per_client``)."""
+    request.app.state.limits.hit_conversation(request)
     conversation = helpdesk.open_conversation(lang=body.lang, elder_mode=body.elder_mode, client_id=body.client_id)
     return ConversationOut.of(conversation)
 
@@ -48,12 +70,89 @@ def read_conversation(conversation_id: str, assistant: AssistantDep, helpdesk: H
     return ConversationOut.of(conversation, queue)
 
 
+class IdempotencyKeyReused(XiaoShenError):
+    """An Idempotency-Key sent again with another message."""
+
+    code = "idempotency_key_reused"
+    http_status = 422
+
+
+class IdempotencyInProgress(XiaoShenError):
+    """The first request with this Idempotency-Key is still running."""
+
+    code = "idempotency_in_progress"
+    http_status = 409
+
+
+def _replay(request: Request, conversation_id: str, key: str, fingerprint: str) -> Response | None:
+    """None when this request holds ``key`` now; else the stored response of the first one.
+
+    A retry that arrives while the first request still runs waits for it (up to
+    ``limits.idempotency_wait_s``), so a client's quick retry gets the answer, not a 409.
+    """
+    limits = request.app.state.settings.limits
+    keys = request.app.state.helpdesk.storage.idempotency
+    deadline = time.monotonic() + limits.idempotency_wait_s
+    while True:
+        record = keys.claim(conversation_id, key, fingerprint, stale_after_s=limits.idempotency_stale_s)
+        if record is None:
+            return None
+        if record.fingerprint != fingerprint:
+            raise IdempotencyKeyReused(
+                f"Idempotency-Key {key!r} was used for another message in this conversation; "
+                "send a new key for a new message"
+            )
+        if record.response is not None:
+            return Response(record.response, media_type="application/json", headers={"Idempotent-Replayed": "true"})
+        if time.monotonic() >= deadline:
+            raise IdempotencyInProgress(
+                f"the first request with Idempotency-Key {key!r} is still running; retry with the same key shortly"
+            )
+        time.sleep(IDEMPOTENCY_POLL_S)
+
+
 @router.post("/conversations/{conversation_id}/messages", response_model=TurnOut)
 def post_message(
-    conversation_id: str, body: MessageIn, request: Request, assistant: AssistantDep, helpdesk: HelpdeskDep
+    conversation_id: str,
+    body: MessageIn,
+    request: Request,
+    assistant: AssistantDep,
+    helpdesk: HelpdeskDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(min_length=1, max_length=255, description="a retry with the same key gets the same stored answer"),
+    ] = None,
+) -> TurnOut | Response:
+    """Answer a message: text, citations, intent, action, options, item ids and timings.
+
+    Refused before any model runs: a message above ``server.max_message_chars`` (413),
+    too many messages for the conversation or the client (429 with Retry-After).
+    With an ``Idempotency-Key`` header a retry gets the first answer again (same ids,
+    no second turn, no second model run); the same key with another text gets 422.
+    """
+    _guard_message(request, conversation_id, body.text)
+    if idempotency_key is None:
+        return _answer(conversation_id, body.text, request, assistant, helpdesk)
+    if not helpdesk.exists(conversation_id):
+        raise NotFound(f"conversation {conversation_id!r} does not exist")
+    fingerprint = hashlib.sha256(body.text.encode("utf-8")).hexdigest()
+    replayed = _replay(request, conversation_id, idempotency_key, fingerprint)
+    if replayed is not None:
+        return replayed
+    keys = helpdesk.storage.idempotency
+    try:
+        out = _answer(conversation_id, body.text, request, assistant, helpdesk)
+    except BaseException:
+        keys.release(conversation_id, idempotency_key)  # nothing was stored: a retry runs again
+        raise
+    keys.complete(conversation_id, idempotency_key, out.model_dump_json())
+    return out
+
+
+def _answer(
+    conversation_id: str, text: str, request: Request, assistant: AssistantDep, helpdesk: HelpdeskDep
 ) -> TurnOut:
-    """Answer a message: text, citations, intent, action, options, item ids and timings."""
-    exchange = assistant.handle(conversation_id, body.text)
+    exchange = assistant.handle(conversation_id, text)
     request.state.timings_ms = dict(exchange.result.timings_ms)  # for the stage-latency histogram
     queue = helpdesk.status_of(conversation_id) if exchange.result.state.handed_off else None
     return TurnOut.from_exchange(exchange, queue)
@@ -61,12 +160,13 @@ def post_message(
 
 @router.post("/conversations/{conversation_id}/messages/stream")
 def post_message_stream(
-    conversation_id: str, body: MessageIn, assistant: AssistantDep, helpdesk: HelpdeskDep
+    conversation_id: str, body: MessageIn, request: Request, assistant: AssistantDep, helpdesk: HelpdeskDep
 ) -> StreamingResponse:
     """Answer a message as server-sent events: ``delta`` events carry pieces of
     the answer text as the generator writes them, then one ``done`` event
     carries the stored turn (the same object as the non-streaming endpoint;
-    its ``answer`` is authoritative)."""
+    its ``answer`` is authoritative).  The same length and rate limits as above."""
+    _guard_message(request, conversation_id, body.text)
     parts = assistant.handle_stream(conversation_id, body.text)
     # The first piece is pulled here, so a bad message or an unknown conversation
     # becomes an ordinary JSON error before the event stream starts.
