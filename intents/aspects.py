@@ -69,7 +69,9 @@ _CUES: Mapping[str, tuple[str, ...]] = {
         r"\b(steps?|procedure|process|apply)\b",
     ),
     "location": (
-        r"(在哪|哪里|哪儿|去哪|上哪|到哪|什么地方|哪个地方|地址|地点|窗口|网点|哪个部门|哪个单位|电话)",
+        r"(在哪|哪里|哪儿|去哪|上哪|到哪|什么地方|哪个地方|地址|地点|窗口|网点|哪个部门|哪个单位)",
+        # asking for the phone (咨询电话是多少, 打什么电话), not giving one's own (我电话138…)
+        r"(电话|热线)(是多少|多少|号码是|号是)|(打|拨)(什么|哪个)(电话|号码)",
         r"\b(where|address|office|window|location|phone number)\b",
     ),
     "online": (

@@ -24,6 +24,8 @@ from intents.aspects import asked_aspects, is_yes_no, predict_aspects
         ("How long does it take and what does it cost?", ["time_limit", "fee"]),
         ("Where do I apply?", ["location"]),
         ("居住证是什么", ["overview"]),
+        ("咨询电话是多少", ["location"]),
+        ("护照补办要多少钱 我电话13812345678", ["fee"]),
     ],
 )
 def test_aspects_in_the_order_asked(text: str, expected: list[str]) -> None:
