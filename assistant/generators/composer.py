@@ -23,8 +23,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from assistant.core.types import (
-    CONSULT_INTENTS,
-    INTENT_FIELDS,
     Action,
     AnswerPlan,
     AnswerUnit,
@@ -145,6 +143,9 @@ _FIELD_HEAD = {
         "phone": "",
     },
 }
+#: Fields whose units read as one running text (a fee line, a time limit), not a numbered list.
+_ONE_LINE_FIELDS = frozenset({"fees", "time_limit", "benefit", "summary", "phone"})
+
 _MORE_NOTE = {
     "zh": {
         "materials": "以上为主要材料，回复“查看全部材料”可看完整清单。",
@@ -173,10 +174,19 @@ def _intent_aspects(intent: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Section:
-    """One field of an item rendered as text, with the citation it carries."""
+    """One field of an item rendered as text, with the citations it carries.
+
+    ``also`` names further fields the text quotes (the supporting units of a plan).
+    """
 
     field: str
     text: str
+    also: tuple[str, ...] = ()
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """Every field this section cites, its own first."""
+        return (self.field, *self.also)
 
 
 def item_label(item: ServiceItem, lang: Lang) -> str:
@@ -249,6 +259,21 @@ class Composer:
 
     # ------------------------------------------------------------------ from the answer plan
 
+    def plan_for(self, request: GenerationRequest) -> AnswerPlan:
+        """The request's answer plan (the dialogue made it), or one made from the request."""
+        item = request.items[0]
+        if request.plan is not None and request.plan.item_id == item.id:
+            return request.plan
+        situation = request.state.slots.get(SITUATION_SLOT, "") if request.state else ""
+        return self.planner.plan(
+            item,
+            request.question,
+            request.aspects or _intent_aspects(request.intent),
+            yes_no=request.yes_no,
+            lang=request.lang,
+            situation=situation,
+        )
+
     def planned_sections(
         self, item: ServiceItem, plan: AnswerPlan, lang: Lang, *, situation: str = ""
     ) -> list[Section]:
@@ -287,9 +312,10 @@ class Composer:
                 continue
             lines = [self._unit_line(item, u, lang) for u in units]
             head = _FIELD_HEAD[lang].get(field, "")
-            if len(lines) == 1 or field in ("fees", "time_limit", "benefit", "summary", "phone", "online"):
-                body = ("" if en else "").join(lines) if field != "online" else "\n".join(f"- {x}" for x in lines)
-                text = f"{head}{body}" if field not in ("online",) else f"{head}\n{body}"
+            if field == "online":
+                text = f"{head}\n" + "\n".join(f"- {x}" for x in lines)
+            elif len(lines) == 1 or field in _ONE_LINE_FIELDS:
+                text = head + "".join(lines)
             else:
                 text = f"{head}\n{_numbered(lines)}"
             if field in plan.more:
@@ -299,19 +325,16 @@ class Composer:
         if support:
             lines = [self._unit_line(item, p.unit, lang) for p in support]
             head = "Also relevant:" if en else "相关说明："
-            out.append(Section(support[0].unit.field, f"{head}\n" + "\n".join(f"- {x}" for x in lines)))
-            # cite each supporting field
-            for p in support[1:]:
-                out.append(Section(p.unit.field, ""))
-        out = [s for s in out if s.text or s.field]
-        if not any(s.text for s in out):
+            fields = tuple(dict.fromkeys(p.unit.field for p in support))
+            out.append(Section(fields[0], f"{head}\n" + "\n".join(f"- {x}" for x in lines), also=fields[1:]))
+        if not out:
             missing = {
                 "zh": "知识库中暂无该事项这方面的具体信息，请以官方渠道公布为准。",
                 "en": "The knowledge base has no details on this point for this service; please check the official channel.",
             }[lang]
             summary = self._section(item, "summary", lang, situation, "consult.overview")
             out = [Section("summary", missing + ("\n" + summary.text if summary else ""))]
-        return [s for s in out if s.text] + [s for s in out if not s.text]
+        return out
 
     def _materials_section(
         self,
@@ -390,22 +413,15 @@ class Composer:
         situation = request.state.slots.get(SITUATION_SLOT, "") if request.state else ""
         if request.intent == "complaint":
             return self._complaint(request.items, lang)
-        plan = request.plan or self.planner.plan(
-            item,
-            request.question,
-            request.aspects or _intent_aspects(request.intent),
-            yes_no=request.yes_no,
-            lang=lang,
-            situation=situation,
-        )
+        plan = self.plan_for(request)
         sections = self.planned_sections(item, plan, lang, situation=situation)
         intro = self._plan_intro(item, lang)
-        body = "\n\n".join(s.text for s in sections if s.text)
+        body = "\n\n".join(s.text for s in sections)
         service = f"Service: {item_label(item, lang)}.\n" if lang == "en" else ""
         text = f"{intro}\n{body}" if intro else body
         text = f"{text}\n\n{service}{self.closing_line(item, lang)}"
         citations = tuple(
-            dict.fromkeys(Citation(item.id, item.name, s.field, item.updated) for s in sections)
+            dict.fromkeys(Citation(item.id, item.name, f, item.updated) for s in sections for f in s.fields)
         )
         options = tuple(_MORE_OPTION[field][lang] for field in plan.more if field in _MORE_OPTION)
         return Answer(
@@ -423,28 +439,6 @@ class Composer:
             yield part + ("\n\n" if i < len(parts) - 1 else "")
 
     # ------------------------------------------------------------------ item sections
-
-    def sections(self, item: ServiceItem, intent: str, lang: Lang, *, situation: str = "") -> list[Section]:
-        """The item's fields that answer ``intent``, rendered in ``lang``.
-
-        Empty fields are skipped; if every field the intent asks for is empty
-        the summary answers and says so, rather than guessing.
-        """
-        if item.kind == "bundle" and intent in ("consult.overview", "consult.process"):
-            wanted: tuple[str, ...] = ("summary", "process") if intent == "consult.overview" else ("process",)
-        elif intent in CONSULT_INTENTS:
-            wanted = INTENT_FIELDS[intent]
-        else:
-            wanted = ("summary",)
-        out = [s for f in wanted if (s := self._section(item, f, lang, situation, intent)) is not None]
-        if not out:
-            missing = {
-                "zh": "知识库中暂无该事项这方面的具体信息，请以官方渠道公布为准。",
-                "en": "The knowledge base has no details on this point for this service; please check the official channel.",
-            }[lang]
-            summary = self._section(item, "summary", lang, situation, intent)
-            out = [Section("summary", missing + ("\n" + summary.text if summary else ""))]
-        return out
 
     def _section(self, item: ServiceItem, field: str, lang: Lang, situation: str, intent: str) -> Section | None:
         en = lang == "en"
@@ -556,32 +550,6 @@ class Composer:
             head = "Online:" if en else "线上办理渠道："
             return Section("online", f"{head}\n" + "\n".join(f"- {b}" for b in bits))
         raise ValueError(f"unknown item field {field!r}; use a field of ServiceItem")
-
-    def _intro(self, item: ServiceItem, intent: str, lang: Lang) -> str:
-        label = item_label(item, lang)
-        if lang == "en":
-            topic = {
-                "consult.overview": "an overview",
-                "consult.materials": "the materials",
-                "consult.conditions": "who qualifies",
-                "consult.process": "the steps",
-                "consult.fee": "the fees",
-                "consult.time_limit": "the time limit",
-                "consult.location": "where to apply",
-                "consult.online": "how to apply online",
-            }.get(intent, "an overview")
-            return f"From the official service guide, {topic} for {label}:"
-        topic = {
-            "consult.overview": "办理指引",
-            "consult.materials": "所需材料",
-            "consult.conditions": "办理条件",
-            "consult.process": "办理流程",
-            "consult.fee": "收费情况",
-            "consult.time_limit": "办理时限",
-            "consult.location": "办理地点",
-            "consult.online": "线上办理方式",
-        }.get(intent, "办理指引")
-        return f"关于{label}的{topic}："
 
     def closing_line(self, item: ServiceItem, lang: Lang) -> str:
         """The official channel and the item's updated date, closing every item answer."""

@@ -228,10 +228,7 @@ def build_prompt(request: GenerationRequest, composer: Composer) -> tuple[str, s
     lang = request.lang
     item = request.items[0]
     situation = request.state.slots.get("situation", "") if request.state else ""
-    if request.plan is not None and request.plan.item_id == item.id:
-        sections = [s for s in composer.planned_sections(item, request.plan, lang, situation=situation) if s.text]
-    else:
-        sections = composer.sections(item, request.intent, lang, situation=situation)
+    sections = composer.planned_sections(item, composer.plan_for(request), lang, situation=situation)
     head = f"事项：{item.name}" if lang == "zh" else f"Service: {item.name_en or item.name} ({item.name})"
     context = head + "\n" + "\n".join(s.text for s in sections)
     question = mask(request.question, kinds=LLM_KINDS)

@@ -149,7 +149,7 @@ class AnswerPlanner:
     def __init__(self, settings: AnswerSettings | None = None, *, embedder: Embedder | None = None) -> None:
         self.settings = settings or AnswerSettings()
         self.embedder = embedder if self.settings.dense_weight > 0 else None
-        self._cache: dict[tuple[str, str], tuple[AnswerUnit, ...]] = {}
+        self._cache: dict[str, tuple[ServiceItem, tuple[AnswerUnit, ...]]] = {}
         self._vectors: dict[str, np.ndarray] = {}
 
     def load(self, items: Iterable[ServiceItem]) -> None:
@@ -182,11 +182,11 @@ class AnswerPlanner:
         return vectors @ query
 
     def units(self, item: ServiceItem) -> tuple[AnswerUnit, ...]:
-        """The item's units, cached by id and updated date."""
-        key = (item.id, f"{item.updated}{hash(item)}")
-        if key not in self._cache:
-            self._cache[key] = item_units(item)
-        return self._cache[key]
+        """The item's units, cached per item (an edited item is another object: split again)."""
+        cached = self._cache.get(item.id)
+        if cached is None or cached[0] is not item:
+            cached = self._cache[item.id] = (item, item_units(item))
+        return cached[1]
 
     def plan(
         self,
