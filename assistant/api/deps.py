@@ -6,11 +6,11 @@ ready assistant to ``create_app``.
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 
+from assistant.api.auth import Principal, StaffDep
 from assistant.core.errors import XiaoShenError
 from assistant.helpdesk import Helpdesk
 from assistant.conversations import Assistant
@@ -24,23 +24,9 @@ class NotReady(XiaoShenError):
     http_status = 503
 
 
-class Unauthorized(XiaoShenError):
-    """A staff endpoint was called without the right staff token."""
-
-    code = "unauthorized"
-    http_status = 401
-
-
-def require_staff(request: Request, x_staff_token: Annotated[str | None, Header()] = None) -> None:
-    """Check ``X-Staff-Token`` against ``helpdesk.staff_token`` (no check when none is configured)."""
-    expected = request.app.state.settings.helpdesk.staff_token.get_secret_value()
-    if not expected:
-        return
-    if not x_staff_token or not secrets.compare_digest(x_staff_token.encode(), expected.encode()):
-        raise Unauthorized(
-            "this is a staff endpoint: send the staff token in the X-Staff-Token header "
-            "(the value of XS_HELPDESK__STAFF_TOKEN); the console asks for it"
-        )
+def require_staff(principal: StaffDep) -> Principal:
+    """Any signed-in member of staff (see ``assistant.api.auth`` for roles)."""
+    return principal
 
 
 def get_assistant(request: Request) -> Assistant:
