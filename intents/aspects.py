@@ -31,6 +31,9 @@ _CUES: Mapping[str, tuple[str, ...]] = {
         r"how much (do|will|can|would) (i|we|you|they|my \w+) (get|receive|be paid)",
         r"\b(amount|allowance|benefit|subsidy|pension|payment)s?\b.*\bhow much\b",
         r"\bhow much\b.*\b(allowance|benefit|subsidy|pension|reimburse\w*)\b",
+        # what a benefit pays, and for how long (for how many months can I get the benefit)
+        r"\b(get|receive|claim|be paid)\b.{0,30}\b(benefits?|allowances?|subsid(y|ies)|pensions?|compensation)\b",
+        r"\bhow (much|many \w+)\b.{0,40}\b(get|receive|claim)\b",
     ),
     "fee": (
         r"多少钱",
@@ -38,7 +41,8 @@ _CUES: Mapping[str, tuple[str, ...]] = {
         r"(要|需要|得)?(交|付|花)(多少|钱)",
         r"(免费|收不收|要不要钱|要钱|贵不贵)",
         r"\b(cost|costs|fee|fees|charge|charges|price|free)\b",
-        r"how much (is|does|will) (it|this|that)",
+        # "how much is a 2-year permit": any how-much the benefit cues did not take
+        r"\bhow much\b",
     ),
     "time_limit": (
         r"(多久|多长时间|多少天|几天|几个工作日|几个月|多少个工作日)",

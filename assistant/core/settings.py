@@ -131,6 +131,9 @@ class AnswerSettings(_Section):
     decide_share: float = Field(0.3, ge=0.0)
     #: a verdict (可以 / 不需要…) is said only when the deciding unit reaches this score.
     verdict_share: float = Field(0.35, ge=0.0)
+    #: a question that is not yes/no opens with its best unit when that unit meets this
+    #: share of the question's content words (else the asked aspects come first).
+    lead_share: float = Field(0.5, ge=0.0)
     #: list fields (materials, steps, conditions) show at most this many units at first;
     #: the rest is one message away (查看全部材料).
     list_units: int = Field(8, ge=1)

@@ -34,6 +34,7 @@ from assistant.core.types import (
     Material,
     Option,
     ServiceItem,
+    Step,
     intent_aspect,
 )
 from assistant.generators.planning import AnswerPlanner
@@ -243,6 +244,36 @@ def _situation_label(item: ServiceItem, key: str, lang: Lang) -> str:
     if lang == "en":
         return s.label_en or s.label
     return s.label
+
+
+def _step_title(step: Step, lang: Lang) -> str:
+    """A step's title in ``lang``: in English with the official Chinese name in brackets."""
+    if lang == "en" and step.title_en:
+        return f"{step.title_en} ({step.title})"
+    return step.title
+
+
+def _bundle_steps(item: ServiceItem, lang: Lang) -> str:
+    """A bundle's member steps: first the order on one line, then each step with what it needs.
+
+    The one-line order is the short answer to 要办哪些事 / 先办哪个: every step's name
+    within the first lines, the details below it.
+    """
+    en = lang == "en"
+    titles = [_step_title(st, lang) for st in item.process]
+    order = ("In order: " if en else "办理顺序：") + (" → ".join(titles)) + ("." if en else "。")
+    lines = []
+    for st in item.process:
+        needs = (st.needs_en or st.needs) if en else st.needs
+        detail = (st.detail_en or st.detail) if en else st.detail
+        line = _step_title(st, lang)
+        if detail:
+            line += (": " if en else "：") + detail
+        if needs:
+            line += f" (needs: {needs})" if en else f"（需要：{needs}）"
+        lines.append(line)
+    head = "Each step:" if en else "各步骤说明："
+    return f"{order}\n{head}\n{_numbered(lines)}"
 
 
 def _numbered(lines: Sequence[str]) -> str:
@@ -481,17 +512,12 @@ class Composer:
             if not item.process:
                 return None
             if item.kind == "bundle":
-                head = "The steps, in order:" if en else "按顺序办理以下事项："
-                lines = []
-                for st in item.process:
-                    need = ""
-                    if st.needs:
-                        need = f" (needs: {st.needs})" if en else f"（需要：{st.needs}）"
-                    detail = f": {st.detail}" if st.detail and en else (f"：{st.detail}" if st.detail else "")
-                    lines.append(f"{st.title}{detail}{need}")
-                return Section("process", f"{head}\n{_numbered(lines)}")
+                return Section("process", _bundle_steps(item, lang))
             head = "Steps:" if en else "办理流程："
-            lines = [f"{st.title}" + ((": " if en else "：") + st.detail if st.detail else "") for st in item.process]
+            lines = []
+            for st in item.process:
+                detail = (st.detail_en or st.detail) if en else st.detail
+                lines.append(_step_title(st, lang) + ((": " if en else "：") + detail if detail else ""))
             return Section("process", f"{head}\n{_numbered(lines)}")
         if field == "fees":
             if not item.fees:
@@ -554,9 +580,12 @@ class Composer:
     def closing_line(self, item: ServiceItem, lang: Lang) -> str:
         """The official channel and the item's updated date, closing every item answer."""
         ch = item.online
-        channels = [c for c in (ch.web, ch.app) if c] if ch.available else []
+        en = lang == "en"
+        pairs = ((ch.web_en, ch.web), (ch.app_en, ch.app))
+        channels = [(e or z) if en else z for e, z in pairs if z or e] if ch.available else []
         if not channels and item.locations:
-            channels = [item.locations[0].name]
+            loc = item.locations[0]
+            channels = [(loc.name_en or loc.name) if en else loc.name]
         updated = item.updated.isoformat()
         # Only the item's own phone: a number not in the item would be a fact from elsewhere.
         if lang == "en":

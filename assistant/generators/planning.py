@@ -243,7 +243,11 @@ class AnswerPlanner:
             best = max(inside, key=lambda u: scores[id(u)], default=None)
             if best is None or scores[id(best)] < self.settings.decide_share:
                 best = max(candidates, key=lambda u: scores[id(u)], default=None)
-            if yes_no and best is not None and scores[id(best)] >= self.settings.decide_share:
+            if best is not None and scores[id(best)] >= self.settings.decide_share and (
+                yes_no or scores[id(best)] >= self.settings.lead_share
+            ):
+                # a yes/no question is decided by its best unit; any other question is led
+                # by a unit only when that unit meets most of the question's own words
                 take(best, scores[id(best)], "direct")
         direct = [p for p in planned if p.role == "direct"]
         if yes_no and direct and direct[0].score >= self.settings.verdict_share:
