@@ -152,3 +152,63 @@ def test_of_two_bundles_the_better_wins_and_a_far_bundle_stays_behind() -> None:
     assert life_event_first("刚生完孩子要办哪些事", hits, items)[0].item_id == "onething-birth"
     far = [Hit("birth-cert", 1.0), Hit("onething-birth", 0.42)]
     assert life_event_first("出生证要办哪些手续", far, items)[0].item_id == "birth-cert"
+
+
+def test_a_two_part_question_is_answered_in_the_opening_lines() -> None:
+    from assistant.core.types import Location
+
+    places = tuple(
+        Location(f"第{i}区婚姻登记处", address=f"某某路{i}00号，乘地铁到某某站下车后步行十分钟", hours="工作日9:00-17:00")
+        for i in range(1, 6)
+    )
+    item = _item(locations=places, time_limit="冷静期满后当场办结。另需注意：冷静期内任何一方可撤回申请。")
+    question = "离婚去哪办，多久能办好"
+    plan = AnswerPlanner().plan(item, question, ["location", "time_limit"])
+    text = Composer().generate(
+        GenerationRequest(question, "consult.location", "zh", (item,), Action.ANSWER, plan=plan)
+    ).text
+    head = text[:150]
+    # the first place and the time limit both come before the other places
+    assert "第1区婚姻登记处" in head and "当场办结" in head
+    assert text.index("当场办结") < text.index("第2区婚姻登记处")
+    # nothing asked is lost: every place is still in the answer
+    assert all(f"第{i}区婚姻登记处" in text for i in range(1, 6))
+
+
+def test_a_long_unit_is_said_first_by_the_sentence_that_answers() -> None:
+    from assistant.generators.planning import focus_of, sentences
+
+    text = "按月发放。领取期限按缴费时间确定，最长24个月。月发放标准低于本市最低工资标准，以当年公布为准。领取期间个人不缴纳医保费。"
+    assert len(sentences(text)) == 4
+    item = _item(benefit=Benefit(amount=text, source="某办法"))
+    plan = AnswerPlanner().plan(item, "失业金最长能领几个月", ["benefit"])
+    unit = plan.by_role("asked")[0]
+    assert "最长24个月" in unit.focus and "个人不缴纳" not in unit.focus
+    answer = Composer().generate(
+        GenerationRequest("失业金最长能领几个月", "consult.fee", "zh", (item,), Action.ANSWER, plan=plan)
+    ).text
+    # said first by its focus, then whole in the detail
+    assert answer.index("最长24个月") < 60 and "个人不缴纳医保费" in answer
+    # a short text has no focus
+    assert focus_of("不收费。当场办结。", {}, 60) == ""
+
+
+def test_a_bundle_answers_with_its_steps_in_order_on_the_first_line() -> None:
+    bundle = _item(id="onething-birth", name="出生一件事", kind="bundle", process=(
+        Step("领取出生医学证明", needs="父母身份证件", title_en="Get the birth medical certificate (出生医学证明)"),
+        Step("新生儿户口登记", needs="出生医学证明、户口簿", title_en="Register the newborn"),
+        Step("申领育儿补贴", needs="身份证", title_en="Claim the childcare subsidy"),
+    ))
+    zh = Composer().generate(GenerationRequest("刚生完孩子要办哪些事", "consult.process", "zh", (bundle,), Action.ANSWER, aspects=("process",))).text
+    first = zh.splitlines()[1]
+    assert first == "办理顺序：领取出生医学证明 → 新生儿户口登记 → 申领育儿补贴。"
+    en = Composer().generate(GenerationRequest("What do we do after the birth?", "consult.process", "en", (bundle,), Action.ANSWER, aspects=("process",))).text
+    # an English title that already names the Chinese term gets no second bracket
+    assert en.startswith("In order: Get the birth medical certificate (出生医学证明) → Register the newborn (新生儿户口登记)")
+
+
+def test_an_faq_whose_yes_answers_another_question_does_not_decide() -> None:
+    item = _item(faqs=(FAQ("可以自己一个人去办吗？", "不可以，双方必须共同到场。"),))
+    plan = AnswerPlanner().plan(item, "冷静期里能不能撤回申请", ["conditions"], yes_no=True)
+    direct = plan.by_role("direct")
+    assert direct and direct[0].unit.field != "faqs"

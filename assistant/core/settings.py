@@ -139,6 +139,13 @@ class AnswerSettings(_Section):
     list_units: int = Field(8, ge=1)
     #: supporting units after the asked ones.
     support_units: int = Field(2, ge=0)
+    #: a unit longer than this (characters; English text counts half) is said first by
+    #: its focus, the sentence that meets the question best; the whole unit follows below.
+    focus_chars: int = Field(60, ge=10)
+    #: an FAQ whose answer opens with its own yes or no (可以，… / No, …) decides a question
+    #: only when its question is at least this similar to the citizen's: its yes may
+    #: answer another question.
+    faq_verdict: float = Field(0.3, ge=0.0, le=1.0)
     #: weight of the question's cosine with a unit (above ``dense_floor``, rescaled to
     #: 0–1) added to the lexical score; 0 turns the dense part off (no unit is embedded).
     dense_weight: float = Field(0.5, ge=0.0)

@@ -380,6 +380,9 @@ class PlannedUnit:
     unit: AnswerUnit
     score: float
     role: str
+    #: the sentence(s) of a long unit that answer the question, in the answer's language
+    #: ("" when the whole unit is short enough to say first)
+    focus: str = ""
 
 
 @dataclass(frozen=True)

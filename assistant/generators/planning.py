@@ -18,6 +18,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -59,6 +60,10 @@ _NEED = re.compile(r"(需要|须|应当|必须|应)")
 
 
 _normal = normalize
+
+#: Fields an asked aspect lists whole (materials, steps): one entry does not lead a
+#: question that is not yes/no.
+_LISTED = frozenset({"materials", "process"})
 
 
 #: English question and function words: like _FUNCTION, they carry no topic.
@@ -143,6 +148,15 @@ def item_units(item: ServiceItem) -> tuple[AnswerUnit, ...]:
     return tuple(units)
 
 
+@dataclass(frozen=True)
+class _ItemVectors:
+    """One item's unit vectors and, per (unit position, language), its sentences' vectors."""
+
+    item: ServiceItem
+    units: np.ndarray
+    clauses: dict[tuple[int, str], np.ndarray]
+
+
 class AnswerPlanner:
     """Builds the AnswerPlan of one item for one question (pure, deterministic)."""
 
@@ -150,36 +164,62 @@ class AnswerPlanner:
         self.settings = settings or AnswerSettings()
         self.embedder = embedder if self.settings.dense_weight > 0 else None
         self._cache: dict[str, tuple[ServiceItem, tuple[AnswerUnit, ...]]] = {}
-        self._vectors: dict[str, np.ndarray] = {}
+        self._vectors: dict[str, _ItemVectors] = {}
 
     def load(self, items: Iterable[ServiceItem]) -> None:
-        """Embed every unit of ``items`` once (the embedder's disk cache keeps them), at start-up.
+        """Embed every unit of ``items``, and each sentence of the long ones, at start-up.
 
-        Idempotent; without an embedder the planner scores lexically only.
+        The embedder's disk cache keeps the vectors, so only new text is embedded.
+        Idempotent, and called again with edited items (another object) it embeds
+        those again; without an embedder the planner scores lexically only.
         """
         if self.embedder is None:
             return
-        todo = [item for item in items if item.id not in self._vectors]
+        todo = [item for item in items if self._loaded(item) is None]
         texts: list[str] = []
-        spans: list[tuple[str, int, int]] = []
+        plans: list[tuple[ServiceItem, int, int, list[tuple[int, str, int, int]]]] = []
         for item in todo:
             units = self.units(item)
-            spans.append((item.id, len(texts), len(texts) + len(units)))
+            start = len(texts)
             texts.extend(u.question or u.text for u in units)
+            clauses: list[tuple[int, str, int, int]] = []
+            for i, u in enumerate(units):
+                for lang, text in (("zh", u.text), ("en", u.text_en)):
+                    parts = self._clauses(text, lang)
+                    if parts:
+                        clauses.append((i, lang, len(texts), len(texts) + len(parts)))
+                        texts.extend(parts)
+            plans.append((item, start, start + len(units), clauses))
         if not texts:
             return
         vectors = np.asarray(self.embedder.embed_passages(texts), dtype=np.float32)
-        for item_id, start, end in spans:
-            self._vectors[item_id] = vectors[start:end]
+        for item, start, end, clauses in plans:
+            self._vectors[item.id] = _ItemVectors(
+                item, vectors[start:end], {(i, lang): vectors[a:b] for i, lang, a, b in clauses}
+            )
 
-    def _dense(self, item: ServiceItem, question: str, n_units: int) -> np.ndarray | None:
-        """Cosine of the question with each unit of ``item`` (None when not loaded)."""
-        vectors = self._vectors.get(item.id)
-        if self.embedder is None or vectors is None or len(vectors) != n_units:
+    def _clauses(self, text: str, lang: Lang) -> list[str]:
+        """The sentences of a unit text long enough to be said by its focus (else none)."""
+        limit = self.settings.focus_chars * (2 if lang == "en" else 1)
+        parts = sentences(text) if len(text) > limit else []
+        return parts if len(parts) > 1 else []
+
+    def _loaded(self, item: ServiceItem) -> _ItemVectors | None:
+        """The vectors of this very item object (an edited item has none until loaded)."""
+        cached = self._vectors.get(item.id)
+        return cached if cached is not None and cached.item is item else None
+
+    def _query(self, question: str) -> np.ndarray | None:
+        """The question's vector (None without an embedder)."""
+        if self.embedder is None:
             return None
         # the normal form is what the classifier and the retriever embedded: a cache hit
-        query = np.asarray(self.embedder.embed_queries([normalize(question)]), dtype=np.float32)[0]
-        return vectors @ query
+        return np.asarray(self.embedder.embed_queries([normalize(question)]), dtype=np.float32)[0]
+
+    def _dense_share(self, cos: float) -> float:
+        """A cosine above ``dense_floor`` rescaled to 0–1 and weighted: the dense part of a score."""
+        floor, w = self.settings.dense_floor, self.settings.dense_weight
+        return w * max(0.0, (cos - floor) / (1.0 - floor))
 
     def units(self, item: ServiceItem) -> tuple[AnswerUnit, ...]:
         """The item's units, cached per item (an edited item is another object: split again)."""
@@ -204,14 +244,15 @@ class AnswerPlanner:
         asked = list(dict.fromkeys(a for a in aspects if a)) or ["overview"]
         asked = [_resolve_money(a, item) for a in asked]
         asked = list(dict.fromkeys(asked))
-        scores = _scores(question, units, lang)
-        dense = self._dense(item, question, len(all_units))
-        if dense is not None:
-            floor, w = self.settings.dense_floor, self.settings.dense_weight
-            position = {id(u): i for i, u in enumerate(all_units)}
+        weights = _weights(question, units, lang)
+        scores = {id(u): _share(weights, _unit_text(u, lang)) for u in units}
+        loaded = self._loaded(item)
+        query = self._query(question) if loaded is not None else None
+        position = {id(u): i for i, u in enumerate(all_units)}
+        if loaded is not None and query is not None:
+            dense = loaded.units @ query
             for u in units:
-                cos = float(dense[position[id(u)]])
-                scores[id(u)] += w * max(0.0, (cos - floor) / (1.0 - floor))
+                scores[id(u)] += self._dense_share(float(dense[position[id(u)]]))
         faq_sim = {
             id(u): _dice(question, u.question_en if lang == "en" and u.question_en else u.question)
             for u in units
@@ -221,10 +262,19 @@ class AnswerPlanner:
         used: set[int] = set()
         full = bool(_FULL.search(_normal(question)))
 
+        en = lang == "en"
+
         def take(u: AnswerUnit, score: float, role: str) -> None:
             if id(u) not in used:
                 used.add(id(u))
-                planned.append(PlannedUnit(u, round(score, 4), role))
+                english = en and bool(u.text_en)
+                said = u.text_en if english else u.text
+                clause_vectors = loaded.clauses.get((position[id(u)], "en" if english else "zh")) if loaded else None
+                dense = None
+                if clause_vectors is not None and query is not None:
+                    dense = [self._dense_share(float(c)) for c in clause_vectors @ query]
+                focus = focus_of(said, weights, self.settings.focus_chars, english=english, dense=dense)
+                planned.append(PlannedUnit(u, round(score, 4), role, focus))
 
         # 1. the direct answer: an FAQ asked almost word for word, else (yes/no or a
         #    question with a topic of its own) the unit that meets the question best
@@ -237,14 +287,22 @@ class AnswerPlanner:
             # decided by a step); otherwise the asked aspects come first, in the order asked
             # the deciding unit is looked for among the asked aspects' units (and FAQs) first
             # (能当场拿到吗 is decided by a time-limit line), then anywhere in the item
-            candidates = [u for u in units if u.field not in ("summary", "phone")]
+            candidates = [
+                u for u in units
+                if u.field not in ("summary", "phone")
+                and not (
+                    u.field == "faqs"
+                    and _OWN_VERDICT.match(((u.text_en or u.text) if lang == "en" else u.text).strip())
+                    and faq_sim[id(u)] < self.settings.faq_verdict
+                )
+            ]
             wanted = {f for a in asked for f in ASPECT_FIELDS.get(a, ())} | {"faqs"}
             inside = [u for u in candidates if u.field in wanted]
             best = max(inside, key=lambda u: scores[id(u)], default=None)
             if best is None or scores[id(best)] < self.settings.decide_share:
                 best = max(candidates, key=lambda u: scores[id(u)], default=None)
             if best is not None and scores[id(best)] >= self.settings.decide_share and (
-                yes_no or scores[id(best)] >= self.settings.lead_share
+                yes_no or (scores[id(best)] >= self.settings.lead_share and best.field not in _LISTED)
             ):
                 # a yes/no question is decided by its best unit; any other question is led
                 # by a unit only when that unit meets most of the question's own words
@@ -311,17 +369,71 @@ def _fits_situation(unit: AnswerUnit, situation: str) -> bool:
     return situation in unit.situation.split(",")
 
 
-def _scores(question: str, units: Sequence[AnswerUnit], lang: Lang) -> dict[int, float]:
-    """Each unit's share of the question's content bigrams it contains, idf-weighted in the item."""
+def _weights(question: str, units: Sequence[AnswerUnit], lang: Lang) -> dict[str, float]:
+    """The question's content bigrams, each weighted by its rarity among the item's units."""
     q = Counter(_bigrams(question))
     if not q:
-        return {id(u): 0.0 for u in units}
+        return {}
     docs = [set(_bigrams(_unit_text(u, lang))) for u in units]
     n = len(docs) or 1
     df = Counter(g for d in docs for g in d)
-    weight = {g: math.log(1 + n / (1 + df[g])) for g in q}
-    total = sum(weight.values()) or 1.0
-    return {id(u): sum(weight[g] for g in q if g in d) / total for u, d in zip(units, docs)}
+    return {g: math.log(1 + n / (1 + df[g])) for g in q}
+
+
+def _share(weights: dict[str, float], text: str) -> float:
+    """The share of the question's weighted content bigrams that ``text`` contains."""
+    total = sum(weights.values())
+    if not total:
+        return 0.0
+    grams = set(_bigrams(text))
+    return sum(w for g, w in weights.items() if g in grams) / total
+
+
+def _scores(question: str, units: Sequence[AnswerUnit], lang: Lang) -> dict[int, float]:
+    """Each unit's share of the question's content bigrams it contains, idf-weighted in the item."""
+    weights = _weights(question, units, lang)
+    return {id(u): _share(weights, _unit_text(u, lang)) for u in units}
+
+
+#: Where a unit's text splits into sentences and clauses (Chinese stops and semicolons,
+#: English full stops and semicolons followed by a space).
+_CLAUSE = re.compile(r"(?<=[。；;！!？?])(?![”」）)])|(?<=\.)\s+(?=[A-Z(“\"])")
+
+
+def sentences(text: str) -> list[str]:
+    """``text`` as its sentences and semicolon clauses, in order."""
+    return [s.strip() for s in _CLAUSE.split(text) if s and s.strip()]
+
+
+def focus_of(
+    text: str,
+    weights: dict[str, float],
+    limit: int,
+    *,
+    english: bool = False,
+    dense: Sequence[float] | None = None,
+) -> str:
+    """The sentence of ``text`` that meets the question best, "" when ``text`` is short.
+
+    A sentence is scored like a unit: the share of the question's weighted content
+    bigrams it holds, plus its ``dense`` part when the sentences were embedded.
+    English runs about twice as long as Chinese for the same content, so its limit is
+    twice ``limit``.  A very short best sentence (可以。) takes the next one along;
+    a focus that is most of the text is no focus.
+    """
+    if len(text) <= (2 * limit if english else limit):
+        return ""
+    parts = sentences(text)
+    if len(parts) < 2:
+        return ""
+    scored = [_share(weights, p) for p in parts]
+    if dense is not None and len(dense) == len(parts):
+        scored = [s + d for s, d in zip(scored, dense)]
+    best = max(range(len(parts)), key=lambda i: (scored[i], -i))
+    focus = parts[best]
+    if len(focus) < (40 if english else 20) and best + 1 < len(parts):
+        focus = focus + (" " if english else "") + parts[best + 1]
+    return focus if len(focus) < 0.8 * len(text) else ""
 
 
 def _unit_text(u: AnswerUnit, lang: Lang) -> str:
@@ -329,6 +441,17 @@ def _unit_text(u: AnswerUnit, lang: Lang) -> str:
     if lang == "en":
         parts += [u.question_en, u.text_en]
     return " ".join(p for p in parts if p)
+
+
+def containment(text: str, said: Iterable[str]) -> float:
+    """The share of ``text``'s content bigrams that the texts already ``said`` contain (0 to 1)."""
+    grams = set(_bigrams(text))
+    if not grams:
+        return 1.0
+    seen: set[str] = set()
+    for s in said:
+        seen.update(_bigrams(s))
+    return len(grams & seen) / len(grams)
 
 
 def _dice(a: str, b: str) -> float:
