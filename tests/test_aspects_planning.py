@@ -203,8 +203,10 @@ def test_a_bundle_answers_with_its_steps_in_order_on_the_first_line() -> None:
     first = zh.splitlines()[1]
     assert first == "办理顺序：领取出生医学证明 → 新生儿户口登记 → 申领育儿补贴。"
     en = Composer().generate(GenerationRequest("What do we do after the birth?", "consult.process", "en", (bundle,), Action.ANSWER, aspects=("process",))).text
-    # an English title that already names the Chinese term gets no second bracket
-    assert en.startswith("In order: Get the birth medical certificate (出生医学证明) → Register the newborn (新生儿户口登记)")
+    # the English order line reads without the bracketed Chinese names; the steps below keep
+    # them, and a title that already names its Chinese term gets no second bracket
+    assert en.startswith("In order: Get the birth medical certificate → Register the newborn → Claim")
+    assert "Get the birth medical certificate (出生医学证明) (needs" in en and "Register the newborn (新生儿户口登记)" in en
 
 
 def test_an_faq_whose_yes_answers_another_question_does_not_decide() -> None:

@@ -326,8 +326,15 @@ class DialogueEngine:
 
         t = time.perf_counter()
         mentioned = self.matcher.mentions(text)
-        hits = life_event_first(text, hits, self.items, mentioned=mentioned)
-        decision = self.policy.decide(PolicyInput(prediction, hits, state, self.items, mentioned, text))
+        bundle = life_event_bundle(text, hits, self.items, mentioned=mentioned)
+        if bundle:
+            hits = [h for h in hits if h.item_id == bundle] + [h for h in hits if h.item_id != bundle]
+        # asked for the order of several steps, the bundle is the answer even where one of
+        # its services matches better; 上幼儿园要办哪些手续 may still be about that service
+        several = bundle if SEVERAL_STEPS.search(text.lower()) else ""
+        decision = self.policy.decide(
+            PolicyInput(prediction, hits, state, self.items, mentioned, text, life_event=several)
+        )
         if decision.action is Action.CLARIFY and decision.clarify_kind == "situation":
             # 我在上海上班，办居住证要带什么材料: the message already answers the question.
             item = self.items[decision.item_ids[0]]
@@ -421,6 +428,11 @@ class DialogueEngine:
                 ordered = _front(hits, decision.item_ids)
             aspects = predict_aspects(text, decision.intent)
             items = tuple(self.items[i] for i in decision.item_ids)
+            if items and items[0].kind == "bundle" and LIFE_EVENT.search(text.lower()):
+                # a life event asks what to do, in order: its steps, whatever nouns it names
+                # (证件医保这些先办哪个 asks no materials; 到退休年龄了 no conditions)
+                rest = tuple(a for a in aspects.aspects if a not in ("process", "overview", "materials", "conditions"))
+                aspects = replace(aspects, aspects=("process", *rest))
             t = time.perf_counter()
             plan = None
             if not complaint and items:
@@ -511,6 +523,52 @@ LIFE_EVENT = re.compile(
     r"先后|顺序|先办|后办|一步一?步|整个流程|全流程|哪几步|都要怎么办|从.{1,12}到.{1,12}(要|怎么|办)|step by step|"
     r"from .{1,40} to .{1,40}(what|how)"
 )
+#: Words that ask for the order of several things to do (先办哪个后办哪个, 一步步怎么走,
+#: 从拍牌到上路): even a message naming one service asks about the life event around it.
+SEVERAL_STEPS = re.compile(
+    r"先后|顺序|先办|后办|先干|后干|一步一?步|整个流程|全流程|哪几步|哪些事|都要怎么办|从.{1,12}到.{1,12}(要|怎么|办)|"
+    r"step by step|the whole process|from .{1,40} to .{1,40}(what|how)"
+)
+
+
+def life_event_bundle(
+    text: str,
+    hits: Sequence[Hit],
+    items: Mapping[str, ServiceItem],
+    *,
+    mentioned: Sequence[str] = (),
+    within: int = 5,
+    close: float = 0.5,
+) -> str:
+    """The 一件事 bundle a life-event question (刚生完孩子要办哪些事) is answered with, or "".
+
+    A bundle of the top ``within`` qualifies when it scores at least ``close`` times the
+    top hit (a question about one service, 上幼儿园要办哪些手续, ranks that service far
+    above any bundle and keeps it first); of several, the best-scoring.  A message
+    naming one single service keeps it, unless it asks for the order of several steps
+    (先后要做哪几步, 一步步怎么走), which a bundle containing that service answers; one
+    naming several services (从上幼儿园到上小学) is a life event.
+    """
+    if not hits or not LIFE_EVENT.search(text.lower()):
+        return ""
+    named = [items[i] for i in mentioned if i in items]
+    services = [i for i in named if i.kind != "bundle"]
+    several = bool(SEVERAL_STEPS.search(text.lower()))
+    if len(services) == 1 and not any(i.kind == "bundle" for i in named) and not several:
+        return ""
+    top = max(hits[0].score, 1e-9)
+    bundles = [
+        h
+        for h in hits[:within]
+        if h.item_id in items and items[h.item_id].kind == "bundle" and h.score >= close * top
+    ]
+    if several and len(services) == 1:
+        # the order of the steps around one named service: only a bundle it belongs to
+        member = services[0].id
+        bundles = [h for h in bundles if any(st.item == member for st in items[h.item_id].process)]
+    if not bundles:
+        return ""
+    return max(bundles, key=lambda h: h.score).item_id
 
 
 def life_event_first(
@@ -522,30 +580,11 @@ def life_event_first(
     within: int = 5,
     close: float = 0.5,
 ) -> list[Hit]:
-    """``hits`` with the 一件事 bundle first, for a life-event question (刚生完孩子要办哪些事).
-
-    A bundle of the top ``within`` qualifies when it scores at least ``close`` times the
-    top hit (a question about one service, 上幼儿园要办哪些手续, ranks that service far
-    above any bundle and keeps it first); of several, the best-scoring.  A message
-    naming one single service keeps it first; one naming several (从上幼儿园到上小学)
-    is a life event.
-    """
+    """``hits`` with the life event's 一件事 bundle first (:func:`life_event_bundle`)."""
+    best = life_event_bundle(text, hits, items, mentioned=mentioned, within=within, close=close)
     hits = list(hits)
-    if not hits or not LIFE_EVENT.search(text.lower()):
+    if not best:
         return hits
-    named = [items[i] for i in mentioned if i in items]
-    services = [i for i in named if i.kind != "bundle"]
-    if len(services) == 1 and not any(i.kind == "bundle" for i in named):
-        return hits
-    top = max(hits[0].score, 1e-9)
-    bundles = [
-        h
-        for h in hits[:within]
-        if h.item_id in items and items[h.item_id].kind == "bundle" and h.score >= close * top
-    ]
-    if not bundles:
-        return hits
-    best = max(bundles, key=lambda h: h.score).item_id
     return [h for h in hits if h.item_id == best] + [h for h in hits if h.item_id != best]
 
 

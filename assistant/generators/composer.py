@@ -43,6 +43,8 @@ from assistant.core.types import (
 from assistant.generators.planning import AnswerPlanner, containment
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+#: A bracketed part holding Chinese characters: " (出生医学证明)", " (report the birth, 报出生)".
+_CJK_BRACKETS = re.compile(r"\s*[(（][^()（）]*[\u4e00-\u9fff][^()（）]*[)）]")
 
 #: Slot key under which the dialogue keeps the citizen's situation (情形) key.
 SITUATION_SLOT = "situation"
@@ -272,7 +274,8 @@ def _step_title(step: Step, lang: Lang) -> str:
 def _bundle_order(item: ServiceItem, lang: Lang) -> str:
     """A bundle's member steps in order on one line: the short answer to 要办哪些事 / 先办哪个."""
     en = lang == "en"
-    titles = [_step_title(st, lang) for st in item.process]
+    # in English the order reads without the bracketed Chinese names (the steps below keep them)
+    titles = [_CJK_BRACKETS.sub("", _step_title(st, lang)).strip() if en else st.title for st in item.process]
     return ("In order: " if en else "办理顺序：") + " → ".join(titles) + ("." if en else "。")
 
 
