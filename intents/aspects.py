@@ -8,7 +8,11 @@ aspects come out in the order the message asks them.  When no cue is found the
 classifier's primary intent names the aspect, so every consult turn has one.
 
 The cues are deliberately about question words (多少钱, 多久, 在哪, 带什么), not
-topics: they carry over to items and phrasings the lists never saw.
+topics: they carry over to items and phrasings the lists never saw.  The
+trained intent model (``intents.trained``) also predicts the set of aspects, a
+multi-label head over the same features, which hears the asking that no cue
+names (宝宝能跟着我落户吗 asks the conditions); with its scores the model decides
+which aspects are asked and the cues order them.
 """
 
 from __future__ import annotations
@@ -119,14 +123,20 @@ def is_yes_no(text: str) -> bool:
     return bool(_YES_NO_EN.search(t)) and not _WH_EN.search(t)
 
 
-def asked_aspects(text: str) -> list[str]:
-    """The aspects whose cues occur in ``text``, in the order the message asks them."""
-    t = _normal(text)
+def _cue_positions(t: str) -> dict[str, int]:
+    """Where each aspect's first cue starts in the normalised text ``t`` (aspects without a cue absent)."""
     first: dict[str, int] = {}
     for aspect, patterns in _COMPILED.items():
         positions = [m.start() for p in patterns for m in [p.search(t)] if m]
         if positions:
             first[aspect] = min(positions)
+    return first
+
+
+def asked_aspects(text: str) -> list[str]:
+    """The aspects whose cues occur in ``text``, in the order the message asks them."""
+    t = _normal(text)
+    first = _cue_positions(t)
     if "benefit" in first and "fee" in first:
         # 能领多少钱: the money is what the benefit pays, not a fee
         del first["fee"]
@@ -152,10 +162,38 @@ def _weak_stands_alone(text: str, aspect: str, strong: Mapping[str, int]) -> boo
     return bool(own.search(text))
 
 
-def predict_aspects(text: str, intent: str = "") -> AspectPrediction:
-    """The aspects ``text`` asks (its cues, else the primary ``intent``'s aspect) and yes/no."""
-    aspects = asked_aspects(text)
-    if not aspects:
-        primary = intent_aspect(intent)
-        aspects = [primary] if primary else []
+def intent_aspects(text: str, intent: str) -> tuple[str, ...]:
+    """The aspect a single consult ``intent`` label gives ``text`` (training labels from
+    intent-labelled data): ``consult.fee`` asked in a benefit's words (能领多少) is ``benefit``."""
+    aspect = intent_aspect(intent)
+    if not aspect:
+        return ()
+    if aspect == "fee" and "benefit" in asked_aspects(text):
+        return ("benefit",)
+    return (aspect,)
+
+
+def predict_aspects(
+    text: str, intent: str = "", scores: Mapping[str, float] | None = None, *, threshold: float = 0.5
+) -> AspectPrediction:
+    """The aspects ``text`` asks, in the order asked, and whether it asks yes or no.
+
+    With the trained model's ``scores`` (``IntentPrediction.aspect_scores``) every
+    aspect at or above ``threshold`` is asked, else the most probable one; the
+    cues then only order them (by where each is asked; uncued ones after, most
+    probable first).  Without scores the cues decide, and a message without a cue
+    asks the primary ``intent``'s aspect.
+    """
+    if scores:
+        chosen = [a for a in ASPECTS if scores.get(a, 0.0) >= threshold]
+        if not chosen:
+            chosen = [max(ASPECTS, key=lambda a: scores.get(a, 0.0))]
+        where = _cue_positions(_normal(text))
+        far = len(text) + 1
+        aspects = sorted(chosen, key=lambda a: (where.get(a, far), -scores.get(a, 0.0), ASPECTS.index(a)))
+    else:
+        aspects = asked_aspects(text)
+        if not aspects:
+            primary = intent_aspect(intent)
+            aspects = [primary] if primary else []
     return AspectPrediction(aspects=tuple(aspects), yes_no=is_yes_no(text))

@@ -94,6 +94,9 @@ class IntentSettings(_Section):
     model_path: Path | None = None
     #: fitted action-policy thresholds; None means the committed ``assistant/dialogue/policy.json``.
     policy_path: Path | None = None
+    #: a consult aspect is asked when the trained model gives it at least this probability
+    #: (0.5: more likely than not; not fitted).
+    aspect_threshold: float = Field(0.5, gt=0.0, lt=1.0)
 
 
 class GeneratorSettings(_Section):

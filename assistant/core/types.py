@@ -339,6 +339,9 @@ class IntentPrediction:
     label: str
     confidence: float
     scores: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    #: the probability that the message asks each consult aspect (of ``ASPECTS``), from a
+    #: classifier that predicts them; empty when it does not (the aspect cues decide).
+    aspect_scores: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True)

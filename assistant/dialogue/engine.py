@@ -234,6 +234,7 @@ class DialogueEngine:
         items: Mapping[str, ServiceItem],
         top_k: int = 10,
         planner: AnswerPlanner | None = None,
+        aspect_threshold: float = 0.5,
     ) -> None:
         self.classifier = classifier
         self.retriever = retriever
@@ -242,6 +243,8 @@ class DialogueEngine:
         self.policy = policy
         self.items = dict(items)
         self.top_k = top_k
+        #: probability from which the classifier's aspect head counts an aspect as asked.
+        self.aspect_threshold = aspect_threshold
         #: writes the assistant's own lines (clarify, refuse, chitchat, handoff).
         #: chooses the answer units of each answer (built and loaded by the wiring).
         self.planner = planner or AnswerPlanner()
@@ -292,7 +295,7 @@ class DialogueEngine:
         prepared = self._prepare(text, state, history)
         if not prepared.aspects.aspects:
             # every turn reports the aspects its message asks (a follow-up 那要多少钱 its own)
-            prepared = replace(prepared, aspects=predict_aspects(text, prepared.decision.intent))
+            prepared = replace(prepared, aspects=self._aspects(text, prepared.decision.intent, prepared.intent))
         return prepared
 
     def _prepare(self, text: str, state: DialogueState, history: Sequence[Turn] = ()) -> PreparedTurn:
@@ -426,7 +429,7 @@ class DialogueEngine:
             )
             if complaint:
                 ordered = _front(hits, decision.item_ids)
-            aspects = predict_aspects(text, decision.intent)
+            aspects = self._aspects(text, decision.intent, prediction)
             items = tuple(self.items[i] for i in decision.item_ids)
             if items and items[0].kind == "bundle" and LIFE_EVENT.search(text.lower()):
                 # a life event asks what to do, in order: its steps, whatever nouns it names
@@ -496,6 +499,14 @@ class DialogueEngine:
             answer = self.composer.chitchat(decision.intent, lang)
         # Refusals and small talk keep the topic: the next follow-up still has its item.
         return PreparedTurn(prediction, tuple(hits), decision, state, timings, answer=answer)
+
+    def _aspects(self, text: str, intent: str, prediction: IntentPrediction) -> AspectPrediction:
+        """The aspects a message asks: the classifier's aspect scores where it has them, else the cues.
+
+        A turn whose intent the policy changed (an unsure refusal answered as a
+        consultation) keeps the classifier's aspect scores: they read the words.
+        """
+        return predict_aspects(text, intent, prediction.aspect_scores, threshold=self.aspect_threshold)
 
     def _finish(self, prepared: PreparedTurn, answer: Answer, generation_ms: float) -> TurnResult:
         timings = dict(prepared.timings_ms)
