@@ -188,6 +188,9 @@ def predict_aspects(
         chosen = [a for a in ASPECTS if scores.get(a, 0.0) >= threshold]
         if not chosen:
             chosen = [max(ASPECTS, key=lambda a: scores.get(a, 0.0))]
+        if len(chosen) > 1 and "overview" in chosen:
+            # "tell me about it" is what a message asks when it asks nothing in particular
+            chosen.remove("overview")
         where = _cue_positions(_normal(text))
         far = len(text) + 1
         aspects = sorted(chosen, key=lambda a: (where.get(a, far), -scores.get(a, 0.0), ASPECTS.index(a)))

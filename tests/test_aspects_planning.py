@@ -214,3 +214,31 @@ def test_an_faq_whose_yes_answers_another_question_does_not_decide() -> None:
     plan = AnswerPlanner().plan(item, "冷静期里能不能撤回申请", ["conditions"], yes_no=True)
     direct = plan.by_role("direct")
     assert direct and direct[0].unit.field != "faqs"
+
+
+def test_a_situation_the_question_names_is_recognised_and_look_alikes_are_not() -> None:
+    from assistant.core.types import Situation
+    from assistant.dialogue.engine import situation_named
+
+    item = _item(
+        id="hukou-move-in-relative",
+        name="投靠亲属户口迁入",
+        situations=(
+            Situation("spouse", "夫妻投靠", label_en="Joining a spouse"),
+            Situation("elderly", "老人投靠子女", label_en="Elderly parents joining children"),
+        ),
+    )
+    assert situation_named("夫妻投靠落户 还得准备啥", item) == "spouse"
+    assert situation_named("My wife wants to join her spouse here", item) == "spouse"
+    # the item's own words (投靠) and English letter pairs name no situation
+    assert situation_named("投靠落户要带什么", item) == ""
+    assert situation_named("what do i have to bring", item) == ""
+
+
+def test_the_sentence_of_the_expected_answer_type_is_said_first() -> None:
+    from assistant.generators.planning import answer_types, focus_of
+
+    text = "生育津贴按缴费基数计发，具体以核定为准。国家规定产假98天，难产增加15天。本市延长的生育假按现行规定执行。"
+    types = answer_types("产假按多少天算")
+    assert types and "98天" in focus_of(text, {}, 20, types=types)
+    assert answer_types("where do I go") and not answer_types("是什么")

@@ -203,6 +203,35 @@ def situation_in_text(text: str, item: ServiceItem) -> str:
     return ""
 
 
+_HAN_PAIR = re.compile(r"[\u4e00-\u9fff]{2}")
+_WORD = re.compile(r"[a-z]{4,}")
+
+
+def situation_named(text: str, item: ServiceItem) -> str:
+    """The key of the one situation of ``item`` a question names of its own accord, else "".
+
+    Stricter than :func:`situation_in_text`, which reads a reply to the situation
+    question: here the message was not asked, so only Chinese character pairs of the
+    label that the item's name does not hold count (夫妻投靠落户 names 夫妻投靠;
+    居民医保 does not name 18至59周岁居民, whose 居民 is the item's own word) and English
+    words of four letters or more (not letter pairs), and no other situation may share
+    as many.
+    """
+    t = expand_colloquial(text.lower())
+    own = _bigrams(item.name)
+    pairs = {t[i : i + 2] for i in range(len(t) - 1)}
+    words = set(_WORD.findall(t))
+    scored = []
+    for s in item.situations:
+        label_pairs = {p for p in _bigrams(s.label) if _HAN_PAIR.fullmatch(p)} - own
+        shared = len(pairs & label_pairs) + len(words & set(_WORD.findall((s.label_en or "").lower())))
+        scored.append((shared, s.key))
+    scored.sort(reverse=True)
+    if scored and scored[0][0] >= 1 and (len(scored) == 1 or scored[0][0] > scored[1][0]):
+        return scored[0][1]
+    return ""
+
+
 @dataclass(frozen=True)
 class PreparedTurn:
     """A turn decided but not yet written: either a generation request or a fixed answer."""
@@ -431,6 +460,12 @@ class DialogueEngine:
                 ordered = _front(hits, decision.item_ids)
             aspects = self._aspects(text, decision.intent, prediction)
             items = tuple(self.items[i] for i in decision.item_ids)
+            if items and not new_state.slots.get(SITUATION_SLOT):
+                # 夫妻投靠落户要带什么: the message names its situation, so the answer is that
+                # situation's (the other situations' materials are not the citizen's)
+                named = situation_named(text, items[0])
+                if named:
+                    new_state = replace(new_state, slots={**new_state.slots, SITUATION_SLOT: named})
             if items and items[0].kind == "bundle" and LIFE_EVENT.search(text.lower()):
                 # a life event asks what to do, in order: its steps, whatever nouns it names
                 # (证件医保这些先办哪个 asks no materials; 到退休年龄了 no conditions)

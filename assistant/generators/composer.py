@@ -40,7 +40,7 @@ from assistant.core.types import (
     Step,
     intent_aspect,
 )
-from assistant.generators.planning import AnswerPlanner, containment
+from assistant.generators.planning import AnswerPlanner, containment, sentences
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 #: A bracketed part holding Chinese characters: " (出生医学证明)", " (report the birth, 报出生)".
@@ -154,6 +154,19 @@ _FIELD_HEAD = {
 #: A line whose content bigrams the short answer already holds to this share says
 #: nothing new: it is left out.
 _REPEAT = 0.9
+
+#: The heading of the rest of a running text whose focus the short answer gave.
+_CONTINUED = {"zh": "{head}（续）：", "en": "{head} (continued): "}
+
+
+def _without(text: str, focus: str) -> str:
+    """``text`` without the sentences its ``focus`` already said."""
+    said = set(sentences(focus))
+    rest = [part for part in sentences(text) if part not in said]
+    if not rest:
+        return text
+    return ("" if _CJK.search(text) else " ").join(rest)
+
 
 #: Headings of a list field whose best entry the short answer already gave.
 _OTHER_HEAD = {
@@ -341,6 +354,7 @@ class Composer:
         lead: list[str] = []
         lead_fields: list[str] = []
         stated: set[int] = set()  # units said in full in the short answer
+        focused: dict[int, str] = {}  # units the short answer said by their focus
 
         def repeats(text: str) -> bool:
             # an FAQ answer and a field often say the same thing: say it once
@@ -354,6 +368,8 @@ class Composer:
                 lead_fields.append(unit.field)
             if not focus:
                 stated.add(id(unit))
+            else:
+                focused[id(unit)] = focus
 
         direct = plan.by_role("direct")
         if direct:
@@ -411,6 +427,10 @@ class Composer:
                 # the short answer gave this list's best entry: the rest are the others
                 head = _OTHER_HEAD[lang][field]
             lines = [self._unit_line(item, u, lang) for u in left]
+            if field in _ONE_LINE_FIELDS and any(id(u) in focused for u in left):
+                # a running text said first by its focus: the rest of it, not all of it again
+                lines = [_without(line, focused[id(u)]) if id(u) in focused else line for u, line in zip(left, lines)]
+                head = _CONTINUED[lang].format(head=head.rstrip("：: "))
             if field == "online":
                 text = f"{head}\n" + "\n".join(f"- {x}" for x in lines)
             elif len(lines) == 1 or field in _ONE_LINE_FIELDS:

@@ -263,6 +263,7 @@ class AnswerPlanner:
         full = bool(_FULL.search(_normal(question)))
 
         en = lang == "en"
+        types = answer_types(question)
 
         def take(u: AnswerUnit, score: float, role: str) -> None:
             if id(u) not in used:
@@ -273,8 +274,10 @@ class AnswerPlanner:
                 dense = None
                 if clause_vectors is not None and query is not None:
                     dense = [self._dense_share(float(c)) for c in clause_vectors @ query]
-                focus = focus_of(said, weights, self.settings.focus_chars, english=english, dense=dense)
-                planned.append(PlannedUnit(u, round(score, 4), role, focus))
+                focus = focus_of(said, weights, self.settings.focus_chars, english=english, dense=dense, types=types)
+                # the recorded score ranks a field's units for the short answer: one of the
+                # expected answer type (a duration for 多久) comes first
+                planned.append(PlannedUnit(u, round(score + _typed(said, types), 4), role, focus))
 
         # 1. the direct answer: an FAQ asked almost word for word, else (yes/no or a
         #    question with a topic of its own) the unit that meets the question best
@@ -395,6 +398,50 @@ def _scores(question: str, units: Sequence[AnswerUnit], lang: Lang) -> dict[int,
     return {id(u): _share(weights, _unit_text(u, lang)) for u in units}
 
 
+#: What kind of text answers a kind of question (the expected answer types of classic
+#: question answering): asked 多少钱, a sentence with an amount or 免费 answers; asked 多久,
+#: one with a duration.  A unit or sentence of the expected type is the better one to say first.
+_ANSWER_TYPES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
+    (re.compile(q, re.IGNORECASE), re.compile(a, re.IGNORECASE))
+    for q, a in (
+        (
+            r"多少钱|收费|费用|要钱|收钱|花多少|贵不贵|免费|how much|\bcosts?\b|\bfees?\b|\bpay\b|\bfree\b",
+            r"\d+(\.\d+)?\s*元|免费|不收费|不收取|收取|工本费|\byuan\b|free of charge|no (card )?fee|\bfree\b|\bcharged?\b",
+        ),
+        (
+            r"多久|多长时间|几天|多少天|几个月|多少个月|几年|多少年|工作日|期限|时限|有效期|用几年|how long|how many (days|weeks|months|years)|valid",
+            r"\d+\s*(个)?(工作日|日|天|周|月|年)|当场|当天|当日|即时|即办|次日|立即|"
+            r"\b\d+\s*(working )?(days?|weeks?|months?|years?)\b|same day|on the spot|immediately",
+        ),
+        (
+            r"什么时候|几月|哪天|几号|when\b",
+            r"\d+\s*月|\d+\s*日|每年|每月|每季|当天|(january|february|march|april|may|june|july|august|september|october|november|december)",
+        ),
+        (
+            r"(拿|领|发|补|报|给|赔)(到)?(多少|几)|标准|比例|金额|how much .*(get|receive|paid)|\bamount\b|\brate\b",
+            r"\d|%|标准|比例|金额|按月|每月|\bper cent\b|\bpercent\b|\bstandard\b|\brate\b|\bamount\b",
+        ),
+        (
+            r"哪里|在哪|哪儿|去哪|上哪|到哪|地址|什么地方|哪个部门|\bwhere\b|\baddress\b",
+            r"中心|窗口|大厅|网点|派出所|办事处|分局|登记处|\d+号|\bcentre\b|\bcenter\b|\boffice\b|\bwindow\b|\bbranch\b|\bstation\b",
+        ),
+    )
+)
+#: How much a unit or a sentence of the expected answer type counts beside its score.
+_TYPE_BONUS = 0.25
+
+
+def answer_types(question: str) -> tuple[re.Pattern[str], ...]:
+    """The answer-type patterns a question's words call for (none: any text may answer)."""
+    q = _normal(question)
+    return tuple(a for q_pattern, a in _ANSWER_TYPES if q_pattern.search(q))
+
+
+def _typed(text: str, types: Sequence[re.Pattern[str]]) -> float:
+    """The bonus of a text of an expected answer type (0 when none is expected or met)."""
+    return _TYPE_BONUS if types and any(t.search(text) for t in types) else 0.0
+
+
 #: Where a unit's text splits into sentences and clauses (Chinese stops and semicolons,
 #: English full stops and semicolons followed by a space).
 _CLAUSE = re.compile(r"(?<=[。；;！!？?])(?![”」）)])|(?<=\.)\s+(?=[A-Z(“\"])")
@@ -412,11 +459,13 @@ def focus_of(
     *,
     english: bool = False,
     dense: Sequence[float] | None = None,
+    types: Sequence[re.Pattern[str]] = (),
 ) -> str:
     """The sentence of ``text`` that meets the question best, "" when ``text`` is short.
 
     A sentence is scored like a unit: the share of the question's weighted content
-    bigrams it holds, plus its ``dense`` part when the sentences were embedded.
+    bigrams it holds, plus its ``dense`` part when the sentences were embedded, plus a
+    bonus when it is of an expected answer ``type`` (an amount for 多少钱).
     English runs about twice as long as Chinese for the same content, so its limit is
     twice ``limit``.  A very short best sentence (可以。) takes the next one along;
     a focus that is most of the text is no focus.
@@ -426,7 +475,7 @@ def focus_of(
     parts = sentences(text)
     if len(parts) < 2:
         return ""
-    scored = [_share(weights, p) for p in parts]
+    scored = [_share(weights, p) + _typed(p, types) for p in parts]
     if dense is not None and len(dense) == len(parts):
         scored = [s + d for s, d in zip(scored, dense)]
     best = max(range(len(parts)), key=lambda i: (scored[i], -i))
