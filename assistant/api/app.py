@@ -123,10 +123,11 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
             response.headers["Cache-Control"] = "no-store"
         return response
 
-    from assistant.api.routes import chat, helpdesk, observability, pages, service_levels
+    from assistant.api.routes import chat, checkup, helpdesk, observability, pages, service_levels
     from ui import UI_DIR
 
     app.include_router(chat.router)
+    app.include_router(checkup.router)
     app.include_router(helpdesk.router)
     app.include_router(service_levels.router)
     app.include_router(observability.router)
