@@ -143,13 +143,13 @@ _WORDS = {
         "sep": "；", "quote": "“{}”", "colon": "：", "route": "（{}）",
     },
     "en": {
-        "meets": "meets", "apply": "How to apply", "automatic": "Paid automatically (免申即享): no application needed",
-        "notes": "Note", "check": "still to confirm", "unanswered": "not answered", "fails": "does not meet",
+        "meets": "meets ", "apply": "How to apply", "automatic": "Paid automatically (免申即享): no application needed",
+        "notes": "Note", "check": "still to confirm", "unanswered": "not answered", "fails": "does not meet ",
         "yours": "you said", "sep": "; ", "quote": "“{}”", "colon": ": ", "route": " ({})",
     },
 }
-#: the item's own words the result quotes are at most this long (longer lines are cut with …).
-QUOTE_CHARS = 60
+#: the notes (须知) under an eligible item are cut at this many characters (conditions are quoted whole).
+NOTE_CHARS = {"zh": 60, "en": 140}
 
 
 # --------------------------------------------------------------------------- turns
@@ -519,13 +519,15 @@ def _name(item: ServiceItem, lang: Lang) -> str:
     return (item.name_en or item.name) if lang == "en" else item.name
 
 
-def _quote(text: str) -> str:
-    return text if len(text) <= QUOTE_CHARS else text[: QUOTE_CHARS - 1] + "…"
+def _short(text: str, lang: Lang) -> str:
+    limit = NOTE_CHARS[lang]
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _cited(check: ConditionCheck, lang: Lang) -> str:
+    """The condition line, whole, in quotes: the item's exact words."""
     text = check.cited.text_en if lang == "en" and check.cited.text_en else check.cited.text
-    return _WORDS[lang]["quote"].format(_quote(text))
+    return _WORDS[lang]["quote"].format(text)
 
 
 def _facts(check: ConditionCheck, profile: Profile, lang: Lang) -> str:
@@ -582,7 +584,7 @@ def _why(v: Verdict, item: ServiceItem, profile: Profile, lang: Lang) -> str:
             parts.append(how)
         notes = [p.text_en if lang == "en" and p.text_en else p.text for p in v.procedures]
         if notes:
-            parts.append(f"{w['notes']}{w['colon']}" + w["sep"].join(_quote(n) for n in notes))
+            parts.append(f"{w['notes']}{w['colon']}" + w["sep"].join(_short(n, lang) for n in notes))
         return "。".join(p for p in parts if p) if lang == "zh" else ". ".join(p for p in parts if p)
     if v.status == "ineligible":
         c = v.reasons[0]
