@@ -23,7 +23,7 @@ and its ``repr`` is masked, so logs never show it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from assistant.core.profile import (
@@ -605,12 +605,7 @@ def _why(v: Verdict, item: ServiceItem, profile: Profile, lang: Lang) -> str:
     return ("。" if lang == "zh" else ". ").join(parts)
 
 
-def questions_asked(session: CheckupSession | None) -> int:
-    """How many questions a check-up asked (a checklist counts once)."""
-    return session.questions if session else 0
-
-
-__all__: Sequence[str] = (
+__all__ = [
     "CHECKUP_CUE",
     "CheckupDialogue",
     "CheckupTurn",
@@ -620,4 +615,4 @@ __all__: Sequence[str] = (
     "read_facts",
     "read_reply",
     "render_result",
-)
+]
