@@ -16,12 +16,19 @@
   conversation (the JSON that ``POST /api/v1/conversations`` returned).
 - ``new_conversation(client, **body) -> (id, headers)``: opens a conversation
   and returns its id and citizen headers.
+- ``keep_conversation_tokens(client)``: the client then behaves as the web
+  chat: it keeps the token of every conversation it opens and sends it on
+  every later call about that conversation (for tests whose subject is not
+  access control; tests/test_access_matrix.py sends tokens by hand).
+- ``act_as(client, username, role="agent")``: sign in as ``username`` unless
+  the client is signed in as that account already (tests that switch agents).
 
 Accounts ``sign_in`` creates use ``PASSWORD``.
 """
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -79,7 +86,14 @@ def sign_in(client: TestClient, role: str, *, username: str | None = None) -> Pr
     assert r.status_code == 200, f"sign-in as {name} failed: {r.status_code} {r.text}"
     body = r.json()
     client.headers[CSRF_HEADER] = body["csrf_token"]
+    client.signed_in_as = body["username"]  # type: ignore[attr-defined]
     return Principal(body["username"], frozenset(body["roles"]))
+
+
+def act_as(client: TestClient, username: str, role: str = "agent") -> None:
+    """Sign in as ``username`` (holding ``role``) unless the client already acts as that account."""
+    if getattr(client, "signed_in_as", None) != username:
+        sign_in(client, role, username=username)
 
 
 def sign_out(client: TestClient) -> None:
@@ -87,6 +101,7 @@ def sign_out(client: TestClient) -> None:
     client.post("/api/v1/auth/logout")
     client.headers.pop(CSRF_HEADER, None)
     client.cookies.clear()
+    client.signed_in_as = None  # type: ignore[attr-defined]
 
 
 def create_account(settings_or_data_dir: Settings | Path | str, username: str, role: str, password: str) -> None:
@@ -125,3 +140,28 @@ def new_conversation(client: TestClient, **body: Any) -> tuple[str, dict[str, st
     assert r.status_code == 201, r.text
     conversation = r.json()
     return conversation["id"], citizen_headers(conversation)
+
+
+_CONVERSATION_PATH = re.compile(r"^/api/v1/conversations/([^/]+)")
+
+
+def keep_conversation_tokens(client: TestClient) -> TestClient:
+    """Make ``client`` keep and send its conversations' tokens, as the web chat does (see the module docstring)."""
+    tokens: dict[str, str] = {}
+
+    def send(request: Any) -> None:
+        found = _CONVERSATION_PATH.match(request.url.path)
+        if found and found.group(1) in tokens and CONVERSATION_TOKEN_HEADER not in request.headers:
+            request.headers[CONVERSATION_TOKEN_HEADER] = tokens[found.group(1)]
+
+    def keep(response: Any) -> None:
+        request = response.request
+        if request.method == "POST" and request.url.path == "/api/v1/conversations" and response.status_code == 201:
+            response.read()
+            body = response.json()
+            tokens[body["id"]] = body["token"]
+
+    client.event_hooks["request"].append(send)
+    client.event_hooks["response"].append(keep)
+    client.conversation_tokens = tokens  # type: ignore[attr-defined]
+    return client

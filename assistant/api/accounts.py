@@ -54,11 +54,16 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-@cache
 def _decoy_hash() -> str:
     # Checked against when the username is unknown, so that an unknown name costs
     # the same time as a wrong password and the timing tells nothing.
-    return hash_password("decoy password for unknown usernames")
+    hasher = _hasher()
+    return _decoy_for(hasher.time_cost, hasher.memory_cost, hasher.parallelism)
+
+
+@cache
+def _decoy_for(time_cost: int, memory_cost: int, parallelism: int) -> str:
+    return PasswordHasher(time_cost, memory_cost, parallelism).hash("decoy password for unknown usernames")
 
 
 def normalise_username(raw: str) -> str:
