@@ -43,10 +43,15 @@ function applyLanguage() {
   $("submit").textContent = s.submit;
 }
 
-async function whoami() {
+// Every response body is read to its end, so that no request of this page is
+// still open when signing in navigates away.
+let asking = Promise.resolve();
+function whoami() { asking = showWhoami(); }
+async function showWhoami() {
   try {
     const r = await fetch("/api/v1/auth/me", { credentials: "same-origin" });
-    if (r.ok) $("whoami").textContent = t().signedIn((await r.json()).username);
+    const me = await r.json().catch(() => ({}));
+    if (r.ok) $("whoami").textContent = t().signedIn(me.username);
   } catch (e) { /* not signed in, or offline: the form is all we need */ }
 }
 
@@ -64,7 +69,12 @@ $("login").addEventListener("submit", async (ev) => {
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json" }, body: JSON.stringify({ username, password }),
     });
-    if (r.ok) { location.assign(nextPath()); return; }
+    await r.json().catch(() => ({}));
+    if (r.ok) {
+      await asking;
+      location.assign(nextPath());
+      return;
+    }
     $("password").value = "";
     if (r.status === 429) $("error").textContent = s.locked(r.headers.get("Retry-After") || "60");
     else $("error").textContent = s.failed;
