@@ -148,11 +148,12 @@ ROUTES: tuple[tuple[str, str, Rule], ...] = (
 )
 
 
-def rule_for(method: str, path: str, table: tuple[tuple[str, str, Rule], ...] = ROUTES) -> Rule | None:
-    """The rule of ``method`` on the route declared as ``path`` (a template), or None."""
+def rule_for(method: str, path: str, table: tuple[tuple[str, str, Rule], ...] | None = None) -> Rule | None:
+    """The rule of ``method`` on the route declared as ``path`` (a template) in ``table``
+    (default ``ROUTES``), or None."""
     method = "GET" if method == "HEAD" else method
     best: tuple[tuple[int, int, int], Rule] | None = None
-    for row_method, row_path, rule in table:
+    for row_method, row_path, rule in ROUTES if table is None else table:
         if row_method not in (method, "*"):
             continue
         if row_path.endswith("/*"):
