@@ -105,8 +105,10 @@ def test_sign_in_sets_a_secure_httponly_strict_server_side_session(make) -> None
         me = client.get("/api/v1/auth/me").json()
         assert me == body
         # every sign-in starts a new session (an id planted before sign-in is worth nothing)
+        # and ends the one the browser had
         again = login(client, "wang", PASSWORD)
         assert again.headers["set-cookie"].split(";")[0] != cookie.split(";")[0]
+        assert client.storage.sessions.find(hashlib.sha256(session_id.encode()).hexdigest()) is None
 
 
 def test_a_failed_sign_in_never_says_which_part_was_wrong(make) -> None:

@@ -245,7 +245,9 @@ def _check_citizen(request: Request, rule: Rule, params: dict[str, str]) -> Resp
         return error_response(404, "not_found", f"conversation {conversation_id!r} does not exist")
     if not matches:
         return error_response(
-            403, "forbidden", f"this token does not open conversation {conversation_id!r}; use that conversation's own token"
+            403,
+            "forbidden",
+            f"this token does not open conversation {conversation_id!r}; use that conversation's own token",
         )
     return None
 
@@ -286,7 +288,9 @@ def _check_staff(request: Request, rule: Rule) -> Response | None:
             next_path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"/login?next={quote(next_path, safe='')}", status_code=303)
         return error_response(
-            401, "unauthorized", "sign in first: POST /api/v1/auth/login with your username and password (pages: /login)"
+            401,
+            "unauthorized",
+            "sign in first: POST /api/v1/auth/login with your username and password (pages: /login)",
         )
     principal = signed.principal
     if rule.roles and not any(principal.acts_as(r) for r in rule.roles):
@@ -321,7 +325,9 @@ async def enforce(request: Request, call_next: Callable[[Request], Awaitable[Res
     route, params = found
     rule = rule_for(request.method, route.path)
     if rule is None:
-        log.error("no access rule for %s %s: refused; add its row to assistant/api/access.py", request.method, route.path)
+        log.error(
+            "no access rule for %s %s: refused; add its row to assistant/api/access.py", request.method, route.path
+        )
         return error_response(403, "forbidden", "this route has no access rule yet; it stays closed until it gets one")
     denied: Response | None = None
     if rule.audience == "citizen":

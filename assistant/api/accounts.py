@@ -82,12 +82,10 @@ def normalise_username(raw: str) -> str:
 
 def check_roles(roles: Iterable[str]) -> tuple[str, ...]:
     """The roles, sorted and unique; InvalidInput for none or an unknown one."""
-    chosen = tuple(sorted(set(roles)))
-    unknown = [r for r in chosen if r not in ROLES]
-    if unknown or not chosen:
-        raise InvalidInput(
-            f"roles {list(roles)!r} are not valid: give one or more of {', '.join(ROLES)}"
-        )
+    given = list(roles)
+    chosen = tuple(sorted(set(given)))
+    if not chosen or any(r not in ROLES for r in chosen):
+        raise InvalidInput(f"roles {given!r} are not valid: give one or more of {', '.join(ROLES)}")
     return chosen
 
 
@@ -117,9 +115,7 @@ def _enabled_admins(storage: Storage) -> set[str]:
 
 def _keep_an_admin(storage: Storage, username: str, what: str) -> None:
     if _enabled_admins(storage) <= {username}:
-        raise Conflict(
-            f"{what} would leave no enabled admin to manage accounts; make another account admin first"
-        )
+        raise Conflict(f"{what} would leave no enabled admin to manage accounts; make another account admin first")
 
 
 def create_account(

@@ -58,7 +58,9 @@ def _password(from_stdin: bool) -> str:
         line = sys.stdin.readline()
         password = line[:-1] if line.endswith("\n") else line
         if not password:
-            raise InvalidInput("--password-stdin read nothing; pipe the password in, e.g. `printf %s \"$PW\" | xiaoshen …`")
+            raise InvalidInput(
+                "--password-stdin read nothing; pipe the password in: printf '%s\\n' \"$PW\" | xiaoshen accounts …"
+            )
         return password
     if not sys.stdin.isatty():
         raise InvalidInput("no terminal to ask for the password; pass --password-stdin and pipe it in")
@@ -97,7 +99,12 @@ def list_accounts(
         found = storage.accounts.list()
     if as_json:
         rows = [
-            {"username": a.username, "roles": list(a.roles), "disabled": a.disabled, "created_at": a.created_at.isoformat()}
+            {
+                "username": a.username,
+                "roles": list(a.roles),
+                "disabled": a.disabled,
+                "created_at": a.created_at.isoformat(),
+            }
             for a in found
         ]
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))

@@ -51,7 +51,11 @@ class AccountOut(BaseModel):
     @classmethod
     def of(cls, a: Account) -> AccountOut:
         return cls(
-            username=a.username, roles=list(a.roles), disabled=a.disabled, created_at=a.created_at, updated_at=a.updated_at
+            username=a.username,
+            roles=list(a.roles),
+            disabled=a.disabled,
+            created_at=a.created_at,
+            updated_at=a.updated_at,
         )
 
 
@@ -92,25 +96,22 @@ def read_account(username: str, request: Request) -> AccountOut:
 @router.put("/{username}/roles", response_model=AccountOut)
 def set_roles(username: str, body: RolesIn, request: Request, principal: StaffDep) -> AccountOut:
     """Replace the roles (409 if that would leave no enabled admin); audited as ``account.role_change``."""
-    return AccountOut.of(
-        accounts.set_roles(request_storage(request), username, body.roles, actor=principal.username, client=_client(request))
-    )
+    storage, actor, client = request_storage(request), principal.username, _client(request)
+    return AccountOut.of(accounts.set_roles(storage, username, body.roles, actor=actor, client=client))
 
 
 @router.post("/{username}/disable", response_model=AccountOut)
 def disable(username: str, request: Request, principal: StaffDep) -> AccountOut:
     """Disable the account and end its sessions; audited as ``account.disable``."""
-    return AccountOut.of(
-        accounts.set_disabled(request_storage(request), username, True, actor=principal.username, client=_client(request))
-    )
+    storage, actor, client = request_storage(request), principal.username, _client(request)
+    return AccountOut.of(accounts.set_disabled(storage, username, True, actor=actor, client=client))
 
 
 @router.post("/{username}/enable", response_model=AccountOut)
 def enable(username: str, request: Request, principal: StaffDep) -> AccountOut:
     """Enable a disabled account again; audited as ``account.enable``."""
-    return AccountOut.of(
-        accounts.set_disabled(request_storage(request), username, False, actor=principal.username, client=_client(request))
-    )
+    storage, actor, client = request_storage(request), principal.username, _client(request)
+    return AccountOut.of(accounts.set_disabled(storage, username, False, actor=actor, client=client))
 
 
 @router.put("/{username}/password", response_model=AccountOut)

@@ -32,7 +32,14 @@ class AuditRecordOut(BaseModel):
     @classmethod
     def of(cls, r: AuditRecord) -> AuditRecordOut:
         return cls(
-            id=r.id, at=r.at, actor=r.actor, action=r.action, target=r.target, before=r.before, after=r.after, client=r.client
+            id=r.id,
+            at=r.at,
+            actor=r.actor,
+            action=r.action,
+            target=r.target,
+            before=r.before,
+            after=r.after,
+            client=r.client,
         )
 
 
@@ -47,7 +54,8 @@ def read_audit(
     request: Request,
     actor: Annotated[str | None, Query(max_length=128, description="exactly this username")] = None,
     action: Annotated[
-        str | None, Query(max_length=64, pattern=r"^[a-z_]+(\.[a-z_]+)*(\.\*)?$", description="e.g. auth.login or ticket.*")
+        str | None,
+        Query(max_length=64, pattern=r"^[a-z_]+(\.[a-z_]+)*(\.\*)?$", description="e.g. auth.login or ticket.*"),
     ] = None,
     since: Annotated[datetime | None, Query(description="ISO time with a zone, e.g. 2026-12-01T00:00:00+08:00")] = None,
     before: Annotated[int | None, Query(ge=1, description="records with an id below this (the next page)")] = None,

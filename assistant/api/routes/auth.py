@@ -84,6 +84,9 @@ def login(body: LoginIn, request: Request, response: Response) -> SessionOut:
         raise LoginFailed("the username or password is wrong")
     throttle.succeeded(attempted)
     purge_sessions(storage, settings)
+    previous = request.cookies.get(SESSION_COOKIE)
+    if previous:  # signing in again (as anyone) ends the session this browser had
+        end_session(storage, previous)
     session_id, session = new_session(storage, account.username)
     response.set_cookie(
         SESSION_COOKIE,

@@ -110,7 +110,9 @@ def release(ticket_id: int, body: AgentIn, request: Request, helpdesk: HelpdeskD
 
 
 @router.post("/tickets/{ticket_id}/transfer", response_model=TicketOut)
-def transfer(ticket_id: int, body: TransferIn, request: Request, helpdesk: HelpdeskDep, principal: StaffDep) -> TicketOut:
+def transfer(
+    ticket_id: int, body: TransferIn, request: Request, helpdesk: HelpdeskDep, principal: StaffDep
+) -> TicketOut:
     """Send the ticket to another department's queue."""
     agent = _agent(principal, body.agent)
     return _act(
@@ -124,12 +126,15 @@ def resolve(ticket_id: int, body: ResolveIn, request: Request, helpdesk: Helpdes
     """Finish with a resolution code; the bot takes the conversation back."""
     agent = _agent(principal, body.agent)
     return _act(
-        request, principal, helpdesk, "ticket.resolve", ticket_id, lambda: helpdesk.resolve(ticket_id, agent, body.resolution)
+        request, principal, helpdesk, "ticket.resolve", ticket_id,
+        lambda: helpdesk.resolve(ticket_id, agent, body.resolution),
     )
 
 
 @router.post("/tickets/{ticket_id}/handback", response_model=TicketOut)
-def hand_back(ticket_id: int, body: AgentIn, request: Request, helpdesk: HelpdeskDep, principal: StaffDep) -> TicketOut:
+def hand_back(
+    ticket_id: int, body: AgentIn, request: Request, helpdesk: HelpdeskDep, principal: StaffDep
+) -> TicketOut:
     """Hand the conversation back to the bot (resolution ``handed_back``)."""
     agent = _agent(principal, body.agent)
     return _act(
