@@ -14,6 +14,7 @@ from assistant.core.settings import PathsSettings, load_settings
 from assistant.wiring import build_services, build_stages
 from knowledge_base.loader import load_items
 from tests.fakes import KeywordEmbedder, tiny_items
+from tests.staff import keep_conversation_tokens
 
 KB = Path(__file__).resolve().parents[1] / "knowledge_base" / "items"
 
@@ -38,7 +39,8 @@ def client(settings, stages):  # type: ignore[no-untyped-def]
     app = create_app(settings, services=services)
     with TestClient(app, raise_server_exceptions=False) as c:
         c.storage = services.storage  # type: ignore[attr-defined]
-        yield c
+        # the chat sends each conversation's own token; the check-up endpoint needs none
+        yield keep_conversation_tokens(c)
 
 
 def by_id(body: dict, status: str) -> dict[str, dict]:
