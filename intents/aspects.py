@@ -108,6 +108,9 @@ _YES_NO_EN = re.compile(
 _WH_EN = re.compile(r"^\s*(what|when|where|which|who|why|how)\b", re.IGNORECASE)
 
 
+#: A message written in Latin letters (English), digits and punctuation only.
+_ENGLISH = re.compile(r"[\x00-\x7f\u2018\u2019\u201c\u201d]*[A-Za-z][\x00-\x7f\u2018\u2019\u201c\u201d]*")
+
 #: Cues are written against the one normal form (simplified, half-width, lower case,
 #: numerals as digits), so 費用 and ＦＥＥ meet them too.
 _normal = normalize
@@ -188,6 +191,10 @@ def predict_aspects(
         chosen = [a for a in ASPECTS if scores.get(a, 0.0) >= threshold]
         if not chosen:
             chosen = [max(ASPECTS, key=lambda a: scores.get(a, 0.0))]
+        if _ENGLISH.fullmatch(text.strip() or "x"):
+            # the model has seen few English questions; English question words are plain
+            # (how much, how long, where, bring), so their strong cues count too
+            chosen += [a for a in asked_aspects(text) if a not in _WEAK and a not in chosen and a != "overview"]
         if len(chosen) > 1 and "overview" in chosen:
             # "tell me about it" is what a message asks when it asks nothing in particular
             chosen.remove("overview")

@@ -249,12 +249,18 @@ def _materials_for(item: ServiceItem, situation: str) -> tuple[list[Material], d
     return common, by_situation
 
 
+def _en_name(english: str, chinese: str) -> str:
+    """An English name with the official Chinese one in brackets, unless it already names it."""
+    if not english:
+        return chinese
+    return english if _CJK.search(english) else f"{english} ({chinese})"
+
+
 def _material_line(m: Material, lang: Lang) -> str:
     if lang == "en":
         count = f", {m.count} copies" if m.count > 1 else ""
         note = f" — note: {m.note_en or m.note}" if m.note else ""
-        name = f"{m.name_en} ({m.name})" if m.name_en else m.name
-        return f"{name} ({_FORM_EN[m.form]}{count}){note}"
+        return f"{_en_name(m.name_en, m.name)} ({_FORM_EN[m.form]}{count}){note}"
     count = f"{m.count}份" if m.count > 1 else ""
     note = f"（{m.note}）" if m.note else ""
     return f"{m.name}（{_FORM_ZH[m.form]}{count}）{note}"
@@ -263,7 +269,7 @@ def _material_line(m: Material, lang: Lang) -> str:
 def _material_short(m: Material, lang: Lang) -> str:
     """A material as a short answer names it: name and form (the note is one message away)."""
     if lang == "en":
-        return f"{m.name_en} ({m.name}), {_FORM_EN[m.form]}" if m.name_en else f"{m.name} ({_FORM_EN[m.form]})"
+        return f"{_en_name(m.name_en, m.name)}, {_FORM_EN[m.form]}" if m.name_en else f"{m.name} ({_FORM_EN[m.form]})"
     return f"{m.name}（{_FORM_ZH[m.form]}）"
 
 
@@ -280,7 +286,7 @@ def _step_title(step: Step, lang: Lang) -> str:
     """A step's title in ``lang``: in English with the official Chinese name in brackets."""
     if lang == "en" and step.title_en:
         # most English titles already name the official Chinese term in brackets
-        return step.title_en if _CJK.search(step.title_en) else f"{step.title_en} ({step.title})"
+        return _en_name(step.title_en, step.title)
     return step.title
 
 
@@ -430,11 +436,12 @@ class Composer:
             if field in _ONE_LINE_FIELDS and any(id(u) in focused for u in left):
                 # a running text said first by its focus: the rest of it, not all of it again
                 lines = [_without(line, focused[id(u)]) if id(u) in focused else line for u, line in zip(left, lines)]
-                head = _CONTINUED[lang].format(head=head.rstrip("：: "))
+                if head.strip():
+                    head = _CONTINUED[lang].format(head=head.rstrip("：: "))
             if field == "online":
                 text = f"{head}\n" + "\n".join(f"- {x}" for x in lines)
             elif len(lines) == 1 or field in _ONE_LINE_FIELDS:
-                text = head + "".join(lines)
+                text = (head + " " if en and head.endswith(":") else head) + "".join(lines)
             else:
                 text = f"{head}\n{_numbered(lines)}"
             if field in plan.more:

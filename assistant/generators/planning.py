@@ -301,11 +301,16 @@ class AnswerPlanner:
             ]
             wanted = {f for a in asked for f in ASPECT_FIELDS.get(a, ())} | {"faqs"}
             inside = [u for u in candidates if u.field in wanted]
+            if not yes_no:
+                # a question that is not yes/no is led only by what it asks: a unit of an
+                # asked aspect (or an FAQ), of the expected answer type where there is one
+                # (asked 多少钱, a place is no lead however many words it shares)
+                inside = [u for u in inside if u.field not in _LISTED and (not types or _typed(_unit_text(u, lang), types))]
             best = max(inside, key=lambda u: scores[id(u)], default=None)
-            if best is None or scores[id(best)] < self.settings.decide_share:
+            if yes_no and (best is None or scores[id(best)] < self.settings.decide_share):
                 best = max(candidates, key=lambda u: scores[id(u)], default=None)
             if best is not None and scores[id(best)] >= self.settings.decide_share and (
-                yes_no or (scores[id(best)] >= self.settings.lead_share and best.field not in _LISTED)
+                yes_no or scores[id(best)] >= self.settings.lead_share
             ):
                 # a yes/no question is decided by its best unit; any other question is led
                 # by a unit only when that unit meets most of the question's own words
@@ -452,6 +457,10 @@ def sentences(text: str) -> list[str]:
     return [s.strip() for s in _CLAUSE.split(text) if s and s.strip()]
 
 
+#: Characters (Chinese; English three times as many) a unit must keep beyond its focus.
+_MIN_REST = 20
+
+
 def focus_of(
     text: str,
     weights: dict[str, float],
@@ -468,7 +477,7 @@ def focus_of(
     bonus when it is of an expected answer ``type`` (an amount for 多少钱).
     English runs about twice as long as Chinese for the same content, so its limit is
     twice ``limit``.  A very short best sentence (可以。) takes the next one along;
-    a focus that is most of the text is no focus.
+    a focus that is most of the text, or leaves only a short clause, is no focus.
     """
     if len(text) <= (2 * limit if english else limit):
         return ""
@@ -482,7 +491,10 @@ def focus_of(
     focus = parts[best]
     if len(focus) < (40 if english else 20) and best + 1 < len(parts):
         focus = focus + (" " if english else "") + parts[best + 1]
-    return focus if len(focus) < 0.8 * len(text) else ""
+    # a focus worth saying apart leaves a real rest behind (not a closing clause such as
+    # 以窗口告知为准 on a line of its own)
+    rest = len(text) - len(focus)
+    return focus if len(focus) <= 0.7 * len(text) and rest >= (3 * _MIN_REST if english else _MIN_REST) else ""
 
 
 def _unit_text(u: AnswerUnit, lang: Lang) -> str:
