@@ -121,6 +121,47 @@ def build(config: ConfigOption = None) -> None:
         f"(retriever {type(stages.retriever).__name__}, embedder {embedder}) in {seconds:.1f} s; "
         f"index {index_dir} ({size / 1e6:.1f} MB)"
     )
+    _write_artefact(settings, stages)
+
+
+def _write_artefact(settings, stages) -> None:  # type: ignore[no-untyped-def]
+    """Write the built index as a new artefact version (servers switch to it) and say which."""
+    from assistant.wiring import write_artefact
+
+    artefact, new = write_artefact(settings, stages)
+    what = "published new artefact version" if new else "artefact unchanged, current version"
+    typer.echo(f"{what} {artefact.version} (kb {artefact.kb_version[:12]}) in {artefact.path.parent}")
+
+
+@app.command()
+def versions(config: ConfigOption = None) -> None:
+    """The artefact versions kept, the current one marked; roll back with ``kb use VERSION``."""
+    from assistant.artefact import current_version, versions as all_versions
+    from assistant.cli_options import settings_from
+
+    root = settings_from(config).artefact_dir()
+    current = current_version(root)
+    found = all_versions(root)
+    if not found:
+        typer.echo(f"no artefact version in {root}; run 'xiaoshen kb build'")
+        return
+    for v in found:
+        typer.echo(("* " if v == current else "  ") + v)
+
+
+@app.command()
+def use(
+    version: Annotated[str, typer.Argument(help="a kept version (see 'xiaoshen kb versions')")],
+    config: ConfigOption = None,
+) -> None:
+    """Make a kept artefact version current (a rollback): every server switches to it."""
+    from assistant.artefact import open_artefact, publish
+    from assistant.cli_options import settings_from
+
+    root = settings_from(config).artefact_dir()
+    artefact = open_artefact(root, version)  # hash-checked before any server sees it
+    publish(root, version)
+    typer.echo(f"current artefact version is now {artefact.version} (kb {artefact.kb_version[:12]})")
 
 
 @app.command()

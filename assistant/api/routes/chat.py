@@ -14,7 +14,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from assistant.api.deps import AssistantDep, HelpdeskDep
+from assistant.api.deps import AssistantDep, HelpdeskDep, request_services
 from assistant.api.schemas import (
     ConversationIn,
     ConversationOut,
@@ -28,11 +28,10 @@ from assistant.api.schemas import (
     TurnOut,
 )
 from assistant.core.errors import NotFound, XiaoShenError
+from assistant.live import QUEUE_TOPIC, conversation_topic
 
 router = APIRouter(prefix="/api/v1", tags=["chat"])
 
-#: seconds between checks for new messages on a live stream.
-POLL_S = 0.5
 #: seconds between looks at an Idempotency-Key whose first request still runs.
 IDEMPOTENCY_POLL_S = 0.05
 
@@ -232,30 +231,54 @@ async def live_events(
     """Server-sent events: ``message`` for each new message (agent replies arrive live), ``queue`` on changes.
 
     The stream ends after ``timeout`` seconds; EventSource reconnects with
-    ``Last-Event-ID`` and continues where it stopped.  New messages are read
-    from the database, so replies written by any server process arrive.
+    ``Last-Event-ID`` and continues where it stopped.  The stream sleeps until a
+    write of its conversation or of the queue is signalled (``assistant.live``: from
+    any server process) and then reads what is new from the database; without a
+    signal it reads anyway every ``events.catch_up_s`` seconds (and sends a keep-alive
+    comment), so a lost signal delays an update but never loses it.
     """
     if not await run_in_threadpool(helpdesk.exists, conversation_id):
         raise NotFound(f"conversation {conversation_id!r} does not exist")
     if last_event_id and last_event_id.isdigit():
         after = max(after, int(last_event_id))
+    services = request_services(request)
+    bus = getattr(services, "events", None)
+    catch_up_s = request.app.state.settings.events.catch_up_s
 
     async def stream():  # type: ignore[no-untyped-def]
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         last, last_queue = after, ""
-        yield "retry: 2000\n\n"
-        while loop.time() < deadline and not await request.is_disconnected():
-            for turn in await run_in_threadpool(helpdesk.messages_after, conversation_id, last):
-                last = turn.id
-                body = MessageOut.of(turn).model_dump_json()
-                yield f"id: {turn.id}\nevent: message\ndata: {body}\n\n"
-            status = await run_in_threadpool(helpdesk.status_of, conversation_id)
-            queue = QueueOut.of(status).model_dump_json() if status else json.dumps(None)
-            if queue != last_queue:
-                last_queue = queue
-                yield f"event: queue\ndata: {queue}\n\n"
-            await asyncio.sleep(POLL_S)
+        # registered before the first read: a write committed after that read is signalled to us
+        waiter = bus.waiter((conversation_topic(conversation_id), QUEUE_TOPIC)) if bus is not None else None
+        try:
+            yield "retry: 2000\n\n"
+            while not await request.is_disconnected():
+                if waiter is not None:
+                    waiter.clear()  # before reading: a signal during the read wakes the next wait
+                for turn in await run_in_threadpool(helpdesk.messages_after, conversation_id, last):
+                    last = turn.id
+                    body = MessageOut.of(turn).model_dump_json()
+                    yield f"id: {turn.id}\nevent: message\ndata: {body}\n\n"
+                status = await run_in_threadpool(helpdesk.status_of, conversation_id)
+                queue = QueueOut.of(status).model_dump_json() if status else json.dumps(None)
+                if queue != last_queue:
+                    last_queue = queue
+                    yield f"event: queue\ndata: {queue}\n\n"
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                wait_s = min(catch_up_s, remaining)
+                if waiter is not None:
+                    signalled = await waiter.wait(wait_s)
+                else:
+                    await asyncio.sleep(wait_s)
+                    signalled = False
+                if not signalled and loop.time() < deadline:
+                    yield ": keep-alive\n\n"
+        finally:
+            if waiter is not None:
+                waiter.close()
 
     return StreamingResponse(
         stream(),
