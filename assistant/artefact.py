@@ -118,7 +118,7 @@ def _files(folder: Path) -> dict[str, str]:
     return {
         p.relative_to(folder).as_posix(): sha256_of(p)
         for p in sorted(folder.rglob("*"))
-        if p.is_file() and p.name != MANIFEST
+        if p.is_file() and p != folder / MANIFEST
     }
 
 

@@ -31,22 +31,33 @@ def serve(
     config: ConfigOption = None,
     host: Annotated[Optional[str], typer.Option(help="bind address (default from settings)")] = None,
     port: Annotated[Optional[int], typer.Option(help="port (default from settings)")] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="worker processes (more than 1 needs PostgreSQL or SQLite, and Redis)")
+    ] = 1,
 ) -> None:
-    """Serve the API, the citizen web chat and the staff console."""
+    """Serve the API, the citizen web chat and the staff console.
+
+    With ``--workers N`` uvicorn runs N processes on one port; each builds its own
+    services from the same settings (environment and ``--config``) and the current
+    index artefact, and they share the database, live updates and rate limits.
+    """
+    import os
+
     import uvicorn
 
     from assistant.api.app import create_app
+    from assistant.wiring import check_shared_backends
 
     settings = settings_from(config)
-    application = create_app(settings)
-    uvicorn.run(
-        application,
-        host=host or settings.server.host,
-        port=port or settings.server.port,
-        log_level="info",
-        # chat event streams stay open for minutes; do not let them hold up Ctrl+C
-        timeout_graceful_shutdown=3,
-    )
+    check_shared_backends(settings, workers)
+    # chat event streams stay open for minutes; do not let them hold up Ctrl+C
+    options = dict(host=host or settings.server.host, port=port or settings.server.port, log_level="info", timeout_graceful_shutdown=3)
+    if workers == 1:
+        uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
+        return
+    if config is not None:
+        os.environ["XS_CONFIG"] = str(config.resolve())  # each worker reads the same settings
+    uvicorn.run("assistant.api.app:app_from_environment", factory=True, workers=workers, **options)  # type: ignore[arg-type]
 
 
 @app.command()

@@ -261,3 +261,12 @@ def _build_from_artefact(settings: Settings) -> Services:
     artefact = open_artefact(settings.artefact_dir())
     return build_services_from_artefact(settings, artefact, events=make_event_bus(settings))
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one worker process of ``xiaoshen serve --workers N`` (or any ASGI server:
+    ``uvicorn --factory assistant.api.app:app_from_environment``): settings from the
+    environment and ``XS_CONFIG``, services from the current artefact."""
+    from assistant.core.settings import load_settings
+
+    return create_app(load_settings())
