@@ -78,7 +78,7 @@ def serve() -> None:
     uvicorn.run(
         create_app(settings, services=services),
         host="127.0.0.1",
-        port=int(os.environ["XS_TEST_PORT"]),
+        port=settings.server.port,
         log_level="warning",
         timeout_graceful_shutdown=2,
     )
@@ -99,7 +99,7 @@ class Worker:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 120) -> Worker:
-        env = {**os.environ, **self.env, "PYTHONPATH": str(ROOT), "XS_TEST_PORT": str(self.port)}
+        env = {**os.environ, **self.env, "PYTHONPATH": str(ROOT), "XS_SERVER__PORT": str(self.port)}
         self.process = subprocess.Popen(
             [sys.executable, "-c", "from tests.workers import serve; serve()"],
             cwd=ROOT, env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
@@ -141,6 +141,6 @@ class Worker:
         )
         try:
             with urllib.request.urlopen(request, timeout=timeout) as r:
-                return r.status, json.loads(r.read() or b"null"), dict(r.headers)
+                return r.status, json.loads(r.read() or b"null"), r.headers
         except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read() or b"null"), dict(e.headers)
+            return e.code, json.loads(e.read() or b"null"), e.headers

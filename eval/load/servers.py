@@ -47,10 +47,25 @@ class PostgresServer:
     data: str
     port: int
     prefix: list[str] = field(default_factory=list)
+    #: the server options (port, socket folder, loopback only...), given again by ``resume``
+    options: str = ""
 
     @property
     def url(self) -> str:
         return f"postgresql+psycopg://xs@127.0.0.1:{self.port}/postgres"
+
+    def halt(self) -> None:
+        """Stop the server but keep its data (``resume`` starts it again on the same port)."""
+        subprocess.run([*self.prefix, shutil.which("pg_ctl") or "pg_ctl", "-D", self.data, "-m", "fast", "stop"],
+                       check=True, capture_output=True, timeout=60)
+
+    def resume(self) -> None:
+        """Start a halted server again (same data, same port)."""
+        subprocess.run(
+            [*self.prefix, shutil.which("pg_ctl") or "pg_ctl", "-D", self.data, "-w", "-l", os.path.join(self.root, "log"),
+             "-o", self.options, "start"],
+            check=True, capture_output=True, timeout=120,
+        )
 
     def stop(self) -> None:
         pg_ctl = shutil.which("pg_ctl")
@@ -68,6 +83,7 @@ def start_postgres(*, max_connections: int = 60) -> PostgresServer:
     try:
         prefix = _as_service_user(root, "postgres")
         data, port = os.path.join(root, "data"), free_port()
+        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections={max_connections}"
         subprocess.run(
             [*prefix, initdb, "-D", data, "-A", "trust", "-U", "xs", "--no-sync", "-E", "UTF8"],
             check=True, capture_output=True, timeout=120,
@@ -75,7 +91,7 @@ def start_postgres(*, max_connections: int = 60) -> PostgresServer:
         subprocess.run(
             [
                 *prefix, pg_ctl, "-D", data, "-w", "-l", os.path.join(root, "log"),
-                "-o", f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections={max_connections}",
+                "-o", options,
                 "start",
             ],
             check=True, capture_output=True, timeout=120,
@@ -83,7 +99,7 @@ def start_postgres(*, max_connections: int = 60) -> PostgresServer:
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, ServerUnavailable) as e:
         shutil.rmtree(root, ignore_errors=True)
         raise ServerUnavailable(f"could not start a PostgreSQL cluster: {e}") from e
-    return PostgresServer(root, data, port, prefix)
+    return PostgresServer(root, data, port, prefix, options)
 
 
 @dataclass
