@@ -23,7 +23,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-bench_app = typer.Typer(help="Benchmarks: retrieval and generation, against baselines in one run.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks: retrieval and generation against baselines in one run; the load test.", no_args_is_help=True)
 
 
 @app.command()
@@ -94,6 +94,7 @@ def _register_groups() -> None:
     # Each package owns its own command group; importing them is cheap because
     # their heavy imports happen inside the commands.
     from eval.cli import app as eval_app
+    from eval.cli import bench_load
     from intents.cli import app as intents_app
     from knowledge_base.cli import app as kb_app
     from retrieval.cli import bench_retrieval
@@ -104,6 +105,7 @@ def _register_groups() -> None:
     app.add_typer(intents_app, name="intents")
     bench_app.command("retrieval")(bench_retrieval)
     bench_app.command("generation")(bench_generation)
+    bench_app.command("load")(bench_load)
     app.add_typer(bench_app, name="bench")
 
 
