@@ -238,3 +238,33 @@ def test_rate_limits_are_counted_together_by_every_process(tmp_path: Path, redis
         codes = [c.post(f"/api/v1/conversations/{cid}/messages", json={"text": "护照"}).status_code for c in (a, b, a, b)]
         assert codes == [200, 200, 200, 429]
         assert a.get("/readyz").json()["checks"]["limits"] == "ok"
+
+
+def test_with_redis_away_messages_still_go_through_and_readiness_says_why(tmp_path: Path, redis_process) -> None:  # type: ignore[no-untyped-def]
+    from assistant.api.app import create_app
+    from assistant.wiring import build_services
+
+    settings = tiny_settings(
+        tmp_path,
+        database=DatabaseSettings(url=f"sqlite:///{tmp_path / 'x.db'}"),
+        limits=LimitsSettings(storage_url=redis_process.url),
+        events=EventsSettings(url=redis_process.url),
+    )
+    app = create_app(settings, services=build_services(settings, items=tiny_items(), embedder=KeywordEmbedder()))
+    with TestClient(app) as client:
+        cid = client.post("/api/v1/conversations", json={}).json()["id"]
+        assert client.get("/readyz").status_code == 200
+        redis_process.stop()
+        # the write commits and is answered; its signal and its count are what is missed
+        r = client.post(f"/api/v1/conversations/{cid}/messages", json={"text": "护照"})
+        assert r.status_code == 200, r.text
+        assert app.state.limits.storage_errors >= 1
+        deadline = time.monotonic() + 15
+        ready = client.get("/readyz")
+        while ready.status_code == 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            ready = client.get("/readyz")
+        assert ready.status_code == 503
+        body = ready.json()
+        assert body["checks"]["database"] == "ok"
+        assert body["checks"]["events"].startswith("unavailable") and body["checks"]["limits"].startswith("unavailable")
