@@ -64,13 +64,17 @@ class Waiter:
         self.topics = topics
         self.loop = loop
         self._event = asyncio.Event()
+        #: the topics signalled since the last ``clear()``.
+        self.fired: set[str] = set()
 
-    def _set(self) -> None:
+    def _set(self, topic: str) -> None:
+        self.fired.add(topic)
         self._event.set()
 
     def clear(self) -> None:
         """Forget signals seen so far (call before reading the database)."""
         self._event.clear()
+        self.fired = set()
 
     async def wait(self, timeout: float) -> bool:
         """True when a topic was signalled within ``timeout`` seconds, else False."""
@@ -119,7 +123,7 @@ class _Hub:
                 targets = set(self._waiters.get(topic, ()))
         for waiter in targets:
             try:
-                waiter.loop.call_soon_threadsafe(waiter._set)
+                waiter.loop.call_soon_threadsafe(waiter._set, topic)
             except RuntimeError:  # the stream's loop has closed: it is gone
                 self.remove(waiter)
 

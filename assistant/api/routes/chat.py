@@ -28,10 +28,13 @@ from assistant.api.schemas import (
     TurnOut,
 )
 from assistant.core.errors import NotFound, XiaoShenError
-from assistant.live import QUEUE_TOPIC, conversation_topic
+from assistant.live import EVERY_TOPIC, QUEUE_TOPIC, conversation_topic
 
 router = APIRouter(prefix="/api/v1", tags=["chat"])
 
+#: seconds a live stream woken by a change of the queue (not of its own conversation)
+#: lets the burst settle before it reads its place in the queue.
+QUEUE_SETTLE_S = 0.25
 #: seconds between looks at an Idempotency-Key whose first request still runs.
 IDEMPOTENCY_POLL_S = 0.05
 
@@ -251,15 +254,18 @@ async def live_events(
         last, last_queue = after, ""
         # registered before the first read: a write committed after that read is signalled to us
         waiter = bus.waiter((conversation_topic(conversation_id), QUEUE_TOPIC)) if bus is not None else None
+        own = conversation_topic(conversation_id)
+        read_messages = True
         try:
             yield "retry: 2000\n\n"
             while not await request.is_disconnected():
                 if waiter is not None:
                     waiter.clear()  # before reading: a signal during the read wakes the next wait
-                for turn in await run_in_threadpool(helpdesk.messages_after, conversation_id, last):
-                    last = turn.id
-                    body = MessageOut.of(turn).model_dump_json()
-                    yield f"id: {turn.id}\nevent: message\ndata: {body}\n\n"
+                if read_messages:
+                    for turn in await run_in_threadpool(helpdesk.messages_after, conversation_id, last):
+                        last = turn.id
+                        body = MessageOut.of(turn).model_dump_json()
+                        yield f"id: {turn.id}\nevent: message\ndata: {body}\n\n"
                 status = await run_in_threadpool(helpdesk.status_of, conversation_id)
                 queue = QueueOut.of(status).model_dump_json() if status else json.dumps(None)
                 if queue != last_queue:
@@ -274,8 +280,19 @@ async def live_events(
                 else:
                     await asyncio.sleep(wait_s)
                     signalled = False
-                if not signalled and loop.time() < deadline:
-                    yield ": keep-alive\n\n"
+                if not signalled:
+                    read_messages = True  # the catch-up read: everything, signal or not
+                    if loop.time() < deadline:
+                        yield ": keep-alive\n\n"
+                elif not waiter.fired & {own, EVERY_TOPIC}:
+                    # only the queue moved (someone else's ticket): a claim, a reply and a resolve
+                    # come in a burst, and every waiting stream reads the queue, so let the burst
+                    # settle and read the place in the queue once, not the messages
+                    read_messages = False
+                    await asyncio.sleep(QUEUE_SETTLE_S)
+                    read_messages = bool(waiter.fired & {own, EVERY_TOPIC})
+                else:
+                    read_messages = True
         finally:
             if waiter is not None:
                 waiter.close()
