@@ -97,6 +97,8 @@ class _Hub:
         self._waiters: dict[str, set[Waiter]] = {}
         #: signals delivered to this process (observability and tests).
         self.delivered = 0
+        #: signals delivered per topic (a reading of the queue is current while its count stands).
+        self.counts: dict[str, int] = {}
 
     def add(self, topics: Iterable[str]) -> Waiter:
         waiter = Waiter(self, tuple(topics), asyncio.get_running_loop())
@@ -117,6 +119,7 @@ class _Hub:
     def dispatch(self, topic: str) -> None:
         with self._lock:
             self.delivered += 1
+            self.counts[topic] = self.counts.get(topic, 0) + 1
             if topic == EVERY_TOPIC:
                 targets = {w for group in self._waiters.values() for w in group}
             else:
@@ -146,6 +149,11 @@ class MemoryEventBus:
     def publish(self, topic: str) -> None:
         """Signal ``topic`` (after the write it announces has committed)."""
         self._hub.dispatch(topic)
+
+    def generation(self, topic: str) -> int:
+        """How many signals of ``topic`` (or for everyone) this process has received: a
+        reading made while it stands is current."""
+        return self._hub.counts.get(topic, 0) + self._hub.counts.get(EVERY_TOPIC, 0)
 
     def waiter(self, topics: Iterable[str]) -> Waiter:
         """Register the calling event loop's stream on ``topics``."""
@@ -194,6 +202,11 @@ class _SharedBus:
     def waiter(self, topics: Iterable[str]) -> Waiter:
         """Register the calling event loop's stream on ``topics``."""
         return self._hub.add(topics)
+
+    def generation(self, topic: str) -> int:
+        """How many signals of ``topic`` (or for everyone) this process has received: a
+        reading made while it stands is current."""
+        return self._hub.counts.get(topic, 0) + self._hub.counts.get(EVERY_TOPIC, 0)
 
     def publish(self, topic: str) -> None:
         """Signal ``topic`` to every process.  A failure is logged, counted and shown by
@@ -406,9 +419,11 @@ class _Delegate:
         return getattr(self._inner, name)
 
     def _signal(self, conversation_id: str, *, queue: bool) -> None:
-        self._bus.publish(conversation_topic(conversation_id))
+        # the queue first: a stream woken for its conversation then already knows the
+        # queue changed and does not trust an older reading of it
         if queue:
             self._bus.publish(QUEUE_TOPIC)
+        self._bus.publish(conversation_topic(conversation_id))
 
 
 class NotifyingConversations(_Delegate):

@@ -385,7 +385,7 @@ def bench_load(
     saturation_workers: Annotated[str, typer.Option(help="worker counts stepped up without waits, comma-separated")] = "1,2",
     steps: Annotated[str, typer.Option(help="users of each step of the step-up, comma-separated")] = "1,2,4,6,8,12,16,24,32",
     step_seconds: Annotated[float, typer.Option(min=2, max=600, help="seconds of each step")] = 15.0,
-    agents: Annotated[int, typer.Option(min=1, max=50, help="simulated staff claiming and replying")] = 3,
+    agents: Annotated[int, typer.Option(min=1, max=50, help="simulated staff claiming and replying")] = 4,
     database_url: Annotated[
         Optional[str], typer.Option(help="a PostgreSQL server URL to create the run's databases on (default: a throw-away one)")
     ] = None,

@@ -147,12 +147,12 @@ def test_every_write_signals_its_conversation_and_the_queue() -> None:
     storage.conversations.add_message(cid, "system", "你好")
     assert published == [conv]
     ticket = storage.queue.enqueue(cid, reason="user_request", department="上海市公安局", summary="s")
-    assert published[-2:] == [conv, queue]
+    assert published[-2:] == [queue, conv]
     published.clear()
     storage.queue.claim(ticket.id, "王")
     storage.queue.reply(ticket.id, "王", "您好")
     storage.queue.resolve(ticket.id, "王", resolution="answered")
-    assert published == [conv, queue] * 3
+    assert published == [queue, conv] * 3  # the queue first (see NotifyingQueue)
     published.clear()
     storage.conversations.get(cid)
     storage.queue.list()
@@ -268,3 +268,33 @@ def test_with_redis_away_messages_still_go_through_and_readiness_says_why(tmp_pa
         body = ready.json()
         assert body["checks"]["database"] == "ok"
         assert body["checks"]["events"].startswith("unavailable") and body["checks"]["limits"].startswith("unavailable")
+
+
+def test_waiting_streams_share_one_reading_of_the_queue_until_it_changes(live_app) -> None:  # type: ignore[no-untyped-def]
+    from assistant.api.routes.chat import QueueReadings
+
+    app, services = live_app
+    helpdesk, bus = services.helpdesk, services.events
+    cids = [services.storage.conversations.create().id for _ in range(3)]
+    tickets = [helpdesk.storage.queue.enqueue(c, reason="user_request", department="上海市公安局", summary="s") for c in cids]
+    reads = 0
+    original = helpdesk.status_reader
+
+    def counting():  # type: ignore[no-untyped-def]
+        nonlocal reads
+        reads += 1
+        return original()
+
+    helpdesk.status_reader = counting  # type: ignore[method-assign]
+    readings = QueueReadings()
+
+    async def scenario() -> list[int]:
+        first = [(await readings.status(helpdesk, bus, c)).position for c in cids]  # type: ignore[union-attr]
+        # an agent takes the head of the queue: the signal makes the next reading a new one
+        helpdesk.storage.queue.claim(tickets[0].id, "王")
+        await asyncio.sleep(0.05)
+        second = [(await readings.status(helpdesk, bus, c)).position for c in cids]  # type: ignore[union-attr]
+        return first + second
+
+    assert asyncio.run(scenario()) == [1, 2, 3, 0, 1, 2]
+    assert reads == 2  # one reading per change, whatever the number of streams

@@ -54,6 +54,13 @@ def _close(**_: Any) -> None:
 _citizen_numbers = iter(range(1, 1 << 30))
 
 
+def _why(response: Any) -> str:
+    """What went wrong: the body of an HTTP error, or the connection error (status 0)."""
+    if response.status_code == 0:
+        return f"no response: {response.error!r}"[:300]
+    return f"{response.status_code} {(response.text or '')[:280]}"
+
+
 class Citizen(FastHttpUser):
     """A citizen (see the module docstring)."""
 
@@ -85,8 +92,8 @@ class Citizen(FastHttpUser):
         self.turns = list(random.choice(CONVERSATIONS))
         with self.client.post("/api/v1/conversations", json={}, headers=self.headers(), name="open conversation", catch_response=True) as r:
             if r.status_code != 201:
-                r.failure(f"{r.status_code} {r.text[:200]}")
-                record("error", what="open", status=r.status_code, body=r.text[:300])
+                r.failure(_why(r))
+                record("error", what="open", status=r.status_code, body=_why(r))
                 self.conversation = None
                 return False
             self.conversation = r.json()
@@ -111,8 +118,8 @@ class Citizen(FastHttpUser):
         ) as r:
             ms = (time.time() - started) * 1000
             if r.status_code != 200:
-                r.failure(f"{r.status_code} {r.text[:200]}")
-                record("error", what="message", cid=cid, status=r.status_code, ms=ms, body=r.text[:300])
+                r.failure(_why(r))
+                record("error", what="message", cid=cid, status=r.status_code, ms=ms, body=_why(r))
                 self.conversation = None  # a new conversation next time
                 return
             turn = r.json()
@@ -126,8 +133,8 @@ class Citizen(FastHttpUser):
             name="handoff", catch_response=True,
         ) as r:
             if r.status_code != 200:
-                r.failure(f"{r.status_code} {r.text[:200]}")
-                record("error", what="handoff", cid=cid, status=r.status_code, body=r.text[:300])
+                r.failure(_why(r))
+                record("error", what="handoff", cid=cid, status=r.status_code, body=_why(r))
                 return
             turn = r.json()
             record("handoff", cid=cid, uid=turn["user_message_id"], ticket=turn["ticket"]["id"] if turn.get("ticket") else None)
@@ -172,8 +179,8 @@ class Agent(FastHttpUser):
     def work(self) -> None:
         with self.client.get("/api/v1/helpdesk/tickets?status=new", headers=self.staff(), name="queue", catch_response=True) as r:
             if r.status_code != 200:
-                r.failure(f"{r.status_code} {r.text[:200]}")
-                record("error", what="queue", status=r.status_code, body=r.text[:300])
+                r.failure(_why(r))
+                record("error", what="queue", status=r.status_code, body=_why(r))
                 return
             waiting = r.json()
         if not waiting:
@@ -188,8 +195,8 @@ class Agent(FastHttpUser):
                 record("claim_lost", ticket=ticket)
                 return
             if r.status_code != 200:
-                r.failure(f"{r.status_code} {r.text[:200]}")
-                record("error", what="claim", status=r.status_code, body=r.text[:300])
+                r.failure(_why(r))
+                record("error", what="claim", status=r.status_code, body=_why(r))
                 return
             cid = r.json()["conversation_id"]
         text = f"您好，我是人工客服{self.name_}，已为您查询。"
@@ -198,8 +205,8 @@ class Agent(FastHttpUser):
             name="reply", catch_response=True,
         ) as r:
             if r.status_code != 200:
-                r.failure(f"{r.status_code} {r.text[:200]}")
-                record("error", what="reply", status=r.status_code, body=r.text[:300])
+                r.failure(_why(r))
+                record("error", what="reply", status=r.status_code, body=_why(r))
                 return
             record("agent_reply", cid=cid, id=r.json()["id"], ticket=ticket, text=text)
         with self.client.post(
@@ -207,8 +214,8 @@ class Agent(FastHttpUser):
             headers=self.staff(), name="resolve", catch_response=True,
         ) as r:
             if r.status_code != 200:
-                r.failure(f"{r.status_code} {r.text[:200]}")
-                record("error", what="resolve", status=r.status_code, body=r.text[:300])
+                r.failure(_why(r))
+                record("error", what="resolve", status=r.status_code, body=_why(r))
 
 
 if CONFIG.get("steps"):

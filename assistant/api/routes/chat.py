@@ -7,7 +7,7 @@ import hashlib
 import itertools
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -28,6 +28,7 @@ from assistant.api.schemas import (
     TurnOut,
 )
 from assistant.core.errors import NotFound, XiaoShenError
+from assistant.helpdesk import Helpdesk, QueueStatus
 from assistant.live import EVERY_TOPIC, QUEUE_TOPIC, conversation_topic
 
 router = APIRouter(prefix="/api/v1", tags=["chat"])
@@ -266,7 +267,7 @@ async def live_events(
                         last = turn.id
                         body = MessageOut.of(turn).model_dump_json()
                         yield f"id: {turn.id}\nevent: message\ndata: {body}\n\n"
-                status = await run_in_threadpool(helpdesk.status_of, conversation_id)
+                status = await _queue_status(request, helpdesk, bus, conversation_id)
                 queue = QueueOut.of(status).model_dump_json() if status else json.dumps(None)
                 if queue != last_queue:
                     last_queue = queue
@@ -302,3 +303,36 @@ async def live_events(
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+class QueueReadings:
+    """This process's latest reading of the queue, shared by its live streams.
+
+    A change of the queue wakes every waiting stream at once; one of them reads the
+    queue (``Helpdesk.status_reader``) and the others take their place from the same
+    reading, which stays current until the next queue signal reaches the process
+    (``EventBus.generation``).
+    """
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        self._key: tuple[int, int] | None = None
+        self._reader: Callable[[str], QueueStatus | None] | None = None
+
+    async def status(self, helpdesk: Helpdesk, bus: object, conversation_id: str) -> QueueStatus | None:
+        async with self._lock:
+            key = (id(helpdesk), bus.generation(QUEUE_TOPIC))  # type: ignore[attr-defined]
+            if self._reader is None or self._key != key:
+                self._reader = await run_in_threadpool(helpdesk.status_reader)
+                self._key = key
+            reader = self._reader
+        return await run_in_threadpool(reader, conversation_id)
+
+
+async def _queue_status(request: Request, helpdesk: Helpdesk, bus: object, conversation_id: str) -> QueueStatus | None:
+    if bus is None or not hasattr(bus, "generation"):
+        return await run_in_threadpool(helpdesk.status_of, conversation_id)
+    readings = getattr(request.app.state, "queue_readings", None)
+    if readings is None:
+        readings = request.app.state.queue_readings = QueueReadings()
+    return await readings.status(helpdesk, bus, conversation_id)
