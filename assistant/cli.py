@@ -51,7 +51,13 @@ def serve(
     settings = settings_from(config)
     check_shared_backends(settings, workers)
     # chat event streams stay open for minutes; do not let them hold up Ctrl+C
-    options = dict(host=host or settings.server.host, port=port or settings.server.port, log_level="info", timeout_graceful_shutdown=3)
+    options = dict(
+        host=host or settings.server.host,
+        port=port or settings.server.port,
+        log_level="info",
+        timeout_graceful_shutdown=3,
+        timeout_keep_alive=settings.server.keep_alive_s,
+    )
     if workers == 1:
         uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
         return
