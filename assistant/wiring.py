@@ -507,13 +507,16 @@ def check_shared_backends(settings: Settings, workers: int) -> None:
         raise ConfigError(f"{workers} workers cannot share in-process state: " + "; ".join(problems))
 
 
-def write_artefact(settings: Settings, stages: Stages) -> tuple[Artefact, bool]:
-    """Write the built ``stages`` (index in ``paths.index_dir/kb``) as a new artefact
-    version and make it current; (artefact, whether a new version was written).
+def write_artefact(settings: Settings, built: Stages | Sequence[ServiceItem]) -> tuple[Artefact, bool]:
+    """Write the index just built in ``paths.index_dir/kb`` over ``built`` (the stages,
+    or the live items it was built from) as a new artefact version and make it current;
+    (artefact, whether a new version was written).
 
     The items are the live items' YAML files, the intent model the configured one
     (``intents.model_path`` or the committed model; none for the rules classifier),
-    the policy the configured one.
+    the policy the configured one.  Every server watching the artefact folder switches
+    to the new version (``assistant.api.artefact_watch``): this is how an in-process
+    publish reaches every worker.
     """
     import json
 
@@ -523,9 +526,13 @@ def write_artefact(settings: Settings, stages: Stages) -> tuple[Artefact, bool]:
     index_dir = settings.paths.index_dir / "kb"
     manifest = json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))
     hashes = dict(manifest["items"])
-    missing = sorted(set(hashes) - {i.id for i in stages.items})
+    items = built.items if isinstance(built, Stages) else tuple(built)
+    missing = sorted(set(hashes) ^ {i.id for i in items})
     if missing:
-        raise ConfigError(f"the index in {index_dir} holds items that are not live ({missing[:5]}); run 'xiaoshen kb build' again")
+        raise ConfigError(
+            f"the index in {index_dir} was not built from these items (differing: {missing[:5]}); "
+            "run 'xiaoshen kb build' again"
+        )
     item_files = [settings.paths.kb_dir / f"{item_id}.yaml" for item_id in sorted(hashes)]
     intent_files: list[Path] = []
     if settings.intents.backend == "trained":

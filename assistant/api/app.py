@@ -124,6 +124,8 @@ def create_app(settings: Settings, *, services: Services | None = None, reload: 
     app.state.helpdesk = None
     app.state.services = None
     app.state.artefact_watcher = None
+    #: callables given every Services installed (start-up and each artefact switch)
+    app.state.on_install = []
     metrics = AppMetrics(lambda: app.state.helpdesk)
     app.state.registry = metrics.registry
     app.state.metrics = metrics

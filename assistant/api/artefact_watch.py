@@ -35,10 +35,16 @@ Reload = Callable[["Artefact", "Services"], "Services"]
 
 
 def install(app: FastAPI, services: Services) -> None:
-    """Serve ``services`` from now on (one assignment: a request sees old or new, never both)."""
+    """Serve ``services`` from now on (one assignment: a request sees old or new, never both).
+
+    Whatever else holds the served services (the workbench, say) registers a callable
+    in ``app.state.on_install`` and is given each new one.
+    """
     app.state.services = services
     app.state.assistant = services.assistant
     app.state.helpdesk = services.helpdesk
+    for listener in getattr(app.state, "on_install", ()):
+        listener(services)
 
 
 class ArtefactWatcher:
