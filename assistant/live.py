@@ -33,7 +33,7 @@ from datetime import datetime
 from typing import Any
 
 from assistant.core.errors import BackendUnavailable, ConfigError
-from assistant.core.types import Storage
+from assistant.core.types import EventBus, Storage
 
 log = logging.getLogger(__name__)
 
@@ -401,10 +401,6 @@ class PostgresEventBus(_SharedBus):
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
-
-
-#: what a bus is to the rest of the code (the three classes above).
-EventBus = MemoryEventBus | RedisEventBus | PostgresEventBus
 
 
 # --------------------------------------------------------------------------- storage that signals

@@ -37,6 +37,7 @@ from assistant.core.settings import (
 from assistant.core.types import (
     ConversationStore,
     Embedder,
+    EventBus,
     Generator,
     IntentClassifier,
     Reranker,
@@ -47,7 +48,6 @@ from assistant.core.types import (
 
 if TYPE_CHECKING:
     from assistant.artefact import Artefact
-    from assistant.live import EventBus
     from assistant.dialogue.engine import DialogueEngine
     from assistant.dialogue.policy import ActionPolicy
     from assistant.helpdesk import Helpdesk

@@ -298,3 +298,10 @@ def test_waiting_streams_share_one_reading_of_the_queue_until_it_changes(live_ap
 
     assert asyncio.run(scenario()) == [1, 2, 3, 0, 1, 2]
     assert reads == 2  # one reading per change, whatever the number of streams
+
+
+def test_every_bus_is_an_event_bus() -> None:
+    from assistant.core.types import EventBus
+
+    for bus in (MemoryEventBus(), RedisEventBus("redis://127.0.0.1:1/0"), PostgresEventBus("postgresql://x@127.0.0.1:1/db")):
+        assert isinstance(bus, EventBus), type(bus).__name__

@@ -28,6 +28,7 @@ from assistant.api.schemas import (
     TurnOut,
 )
 from assistant.core.errors import NotFound, XiaoShenError
+from assistant.core.types import EventBus
 from assistant.helpdesk import Helpdesk, QueueStatus
 from assistant.live import EVERY_TOPIC, QUEUE_TOPIC, conversation_topic
 
@@ -319,9 +320,9 @@ class QueueReadings:
         self._key: tuple[int, int] | None = None
         self._reader: Callable[[str], QueueStatus | None] | None = None
 
-    async def status(self, helpdesk: Helpdesk, bus: object, conversation_id: str) -> QueueStatus | None:
+    async def status(self, helpdesk: Helpdesk, bus: EventBus, conversation_id: str) -> QueueStatus | None:
         async with self._lock:
-            key = (id(helpdesk), bus.generation(QUEUE_TOPIC))  # type: ignore[attr-defined]
+            key = (id(helpdesk), bus.generation(QUEUE_TOPIC))
             if self._reader is None or self._key != key:
                 self._reader = await run_in_threadpool(helpdesk.status_reader)
                 self._key = key
@@ -329,8 +330,8 @@ class QueueReadings:
         return await run_in_threadpool(reader, conversation_id)
 
 
-async def _queue_status(request: Request, helpdesk: Helpdesk, bus: object, conversation_id: str) -> QueueStatus | None:
-    if bus is None or not hasattr(bus, "generation"):
+async def _queue_status(request: Request, helpdesk: Helpdesk, bus: EventBus | None, conversation_id: str) -> QueueStatus | None:
+    if bus is None:
         return await run_in_threadpool(helpdesk.status_of, conversation_id)
     readings = getattr(request.app.state, "queue_readings", None)
     if readings is None:
