@@ -1,4 +1,4 @@
-"""Locust users of the load test (run by ``xiaoshen bench load``; see eval/load/README.md).
+"""Locust users of the load test (run by ``xiaoshen bench load``, ``eval/load/bench.py``; docs/DEPLOY.md).
 
 - :class:`Citizen` holds multi-turn conversations drawn from the development
   benchmark, waiting between messages as people type (``wait`` seconds, e.g. 5–15);
