@@ -52,6 +52,8 @@ def test_agents_on_two_workers_drain_the_queue_each_ticket_claimed_once(two_work
     for n in range(TICKETS):
         cid = first.conversations.create().id
         first.queue.enqueue(cid, reason="user_request", department="上海市公安局", summary=f"问题{n}")
+    # one queue, not one per worker: the second worker sees every ticket the first opened
+    assert len(second.queue.list(status="new")) == TICKETS
     wins: dict[int, list[str]] = {}
     lost = 0
     unexpected: list[BaseException] = []
@@ -97,8 +99,6 @@ def test_agents_on_two_workers_drain_the_queue_each_ticket_claimed_once(two_work
         stored = second.queue.get(ticket_id)
         assert stored.status == "claimed" and stored.agent == name
         assert [e.agent for e in second.queue.events(ticket_id) if e.kind == "claimed"] == [name]
-    # both workers' agents got work: the queue was shared, not split
-    assert {n[0] for names in wins.values() for n in names} == {"a", "b"}
 
 
 def test_a_lapsed_lease_taken_over_from_both_workers_has_one_winner(two_workers) -> None:  # type: ignore[no-untyped-def]
