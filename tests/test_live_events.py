@@ -305,3 +305,36 @@ def test_every_bus_is_an_event_bus() -> None:
 
     for bus in (MemoryEventBus(), RedisEventBus("redis://127.0.0.1:1/0"), PostgresEventBus("postgresql://x@127.0.0.1:1/db")):
         assert isinstance(bus, EventBus), type(bus).__name__
+
+
+def test_the_console_stream_shows_queue_and_ticket_changes_as_they_happen(live_app) -> None:  # type: ignore[no-untyped-def]
+    app, services = live_app
+    with TestClient(app) as client:
+        cid = client.post("/api/v1/conversations", json={}).json()["id"]
+        ticket = client.post(f"/api/v1/conversations/{cid}/handoff", json={}).json()["ticket"]["id"]
+        seen: list[tuple[str, dict | list, float]] = []
+        started = time.monotonic()
+
+        def act() -> None:
+            time.sleep(0.5)
+            services.helpdesk.storage.queue.claim(ticket, "王")
+            time.sleep(0.3)
+            services.storage.conversations.add_message(cid, "user", "还在吗")
+
+        threading.Thread(target=act).start()
+        with client.stream("GET", f"/api/v1/helpdesk/events?ticket={ticket}&timeout=20") as r:
+            assert r.status_code == 200
+            event = ""
+            for line in r.iter_lines():
+                if line.startswith("event: "):
+                    event = line[7:]
+                elif line.startswith("data: "):
+                    seen.append((event, __import__("json").loads(line[6:]), time.monotonic() - started))
+                    if event == "message" and seen[-1][1]["text"] == "还在吗":
+                        break
+    kinds = [k for k, _, _ in seen]
+    assert kinds[:2] == ["queue", "ticket"] and seen[1][1]["status"] == "new"
+    claimed = [d for k, d, _ in seen if k == "ticket" and d["status"] == "claimed"]
+    assert claimed and claimed[0]["agent"] == "王"
+    # catch-up is 300 s in this app: the changes came by signal
+    assert seen[-1][2] < 5
