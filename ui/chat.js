@@ -57,10 +57,17 @@ function rememberTyped(id, text) {
   if (shown) shown.textContent = text;
 }
 
+// The conversation's token (returned once when it is opened) opens it and no other:
+// kept in this tab only, like the typed messages, and sent with every call about it.
+const tokenKey = (id) => `xs.token.${id}`;
+let heldToken = { id: "", token: "" };  // this page's copy, should the tab's storage be disabled
+const conversationToken = () =>
+  (heldToken.id === state.conversation && heldToken.token) || typed.getItem(tokenKey(state.conversation)) || "";
+
 async function api(method, path, body) {
-  const response = await fetch(path, {
-    method, headers: body ? { "Content-Type": "application/json" } : {}, body: body ? JSON.stringify(body) : undefined,
-  });
+  const headers = body ? { "Content-Type": "application/json" } : {};
+  if (conversationToken()) headers["X-Conversation-Token"] = conversationToken();
+  const response = await fetch(path, { method, headers, body: body ? JSON.stringify(body) : undefined });
   const data = await response.json().catch(() => ({}));
   if (!response.ok) {
     const err = new Error((data.error && data.error.message) || response.statusText);
@@ -230,7 +237,8 @@ function showRating() {
 
 function connect() {
   if (state.events) state.events.close();
-  const es = new EventSource(`/api/v1/conversations/${state.conversation}/events?after=${state.lastId}`);
+  const token = encodeURIComponent(conversationToken());  // EventSource sends no headers
+  const es = new EventSource(`/api/v1/conversations/${state.conversation}/events?after=${state.lastId}&token=${token}`);
   es.addEventListener("message", (ev) => render(JSON.parse(ev.data)));
   es.addEventListener("queue", (ev) => showQueue(JSON.parse(ev.data)));
   state.events = es;
@@ -239,6 +247,8 @@ function connect() {
 async function newConversation() {
   const c = await api("POST", "/api/v1/conversations", { lang: state.lang, elder_mode: state.elder, client_id: state.client });
   state.conversation = c.id;
+  heldToken = { id: c.id, token: c.token };
+  try { typed.setItem(tokenKey(c.id), c.token); } catch (e) { /* storage disabled: this page still holds it */ }
   store.setItem("xs.conversation", c.id);
   state.shown.clear();
   state.lastId = 0;
@@ -249,14 +259,15 @@ async function newConversation() {
 }
 
 async function resume() {
-  if (!state.conversation) return newConversation();
+  // Without this tab's token the conversation cannot be reopened here: start a new one.
+  if (!state.conversation || !conversationToken()) return newConversation();
   try {
     const c = await api("GET", `/api/v1/conversations/${state.conversation}`);
     c.messages.forEach(render);
     if (c.queue) showQueue(c.queue);
     connect();
   } catch (e) {
-    if (e.status === 404) return newConversation();
+    if ([401, 403, 404].includes(e.status)) return newConversation();
     throw e;
   }
 }

@@ -69,9 +69,9 @@ async function refresh() {
   const days = Number($("range").value);
   const since = new Date(Date.now() - days * 86400000).toISOString();
   try {
-    // The service levels are a staff endpoint: the same token as the console (kept in this browser).
-    const headers = $("token").value ? { "X-Staff-Token": $("token").value } : {};
-    const r = await fetch(`/api/v1/metrics?since=${encodeURIComponent(since)}`, { headers });
+    // The service levels are for signed-in supervisors (the session cookie); signed out: to /login.
+    const r = await fetch(`/api/v1/metrics?since=${encodeURIComponent(since)}`);
+    if (r.status === 401) { location.assign("/login?next=" + encodeURIComponent(location.pathname)); return; }
     const m = await r.json();
     if (!r.ok) throw new Error((m.error && m.error.message) || r.statusText);
     $("error").textContent = "";
@@ -83,8 +83,6 @@ async function refresh() {
     table($("items"), m.by_item, "事项", m.item_names);
   } catch (e) { $("error").textContent = e.message; }
 }
-$("token").value = localStorage.getItem("xs.staffToken") || "";
-$("token").addEventListener("change", () => { localStorage.setItem("xs.staffToken", $("token").value); refresh(); });
 $("range").addEventListener("change", refresh);
 refresh();
 setInterval(refresh, 5000);

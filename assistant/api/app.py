@@ -18,10 +18,11 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from assistant.api import access
 from assistant.api.deps import SERVICES_KEY
 from assistant.api.errors import error_response, install_error_handlers
 from assistant.api.observability import AppMetrics
@@ -78,11 +79,6 @@ def create_app(settings: Settings, *, services: Services | None = None, reload: 
             built.artefact.version if built.artefact is not None else "-",
             built.events.name if built.events is not None else "-",
         )
-        if not settings.helpdesk.staff_token.get_secret_value():
-            log.warning(
-                "helpdesk.staff_token is empty: anyone who reaches this server can act as staff; "
-                "set XS_HELPDESK__STAFF_TOKEN before exposing it beyond a trusted network"
-            )
         install(app, built)
         watch: asyncio.Task[None] | None = None
         if built.artefact is not None and settings.artefact.watch_s > 0:
@@ -101,6 +97,7 @@ def create_app(settings: Settings, *, services: Services | None = None, reload: 
             app.state.services = None
             app.state.assistant = None
             app.state.helpdesk = None
+            app.state.storage = None
 
     production = settings.server.mode == "production"
     app = FastAPI(
@@ -112,6 +109,8 @@ def create_app(settings: Settings, *, services: Services | None = None, reload: 
         docs_url=None if production else "/docs",
         redoc_url=None if production else "/redoc",
         openapi_url=None if production else "/openapi.json",
+        # no route runs unless the route table's check (assistant.api.access.enforce) saw it
+        dependencies=[Depends(access.checked)],
     )
     app.state.settings = settings
     from assistant.api.ratelimit import RateLimits
@@ -120,8 +119,13 @@ def create_app(settings: Settings, *, services: Services | None = None, reload: 
     app.state.limits = RateLimits(
         make_rate_limiter(settings.limits), settings.limits, settings.server.trusted_proxies
     )
+    from assistant.api.login_throttle import LoginThrottle
+
+    # failed sign-ins counted on the same limiter (and counter storage) as the message limits
+    app.state.login_throttle = LoginThrottle(app.state.limits.limiter, settings.auth)
     app.state.assistant = None
     app.state.helpdesk = None
+    app.state.storage = None
     app.state.services = None
     app.state.artefact_watcher = None
     #: callables given every Services installed (start-up and each artefact switch)
@@ -130,6 +134,9 @@ def create_app(settings: Settings, *, services: Services | None = None, reload: 
     app.state.registry = metrics.registry
     app.state.metrics = metrics
     install_error_handlers(app)
+    # The route table's check is the innermost middleware: a refused request is still
+    # counted (_count) and still gets the security headers (_guard).
+    app.middleware("http")(access.enforce)
 
     @app.middleware("http")
     async def _count(request: Request, call_next: Any) -> Response:
@@ -172,9 +179,13 @@ def create_app(settings: Settings, *, services: Services | None = None, reload: 
             response.headers["Cache-Control"] = "no-store"
         return response
 
-    from assistant.api.routes import chat, helpdesk, observability, pages, service_levels
+    from assistant.api.routes import accounts, audit, auth, chat, helpdesk, observability, pages, service_levels
     from ui import UI_DIR
 
+    app.include_router(auth.router)
+    app.include_router(auth.pages)
+    app.include_router(accounts.router)
+    app.include_router(audit.router)
     app.include_router(chat.router)
     app.include_router(helpdesk.router)
     app.include_router(service_levels.router)

@@ -43,6 +43,8 @@ def install(app: FastAPI, services: Services) -> None:
     app.state.services = services
     app.state.assistant = services.assistant
     app.state.helpdesk = services.helpdesk
+    # accounts, sessions, conversation tokens and the audit log (assistant.api.auth, access)
+    app.state.storage = services.storage
     for listener in getattr(app.state, "on_install", ()):
         listener(services)
 
