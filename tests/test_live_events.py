@@ -24,6 +24,7 @@ from assistant.live import (
     open_event_bus,
 )
 from tests.fakes import KeywordEmbedder, tiny_items
+from tests.staff import citizen_headers, keep_conversation_tokens, sign_in, staff_client
 from tests.storage_backends import fresh_postgres_database
 from tests.workers import tiny_settings
 
@@ -196,10 +197,11 @@ def _read_events(client: TestClient, path: str, want: int, headers: dict[str, st
 
 def test_an_agent_reply_reaches_the_open_stream_at_once_and_a_reconnect_loses_nothing(live_app) -> None:  # type: ignore[no-untyped-def]
     app, services = live_app
-    with TestClient(app) as client:
+    with keep_conversation_tokens(staff_client(app)) as client:
         cid = client.post("/api/v1/conversations", json={}).json()["id"]
         ticket = client.post(f"/api/v1/conversations/{cid}/handoff", json={}).json()["ticket"]["id"]
-        assert client.post(f"/api/v1/helpdesk/tickets/{ticket}/claim", json={"agent": "王"}).status_code == 200
+        sign_in(client, "agent", username="王")
+        assert client.post(f"/api/v1/helpdesk/tickets/{ticket}/claim", json={}).status_code == 200
         first = services.storage.conversations.get(cid).turns[-1].id
 
         def reply_later() -> None:
@@ -234,8 +236,12 @@ def test_rate_limits_are_counted_together_by_every_process(tmp_path: Path, redis
         for _ in range(2)
     ]
     with TestClient(apps[0]) as a, TestClient(apps[1]) as b:
-        cid = a.post("/api/v1/conversations", json={}).json()["id"]
-        codes = [c.post(f"/api/v1/conversations/{cid}/messages", json={"text": "护照"}).status_code for c in (a, b, a, b)]
+        conversation = a.post("/api/v1/conversations", json={}).json()
+        cid, headers = conversation["id"], citizen_headers(conversation)
+        codes = [
+            c.post(f"/api/v1/conversations/{cid}/messages", json={"text": "护照"}, headers=headers).status_code
+            for c in (a, b, a, b)
+        ]
         assert codes == [200, 200, 200, 429]
         assert a.get("/readyz").json()["checks"]["limits"] == "ok"
 
@@ -251,7 +257,7 @@ def test_with_redis_away_messages_still_go_through_and_readiness_says_why(tmp_pa
         events=EventsSettings(url=redis_process.url),
     )
     app = create_app(settings, services=build_services(settings, items=tiny_items(), embedder=KeywordEmbedder()))
-    with TestClient(app) as client:
+    with keep_conversation_tokens(TestClient(app)) as client:
         cid = client.post("/api/v1/conversations", json={}).json()["id"]
         assert client.get("/readyz").status_code == 200
         redis_process.stop()
@@ -309,9 +315,10 @@ def test_every_bus_is_an_event_bus() -> None:
 
 def test_the_console_stream_shows_queue_and_ticket_changes_as_they_happen(live_app) -> None:  # type: ignore[no-untyped-def]
     app, services = live_app
-    with TestClient(app) as client:
+    with keep_conversation_tokens(staff_client(app)) as client:
         cid = client.post("/api/v1/conversations", json={}).json()["id"]
         ticket = client.post(f"/api/v1/conversations/{cid}/handoff", json={}).json()["ticket"]["id"]
+        sign_in(client, "agent")
         seen: list[tuple[str, dict | list, float]] = []
         started = time.monotonic()
 

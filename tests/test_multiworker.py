@@ -21,9 +21,11 @@ from pathlib import Path
 import pytest
 
 from tests.fakes import tiny_items
+from tests.staff import citizen_headers
 from tests.storage_backends import fresh_postgres_database
-from tests.workers import Worker, build_tiny_artefact, renamed_summary, tiny_settings
+from tests.workers import Worker, build_tiny_artefact, create_staff, renamed_summary, tiny_settings
 
+AGENT, AGENT_PASSWORD = "王", "agent password for the multi-worker tests"
 QUESTION = "护照是什么"  # answered with the passport item's summary, which the new version changes
 NEW_SUMMARY = "护照第二版说明文字。"
 
@@ -49,7 +51,8 @@ def _env(tmp: Path, database: str, redis: str, **extra: str) -> dict[str, str]:
 def deployment(tmp_path: Path, postgres_server: str, redis_server: str):  # type: ignore[no-untyped-def]
     """Two workers on one fresh PostgreSQL database and the session's Redis."""
     build_tiny_artefact(tiny_settings(tmp_path))
-    env = _env(tmp_path, fresh_postgres_database(postgres_server), redis_server, XS_EVENTS__CATCH_UP_S="120")
+    database = fresh_postgres_database(postgres_server)
+    env = _env(tmp_path, database, redis_server, XS_EVENTS__CATCH_UP_S="120")
     workers = [Worker(env, tmp_path / f"w{n}.log", name=f"worker {n}") for n in range(2)]
     try:
         # started together, as a deployment starts them: they migrate the empty database once
@@ -60,6 +63,7 @@ def deployment(tmp_path: Path, postgres_server: str, redis_server: str):  # type
             t.join()
         for w in workers:
             assert w.call("GET", "/readyz")[0] == 200, w.log.read_text()[-2000:]
+        create_staff(tiny_settings(tmp_path), database, AGENT, "agent", AGENT_PASSWORD)
         yield tmp_path, workers
     finally:
         for w in workers:
@@ -68,7 +72,7 @@ def deployment(tmp_path: Path, postgres_server: str, redis_server: str):  # type
 
 def test_publish_while_requests_flow_across_two_workers(deployment) -> None:  # type: ignore[no-untyped-def]
     tmp, workers = deployment
-    records: list[tuple[float, int, int, str, str]] = []  # (time, worker, status, version, answer)
+    records: list[tuple[float, int, int, str, str, float]] = []  # (end, worker, status, version, answer, start)
     failures: list[str] = []
     stop = threading.Event()
     lock = threading.Lock()
@@ -78,13 +82,15 @@ def test_publish_while_requests_flow_across_two_workers(deployment) -> None:  # 
         if status != 201:
             failures.append(f"create: {status} {conversation}")
             return
+        mine = citizen_headers(conversation)
         turn = 0
         while not stop.is_set():
             w = (n + turn) % 2  # every other message to the other worker, as a balancer may send them
             turn += 1
+            began = time.monotonic()
             try:
                 status, body, headers = workers[w].call(
-                    "POST", f"/api/v1/conversations/{conversation['id']}/messages", {"text": QUESTION}
+                    "POST", f"/api/v1/conversations/{conversation['id']}/messages", {"text": QUESTION}, headers=mine
                 )
             except (OSError, urllib.error.URLError) as e:
                 failures.append(f"worker {w}: {e!r}")
@@ -93,7 +99,7 @@ def test_publish_while_requests_flow_across_two_workers(deployment) -> None:  # 
                 if status != 200:
                     failures.append(f"worker {w}: {status} {body}")
                 else:
-                    records.append((time.monotonic(), w, status, headers["X-KB-Version"], body["answer"]))
+                    records.append((time.monotonic(), w, status, headers["X-KB-Version"], body["answer"], began))
 
     threads = [threading.Thread(target=citizen, args=(n,)) for n in range(4)]
     for t in threads:
@@ -106,7 +112,7 @@ def test_publish_while_requests_flow_across_two_workers(deployment) -> None:  # 
     deadline = published + 8
     while time.monotonic() < deadline:
         with lock:
-            done = all(any(v == new.version and w == n for _, w, _, v, _ in records) for n in range(2))
+            done = all(any(v == new.version and w == n for _, w, _, v, _, _ in records) for n in range(2))
         if done:
             break
         time.sleep(0.1)
@@ -117,14 +123,15 @@ def test_publish_while_requests_flow_across_two_workers(deployment) -> None:  # 
 
     assert failures == [], failures[:5]
     for n in range(2):
-        mine = [(t, v, a) for t, w, _, v, a in records if w == n]
-        switched = [t for t, v, _ in mine if v == new.version]
+        mine = [(t, v, a, began) for t, w, _, v, a, began in records if w == n]
+        switched = [t for t, v, _, _ in mine if v == new.version]
         assert switched, f"worker {n} never answered from the new version"
         assert min(switched) - published < 5, f"worker {n} took {min(switched) - published:.1f} s"
-        # a worker that switched never answers from the old version again
-        assert all(v == new.version for t, v, _ in mine if t > min(switched))
+        # once a worker has answered from the new version, every request it starts later does too
+        # (one started before may still finish on the old one: it keeps the version it began with)
+        assert all(v == new.version for _, v, _, began in mine if began > min(switched))
         # and each answer is the one of the version that the response names
-        assert all((NEW_SUMMARY in a) == (v == new.version) for _, v, a in mine)
+        assert all((NEW_SUMMARY in a) == (v == new.version) for _, v, a, _ in mine)
         ready = workers[n].call("GET", "/readyz")[1]
         assert ready["artefact"] == new.version and ready["checks"] == {"database": "ok", "events": "ok", "limits": "ok"}
     assert len(records) > 20
@@ -150,27 +157,28 @@ def test_a_killed_worker_loses_nothing_and_replies_cross_workers(deployment) -> 
     _, (a, b) = deployment
     acked: dict[int, str] = {}
     status, conversation, _ = a.call("POST", "/api/v1/conversations", {})
-    cid = conversation["id"]
+    cid, mine = conversation["id"], citizen_headers(conversation)
     for text in ("护照怎么办理", "要带什么材料"):
-        status, turn, _ = a.call("POST", f"/api/v1/conversations/{cid}/messages", {"text": text})
+        status, turn, _ = a.call("POST", f"/api/v1/conversations/{cid}/messages", {"text": text}, headers=mine)
         assert status == 200
         acked[turn["user_message_id"]] = text
-    status, turn, _ = a.call("POST", f"/api/v1/conversations/{cid}/handoff", {"note": "请人工"})
+    status, turn, _ = a.call("POST", f"/api/v1/conversations/{cid}/handoff", {"note": "请人工"}, headers=mine)
     assert status == 200
     acked[turn["user_message_id"]] = "请人工"
     ticket = turn["ticket"]["id"]
-    last = max(m["id"] for m in a.call("GET", f"/api/v1/conversations/{cid}")[1]["messages"])
+    last = max(m["id"] for m in a.call("GET", f"/api/v1/conversations/{cid}", headers=mine)[1]["messages"])
 
     # the citizen's browser holds its live stream on worker B; the agent works on worker A
     received: list[dict] = []
     ready = threading.Event()
-    reader = threading.Thread(target=_stream, args=(b, f"/api/v1/conversations/{cid}/events?after={last}&timeout=30", received, 2, ready))
+    reader = threading.Thread(target=_stream, args=(b, f"/api/v1/conversations/{cid}/events?after={last}&timeout=30&token={conversation['token']}", received, 2, ready))
     reader.start()
     assert ready.wait(10)
     time.sleep(0.3)
-    assert a.call("POST", f"/api/v1/helpdesk/tickets/{ticket}/claim", {"agent": "王"})[0] == 200
+    session = a.sign_in(AGENT, AGENT_PASSWORD)
+    assert a.call("POST", f"/api/v1/helpdesk/tickets/{ticket}/claim", {}, staff=True)[0] == 200
     sent = time.monotonic()
-    status, reply, _ = a.call("POST", f"/api/v1/helpdesk/tickets/{ticket}/reply", {"agent": "王", "text": "您好，我是人工客服"})
+    status, reply, _ = a.call("POST", f"/api/v1/helpdesk/tickets/{ticket}/reply", {"text": "您好，我是人工客服"}, staff=True)
     assert status == 200
     acked[reply["id"]] = "您好，我是人工客服"
     deadline = time.monotonic() + 10
@@ -182,16 +190,18 @@ def test_a_killed_worker_loses_nothing_and_replies_cross_workers(deployment) -> 
 
     # worker A dies in the middle of the conversation
     a.kill9()
-    status, turn, _ = b.call("POST", f"/api/v1/conversations/{cid}/messages", {"text": "我的护照过期了"})
+    status, turn, _ = b.call("POST", f"/api/v1/conversations/{cid}/messages", {"text": "我的护照过期了"}, headers=mine)
     assert status == 200
     acked[turn["user_message_id"]] = "我的护照过期了"
-    status, reply, _ = b.call("POST", f"/api/v1/helpdesk/tickets/{ticket}/reply", {"agent": "王", "text": "请带旧护照"})
+    # the agent's session, opened on A, lives in the database: B honours it
+    b.staff_headers = session
+    status, reply, _ = b.call("POST", f"/api/v1/helpdesk/tickets/{ticket}/reply", {"text": "请带旧护照"}, staff=True)
     assert status == 200
     acked[reply["id"]] = "请带旧护照"
     reader.join(timeout=20)
     # the stream on B went on through A's death: the citizen's own message came through it too
     assert [m["text"] for m in received] == ["您好，我是人工客服", "我的护照过期了"]
-    messages = b.call("GET", f"/api/v1/conversations/{cid}")[1]["messages"]
+    messages = b.call("GET", f"/api/v1/conversations/{cid}", headers=mine)[1]["messages"]
     stored = {m["id"]: m["text"] for m in messages}
     for message_id, text in acked.items():
         assert stored.get(message_id) == text, f"acknowledged message {message_id} lost"
@@ -232,7 +242,8 @@ def test_a_worker_that_loses_redis_or_postgresql_turns_not_ready_and_recovers(tm
                 # and it serves again
                 status, conversation, _ = worker.call("POST", "/api/v1/conversations", {})
                 assert status == 201
-                assert worker.call("POST", f"/api/v1/conversations/{conversation['id']}/messages", {"text": "护照"})[0] == 200
+                path = f"/api/v1/conversations/{conversation['id']}/messages"
+                assert worker.call("POST", path, {"text": "护照"}, headers=citizen_headers(conversation))[0] == 200
             finally:
                 redis.stop()
         finally:

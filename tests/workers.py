@@ -93,6 +93,8 @@ class Worker:
         self.name = name
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
+        #: the signed-in session (cookie and CSRF header) that ``call(..., staff=True)`` sends.
+        self.staff_headers: dict[str, str] = {}
 
     @property
     def url(self) -> str:
@@ -131,16 +133,40 @@ class Worker:
                 self.process.kill()
                 self.process.wait(timeout=20)
 
+    def sign_in(self, username: str, password: str) -> dict[str, str]:
+        """Sign in through the API; ``call(..., staff=True)`` then sends the session.  The
+        session lives in the database, so the headers returned work on every worker."""
+        status, body, headers = self.call("POST", "/api/v1/auth/login", {"username": username, "password": password})
+        assert status == 200, (status, body)
+        cookie = headers.get("Set-Cookie", "")
+        self.staff_headers = {"Cookie": cookie.split(";", 1)[0], "X-CSRF-Token": body["csrf_token"]}
+        return self.staff_headers
+
     def call(
-        self, method: str, path: str, body: object | None = None, timeout: float = 30, headers: Mapping[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        body: object | None = None,
+        timeout: float = 30,
+        headers: Mapping[str, str] | None = None,
+        *,
+        staff: bool = False,
     ) -> tuple[int, dict, Mapping[str, str]]:
-        """(status, JSON body, headers); HTTP errors are returned, not raised."""
+        """(status, JSON body, headers); HTTP errors are returned, not raised.  ``headers``: a
+        citizen's token; ``staff``: the signed-in session."""
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(
-            self.url + path, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})}
-        )
+        sent = {"Content-Type": "application/json", **(headers or {}), **(self.staff_headers if staff else {})}
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers=sent)
         try:
             with urllib.request.urlopen(request, timeout=timeout) as r:
                 return r.status, json.loads(r.read() or b"null"), r.headers
         except urllib.error.HTTPError as e:
             return e.code, json.loads(e.read() or b"null"), e.headers
+
+
+def create_staff(settings: Settings, database_url: str, username: str, role: str, password: str) -> None:
+    """A staff account in the deployment's database (``settings`` gives the paths)."""
+    from assistant.core.settings import DatabaseSettings
+    from tests.staff import create_account
+
+    create_account(settings.model_copy(update={"database": DatabaseSettings(url=database_url)}), username, role, password)

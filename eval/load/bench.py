@@ -39,7 +39,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -331,7 +331,6 @@ class ServerProcess:
     config: Path | None = None
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
-    staff_token: str = field(default_factory=lambda: secrets.token_hex(16))
 
     @property
     def url(self) -> str:
@@ -341,7 +340,7 @@ class ServerProcess:
         from eval.load.servers import free_port
 
         self.port = free_port()
-        env = {**os.environ, **self.env, "PYTHONPATH": str(ROOT), "XS_HELPDESK__STAFF_TOKEN": self.staff_token}
+        env = {**os.environ, **self.env, "PYTHONPATH": str(ROOT)}
         cmd = [sys.executable, "-m", "assistant", "serve", "--workers", str(self.workers), "--host", "127.0.0.1", "--port", str(self.port)]
         if self.config is not None:
             cmd += ["--config", str(self.config)]
@@ -356,6 +355,21 @@ class ServerProcess:
             time.sleep(0.5)
         self.stop()
         raise RuntimeError(f"the server was not ready after {timeout:.0f} s; see {self.log}")
+
+    def create_agents(self, count: int) -> list[dict[str, str]]:
+        """``count`` agent accounts in the server's database (``xiaoshen accounts create``)."""
+        accounts = []
+        for n in range(count):
+            account = {"username": f"load-agent-{n + 1}", "password": secrets.token_urlsafe(18)}
+            cmd = [sys.executable, "-m", "assistant", "accounts", "create", account["username"], "--role", "agent", "--password-stdin"]
+            if self.config is not None:
+                cmd += ["--config", str(self.config)]
+            subprocess.run(
+                cmd, cwd=ROOT, env={**os.environ, **self.env, "PYTHONPATH": str(ROOT)}, input=account["password"] + "\n",
+                text=True, capture_output=True, check=True, timeout=120,
+            )
+            accounts.append(account)
+        return accounts
 
     def _ready(self) -> bool:
         try:
@@ -437,13 +451,13 @@ def run(
         db = _fresh_database(pg)
         say(f"steady: {plan.citizens} citizens for {plan.duration_s:.0f} s on {plan.workers} worker(s) (load {_load()})")
         server = ServerProcess(plan.workers, server_env(db, redis, raise_limits=False), work / "server-steady.log", config).start()
-        load_before = _load()
         try:
+            agents = server.create_agents(plan.agents)
+            load_before = _load()
             records = run_locust(
                 {
                     "conversations": conversations, "wait": list(plan.wait), "handoff_share": plan.handoff_share,
-                    "reply_wait_s": plan.reply_wait_s, "agents": plan.agents,
-                    "agent_headers": {"X-Staff-Token": server.staff_token},
+                    "reply_wait_s": plan.reply_wait_s, "agents": agents,
                 },
                 server.url, work, "steady",
                 ["-u", str(plan.citizens), "-r", str(plan.spawn_rate), "-t", f"{int(plan.duration_s)}s", "Citizen", "Agent"],

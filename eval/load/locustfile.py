@@ -15,9 +15,9 @@ A ``steps`` list makes the run a step-up without waits (:class:`StepShape`).
 
 Citizens' and agents' identities: each citizen sends its own ``X-Forwarded-For``
 address (the server trusts only 127.0.0.1 to set it) so that the per-client rate
-limits count each simulated person, as behind a real reverse proxy.  When the
-citizen's conversation token (helper A's accounts work) lands, it is one line in
-:meth:`Citizen.conversation_headers`; staff headers come in ``agent_headers``.
+limits count each simulated person, as behind a real reverse proxy, and its
+conversation's token (:meth:`Citizen.conversation_headers`); each agent signs in with
+an account of its own (``agents``: usernames and passwords the bench created).
 """
 
 from __future__ import annotations
@@ -82,8 +82,7 @@ class Citizen(FastHttpUser):
     def conversation_headers(self) -> dict[str, str]:
         """Headers of a call on the citizen's own conversation."""
         headers = self.headers()
-        # when citizen conversation tokens land (INTERFACE-auth.md), this is the one line to add:
-        # headers["X-Conversation-Token"] = self.conversation["token"]
+        headers["X-Conversation-Token"] = self.conversation["token"]  # INTERFACE-auth.md
         return headers
 
     # ------------------------------------------------------------------ behaviour
@@ -163,17 +162,31 @@ class Citizen(FastHttpUser):
         record("no_reply", cid=cid)
 
 
+_accounts = iter(CONFIG.get("agents", []))
+
+
 class Agent(FastHttpUser):
-    """A member of staff at the console: claim the oldest waiting ticket, reply, hand back."""
+    """A member of staff at the console: sign in, then claim the oldest waiting ticket,
+    reply, hand back (one account per simulated agent, made by the bench)."""
 
     wait_time = between(1, 3)
-    fixed_count = int(CONFIG.get("agents", 0)) or 1
+    fixed_count = len(CONFIG.get("agents", [])) or 1
 
     def on_start(self) -> None:
-        self.name_ = f"agent-{random.randrange(1 << 20):05x}"
+        account = next(_accounts)
+        self.name_ = account["username"]
+        self.session: dict[str, str] = {}
+        with self.client.post("/api/v1/auth/login", json=account, name="sign in", catch_response=True) as r:
+            if r.status_code != 200:
+                r.failure(_why(r))
+                record("error", what="sign in", status=r.status_code, body=_why(r))
+                return
+            # the session cookie is Secure (HTTPS in production); on loopback HTTP it is sent by hand
+            cookie = (r.headers.get("Set-Cookie") or "").split(";", 1)[0]
+            self.session = {"Cookie": cookie, "X-CSRF-Token": r.json()["csrf_token"]}
 
     def staff(self) -> dict[str, str]:
-        return dict(CONFIG.get("agent_headers", {}))
+        return dict(self.session)
 
     @task
     def work(self) -> None:
@@ -187,7 +200,7 @@ class Agent(FastHttpUser):
             return
         ticket = waiting[0]["id"]
         with self.client.post(
-            f"/api/v1/helpdesk/tickets/{ticket}/claim", json={"agent": self.name_}, headers=self.staff(), name="claim",
+            f"/api/v1/helpdesk/tickets/{ticket}/claim", json={}, headers=self.staff(), name="claim",
             catch_response=True,
         ) as r:
             if r.status_code == 409:  # another agent was faster: the race the queue is built for
@@ -201,7 +214,7 @@ class Agent(FastHttpUser):
             cid = r.json()["conversation_id"]
         text = f"您好，我是人工客服{self.name_}，已为您查询。"
         with self.client.post(
-            f"/api/v1/helpdesk/tickets/{ticket}/reply", json={"agent": self.name_, "text": text}, headers=self.staff(),
+            f"/api/v1/helpdesk/tickets/{ticket}/reply", json={"text": text}, headers=self.staff(),
             name="reply", catch_response=True,
         ) as r:
             if r.status_code != 200:
@@ -210,7 +223,7 @@ class Agent(FastHttpUser):
                 return
             record("agent_reply", cid=cid, id=r.json()["id"], ticket=ticket, text=text)
         with self.client.post(
-            f"/api/v1/helpdesk/tickets/{ticket}/resolve", json={"agent": self.name_, "resolution": "handed_back"},
+            f"/api/v1/helpdesk/tickets/{ticket}/resolve", json={"resolution": "handed_back"},
             headers=self.staff(), name="resolve", catch_response=True,
         ) as r:
             if r.status_code != 200:
