@@ -179,7 +179,7 @@ def create_app(settings: Settings, *, services: Services | None = None, reload: 
             response.headers["Cache-Control"] = "no-store"
         return response
 
-    from assistant.api.routes import accounts, audit, auth, chat, helpdesk, observability, pages, service_levels
+    from assistant.api.routes import accounts, audit, auth, chat, checkup, helpdesk, observability, pages, service_levels
     from ui import UI_DIR
 
     app.include_router(auth.router)
@@ -187,6 +187,7 @@ def create_app(settings: Settings, *, services: Services | None = None, reload: 
     app.include_router(accounts.router)
     app.include_router(audit.router)
     app.include_router(chat.router)
+    app.include_router(checkup.router)
     app.include_router(helpdesk.router)
     app.include_router(service_levels.router)
     app.include_router(observability.router)
