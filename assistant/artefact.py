@@ -16,8 +16,8 @@ serves (``assistant.api.artefact_watch``).  A version folder is never changed af
 without locks; old versions are pruned only when they are neither current nor among the
 ``artefact.keep`` newest.
 
-The *knowledge-base version* (``kb_version``) is the hash of the live items' content:
-equal content gives the same ``kb_version`` whatever the build, and an unchanged build
+The *knowledge-base version* (``kb_version``) is the hash of the live items' files:
+equal items give the same ``kb_version`` whatever the build, and an unchanged build
 publishes no new version.
 """
 
@@ -62,7 +62,7 @@ class Artefact:
 
     @property
     def kb_version(self) -> str:
-        """Hash of the live items' content the version was built from."""
+        """Hash of the live items' files the version was built from."""
         return str(self.manifest["kb_version"])
 
     @property
@@ -99,7 +99,7 @@ def sha256_of(path: Path) -> str:
 
 
 def kb_version_of(item_hashes: Mapping[str, str]) -> str:
-    """The knowledge-base version of items with these content hashes (order-free)."""
+    """The knowledge-base version of items with these hashes (item id -> hash; order-free)."""
     text = "\n".join(f"{k}={v}" for k, v in sorted(item_hashes.items()))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

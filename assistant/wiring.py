@@ -520,7 +520,7 @@ def write_artefact(settings: Settings, built: Stages | Sequence[ServiceItem]) ->
     """
     import json
 
-    from assistant.artefact import kb_version_of, write_version
+    from assistant.artefact import kb_version_of, sha256_of, write_version
     from assistant.dialogue.policy import DEFAULT_POLICY_PATH
 
     index_dir = settings.paths.index_dir / "kb"
@@ -546,7 +546,9 @@ def write_artefact(settings: Settings, built: Stages | Sequence[ServiceItem]) ->
         index_dir=index_dir,
         intent_model=intent_files,
         policy=settings.intents.policy_path or DEFAULT_POLICY_PATH,
-        kb_version=kb_version_of(hashes),
+        # the items' files, not the index's hashes: a change that does not touch the index
+        # (eligibility conditions, say) is still a new knowledge-base version
+        kb_version=kb_version_of({path.stem: sha256_of(path) for path in item_files}),
         embedder=str(manifest.get("embedder", "")),
         keep=settings.artefact.keep,
     )
