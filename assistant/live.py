@@ -237,7 +237,14 @@ class _SharedBus:
             ) from e
         subscribed = asyncio.Event()
         self._task = asyncio.create_task(self._run(subscribed), name=f"{self.name}-event-listener")
-        await asyncio.wait_for(subscribed.wait(), timeout=10)
+        try:
+            await asyncio.wait_for(subscribed.wait(), timeout=10)
+        except asyncio.TimeoutError:
+            await self.close()
+            raise BackendUnavailable(
+                f"the live-update backend {redacted(self.url)} answers but the subscription did not start "
+                f"within 10 s ({self._error or 'no reason given'}); check XS_EVENTS__URL"
+            ) from None
 
     async def _run(self, subscribed: asyncio.Event) -> None:
         first = True
