@@ -178,7 +178,10 @@ def test_a_two_part_question_is_answered_in_the_opening_lines() -> None:
 def test_a_long_unit_is_said_first_by_the_sentence_that_answers() -> None:
     from assistant.generators.planning import focus_of, sentences
 
-    text = "按月发放。领取期限按缴费时间确定，最长24个月。月发放标准低于本市最低工资标准，以当年公布为准。领取期间个人不缴纳医保费。"
+    text = (
+        "按月发放。领取期限按失业前累计缴费时间确定，满1年不足5年最长12个月，10年以上最长24个月。"
+        "月发放标准低于本市最低工资标准，以当年公布为准。领取期间个人不缴纳医保费，由失业保险基金支付。"
+    )
     assert len(sentences(text)) == 4
     item = _item(benefit=Benefit(amount=text, source="某办法"))
     plan = AnswerPlanner().plan(item, "失业金最长能领几个月", ["benefit"])
