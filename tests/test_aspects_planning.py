@@ -245,3 +245,23 @@ def test_the_sentence_of_the_expected_answer_type_is_said_first() -> None:
     types = answer_types("产假按多少天算")
     assert types and "98天" in focus_of(text, {}, 20, types=types)
     assert answer_types("where do I go") and not answer_types("是什么")
+
+
+def test_colloquial_words_meet_the_official_ones_of_the_units() -> None:
+    item = _item(conditions=("本人及配偶在本市均无自有住房", "在本市连续足额缴存住房公积金"), conditions_en=("", ""))
+    plan = AnswerPlanner().plan(item, "我老婆名下在上海有套房子 我还能提吗", ["conditions"], yes_no=True)
+    best = max(plan.units, key=lambda p: p.score)
+    # 老婆 meets 配偶 and 房子 meets 住房: the spouse condition is the one that answers
+    assert "配偶" in best.unit.text and best.score > min(p.score for p in plan.units)
+
+
+def test_asked_two_things_the_materials_line_is_brief_and_the_rest_follows() -> None:
+    mats = tuple(Material(name) for name in ("居民身份证", "户口簿", "结婚证", "近期一寸白底证件照或数码照片回执", "住房证明", "申请表"))
+    item = _item(materials=mats, fees="工本费每本10元。")
+    question = "换证要带照片吗 工本费多少"
+    plan = AnswerPlanner().plan(item, question, ["materials", "fee"])
+    text = Composer().generate(GenerationRequest(question, "consult.materials", "zh", (item,), Action.ANSWER, plan=plan)).text
+    first = text.splitlines()[1]
+    # the photo the question points at is named first; three named, the rest below
+    assert first.startswith("所需材料：近期一寸白底证件照") and "另有3项见下" in first
+    assert "工本费每本10元" in text[:150] and all(name in text for name in ("住房证明", "申请表", "户口簿"))

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from assistant.checkup import CheckupEngine
 from assistant.dialogue.checkup import CheckupDialogue, CheckupTurn, checkup_audience
 from assistant.generators.composer import PERSON_OPTION, SITUATION_SLOT, Composer
-from assistant.core.text import detect_lang
+from assistant.core.text import detect_lang, expand_colloquial
 from assistant.generators.planning import AnswerPlanner
 from intents.aspects import predict_aspects
 from assistant.core.types import (
@@ -96,40 +96,6 @@ class ItemMatcher:
 
 _ORDINALS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "1": 1, "2": 2, "3": 3, "4": 4, "5": 5}
 _ORDINAL_RE = re.compile(r"^(?:第)?([一二两三四五1-5])(?:个|项|种|条)?[。.!！]?$|^(?:option\s*)?([1-5])$")
-
-
-#: How citizens say the words that situation labels use officially (上班 for 就业):
-#: a reply is expanded with the official words before it is matched to options.
-COLLOQUIAL = (
-    ("上海", "沪本市"),
-    ("上班", "就业工作"),
-    ("工作", "就业"),
-    ("打工", "就业"),
-    ("读书", "就读在读学生"),
-    ("上学", "就读在读学生"),
-    ("学生", "就读在读"),
-    ("大学", "就读高校"),
-    ("买房", "购房购买"),
-    ("买了房", "购房购买"),
-    ("租房", "租赁租房"),
-    ("租的", "租赁租房"),
-    ("辞职", "离职"),
-    ("离开上海", "离沪"),
-    ("回老家", "离沪"),
-    ("丢了", "遗失补领"),
-    ("过期", "到期换领"),
-    ("自己的房", "自有住房"),
-    # 外地人 / 外地户口: labels say 来沪人员随迁子女, 持本市居住证, never 外地
-    ("外地", "来沪 随迁 持居住证"),
-    ("外省", "来沪 随迁 持居住证"),
-    ("本地户口", "本市户籍"),
-)
-
-
-def expand_colloquial(text: str) -> str:
-    """``text`` followed by the official words for the colloquial ones it contains."""
-    extra = [official for colloquial, official in COLLOQUIAL if colloquial in text]
-    return text + (" " + " ".join(extra) if extra else "")
 
 
 def _bigrams(text: str) -> set[str]:

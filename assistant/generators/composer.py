@@ -155,6 +155,9 @@ _FIELD_HEAD = {
 #: nothing new: it is left out.
 _REPEAT = 0.9
 
+#: Materials named in the short answer of a question that asks something else too.
+_BRIEF_MATERIALS = 3
+
 #: The heading of the rest of a running text whose focus the short answer gave.
 _CONTINUED = {"zh": "{head}（续）：", "en": "{head} (continued): "}
 
@@ -397,7 +400,13 @@ class Composer:
         for field, planned in groups.items():
             units = [p.unit for p in planned]
             if field == "materials":
-                short, rest = self._materials_sections(item, units, lang, situation, more="materials" in plan.more, full=plan.full)
+                # asked something else too, the short answer names the few materials the
+                # question points at (or the first ones) and the rest follows below
+                brief = len(plan.aspects) > 1 and not plan.full
+                short, rest = self._materials_sections(
+                    item, units, lang, situation, more="materials" in plan.more, full=plan.full,
+                    brief=[p.unit.index for p in sorted(planned, key=lambda p: -p.score)] if brief else None,
+                )
                 lead.append(short)
                 lead_fields.append("materials")
                 if rest:
@@ -496,13 +505,16 @@ class Composer:
         *,
         more: bool,
         full: bool = False,
+        brief: Sequence[int] | None = None,
     ) -> tuple[str, str]:
         """Materials from the plan as (short answer line, the rest).
 
         The short line names the materials every applicant brings, each with its form
         (the notes are one message away); the rest holds those of each situation and
         the pointer to the whole list.  Asked for the whole list (``full``), one
-        material a line with its count and note.
+        material a line with its count and note.  With ``brief`` (material indexes,
+        the most relevant first) the short line names only the first few common ones
+        and says how many more follow.
         """
         en = lang == "en"
         chosen = {u.index for u in units}
@@ -526,7 +538,15 @@ class Composer:
             label = _situation_label(item, key, lang)
             sub = f"If {label}, also:" if en else f"如属“{label}”，还需："
             parts.append(f"{sub}{' ' if en and not full else ''}{listing(ms)}")
-        if common:
+        if common and brief is not None and len(common) > _BRIEF_MATERIALS + 1:
+            order = {i: n for n, i in enumerate(brief)}
+            ranked = sorted(common, key=lambda m: order.get(item.materials.index(m), len(order)))
+            first, others = ranked[:_BRIEF_MATERIALS], [m for m in common if m not in ranked[:_BRIEF_MATERIALS]]
+            names = ("; " if en else "；").join(_material_short(m, lang) for m in first)
+            more_n = f", and {len(others)} more (below)." if en else f"等，另有{len(others)}项见下。"
+            short = f"{head}{' ' if en else ''}{names}{more_n}"
+            parts.insert(0, ("Other materials: " if en else "其余材料：") + listing(others))
+        elif common:
             short = f"{head}{' ' if en and not full else ''}{listing(common)}"
         elif parts:
             short, parts = f"{head}\n{parts[0]}", parts[1:]

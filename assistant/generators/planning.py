@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.core.settings import AnswerSettings
-from assistant.core.text import normalize
+from assistant.core.text import expand_colloquial, normalize
 from assistant.core.types import (
     ASPECT_FIELDS,
     AnswerPlan,
@@ -378,8 +378,12 @@ def _fits_situation(unit: AnswerUnit, situation: str) -> bool:
 
 
 def _weights(question: str, units: Sequence[AnswerUnit], lang: Lang) -> dict[str, float]:
-    """The question's content bigrams, each weighted by its rarity among the item's units."""
-    q = Counter(_bigrams(question))
+    """The question's content bigrams, each weighted by its rarity among the item's units.
+
+    The question's colloquial words bring their official ones along (老婆 → 配偶), the
+    words the units are written in.
+    """
+    q = Counter(_bigrams(expand_colloquial(question)))
     if not q:
         return {}
     docs = [set(_bigrams(_unit_text(u, lang))) for u in units]
