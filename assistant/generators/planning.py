@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -76,8 +77,23 @@ _EN_FUNCTION = frozenset(
 )
 
 
-def _bigrams(text: str) -> list[str]:
-    """Character bigrams of the content words of ``text`` (Latin words whole, function words out)."""
+def _bigrams(text: str) -> tuple[str, ...]:
+    """Character bigrams of the content words of ``text`` (Latin words whole, function words out).
+
+    Cached: the same unit texts are read at every question, and the normal form
+    (OpenCC's traditional-to-simplified conversion) costs most of the work.
+    """
+    return _bigrams_of(text)
+
+
+@lru_cache(maxsize=32768)
+def _gram_set(text: str) -> frozenset[str]:
+    """The set of :func:`_bigrams` of ``text`` (cached like them)."""
+    return frozenset(_bigrams_of(text))
+
+
+@lru_cache(maxsize=32768)
+def _bigrams_of(text: str) -> tuple[str, ...]:
     t = _FUNCTION.sub(" ", _normal(text))
     grams: list[str] = []
     for piece in _PUNCT.split(t):
@@ -88,7 +104,7 @@ def _bigrams(text: str) -> list[str]:
                 grams.append(piece)
             continue
         grams.extend(piece[i : i + 2] for i in range(len(piece) - 1))
-    return grams
+    return tuple(grams)
 
 
 def _split_lines(text: str) -> list[str]:
@@ -386,7 +402,7 @@ def _weights(question: str, units: Sequence[AnswerUnit], lang: Lang) -> dict[str
     q = Counter(_bigrams(expand_colloquial(question)))
     if not q:
         return {}
-    docs = [set(_bigrams(_unit_text(u, lang))) for u in units]
+    docs = [_gram_set(_unit_text(u, lang)) for u in units]
     n = len(docs) or 1
     df = Counter(g for d in docs for g in d)
     return {g: math.log(1 + n / (1 + df[g])) for g in q}
@@ -397,7 +413,7 @@ def _share(weights: dict[str, float], text: str) -> float:
     total = sum(weights.values())
     if not total:
         return 0.0
-    grams = set(_bigrams(text))
+    grams = _gram_set(text)
     return sum(w for g, w in weights.items() if g in grams) / total
 
 
