@@ -291,6 +291,12 @@ class AnswerPlanner:
                 if clause_vectors is not None and query is not None:
                     dense = [self._dense_share(float(c)) for c in clause_vectors @ query]
                 focus = focus_of(said, weights, self.settings.focus_chars, english=english, dense=dense, types=types)
+                own = _OWN_VERDICT.match(said.strip()) if u.field == "faqs" else None
+                if own and (not yes_no or faq_sim.get(id(u), 0.0) < self.settings.faq_direct):
+                    # an FAQ's own 可以 / Yes answers its own question: said to another
+                    # question (要什么条件, or a yes/no question it was not asked in) it would
+                    # answer something nobody asked, so the answer starts after it
+                    focus = _after_verdict(focus or said)
                 # the recorded score ranks a field's units for the short answer: one of the
                 # expected answer type (a duration for 多久) comes first
                 planned.append(PlannedUnit(u, round(score + _typed(said, types), 4), role, focus))
@@ -299,7 +305,13 @@ class AnswerPlanner:
         #    question with a topic of its own) the unit that meets the question best
         best_faq = max((u for u in units if u.field == "faqs"), key=lambda u: faq_sim[id(u)], default=None)
         verdict = ""
-        if best_faq is not None and faq_sim[id(best_faq)] >= self.settings.faq_direct:
+        if (
+            best_faq is not None
+            and faq_sim[id(best_faq)] >= self.settings.faq_direct
+            # an FAQ about the same service that answers another kind of question (能不能在
+            # 上海办 for 多少钱) does not lead: where a kind of answer is expected, it must give it
+            and (not types or _typed(_unit_text(best_faq, lang), types))
+        ):
             take(best_faq, faq_sim[id(best_faq)], "direct")
         else:
             # only a yes/no question has a deciding unit outside what it asks (能不能反悔 is
@@ -333,7 +345,7 @@ class AnswerPlanner:
                 take(best, scores[id(best)], "direct")
         direct = [p for p in planned if p.role == "direct"]
         if yes_no and direct and direct[0].score >= self.settings.verdict_share:
-            verdict = _verdict(direct[0].unit.text, question)
+            verdict = _verdict(direct[0].unit.text, question, item.name)
 
         # 2. what was asked: each aspect's units, the most relevant first for long lists
         more: list[str] = []
@@ -551,24 +563,84 @@ _OWN_VERDICT = re.compile(
 )
 
 
-def _verdict(text: str, question: str) -> str:
-    """``yes``/``no`` from the deciding unit's own first sentence, ``""`` when it says neither.
+#: Where a question splits into clauses, and what marks the clause that asks yes or no.
+_Q_CLAUSES = re.compile(r"[，,。；;！!？?\s]+")
+_YES_NO_MARK = re.compile(
+    r"能不能|可不可以|可以不|是不是|是否|要不要|需不需要|需要不|有没有|用不用|会不会|行不行|能否|可否|吗|嘛|么|伐"
+)
+#: The question asks whether something is needed (not whether it may be done): asked on
+#: the yes/no clause itself, so 一直要人照顾 能领补贴吗 asks 能, not 需要.
+_ASKS_NEED = re.compile(
+    r"需要|要不要|需不需要|用不用|得不得|必须|一定要|还要|要带|带不带|得带|要交|要钱|收钱|要去|要办|要做|要先|要本人|"
+    r"do i need|need to|have to|must i"
+)
+#: How many characters after a verdict word may name what it is said of.
+_VERDICT_REACH = 8
 
-    A unit that already opens with its answer (可以，… 不需要，…) gets none: the unit says it.
+
+def _yes_no_clause(question: str) -> str:
+    """The clause of ``question`` that asks yes or no (the last one with a yes/no word), else all of it."""
+    t = _normal(question)
+    clauses = [c for c in _Q_CLAUSES.split(t) if c]
+    asking = [c for c in clauses if _YES_NO_MARK.search(c)]
+    return asking[-1] if asking and not t.isascii() else t
+
+
+def _after_verdict(text: str) -> str:
+    """``text`` without the yes or no it opens with (可以，… → …; Yes. … → …)."""
+    m = _OWN_VERDICT.match(text.strip())
+    if not m:
+        return text
+    rest = text.strip()[m.end() :].lstrip("，,。.；;:： ")
+    return rest[:1].upper() + rest[1:] if rest and rest.isascii() else rest or text
+
+
+def _verdict(text: str, question: str, own_words: str = "") -> str:
+    """``yes``/``no`` (or ``need``/``no_need``) from the deciding unit's sentence, ``""`` when
+    it says neither, or says it of something else.
+
+    A unit that already opens with its answer (可以，… 不需要，…) gets none: the unit says
+    it.  The verdict is read from the unit's sentence that shares the most words with
+    the clause that asks yes or no, and only when they share words beyond ``own_words``
+    (the item's name, which every unit of the item is about) or the sentence is of the
+    answer type the clause expects (an amount or 免费 for 要不要钱): 报户口要不要钱 is not
+    answered 需要 by a sentence about when to register, nor 能领护理补贴吗 by one that
+    says 需要长期照护.  Asked whether something is needed, only 需要 / 不需要 are said;
+    asked whether one can, only 可以 / 不可以.
     """
     if _OWN_VERDICT.match(text.strip()):
         return ""
-    head = re.split(r"[。；;!！?？]", text, maxsplit=1)[0]
-    asks_need = bool(re.search(r"(需要|要不要|需不需要|用不用|得不得|必须|要带|带不带|得带|要.+吗|do i need|need to|have to|must i)", _normal(question)))
-    if asks_need:
-        if _NO_NEED.search(head):
+    clause = _yes_no_clause(question)
+    types = answer_types(clause)
+    if types and types[0] is _ANSWER_TYPES[0][1]:
+        # 收费吗 / 要钱吗: the fee line says 不收费 or the amount itself; a 可以 or 需要
+        # in front of it would answer another question
+        return ""
+    asked = _gram_set(expand_colloquial(clause)) - _gram_set(own_words)
+    parts = sentences(text) or [text]
+    # a sentence speaks of what is asked when it shares its words or is of the answer type
+    # the clause expects (要不要钱 is answered by a sentence saying 不收费)
+    overlap = [len(asked & _gram_set(p)) + (1 if _typed(p, types) else 0) for p in parts]
+    best = max(range(len(parts)), key=lambda i: (overlap[i], -i))
+    if overlap[best] == 0:
+        return ""
+    said = parts[best]
+    # the verdict word must bear on what the clause asks: a character of the clause's own
+    # words follows it closely (可以随迁 for 能一起迁过来吗; not 需要本人到场 for 必须公证吗)
+    asked_chars = {ch for g in asked for ch in g}
+
+    def bears(pattern: re.Pattern[str]) -> bool:
+        return any(asked_chars & set(said[m.end() : m.end() + _VERDICT_REACH]) for m in pattern.finditer(said))
+
+    if _ASKS_NEED.search(clause):
+        if bears(_NO_NEED):
             return "no_need"
-        if _NEED.search(head):
+        if bears(_NEED):
             return "need"
         return ""
-    if _NEGATIVE.search(head):
+    if bears(_NEGATIVE):
         return "no"
-    if _POSITIVE.search(head):
+    if bears(_POSITIVE):
         return "yes"
     return ""
 
