@@ -88,6 +88,7 @@ def run_benchmark(
                     expect_aspects=expect.aspects,
                     domain=domains.get(expect.items[0], "") if expect.items else "",
                     case_turns=len(case.turns),
+                    tags=case.tags,
                 )
                 t0 = time.perf_counter()
                 try:
