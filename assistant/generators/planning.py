@@ -150,9 +150,9 @@ def item_units(item: ServiceItem) -> tuple[AnswerUnit, ...]:
         add("phone", 0, f"咨询电话：{item.phone}", f"Enquiries: {item.phone}")
     ch = item.online
     if ch.available:
-        zh = "；".join(x for x in (ch.web, ch.app, ch.note) if x)
-        en = "; ".join(x for x in (ch.web_en, ch.app_en, ch.note_en) if x)
-        add("online", 0, zh, en)
+        # each channel a unit of its own: "which app" is answered by the app line
+        for i, (zh, en) in enumerate(((ch.web, ch.web_en), (ch.app, ch.app_en), (ch.note, ch.note_en))):
+            add("online", i, zh, en)
     else:
         add("online", 0, "该事项暂不支持网上办理" + (f"：{ch.note}" if ch.note else ""),
             "Not available online" + (f": {ch.note_en}" if ch.note_en else ""))
@@ -459,6 +459,14 @@ _ANSWER_TYPES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
             r"\d|%|标准|比例|金额|按月|每月|\bper cent\b|\bpercent\b|\bstandard\b|\brate\b|\bamount\b",
         ),
         (
+            r"(哪个|什么|啥)(app|软件|小程序)|\bwhich app\b|\bwhat app\b|\bapp\b|手机上",
+            r"\bapp\b|APP|小程序|随申办",
+        ),
+        (
+            r"(哪个|什么|啥)(网站|平台|系统)|\bwhich (website|platform|system)\b|\bwebsite\b",
+            r"网站|平台|系统|一网通办|\.gov\.cn|website|platform|portal",
+        ),
+        (
             r"哪里|在哪|哪儿|去哪|上哪|到哪|地址|什么地方|哪个部门|\bwhere\b|\baddress\b",
             r"中心|窗口|大厅|网点|派出所|办事处|分局|登记处|\d+号|\bcentre\b|\bcenter\b|\boffice\b|\bwindow\b|\bbranch\b|\bstation\b",
         ),
@@ -587,9 +595,13 @@ def _yes_no_clause(question: str) -> str:
 
 
 def _after_verdict(text: str) -> str:
-    """``text`` without the yes or no it opens with (可以，… → …; Yes. … → …)."""
+    """``text`` without the yes or no it opens with (可以，… → …; Yes. … → …).
+
+    Only a verdict standing alone before a stop counts: "You can apply online…" keeps
+    its words.
+    """
     m = _OWN_VERDICT.match(text.strip())
-    if not m:
+    if not m or not re.match(r"\s*[，,。.；;！!]", text.strip()[m.end() :]):
         return text
     rest = text.strip()[m.end() :].lstrip("，,。.；;:： ")
     return rest[:1].upper() + rest[1:] if rest and rest.isascii() else rest or text
