@@ -57,9 +57,13 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
             )
         app.state.assistant = built.assistant
         app.state.helpdesk = built.helpdesk
+        from assistant.workbench import Workbench
+
+        app.state.workbench = Workbench(settings, built)
         yield
         app.state.assistant = None
         app.state.helpdesk = None
+        app.state.workbench = None
 
     production = settings.server.mode == "production"
     app = FastAPI(
@@ -81,6 +85,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     )
     app.state.assistant = None
     app.state.helpdesk = None
+    app.state.workbench = None
     metrics = AppMetrics(lambda: app.state.helpdesk)
     app.state.registry = metrics.registry
     app.state.metrics = metrics
@@ -100,17 +105,20 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         return response
 
     max_body = settings.server.max_body_bytes
+    # uploaded benchmark files are larger than any message (assistant.workbench.evalruns.MAX_UPLOAD)
+    body_caps = {"/api/v1/evaluation/benchmarks": max(max_body, 21 * 1024 * 1024)}
     docs_paths = {p for p in (app.docs_url, app.redoc_url, "/docs/oauth2-redirect") if p and not production}
 
     @app.middleware("http")
     async def _guard(request: Request, call_next: Any) -> Response:
         # A declared body above the cap is refused before it is read or parsed.
         declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > max_body:
+        cap = body_caps.get(request.url.path, max_body)
+        if declared.isdigit() and int(declared) > cap:
             response: Response = error_response(
                 413,
                 "payload_too_large",
-                f"the request body has {declared} bytes; the limit is {max_body} (server.max_body_bytes)",
+                f"the request body has {declared} bytes; the limit is {cap} (server.max_body_bytes)",
             )
         else:
             response = await call_next(request)
@@ -123,13 +131,15 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
             response.headers["Cache-Control"] = "no-store"
         return response
 
-    from assistant.api.routes import chat, helpdesk, observability, pages, service_levels
+    from assistant.api.routes import chat, helpdesk, observability, pages, service_levels, workbench
     from ui import UI_DIR
 
     app.include_router(chat.router)
     app.include_router(helpdesk.router)
     app.include_router(service_levels.router)
     app.include_router(observability.router)
+    app.include_router(workbench.router)
+    app.include_router(workbench.evaluation)
     app.include_router(pages.router)
     assets = {p.name: p for p in UI_DIR.iterdir() if p.suffix in (".js", ".css", ".svg")}
 
