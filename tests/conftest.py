@@ -91,3 +91,29 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
         report.longrepr = f"skipped in CI, where every prerequisite should be installed: {reason}"
+
+
+@pytest.fixture(scope="session")
+def workbench_server(tmp_path_factory: pytest.TempPathFactory):
+    """One ``xiaoshen serve`` over the workbench test knowledge base for every browser
+    test module that needs it (``tests/browser_support.py``)."""
+    from tests.browser_support import WorkbenchServer
+
+    live = WorkbenchServer(tmp_path_factory.mktemp("workbench-server")).start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's Chromium through Playwright, shared by the browser test modules."""
+    from tests.browser_support import CHROMIUM, LAUNCH_ARGS
+
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (see Makefile)")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Debian's chromium ({CHROMIUM}) is missing: apt-get install -y chromium")
+    pw = sync_api.sync_playwright().start()
+    browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+    yield browser
+    browser.close()
+    pw.stop()

@@ -91,8 +91,9 @@ def _walk_through(contexts, server, tmp_path: Path, problems: list[str]) -> None
     citizen.get_by_role("button", name="发送").click()
     answer = citizen.locator(".msg.assistant").last
     expect(answer).to_contain_text("社会保障卡")
-    expect(answer.locator(".citation").first).to_contain_text("social-security-card")
-    answer.get_by_role("button", name="👍 有帮助").click()
+    expect(answer.locator(".citation").first).to_contain_text("社会保障卡申领与补换")
+    expect(answer.locator(".citation").first).not_to_contain_text("social-security-card")
+    answer.get_by_role("button", name="有帮助", exact=True).click()
     expect(answer.get_by_role("button", name=re.compile("感谢反馈"))).to_be_visible()
     citizen.get_by_role("button", name="转人工").click()
     expect(citizen.locator("#waiting")).to_contain_text("您前面还有 0 位")
@@ -127,7 +128,7 @@ def _walk_through(contexts, server, tmp_path: Path, problems: list[str]) -> None
     console.get_by_role("button", name="结束工单").click()
     expect(console.locator("#detail-title")).to_contain_text("已解决")
     expect(citizen.locator(".msg.system", has_text="小申继续为您服务")).to_be_visible(timeout=10_000)
-    citizen.get_by_role("button", name="5 stars").click()
+    citizen.get_by_role("button", name="5 星").click()
     expect(citizen.locator(".rating-box")).to_contain_text("感谢您的评价")
     citizen.screenshot(path=str(tmp_path / "4-citizen-rated.png"))
 
