@@ -142,3 +142,24 @@ def test_draft_fields_are_validated_as_kb_validate_does(client: TestClient) -> N
     assert bad_yaml.status_code == 422 and "faqs" in bad_yaml.json()["error"]["message"]
     refused = client.post("/api/v1/workbench/items/passport-apply/publish", json={})
     assert refused.status_code == 422 and "aliases" in refused.json()["error"]["message"]
+
+
+def test_only_a_supervisor_publishes_over_the_gate_and_every_change_is_audited(client: TestClient, monkeypatch) -> None:
+    from assistant.api.routes import workbench as routes
+    from assistant.workbench import OverrideForbidden
+
+    audited: list[tuple[str, str]] = []
+    monkeypatch.setattr(routes, "audit", lambda request, who, action, target, before=None, after=None: audited.append((action, target)))
+    staff(client, "kb_operator")
+    client.post("/api/v1/workbench/items/passport-apply/fix", json={"kind": "alias", "question": "社保卡丢了怎么补办"})
+    bench = client.app.state.workbench
+    with pytest.raises(OverrideForbidden, match="only a supervisor"):
+        bench.publish("passport-apply", by="operator", override_reason="热线确认", can_override=False)
+    staff(client, "supervisor")
+    r = client.post("/api/v1/workbench/items/passport-apply/publish", json={"override_reason": "12345 热线确认过"})
+    assert r.status_code == 200, r.text
+    assert r.json()["gate"]["override"]["reason"] == "12345 热线确认过"
+    latest = client.get("/api/v1/workbench/items/passport-apply/history").json()["versions"][0]
+    assert latest["gate"]["override"]["reason"] == "12345 热线确认过"
+    assert ("kb.edit", "passport-apply") in audited and ("kb.gate_override", "passport-apply") in audited
+    assert ("kb.publish", "passport-apply") in audited
