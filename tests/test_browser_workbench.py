@@ -91,7 +91,7 @@ def test_missed_question_to_alias_to_live_answer_without_restart(browser, server
         expect(operator.locator("#editor-title")).to_contain_text("passport-apply")
         expect(operator.locator("#diff")).to_contain_text("+ " + question)
         expect(operator.locator("#problems")).to_contain_text("没有问题")
-        expect(operator.get_by_label(re.compile("预览问题"))).to_have_value(question)
+        expect(operator.get_by_label(re.compile("预览问题"))).to_have_value(re.compile("^" + question + "\n护照怎么办理"))
         operator.get_by_role("button", name="预览").click()
         row = operator.locator("#preview-result tr.changed").first
         expect(row.locator(".side-draft")).to_contain_text("普通护照申领")

@@ -147,7 +147,7 @@ async function openItem(id) {
     $("editor").hidden = false;
     $("editor-title").textContent = `${id}${data.live ? "（已发布）" : ""}`;
     renderDraft();
-    const questions = new Set((data.draft && data.draft.questions) || []);
+    const questions = new Set([...((data.draft && data.draft.questions) || []), ...(data.benchmark_questions || [])]);
     $("preview-questions").value = [...questions].join("\n");
     replace("gate", state.gate ? gateView(state.gate) : []);
     replace("preview-result");

@@ -152,7 +152,19 @@ class Workbench:
         if draft is not None:
             out["draft"] = self._draft_view(draft, text)
         out["live"] = item_id in self.live.items
+        out["benchmark_questions"] = self.benchmark_questions(item_id)
         return out
+
+    def benchmark_questions(self, item_id: str, limit: int = 10) -> list[str]:
+        """Turns of the gate benchmark expecting the item (what the preview offers to try)."""
+        from assistant.cases import load_benchmark
+
+        path = self.settings.workbench.gate_benchmark
+        if not path.is_file():
+            return []
+        bench = load_benchmark(path).for_item(item_id)
+        turns = [t.user for c in bench.cases for t in c.turns if item_id in t.expect.items]
+        return list(dict.fromkeys(turns))[:limit]
 
     def _draft_view(self, draft: Draft, published_text: str | None = None) -> dict[str, Any]:
         published_text = published_text if published_text is not None else self.published_text(draft.item_id)
