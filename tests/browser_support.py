@@ -45,6 +45,8 @@ class WorkbenchServer:
         self.log = root / "server.log"
         self.port = _free_port()
         self.process: subprocess.Popen[bytes] | None = None
+        self._accounts: set[str] = set()
+        self._sessions: dict[str, dict[str, str]] = {}
 
     @property
     def url(self) -> str:
@@ -79,20 +81,55 @@ class WorkbenchServer:
                 self.process.kill()
                 self.process.wait(timeout=20)
 
-    def call(self, method: str, path: str, body: object | None = None, timeout: float = 60) -> tuple[int, dict]:
+    def account(self, role: str) -> str:
+        """An account named after ``role`` holding it (created once), with ``tests.staff.PASSWORD``."""
+        from tests.staff import PASSWORD, create_account
+
+        if role not in self._accounts:
+            create_account(self.data_dir, role, role, PASSWORD)
+            self._accounts.add(role)
+        return role
+
+    def sign_in_page(self, page, role: str) -> None:  # type: ignore[no-untyped-def]
+        """Sign a Playwright page in through /login as staff holding ``role``."""
+        from tests.staff import PASSWORD, sign_in_page
+
+        sign_in_page(page, self.url, self.account(role), PASSWORD)
+
+    def call(
+        self, method: str, path: str, body: object | None = None, timeout: float = 60, *,
+        headers: dict[str, str] | None = None, staff: str = "",
+    ) -> tuple[int, dict]:
+        """One JSON request; ``headers`` (a citizen's token) or ``staff`` (a role to act as)."""
+        sent = {"Content-Type": "application/json", **(headers or {})}
+        if staff:
+            sent.update(self._staff_headers(staff))
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.url + path, data=data, method=method, headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers=sent)
         try:
             with urllib.request.urlopen(request, timeout=timeout) as r:
                 return r.status, json.loads(r.read() or b"null")
         except urllib.error.HTTPError as e:
             return e.code, json.loads(e.read() or b"null")
 
+    def _staff_headers(self, role: str) -> dict[str, str]:
+        from tests.staff import PASSWORD
 
-def sign_in_page(page, base_url: str, role: str) -> None:  # type: ignore[no-untyped-def]
-    """Sign a page in as staff holding ``role``.  Until per-person accounts land
-    (tests/staff.py ``sign_in_page``), a server without a staff token lets every
-    caller act in every role, so there is nothing to do."""
+        if role not in self._sessions:
+            payload = json.dumps({"username": self.account(role), "password": PASSWORD}).encode()
+            request = urllib.request.Request(self.url + "/api/v1/auth/login", data=payload, method="POST",
+                                             headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=60) as r:
+                cookie = r.headers["Set-Cookie"].split(";", 1)[0]
+                csrf = json.loads(r.read())["csrf_token"]
+            self._sessions[role] = {"Cookie": cookie, "X-CSRF-Token": csrf}
+        return self._sessions[role]
+
+    def conversation(self) -> tuple[str, dict[str, str]]:
+        """A new conversation's id and the citizen header that opens it."""
+        status, body = self.call("POST", "/api/v1/conversations", {})
+        assert status == 201, body
+        return body["id"], {"X-Conversation-Token": body["token"]}
 
 
 def watch(page, problems: list[str], base_url: str) -> None:  # type: ignore[no-untyped-def]

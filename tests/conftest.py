@@ -93,6 +93,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
         report.longrepr = f"skipped in CI, where every prerequisite should be installed: {reason}"
 
 
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Staff passwords are argon2id at its production cost (64 MiB, 3 passes: ~0.2 s a hash,
+    on purpose); tests sign in hundreds of times, so in-process tests hash at the lowest
+    cost instead.  The algorithm and the code paths are the same; tests marked
+    ``real_argon2`` (and every server subprocess) use the production cost."""
+    if request.node.get_closest_marker("real_argon2"):
+        return
+    from argon2 import PasswordHasher
+
+    from assistant.api import accounts
+
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    monkeypatch.setattr(accounts, "_hasher", lambda: cheap)
+
+
 @pytest.fixture(scope="session")
 def workbench_server(tmp_path_factory: pytest.TempPathFactory):
     """One ``xiaoshen serve`` over the workbench test knowledge base for every browser

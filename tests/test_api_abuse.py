@@ -18,6 +18,7 @@ from assistant.core.settings import DatabaseSettings, PathsSettings, load_settin
 from assistant.db import MEMORY_URL
 from assistant.wiring import build_services, build_stages
 from tests.fakes import KeywordEmbedder, tiny_items
+from tests.staff import keep_conversation_tokens, staff_client
 
 import ipaddress
 
@@ -32,7 +33,8 @@ def make_client(stages, data_dir: Path, **overrides: object) -> TestClient:
     overrides.setdefault("database", DatabaseSettings(url=MEMORY_URL))
     settings = load_settings(paths=PathsSettings(data_dir=data_dir), **overrides)
     services = build_services(settings, stages=stages)
-    client = TestClient(create_app(settings, services=services), raise_server_exceptions=False)
+    # the client keeps its conversations' tokens as the web chat does (access control is not this file's subject)
+    client = keep_conversation_tokens(staff_client(create_app(settings, services=services)))
     client.services = services  # type: ignore[attr-defined]
     return client
 
@@ -116,7 +118,10 @@ def test_a_declared_body_above_the_byte_cap_is_refused_unread(stages, tmp_path: 
 def test_security_headers_on_pages_api_and_errors(stages, tmp_path: Path) -> None:
     with make_client(stages, tmp_path) as client:
         cid = client.post("/api/v1/conversations", json={}).json()["id"]
-        for path in ("/", "/console", "/ui/chat.js", f"/api/v1/conversations/{cid}", "/api/v1/nowhere", "/healthz"):
+        for path in (
+            "/", "/console", "/login", "/ui/chat.js", f"/api/v1/conversations/{cid}", "/api/v1/nowhere", "/healthz",
+            "/api/v1/helpdesk/queue",  # refused (401) by the route table: headers all the same
+        ):
             r = client.get(path)
             csp = r.headers["Content-Security-Policy"]
             assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp, path

@@ -19,6 +19,7 @@ from assistant.core.settings import DatabaseSettings, PathsSettings, load_settin
 from assistant.db import MEMORY_URL
 from assistant.wiring import build_services, build_stages
 from tests.fakes import KeywordEmbedder, tiny_items
+from tests.staff import citizen_headers, sign_in, staff_client
 from tests.storage_backends import counts as storage_counts
 
 
@@ -41,7 +42,7 @@ def client(settings, stages):
     services = build_services(settings, stages=stages)
     app = create_app(settings, services=services)
     # raise_server_exceptions=False: a 500 must come back as JSON, as a real client sees it.
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with staff_client(app, raise_server_exceptions=False) as c:
         c.assistant = services.assistant  # type: ignore[attr-defined]
         c.storage = services.storage  # type: ignore[attr-defined]
         yield c
@@ -52,8 +53,10 @@ def counts(client: TestClient) -> dict[str, int]:
 
 
 def new_conversation(client: TestClient, **body: object) -> str:
+    """Open a conversation; the client then acts as its citizen (sends its token on every call)."""
     r = client.post("/api/v1/conversations", json=body)
     assert r.status_code == 201, r.text
+    client.headers.update(citizen_headers(r.json()))
     return r.json()["id"]
 
 
@@ -237,6 +240,7 @@ def test_health_readiness_pages_and_prometheus(client: TestClient) -> None:
     assert_error(client.get("/ui/__init__.py"), 404, "not_found")
     cid = new_conversation(client)
     client.post(f"/api/v1/conversations/{cid}/messages", json={"text": "护照怎么办"})
+    sign_in(client, "supervisor")  # Prometheus's own page: supervisors (or the scrape token)
     text = client.get("/metrics").text
     assert "xiaoshen_http_requests_total" in text
     assert 'xiaoshen_turn_stage_seconds_count{stage="retrieval"} 1.0' in text

@@ -1,4 +1,9 @@
-"""The helpdesk through the HTTP API on a scripted clock: queue, claims, live replies, SLA figures."""
+"""The helpdesk through the HTTP API on a scripted clock: queue, claims, live replies, SLA figures.
+
+Agents sign in with their own accounts (``tests/staff.py``): a body's ``agent``
+switches the client to that agent's account first (``post``), and the client
+keeps its citizens' conversation tokens as the web chat does.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +18,10 @@ from fastapi.testclient import TestClient
 
 from assistant.api.app import create_app
 from assistant.db import MEMORY_URL, open_storage
-from assistant.core.settings import DatabaseSettings, HelpdeskSettings, PathsSettings, load_settings
+from assistant.core.settings import AuthSettings, DatabaseSettings, HelpdeskSettings, PathsSettings, load_settings
 from assistant.wiring import build_services, build_stages
 from tests.fakes import KeywordEmbedder, tiny_items
+from tests.staff import act_as, keep_conversation_tokens, sign_in, sign_out, staff_client
 
 T0 = datetime(2026, 11, 25, 2, 0, tzinfo=timezone.utc)  # 10:00 in Shanghai
 
@@ -37,15 +43,20 @@ def stages(tmp_path_factory: pytest.TempPathFactory):
     return build_stages(load_settings(paths=PathsSettings(data_dir=data)), items=tiny_items(), embedder=KeywordEmbedder())
 
 
-def make_client(data_dir: Path, stages, clock: Clock, backend: str = "sqlite", **helpdesk: object) -> TestClient:
+def make_client(
+    data_dir: Path, stages, clock: Clock, backend: str = "sqlite", auth: AuthSettings | None = None, **helpdesk: object
+) -> TestClient:
     database = DatabaseSettings(url=MEMORY_URL if backend == "memory" else "")
     settings = load_settings(
-        paths=PathsSettings(data_dir=data_dir), helpdesk=HelpdeskSettings(**helpdesk), database=database
+        paths=PathsSettings(data_dir=data_dir),
+        helpdesk=HelpdeskSettings(**helpdesk),
+        database=database,
+        auth=auth or AuthSettings(),
     )
-    # The storage, the escalation rules and the helpdesk all read the same scripted clock.
+    # The storage, the escalation rules, the helpdesk and the sessions all read the same scripted clock.
     storage = open_storage(settings.database_url(), helpdesk=settings.helpdesk, clock=clock)
     services = build_services(settings, storage=storage, stages=stages)
-    return TestClient(create_app(settings, services=services), raise_server_exceptions=False)
+    return keep_conversation_tokens(staff_client(create_app(settings, services=services)))
 
 
 @pytest.fixture
@@ -62,6 +73,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def client(data_dir: Path, stages, clock: Clock, backend: str):
     with make_client(data_dir, stages, clock, backend) as c:
+        sign_in(c, "supervisor")  # reads the queue and the service levels; `post` switches to the agents
         yield c
 
 
@@ -73,6 +85,9 @@ def open_with_handoff(client: TestClient, question: str, **conversation: object)
 
 
 def post(client: TestClient, path: str, **body: object) -> dict:
+    """POST ``body``; with an ``agent``, as that agent's account (a supervisor, so it reads the reports too)."""
+    if body.get("agent"):
+        act_as(client, str(body["agent"]), role="supervisor")
     r = client.post(path, json=body)
     assert r.status_code == 200, r.text
     return r.json()
@@ -95,6 +110,7 @@ def test_scripted_timeline_queue_order_sla_and_resolution_figures(client: TestCl
 
     clock.advance(10)  # t = 40
     assert post(client, f"/api/v1/helpdesk/tickets/{ta['id']}/claim", agent="王")["status"] == "claimed"
+    act_as(client, "李", role="supervisor")
     conflict = client.post(f"/api/v1/helpdesk/tickets/{ta['id']}/claim", json={"agent": "李"})
     assert conflict.status_code == 409 and conflict.json()["error"]["code"] == "conflict"
     clock.advance(10)  # t = 50: first response to A after 50 s
@@ -149,6 +165,7 @@ def test_lease_lapses_and_another_agent_takes_over(client: TestClient, clock: Cl
     entry = client.get("/api/v1/helpdesk/queue").json()[0]
     assert entry["lease_lapsed"]
     assert post(client, f"/api/v1/helpdesk/tickets/{t['id']}/claim", agent="李")["agent"] == "李"
+    act_as(client, "王", role="supervisor")
     late = client.post(f"/api/v1/helpdesk/tickets/{t['id']}/reply", json={"agent": "王", "text": "在的"})
     assert late.status_code == 409
 
@@ -210,14 +227,15 @@ def test_console_helpers_suggestion_search_transfer_reopen(client: TestClient) -
     assert not client.get(f"/api/v1/conversations/{cid}").json()["handed_off"]
     reopened = post(client, f"/api/v1/conversations/{cid}/reopen")
     assert reopened["status"] == "new" and client.get(f"/api/v1/conversations/{cid}").json()["handed_off"]
+    act_as(client, "赵", role="supervisor")
     bad = client.post(f"/api/v1/helpdesk/tickets/{t['id']}/resolve", json={"agent": "赵", "resolution": "whatever"})
     assert bad.status_code in (409, 422) and "error" in bad.json()
-    missing = client.post("/api/v1/helpdesk/tickets/99999/claim", json={"agent": "王"})
+    missing = client.post("/api/v1/helpdesk/tickets/99999/claim", json={})
     assert missing.status_code == 404
 
 
 def test_sensitive_topic_goes_to_a_person_with_priority(client: TestClient) -> None:
-    cid = client.post("/api/v1/conversations", json={}).json()["id"]
+    cid = client.post("/api/v1/conversations", json={}).json()["id"]  # the client keeps its token
     r = post(client, f"/api/v1/conversations/{cid}/messages", text="我不想活了，社保卡也补不了")
     assert r["action"] == "handoff" and r["handoff_reason"] == "sensitive"
     assert r["ticket"]["reason"] == "sensitive" and r["ticket"]["priority"] == 2
@@ -232,33 +250,53 @@ def test_outside_working_hours_a_call_back_ticket_is_made(data_dir: Path, stages
         conversation = client.get(f"/api/v1/conversations/{cid}").json()
         assert "09:00-18:00" in conversation["messages"][-1]["text"]
         assert conversation["queue"]["callback"] and not conversation["queue"]["desk_open"]
+        sign_in(client, "agent")
         entry = client.get("/api/v1/helpdesk/queue").json()[0]
         assert entry["sla_remaining_s"] is None  # call-backs are not held to the one-minute target
 
 
-def test_staff_endpoints_need_the_staff_token_when_one_is_set(data_dir: Path, stages, clock: Clock, backend: str) -> None:
-    with make_client(data_dir, stages, clock, backend, staff_token="s3cret") as client:
-        _, t = open_with_handoff(client, "护照怎么办")  # citizens need no token
-        for headers in ({}, {"X-Staff-Token": "wrong"}):
-            r = client.post(f"/api/v1/helpdesk/tickets/{t['id']}/claim", json={"agent": "王"}, headers=headers)
-            assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
-            assert client.get("/api/v1/helpdesk/queue", headers=headers).status_code == 401
-        ok = client.post(
-            f"/api/v1/helpdesk/tickets/{t['id']}/claim", json={"agent": "王"}, headers={"X-Staff-Token": "s3cret"}
-        )
-        assert ok.status_code == 200 and ok.json()["agent"] == "王"
+def test_staff_endpoints_need_a_signed_in_agent(data_dir: Path, stages, clock: Clock, backend: str) -> None:
+    with make_client(data_dir, stages, clock, backend) as client:
+        _, t = open_with_handoff(client, "护照怎么办")  # citizens need only their conversation's token
+        r = client.post(f"/api/v1/helpdesk/tickets/{t['id']}/claim", json={})
+        assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+        assert client.get("/api/v1/helpdesk/queue").status_code == 401
+        sign_in(client, "kb_operator", username="编辑")
+        assert client.get("/api/v1/helpdesk/queue").json()["error"]["code"] == "forbidden"
+        sign_in(client, "agent", username="王")
+        ok = client.post(f"/api/v1/helpdesk/tickets/{t['id']}/claim", json={})
+        assert ok.status_code == 200 and ok.json()["agent"] == "王"  # the signed-in account, no name needed
+        # no one acts in another's name
+        other = client.post(f"/api/v1/helpdesk/tickets/{t['id']}/reply", json={"agent": "李", "text": "冒名"})
+        assert other.status_code == 403 and other.json()["error"]["code"] == "forbidden"
+        sign_out(client)
+        assert client.get("/api/v1/helpdesk/queue").status_code == 401
 
 
 @pytest.mark.parametrize("path", ["/api/v1/metrics", "/api/v1/metrics/summary", "/api/v1/metrics/days"])
-def test_service_level_reports_need_the_staff_token(
-    data_dir: Path, stages, clock: Clock, backend: str, path: str
-) -> None:
-    with make_client(data_dir, stages, clock, backend, staff_token="s3cret") as client:
-        for headers in ({}, {"X-Staff-Token": "wrong"}):
-            r = client.get(path, headers=headers)
-            assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
-        assert client.get(path, headers={"X-Staff-Token": "s3cret"}).status_code == 200
-        # Prometheus scrapes the server's own observability without the staff token.
+def test_service_level_reports_need_a_supervisor(data_dir: Path, stages, clock: Clock, backend: str, path: str) -> None:
+    with make_client(data_dir, stages, clock, backend) as client:
+        r = client.get(path)
+        assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+        sign_in(client, "agent")
+        assert client.get(path).json()["error"]["code"] == "forbidden"
+        sign_in(client, "supervisor")
+        assert client.get(path).status_code == 200
+
+
+def test_prometheus_needs_a_supervisor_or_the_scrape_token(data_dir: Path, stages, clock: Clock, backend: str) -> None:
+    auth = AuthSettings(metrics_token="scrape-token-of-prometheus")
+    with make_client(data_dir, stages, clock, backend, auth=auth) as client:
+        assert client.get("/metrics").status_code == 401
+        for wrong in ("Bearer nope", "scrape-token-of-prometheus", "Basic scrape-token-of-prometheus"):
+            assert client.get("/metrics", headers={"Authorization": wrong}).status_code == 401
+        scraped = client.get("/metrics", headers={"Authorization": "Bearer scrape-token-of-prometheus"})
+        assert scraped.status_code == 200 and "xiaoshen_http_requests_total" in scraped.text
+        # the scrape token opens /metrics and nothing else
+        assert client.get("/api/v1/metrics", headers={"Authorization": "Bearer scrape-token-of-prometheus"}).status_code == 401
+        sign_in(client, "agent")
+        assert client.get("/metrics").status_code == 403
+        sign_in(client, "supervisor")
         assert client.get("/metrics").status_code == 200
 
 

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from assistant.api.app import create_app
 from assistant.core.settings import DatabaseSettings, LimitsSettings, load_settings
+from tests.staff import citizen_headers
 
 QUESTIONS = [
     "居住证怎么办理",
@@ -55,7 +56,11 @@ def test_concurrent_first_requests_at_a_fresh_app_all_succeed(tmp_path: Path) ->
                     failures.append(f"create: {r.status_code} {r.text}")
                     return
                 cid = r.json()["id"]
-                r = client.post(f"/api/v1/conversations/{cid}/messages", json={"text": QUESTIONS[n % len(QUESTIONS)]})
+                r = client.post(
+                    f"/api/v1/conversations/{cid}/messages",
+                    json={"text": QUESTIONS[n % len(QUESTIONS)]},
+                    headers=citizen_headers(r.json()),
+                )
                 if r.status_code != 200:
                     failures.append(f"message: {r.status_code} {r.text}")
                 else:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.staff import sign_in_page
 from tests.test_helpdesk_crash import LiveServer
 
 CHROMIUM = "/usr/lib/chromium/chromium"  # the real binary; /usr/bin/chromium is a shell wrapper
@@ -25,22 +26,21 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def chromium_browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (see Makefile)")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Debian's chromium ({CHROMIUM}) is missing: apt-get install -y chromium")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--disable-gpu", "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE localhost"],
-        )
-        yield b
-        b.close()
+def chromium_browser(chromium):  # type: ignore[no-untyped-def]
+    """The session's Chromium (tests/conftest.py): one Playwright per process, shared by the modules."""
+    return chromium
+
+
+#: the staff accounts of the walk-through (the console's agent and the dashboard's supervisor).
+AGENT, SUPERVISOR, PASSWORD = "王芳", "主管", "browser test password"
 
 
 @pytest.fixture
 def server(tmp_path: Path):
-    live = LiveServer(tmp_path / "data", tmp_path / "server.log").start()
+    live = LiveServer(tmp_path / "data", tmp_path / "server.log")
+    live.create_account(AGENT, "agent", PASSWORD)
+    live.create_account(SUPERVISOR, "supervisor", PASSWORD)
+    live.start()
     yield live
     live.stop()
 
@@ -75,7 +75,11 @@ def _walk_through(contexts, server, tmp_path: Path, problems: list[str]) -> None
     for page in (citizen, console, dashboard):
         _watch(page, problems)
 
+    # Staff pages send a visitor without a session to /login, and back after signing in.
     dashboard.goto(server.url + "/dashboard")
+    expect(dashboard).to_have_url(re.compile(r"/login\?next=%2Fdashboard$"))
+    sign_in_page(dashboard, server.url, SUPERVISOR, PASSWORD)
+    expect(dashboard).to_have_url(server.url + "/dashboard")
     expect(dashboard.locator('[data-kpi="human"] .v')).to_have_text("—")
     expect(dashboard.locator('[data-kpi="rating"] .v')).to_have_text("—")
     dashboard.screenshot(path=str(tmp_path / "1-dashboard-before.png"))
@@ -101,8 +105,14 @@ def _walk_through(contexts, server, tmp_path: Path, problems: list[str]) -> None
 
     # The agent claims it in the console and sends a reply drafted from the knowledge base.
     console.goto(server.url + "/console")
-    console.get_by_label("客服姓名").fill("王芳")
-    console.get_by_label("客服姓名").dispatch_event("change")
+    expect(console.get_by_label("用户名")).to_be_visible()
+    console.get_by_label("用户名").fill(AGENT)
+    console.get_by_label("密码").fill("wrong password")
+    console.get_by_role("button", name="登录").click()
+    expect(console.locator("#error")).to_have_text("用户名或密码错误。")  # which one, it does not say
+    sign_in_page(console, server.url, AGENT, PASSWORD)
+    expect(console).to_have_url(server.url + "/console")
+    expect(console.get_by_label("客服姓名")).to_have_value(AGENT)  # the signed-in account is the agent
     row = console.locator("tr.ticket").first
     expect(row).to_contain_text("上海市人力资源和社会保障局")
     expect(row.locator(".wait")).to_have_text(re.compile(r"0:\d\d"))

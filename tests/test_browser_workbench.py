@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser_support import WorkbenchServer, sign_in_page, watch
+from tests.browser_support import WorkbenchServer, watch
 from tests.workbench_kb import CASES
 
 pytestmark = pytest.mark.browser
@@ -78,7 +78,7 @@ def test_missed_question_to_alias_to_live_answer_without_restart(browser, server
         expect(answer.get_by_role("button", name=re.compile("感谢反馈"))).to_be_visible()
         citizen.screenshot(path=str(tmp_path / "1-citizen-missed.png"))
 
-        sign_in_page(operator, server.url, "kb_operator")
+        server.sign_in_page(operator, "kb_operator")
         operator.goto(server.url + "/workbench")
         group = operator.locator("li.group", has_text=question).first
         expect(group).to_be_visible()
@@ -105,9 +105,9 @@ def test_missed_question_to_alias_to_live_answer_without_restart(browser, server
         stop = threading.Event()
 
         def keep_asking() -> None:
-            _, conv = server.call("POST", "/api/v1/conversations", {})
+            cid, token = server.conversation()
             while not stop.is_set():
-                status, _ = server.call("POST", f"/api/v1/conversations/{conv['id']}/messages", {"text": "护照怎么办理"})
+                status, _ = server.call("POST", f"/api/v1/conversations/{cid}/messages", {"text": "护照怎么办理"}, headers=token)
                 statuses.append(status)
 
         asker = threading.Thread(target=keep_asking)
@@ -145,7 +145,7 @@ def test_publish_that_breaks_a_benchmark_case_is_refused_with_the_case(browser, 
     problems: list[str] = []
     contexts, (operator, citizen) = pages(browser, server, problems, 2)
     try:
-        sign_in_page(operator, server.url, "kb_operator")
+        server.sign_in_page(operator, "kb_operator")
         operator.goto(server.url + "/workbench")
         operator.locator("#tab-items").click()
         operator.get_by_label("搜索事项").fill("护照")
@@ -191,7 +191,7 @@ def test_bad_rating_becomes_a_review_task_closed_with_a_note_and_counted(browser
         citizen.get_by_role("button", name="1 星").click()
         expect(citizen.locator(".rating-box")).to_contain_text("感谢您的评价")
 
-        sign_in_page(operator, server.url, "kb_operator")
+        server.sign_in_page(operator, "kb_operator")
         operator.goto(server.url + "/workbench")
         operator.locator("#tab-reviews").click()
         task = operator.locator("li.review.open").first
@@ -210,6 +210,7 @@ def test_bad_rating_becomes_a_review_task_closed_with_a_note_and_counted(browser
         expect(citizen.locator(".msg.system", has_text=note)).to_be_visible(timeout=15_000)
         expect(citizen.locator("#waiting")).to_be_hidden()
 
+        server.sign_in_page(dashboard, "supervisor")
         dashboard.goto(server.url + "/dashboard")
         expect(dashboard.locator('[data-kpi="reviews-ontime"] .v')).to_have_text("1", timeout=15_000)
         expect(dashboard.locator('[data-kpi="reviews-rate"] .v')).to_have_text("100.0%")
@@ -230,7 +231,7 @@ def test_evaluator_runs_a_benchmark_file_and_compares_two_runs(browser, server: 
     bench = tmp_path / "mini-bench.jsonl"
     bench.write_text("".join(json.dumps(c, ensure_ascii=False) + "\n" for c in CASES) + "not json\n", encoding="utf-8")
     try:
-        sign_in_page(evaluator, server.url, "kb_operator")
+        server.sign_in_page(evaluator, "kb_operator")
         evaluator.goto(server.url + "/evaluation")
         evaluator.get_by_label("上传评测集或语料").set_input_files(str(bench))
         evaluator.get_by_role("button", name="上传", exact=True).click()

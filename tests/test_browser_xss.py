@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser_support import sign_in_page, watch
+from tests.browser_support import watch
 
 pytestmark = pytest.mark.browser
 
@@ -56,12 +56,12 @@ def test_payloads_in_a_message_and_in_knowledge_base_text_stay_text(chromium, wo
         watch(page, problems, server.url)
     try:
         # knowledge-base text: an FAQ carrying the payload, published through the workbench's API
-        status, body = server.call("POST", "/api/v1/workbench/items/business-establish/fix", {
+        status, body = server.call("POST", "/api/v1/workbench/items/business-establish/fix", staff="kb_operator", body={
             "kind": "faq", "question": FAQ_QUESTION, "answer": "可以。" + PAYLOAD,
             "question_en": "Can I apply for a business licence online?", "answer_en": "Yes. " + PAYLOAD,
         })
         assert status == 200 and body["problems"] == [], body
-        status, body = server.call("POST", "/api/v1/workbench/items/business-establish/publish", {})
+        status, body = server.call("POST", "/api/v1/workbench/items/business-establish/publish", {}, staff="kb_operator")
         assert status == 200, body
 
         # the citizen: a message with the payload, then the FAQ's answer
@@ -90,6 +90,7 @@ def test_payloads_in_a_message_and_in_knowledge_base_text_stay_text(chromium, wo
         _clean(citizen)
 
         # the staff console: the ticket's summary and transcript
+        server.sign_in_page(agent, "agent")
         agent.goto(server.url + "/console")
         agent.locator("tr.ticket", has_text="待认领").first.click()
         expect(agent.locator("#transcript")).to_contain_text("<script>window.__xss=2</script>")
@@ -98,7 +99,7 @@ def test_payloads_in_a_message_and_in_knowledge_base_text_stay_text(chromium, wo
         _clean(agent)
 
         # the operator: the inbox, the item editor, the preview and the history
-        sign_in_page(operator, server.url, "kb_operator")
+        server.sign_in_page(operator, "kb_operator")
         operator.goto(server.url + "/workbench")
         expect(operator.locator("#missed-list")).to_contain_text("<script>window.__xss=2</script>")
         _clean(operator)
@@ -121,6 +122,7 @@ def test_payloads_in_a_message_and_in_knowledge_base_text_stay_text(chromium, wo
         operator.get_by_role("button", name="放弃草稿").click()
 
         # the dashboard: the top missed questions
+        server.sign_in_page(dashboard, "supervisor")
         dashboard.goto(server.url + "/dashboard")
         expect(dashboard.locator("#missed")).to_contain_text("<script>", timeout=15_000)
         dashboard.screenshot(path=str(tmp_path / "xss-dashboard.png"), full_page=True)

@@ -7,7 +7,9 @@ data directory, and then every acknowledged write must be there, every turn
 whole (user message with its answer, handoff state with its ticket), and the
 database intact.
 
-``LiveServer`` is also used by the browser test.
+``LiveServer`` is also used by the browser test; ``create_account`` and
+``sign_in`` give it staff (the session cookie and CSRF token are sent by
+``call(..., staff=True)``), and citizens' calls carry their conversation token.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from email.message import Message
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,6 +66,7 @@ class LiveServer:
         self.log = log
         self.port = _free_port()
         self.process: subprocess.Popen[bytes] | None = None
+        self.staff_headers: dict[str, str] = {}
 
     @property
     def url(self) -> str:
@@ -103,16 +107,52 @@ class LiveServer:
                 self.process.kill()
                 self.process.wait(timeout=20)
 
-    def call(self, method: str, path: str, body: object | None = None, timeout: float = 30) -> tuple[int, dict]:
+    def create_account(self, username: str, role: str, password: str) -> None:
+        """A staff account in the server's database (before or while it runs)."""
+        from tests.staff import create_account
+
+        create_account(self.data_dir, username, role, password)
+
+    def sign_in(self, username: str, password: str) -> dict:
+        """Sign in through the API; later ``call(..., staff=True)`` sends the session and CSRF token."""
+        status, body, headers = self._send("POST", "/api/v1/auth/login", {"username": username, "password": password})
+        assert status == 200, (status, body)
+        cookie = headers.get("Set-Cookie", "")  # (header names are case-insensitive here)
+        assert cookie.startswith("xs_session=") and "HttpOnly" in cookie and "Secure" in cookie, cookie
+        self.staff_headers = {"Cookie": cookie.split(";", 1)[0], "X-CSRF-Token": body["csrf_token"]}
+        return body
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: object | None = None,
+        timeout: float = 30,
+        *,
+        headers: dict[str, str] | None = None,
+        staff: bool = False,
+    ) -> tuple[int, dict]:
+        """One JSON request; ``headers`` (a citizen's token), ``staff`` (the signed-in session)."""
+        sent = {**(headers or {}), **(self.staff_headers if staff else {})}
+        status, answer, _ = self._send(method, path, body, timeout, sent)
+        return status, answer
+
+    def _send(
+        self, method: str, path: str, body: object | None, timeout: float = 30, headers: dict[str, str] | None = None
+    ) -> tuple[int, dict, Message]:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(
-            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+            self.url + path, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})}
         )
         try:
             with urllib.request.urlopen(request, timeout=timeout) as r:
-                return r.status, json.loads(r.read() or b"null")
+                return r.status, json.loads(r.read() or b"null"), r.headers
         except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read() or b"null")
+            return e.code, json.loads(e.read() or b"null"), e.headers
+
+
+#: the crash test's agent signs in with this password (the server upgrades the hash to the production cost).
+AGENT_PASSWORD = "agent password for the crash test"
 
 
 def test_kill_9_mid_handoff_loses_no_ticket_and_no_message(tmp_path: Path) -> None:
@@ -121,10 +161,16 @@ def test_kill_9_mid_handoff_loses_no_ticket_and_no_message(tmp_path: Path) -> No
     from assistant.db import open_database
     from assistant.core.settings import HelpdeskSettings
 
+    from tests.staff import citizen_headers
+
     data_dir = tmp_path / "data"
-    server = LiveServer(data_dir, tmp_path / "server.log").start()
+    server = LiveServer(data_dir, tmp_path / "server.log")
+    server.create_account("王", "agent", AGENT_PASSWORD)
+    server.start()
+    server.sign_in("王", AGENT_PASSWORD)
     acked_messages: dict[int, str] = {}  # message id -> text, for every 200 the clients saw
     acked_tickets: dict[str, int] = {}  # conversation id -> ticket id
+    citizens: dict[str, dict[str, str]] = {}  # conversation id -> its token header
     lock = threading.Lock()
     try:
         # 12 conversations already with a person (claimed), 12 that will ask for one during the crash.
@@ -132,26 +178,29 @@ def test_kill_9_mid_handoff_loses_no_ticket_and_no_message(tmp_path: Path) -> No
         for i in range(24):
             status, c = server.call("POST", "/api/v1/conversations", {"lang": "zh"})
             assert status == 201
-            status, turn = server.call("POST", f"/api/v1/conversations/{c['id']}/messages", {"text": "社保卡怎么补办"})
+            citizens[c["id"]] = citizen_headers(c)
+            status, turn = server.call(
+                "POST", f"/api/v1/conversations/{c['id']}/messages", {"text": "社保卡怎么补办"}, headers=citizens[c["id"]]
+            )
             assert status == 200
             (busy if i < 12 else fresh).append(c["id"])
         for cid in busy:
-            status, turn = server.call("POST", f"/api/v1/conversations/{cid}/handoff", {})
+            status, turn = server.call("POST", f"/api/v1/conversations/{cid}/handoff", {}, headers=citizens[cid])
             acked_tickets[cid] = turn["ticket"]["id"]
-            assert server.call("POST", f"/api/v1/helpdesk/tickets/{turn['ticket']['id']}/claim", {"agent": "王"})[0] == 200
+            assert server.call("POST", f"/api/v1/helpdesk/tickets/{turn['ticket']['id']}/claim", {}, staff=True)[0] == 200
 
         stop = threading.Event()
         done = threading.Semaphore(0)
 
-        def attempt(method: str, path: str, body: object) -> tuple[int, dict]:
+        def attempt(method: str, path: str, body: object, **who: object) -> tuple[int, dict]:
             """A call that may be cut off by the kill: (0, {}) when no full response came back."""
             try:
-                return server.call(method, path, body)
+                return server.call(method, path, body, **who)  # type: ignore[arg-type]
             except (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError, OSError):
                 return 0, {}
 
         def citizen(cid: str) -> None:
-            status, turn = attempt("POST", f"/api/v1/conversations/{cid}/handoff", {"note": "请人工帮我"})
+            status, turn = attempt("POST", f"/api/v1/conversations/{cid}/handoff", {"note": "请人工帮我"}, headers=citizens[cid])
             if status == 200:
                 with lock:
                     acked_tickets[cid] = turn["ticket"]["id"]
@@ -160,7 +209,9 @@ def test_kill_9_mid_handoff_loses_no_ticket_and_no_message(tmp_path: Path) -> No
             n = 0
             while not stop.is_set():
                 n += 1
-                status, turn = attempt("POST", f"/api/v1/conversations/{cid}/messages", {"text": f"还在吗{n}"})
+                status, turn = attempt(
+                    "POST", f"/api/v1/conversations/{cid}/messages", {"text": f"还在吗{n}"}, headers=citizens[cid]
+                )
                 if status == 0:
                     return
                 if status == 200:
@@ -173,7 +224,7 @@ def test_kill_9_mid_handoff_loses_no_ticket_and_no_message(tmp_path: Path) -> No
             while not stop.is_set():
                 n += 1
                 status, msg = attempt(
-                    "POST", f"/api/v1/helpdesk/tickets/{acked_tickets[cid]}/reply", {"agent": "王", "text": f"回复{n}"}
+                    "POST", f"/api/v1/helpdesk/tickets/{acked_tickets[cid]}/reply", {"text": f"回复{n}"}, staff=True
                 )
                 if status == 0:
                     return
@@ -217,15 +268,16 @@ def test_kill_9_mid_handoff_loses_no_ticket_and_no_message(tmp_path: Path) -> No
                 assert i + 1 < len(roles) and roles[i + 1] == "assistant", (cid, roles)
     db.dispose()
 
-    # The restarted server carries on: the agent answers a waiting citizen.
+    # The restarted server carries on: the agent's session survived, and it answers a waiting citizen.
     again = LiveServer(data_dir, tmp_path / "server2.log").start()
+    again.staff_headers = server.staff_headers
     try:
         cid = fresh[0] if fresh[0] in acked_tickets else busy[0]
         ticket_id = acked_tickets[cid]
-        assert again.call("POST", f"/api/v1/helpdesk/tickets/{ticket_id}/claim", {"agent": "王"})[0] == 200
-        status, msg = again.call("POST", f"/api/v1/helpdesk/tickets/{ticket_id}/reply", {"agent": "王", "text": "重启后"})
+        assert again.call("POST", f"/api/v1/helpdesk/tickets/{ticket_id}/claim", {}, staff=True)[0] == 200
+        status, msg = again.call("POST", f"/api/v1/helpdesk/tickets/{ticket_id}/reply", {"text": "重启后"}, staff=True)
         assert status == 200
-        status, conversation = again.call("GET", f"/api/v1/conversations/{cid}")
+        status, conversation = again.call("GET", f"/api/v1/conversations/{cid}", headers=citizens[cid])
         assert conversation["messages"][-1]["id"] == msg["id"]
     finally:
         again.stop()

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
-from fastapi.testclient import TestClient
 
 from assistant.api.app import create_app
 from assistant.core.settings import DatabaseSettings, PathsSettings, PrivacySettings, load_settings
@@ -15,6 +14,7 @@ from assistant.wiring import build_services, build_stages
 from eval.metrics import TurnOutcome, summarize
 from eval.runner import RunResult
 from tests.fakes import KeywordEmbedder, tiny_items
+from tests.staff import citizen_headers, sign_in, staff_client
 
 ID = "11010519491231002X"
 #: the forms a citizen types, each of which must vanish (raw and as its digits).
@@ -50,23 +50,28 @@ def test_no_raw_id_in_database_logs_staff_api_or_export(
     )
     services = build_services(settings, stages=stages)
     caplog.set_level(logging.DEBUG)
-    with TestClient(create_app(settings, services=services), raise_server_exceptions=False) as client:
-        cid = client.post("/api/v1/conversations", json={}).json()["id"]
+    with staff_client(create_app(settings, services=services)) as client:
+        conversation = client.post("/api/v1/conversations", json={}).json()
+        cid, citizen = conversation["id"], citizen_headers(conversation)
         for text in TYPED:
-            r = client.post(f"/api/v1/conversations/{cid}/messages", json={"text": text})
+            r = client.post(f"/api/v1/conversations/{cid}/messages", json={"text": text}, headers=citizen)
             assert r.status_code == 200, r.text
-        r = client.post(f"/api/v1/conversations/{cid}/handoff", json={"note": f"请核对 {ID}"})
+        r = client.post(f"/api/v1/conversations/{cid}/handoff", json={"note": f"请核对 {ID}"}, headers=citizen)
         assert r.status_code == 200, r.text
         # "转人工" in a message already handed off: the ticket may predate the note
         ticket_id = services.assistant.store.tickets_of(cid)[0].id
+        sign_in(client, "supervisor")  # an agent who also reads the audit log
+        assert client.post(f"/api/v1/helpdesk/tickets/{ticket_id}/claim", json={}).status_code == 200
         staff = [
-            client.get(f"/api/v1/conversations/{cid}").text,
+            client.get(f"/api/v1/conversations/{cid}", headers=citizen).text,
             client.get("/api/v1/helpdesk/tickets").text,
             client.get("/api/v1/helpdesk/queue").text,
             client.get(f"/api/v1/helpdesk/tickets/{ticket_id}").text,
+            client.get("/api/v1/audit").text,
         ]
+        assert '"ticket.claim"' in staff[-1]
         # the masked placeholder is what staff read
-        assert "[身份证号·尾号002X]" in staff[-1]
+        assert "[身份证号·尾号002X]" in staff[3]
         # the original is kept, encrypted, for a role that may reveal it
         conversation = services.assistant.store.get(cid)
         first_user = next(t for t in conversation.turns if t.role == "user")

@@ -18,12 +18,13 @@ from assistant.api.app import create_app
 from assistant.core.settings import IntentSettings, PathsSettings, WorkbenchSettings, load_settings
 from assistant.wiring import build_services
 from tests.fakes import KeywordEmbedder
+from tests.staff import keep_conversation_tokens, sign_in, staff_client
 from tests.workbench_kb import write_workbench_kb
 
 
 def staff(client: TestClient, role: str) -> TestClient:
-    """Sign ``client`` in as staff holding ``role``.  Until per-person accounts land
-    (tests/staff.py), the app without a staff token gives every caller every role."""
+    """Sign ``client`` in as staff holding ``role`` (tests/staff.py)."""
+    sign_in(client, role)
     return client
 
 
@@ -37,8 +38,8 @@ def client(tmp_path: Path):
         limits={"enabled": False},
     )
     services = build_services(settings, embedder=KeywordEmbedder())
-    with TestClient(create_app(settings, services=services), base_url="https://testserver") as c:
-        yield c
+    with staff_client(create_app(settings, services=services)) as c:
+        yield keep_conversation_tokens(c)
 
 
 def ask(client: TestClient, text: str) -> dict:
@@ -128,6 +129,8 @@ def test_bad_rating_review_closes_the_ticket_with_a_note(client: TestClient) -> 
     assert not conversation["handed_off"]
     summary = client.get("/api/v1/workbench/reviews").json()["summary"]
     assert summary["fixed_on_time"] == 1
+    assert client.get("/api/v1/workbench/insights").status_code == 403  # the dashboard's audience
+    staff(client, "supervisor")
     insights = client.get("/api/v1/workbench/insights").json()
     assert insights["reviews"]["fixed_on_time"] == 1 and insights["intents"]
 
@@ -152,6 +155,8 @@ def test_only_a_supervisor_publishes_over_the_gate_and_every_change_is_audited(c
     monkeypatch.setattr(routes, "audit", lambda request, who, action, target, before=None, after=None: audited.append((action, target)))
     staff(client, "kb_operator")
     client.post("/api/v1/workbench/items/passport-apply/fix", json={"kind": "alias", "question": "社保卡丢了怎么补办"})
+    refused = client.post("/api/v1/workbench/items/passport-apply/publish", json={"override_reason": "热线确认"})
+    assert refused.status_code == 403 and "only a supervisor" in refused.json()["error"]["message"]
     bench = client.app.state.workbench
     with pytest.raises(OverrideForbidden, match="only a supervisor"):
         bench.publish("passport-apply", by="operator", override_reason="热线确认", can_override=False)

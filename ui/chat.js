@@ -48,6 +48,7 @@ const state = {
   shown: new Set(),
   lastId: 0,
   hadQueue: false,
+  ready: Promise.resolve(),
   //: messages arriving on the live stream after the history is shown are new (read aloud in elder mode).
   live: false,
   events: null,
@@ -70,10 +71,17 @@ function rememberTyped(id, text) {
   if (shown) shown.textContent = text;
 }
 
+// The conversation's token (returned once when it is opened) opens it and no other:
+// kept in this tab only, like the typed messages, and sent with every call about it.
+const tokenKey = (id) => `xs.token.${id}`;
+let heldToken = { id: "", token: "" };  // this page's copy, should the tab's storage be disabled
+const conversationToken = () =>
+  (heldToken.id === state.conversation && heldToken.token) || typed.getItem(tokenKey(state.conversation)) || "";
+
 async function api(method, path, body) {
-  const response = await fetch(path, {
-    method, headers: body ? { "Content-Type": "application/json" } : {}, body: body ? JSON.stringify(body) : undefined,
-  });
+  const headers = body ? { "Content-Type": "application/json" } : {};
+  if (conversationToken()) headers["X-Conversation-Token"] = conversationToken();
+  const response = await fetch(path, { method, headers, body: body ? JSON.stringify(body) : undefined });
   const data = await response.json().catch(() => ({}));
   if (!response.ok) {
     const err = new Error((data.error && data.error.message) || response.statusText);
@@ -369,15 +377,24 @@ function showRating() {
 
 function connect() {
   if (state.events) state.events.close();
-  const es = new EventSource(`/api/v1/conversations/${state.conversation}/events?after=${state.lastId}`);
+  const token = encodeURIComponent(conversationToken());  // EventSource sends no headers
+  const es = new EventSource(`/api/v1/conversations/${state.conversation}/events?after=${state.lastId}&token=${token}`);
   es.addEventListener("message", (ev) => render({ ...JSON.parse(ev.data), fresh: state.live }));
   es.addEventListener("queue", (ev) => showQueue(JSON.parse(ev.data)));
   state.events = es;
 }
 
+// The conversation being opened (or resumed): messages sent meanwhile wait for it.
+function opening(promise) {
+  state.ready = promise.catch((e) => showError(e.message));
+  return state.ready;
+}
+
 async function newConversation() {
   const c = await api("POST", "/api/v1/conversations", { lang: state.lang, elder_mode: state.elder, client_id: state.client });
   state.conversation = c.id;
+  heldToken = { id: c.id, token: c.token };
+  try { typed.setItem(tokenKey(c.id), c.token); } catch (e) { /* storage disabled: this page still holds it */ }
   store.setItem("xs.conversation", c.id);
   state.shown.clear();
   state.lastId = 0;
@@ -389,7 +406,8 @@ async function newConversation() {
 }
 
 async function resume() {
-  if (!state.conversation) return newConversation();
+  // Without this tab's token the conversation cannot be reopened here: start a new one.
+  if (!state.conversation || !conversationToken()) return newConversation();
   try {
     const c = await api("GET", `/api/v1/conversations/${state.conversation}`);
     c.messages.forEach(render);
@@ -397,7 +415,7 @@ async function resume() {
     connect();
     state.live = true;
   } catch (e) {
-    if (e.status === 404) return newConversation();
+    if ([401, 403, 404].includes(e.status)) return newConversation();
     throw e;
   }
 }
@@ -407,6 +425,7 @@ async function send(text, shown) {
   if (!text.trim()) return;
   $("send").disabled = true;
   try {
+    await state.ready; // a question typed while the conversation is still being opened waits for it
     const r = await api("POST", `/api/v1/conversations/${state.conversation}/messages`, { text });
     // what the citizen typed, not the masked copy (a button's label stays its label)
     if (!shown) rememberTyped(r.user_message_id, text);
@@ -432,6 +451,7 @@ $("input").addEventListener("keydown", (ev) => {
 $("human").addEventListener("click", async () => {
   showError("");
   try {
+    await state.ready;
     const r = await api("POST", `/api/v1/conversations/${state.conversation}/handoff`, { note: "" });
     render({ id: r.user_message_id, role: "user", text: t().human, citations: [], options: [] });
     render({ id: r.message_id, role: "assistant", text: r.answer, citations: [], options: [] });
@@ -440,21 +460,21 @@ $("human").addEventListener("click", async () => {
 });
 // 好差评: a rating of the whole conversation, offered after a person finishes and at any time here.
 $("rate").addEventListener("click", () => { if (!document.querySelector(".rating-box:not(.done)")) showRating(); });
-$("restart").addEventListener("click", () => newConversation().catch((e) => showError(e.message)));
+$("restart").addEventListener("click", () => opening(newConversation()));
 $("lang").addEventListener("click", () => {
   state.lang = state.lang === "zh" ? "en" : "zh";
   store.setItem("xs.lang", state.lang);
   applyLanguage();
   // Bot notices follow the conversation's language: an empty conversation restarts in the new one.
-  if (state.shown.size === 0) newConversation().catch((e) => showError(e.message));
+  if (state.shown.size === 0) opening(newConversation());
 });
 $("elder").addEventListener("click", () => {
   state.elder = !state.elder;
   store.setItem("xs.elder", state.elder ? "1" : "0");
   if (!state.elder && window.speechSynthesis) window.speechSynthesis.cancel();
   applyLanguage();
-  if (state.shown.size === 0) newConversation().catch((e) => showError(e.message));
+  if (state.shown.size === 0) opening(newConversation());
 });
 
 applyLanguage();
-resume().catch((e) => showError(e.message));
+opening(resume());

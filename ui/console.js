@@ -14,17 +14,17 @@ const RESOLUTION_LABELS = {
 const ROLE = { user: "市民", assistant: "小申", agent: "客服", system: "系统" };
 const state = { selected: null, entries: [], fetchedAt: 0, target: 60 };
 
-$("agent").value = localStorage.getItem("xs.agent") || "";
-$("agent").addEventListener("change", () => localStorage.setItem("xs.agent", $("agent").value.trim()));
-const agent = () => $("agent").value.trim();
-// The staff token (helpdesk.staff_token) is kept in this browser only and sent with every call.
-$("token").value = localStorage.getItem("xs.staffToken") || "";
-$("token").addEventListener("change", () => { localStorage.setItem("xs.staffToken", $("token").value); init(); });
+// Staff sign in with their own accounts (/login): the session is an HttpOnly cookie, every
+// change sends the session's CSRF token, and the agent is whoever is signed in.
+const session = { csrf: "", username: "" };
+const toLogin = () => location.assign("/login?next=" + encodeURIComponent(location.pathname));
 
 async function api(method, path, body) {
   const headers = body ? { "Content-Type": "application/json" } : {};
-  if ($("token").value) headers["X-Staff-Token"] = $("token").value;
+  if (method !== "GET") headers["X-CSRF-Token"] = session.csrf;
   const r = await fetch(path, { method, headers, body: body ? JSON.stringify(body) : undefined });
+  if (r.status === 401) { toLogin(); throw new Error("请先登录"); }
+  if (r.status === 204) return {};
   const data = await r.json().catch(() => ({}));
   if (!r.ok) throw new Error((data.error && data.error.message) || r.statusText);
   return data;
@@ -105,9 +105,8 @@ async function refreshDetail() {
 
 async function act(path, body, after) {
   clear();
-  if (!agent()) { fail(new Error("请先填写客服姓名")); return; }
   try {
-    const r = await api("POST", `/api/v1/helpdesk/tickets/${state.selected}/${path}`, { agent: agent(), ...body });
+    const r = await api("POST", `/api/v1/helpdesk/tickets/${state.selected}/${path}`, { ...body });
     if (after) after(r);
     await refreshQueue();
     await refreshDetail();
@@ -158,9 +157,20 @@ $("search-form").addEventListener("submit", async (ev) => {
   } catch (e) { fail(e); }
 });
 
+$("logout").addEventListener("click", async () => {
+  try { await api("POST", "/api/v1/auth/logout"); } catch (e) { /* signed out already */ }
+  toLogin();
+});
+
 let timers = [];
 async function init() {
   timers.forEach(clearInterval);
+  try {
+    const me = await api("GET", "/api/v1/auth/me");
+    Object.assign(session, { csrf: me.csrf_token, username: me.username });
+    $("agent").value = me.username;
+    $("agent").readOnly = true;
+  } catch (e) { fail(e); return; }
   for (const id of ["canned", "resolution", "department"]) $(id).length = id === "canned" ? 1 : 0;
   try {
     const [canned, resolutions, departments] = await Promise.all([

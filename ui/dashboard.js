@@ -95,9 +95,6 @@ async function refresh() {
     replace("aspects", bars(Object.entries(w.aspects).map(([k, v]) => [ASPECTS[k] || k, v]), { color: "#6d28d9", label: "所问方面" }));
   } catch (e) { if (e.status !== 403) $("error").textContent = e.message; }
 }
-$("token").value = localStorage.getItem("xs.staffToken") || "";
-$("token").setAttribute("aria-label", "员工令牌");
-$("token").addEventListener("change", () => { localStorage.setItem("xs.staffToken", $("token").value); refresh(); });
 $("range").setAttribute("aria-label", "时间范围");
 $("range").addEventListener("change", refresh);
 refresh();

@@ -3,7 +3,7 @@
 "use strict";
 
 const Staff = (() => {
-  let session = null; // {username, roles, csrf_token} once known; {legacy: true} without accounts
+  let session = null; // {username, roles, csrf_token} once known (GET /api/v1/auth/me)
 
   async function me() {
     if (session) return session;
@@ -14,7 +14,7 @@ const Staff = (() => {
       throw new Error("请先登录 / please sign in");
     }
     if (r.ok) session = await r.json();
-    else session = { legacy: true, username: "", roles: [] }; // a server without per-person accounts
+    else throw new Error(`/api/v1/auth/me answered ${r.status}`);
     return session;
   }
 
@@ -23,8 +23,6 @@ const Staff = (() => {
     const headers = {};
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (s.csrf_token && method !== "GET") headers["X-CSRF-Token"] = s.csrf_token;
-    const token = window.localStorage.getItem("xs.staffToken");
-    if (s.legacy && token) headers["X-Staff-Token"] = token;
     const r = await fetch(path, { method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body) });
     const data = await r.json().catch(() => ({}));
     if (r.status === 401) { session = null; await me(); }

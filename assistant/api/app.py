@@ -18,10 +18,11 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from assistant.api import access
 from assistant.api.errors import error_response, install_error_handlers
 from assistant.api.observability import AppMetrics
 from assistant.api.security import SECURITY_HEADERS
@@ -50,19 +51,17 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
             # services built elsewhere (tests) are loaded too: no request pays for a model
             await run_in_threadpool(load_stages, built.assistant.dialogue)
         log.info("services built and loaded in %.1fs", time.perf_counter() - started)
-        if not settings.helpdesk.staff_token.get_secret_value():
-            log.warning(
-                "helpdesk.staff_token is empty: anyone who reaches this server can act as staff; "
-                "set XS_HELPDESK__STAFF_TOKEN before exposing it beyond a trusted network"
-            )
         app.state.assistant = built.assistant
         app.state.helpdesk = built.helpdesk
+        # accounts, sessions, conversation tokens and the audit log (assistant.api.auth, access)
+        app.state.storage = built.storage
         from assistant.workbench import Workbench
 
         app.state.workbench = Workbench(settings, built)
         yield
         app.state.assistant = None
         app.state.helpdesk = None
+        app.state.storage = None
         app.state.workbench = None
 
     production = settings.server.mode == "production"
@@ -75,6 +74,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         docs_url=None if production else "/docs",
         redoc_url=None if production else "/redoc",
         openapi_url=None if production else "/openapi.json",
+        # no route runs unless the route table's check (assistant.api.access.enforce) saw it
+        dependencies=[Depends(access.checked)],
     )
     app.state.settings = settings
     from assistant.api.ratelimit import RateLimits
@@ -83,13 +84,21 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     app.state.limits = RateLimits(
         make_rate_limiter(settings.limits), settings.limits, settings.server.trusted_proxies
     )
+    from assistant.api.login_throttle import LoginThrottle
+
+    # failed sign-ins counted on the same limiter (and counter storage) as the message limits
+    app.state.login_throttle = LoginThrottle(app.state.limits.limiter, settings.auth)
     app.state.assistant = None
     app.state.helpdesk = None
+    app.state.storage = None
     app.state.workbench = None
     metrics = AppMetrics(lambda: app.state.helpdesk)
     app.state.registry = metrics.registry
     app.state.metrics = metrics
     install_error_handlers(app)
+    # The route table's check is the innermost middleware: a refused request is still
+    # counted (_count) and still gets the security headers (_guard).
+    app.middleware("http")(access.enforce)
 
     @app.middleware("http")
     async def _count(request: Request, call_next: Any) -> Response:
@@ -131,9 +140,23 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
             response.headers["Cache-Control"] = "no-store"
         return response
 
-    from assistant.api.routes import chat, helpdesk, observability, pages, service_levels, workbench
+    from assistant.api.routes import (
+        accounts,
+        audit,
+        auth,
+        chat,
+        helpdesk,
+        observability,
+        pages,
+        service_levels,
+        workbench,
+    )
     from ui import UI_DIR
 
+    app.include_router(auth.router)
+    app.include_router(auth.pages)
+    app.include_router(accounts.router)
+    app.include_router(audit.router)
     app.include_router(chat.router)
     app.include_router(helpdesk.router)
     app.include_router(service_levels.router)

@@ -58,9 +58,13 @@ class HandoffIn(_In):
 
 
 class AgentIn(_In):
-    """An agent acting on a ticket."""
+    """An agent acting on a ticket.
 
-    agent: str = Field(..., min_length=1, max_length=64)
+    The agent is the signed-in account; ``agent`` may be left out, and if sent
+    it must be that account's username (403 otherwise): no one acts in another's name.
+    """
+
+    agent: str = Field("", max_length=64)
 
 
 class ReplyIn(AgentIn):
@@ -252,6 +256,13 @@ class ConversationOut(_Out):
             messages=[MessageOut.of(t) for t in c.turns],
             queue=QueueOut.of(queue) if queue else None,
         )
+
+
+class NewConversationOut(ConversationOut):
+    """A new conversation and its citizen token: shown once, sent back as
+    ``X-Conversation-Token`` on every call about this conversation."""
+
+    token: str
 
 
 class FeedbackOut(_Out):

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -255,9 +255,19 @@ class HelpdeskSettings(_Section):
     #: working hours, local time, ``HH:MM-HH:MM``; outside them a call-back ticket is made.
     working_hours: str = "00:00-24:00"
     timezone: str = "Asia/Shanghai"
-    #: shared secret the staff console sends as ``X-Staff-Token``; empty leaves the
-    #: helpdesk API open to anyone who can reach it (a warning is logged at start-up).
-    staff_token: SecretStr = SecretStr("")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_shared_token(cls, data: object) -> object:
+        # The shared staff token gave way to per-person accounts (AuthSettings): a deployment
+        # still setting it must hear how to sign in now, not "extra inputs are not permitted".
+        if isinstance(data, dict) and "staff_token" in data:
+            raise ValueError(
+                "helpdesk.staff_token (XS_HELPDESK__STAFF_TOKEN) was removed: staff now sign in with their own "
+                "accounts. Unset it, create the first admin with `xiaoshen accounts create NAME --role admin "
+                "--password-stdin`, and sign in at /login (README, 'Staff accounts')"
+            )
+        return data
 
     @field_validator("working_hours")
     @classmethod
@@ -281,6 +291,44 @@ class PrivacySettings(_Section):
     #: are NOT kept, and nothing can be revealed.  Keep it out of the database and
     #: of version control; losing it makes the kept originals unreadable.
     key: SecretStr = SecretStr("")
+
+
+class AuthSettings(_Section):
+    """Staff accounts: sessions, sign-in throttling and lock-out, the Prometheus scrape token.
+
+    Failure rates are written as the ``limits`` library parses them (``"5/15 minutes"``)
+    and counted in the counter storage of ``limits.storage_url`` (Redis when several
+    server processes must count together); an empty string turns that limit off.
+    """
+
+    #: a session unused this long ends (seconds).
+    session_idle_s: int = Field(1800, ge=60)
+    #: a session ends this long after sign-in however busy it is (seconds); the cookie's Max-Age.
+    session_absolute_s: int = Field(43200, ge=300)
+    #: failed sign-ins one account may have in the window; then it is locked until the window has room
+    #: (a correct password is refused too, so guessing cannot go on slowly).
+    login_failures_per_account: str = "5/15 minutes"
+    #: failed sign-ins one client address may have in the window, over all usernames.
+    login_failures_per_client: str = "20/15 minutes"
+    #: shortest password accepted for an account (ASVS 5.0: at least 12 characters).
+    password_min_chars: int = Field(12, ge=8, le=128)
+    #: bearer token Prometheus sends to scrape ``/metrics`` (``Authorization: Bearer …``);
+    #: empty: only a signed-in supervisor or admin can read ``/metrics``.
+    metrics_token: SecretStr = SecretStr("")
+
+    @field_validator("login_failures_per_account", "login_failures_per_client")
+    @classmethod
+    def _rate(cls, v: str) -> str:
+        return LimitsSettings._rate(v)
+
+    @model_validator(mode="after")
+    def _absolute_covers_idle(self) -> AuthSettings:
+        if self.session_absolute_s < self.session_idle_s:
+            raise ValueError(
+                f"session_absolute_s ({self.session_absolute_s}) is shorter than session_idle_s "
+                f"({self.session_idle_s}); make the absolute limit the longer one"
+            )
+        return self
 
 
 class WorkbenchSettings(_Section):
@@ -322,6 +370,7 @@ class Settings(BaseSettings):
     helpdesk: HelpdeskSettings = HelpdeskSettings()
     privacy: PrivacySettings = PrivacySettings()
     limits: LimitsSettings = LimitsSettings()
+    auth: AuthSettings = AuthSettings()
     workbench: WorkbenchSettings = WorkbenchSettings()
 
     @classmethod

@@ -925,6 +925,153 @@ class IdempotencyStore(Protocol):
         ...
 
 
+# --------------------------------------------------------------------------- staff accounts, sessions, audit
+#
+# Passwords, session ids and conversation tokens reach these stores only as
+# hashes (``assistant.api.accounts`` / ``assistant.api.auth`` hash them); the
+# stores never see a secret they could leak.
+
+
+@dataclass(frozen=True)
+class Account:
+    """A member of staff who signs in: a person, never a shared login."""
+
+    username: str
+    #: roles held, sorted (``assistant.api.auth.ROLES``: agent, kb_operator, supervisor, admin).
+    roles: tuple[str, ...]
+    #: argon2id hash in its encoded form (parameters and salt included).
+    password_hash: str
+    disabled: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class StaffSession:
+    """A signed-in browser: the cookie holds the id, the store only its sha256."""
+
+    id_hash: str
+    username: str
+    #: sent back by the browser as ``X-CSRF-Token`` on every state-changing request.
+    csrf_token: str
+    created_at: datetime
+    last_seen_at: datetime
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One staff action: who did what to which target, when (UTC), from where, before and after."""
+
+    id: int
+    at: datetime
+    actor: str
+    #: dotted lower-case name: ``auth.login``, ``ticket.claim``, ``account.role_change``…
+    action: str
+    target: str
+    #: JSON values (personal data already masked by the writer); None when not applicable.
+    before: object
+    after: object
+    #: the client address (``X-Forwarded-For`` only from trusted proxies).
+    client: str
+
+
+@runtime_checkable
+class AccountStore(Protocol):
+    """Staff accounts by (normalised) username.  Accounts are disabled, never deleted,
+    so the audit log's actors keep meaning someone."""
+
+    def create(self, username: str, *, password_hash: str, roles: Sequence[str]) -> Account:
+        """Add an account; Conflict when the username is taken."""
+        ...
+
+    def find(self, username: str) -> Account | None:
+        """The account, or None."""
+        ...
+
+    def list(self) -> list[Account]:
+        """Every account, by username."""
+        ...
+
+    def set_roles(self, username: str, roles: Sequence[str]) -> Account:
+        """Replace the account's roles; NotFound for an unknown username."""
+        ...
+
+    def set_disabled(self, username: str, disabled: bool) -> Account:
+        """Disable (or enable again) the account; NotFound for an unknown username."""
+        ...
+
+    def set_password(self, username: str, password_hash: str) -> Account:
+        """Replace the password hash; NotFound for an unknown username."""
+        ...
+
+
+@runtime_checkable
+class SessionStore(Protocol):
+    """Server-side staff sessions, keyed by the sha256 of the cookie's random id."""
+
+    def create(self, id_hash: str, username: str, csrf_token: str) -> StaffSession:
+        """Start a session now (created and last seen at the storage clock)."""
+        ...
+
+    def find(self, id_hash: str) -> StaffSession | None:
+        """The session, or None (expiry is the caller's rule: it compares the times)."""
+        ...
+
+    def touch(self, id_hash: str) -> None:
+        """Mark the session as seen now (its idle time restarts)."""
+        ...
+
+    def delete(self, id_hash: str) -> None:
+        """End one session (sign-out); no error when it is gone already."""
+        ...
+
+    def delete_for(self, username: str) -> int:
+        """End every session of an account (disabled, password reset); returns how many."""
+        ...
+
+    def purge(self, *, idle_since: datetime, created_since: datetime) -> int:
+        """Delete sessions last seen before ``idle_since`` or created before ``created_since``."""
+        ...
+
+
+@runtime_checkable
+class AuditLog(Protocol):
+    """The append-only record of staff actions: no method updates or deletes one
+    (the SQL backends also refuse UPDATE and DELETE on the table)."""
+
+    def append(
+        self, *, actor: str, action: str, target: str, before: object = None, after: object = None, client: str = ""
+    ) -> AuditRecord:
+        """Write one record at the storage clock's time."""
+        ...
+
+    def query(
+        self,
+        *,
+        actor: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        before_id: int | None = None,
+        limit: int = 50,
+    ) -> list[AuditRecord]:
+        """Records newest first, filtered (``action`` ending in ``.*`` matches a prefix:
+        ``ticket.*``); ``before_id`` continues a page (ids below it)."""
+        ...
+
+
+@runtime_checkable
+class ConversationTokens(Protocol):
+    """The hash of each web conversation's citizen token (one per conversation)."""
+
+    def set(self, conversation_id: str, token_hash: str) -> None:
+        """Store the token hash of a new conversation; Conflict if it has one already."""
+        ...
+
+    def get(self, conversation_id: str) -> str | None:
+        """The stored hash, or None (unknown conversation, or one opened without a token)."""
+        ...
+
+
 @runtime_checkable
 class Storage(Protocol):
     """One opened backend: its conversation store, queue and reports, sharing one clock."""
@@ -933,6 +1080,10 @@ class Storage(Protocol):
     queue: HandoffQueue
     reports: ServiceLevelReports
     idempotency: IdempotencyStore
+    accounts: AccountStore
+    sessions: SessionStore
+    audit: AuditLog
+    conversation_tokens: ConversationTokens
     #: returns aware UTC datetimes; every timestamp the backend writes comes from it.
     clock: Callable[[], datetime]
 

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import Engine
 
+from assistant.db.accounts import SqlAccountStore, SqlAuditLog, SqlConversationTokens, SqlSessionStore
 from assistant.db.engine import make_engine, migrate
 from assistant.db.idempotency import SqlIdempotencyStore
 from assistant.db.queue import SqlHandoffQueue
@@ -45,6 +46,10 @@ class Database:
     reports: SqlServiceLevelReports
     idempotency: SqlIdempotencyStore
     clock: Callable[[], datetime]
+    accounts: SqlAccountStore
+    sessions: SqlSessionStore
+    audit: SqlAuditLog
+    conversation_tokens: SqlConversationTokens
 
     def ping(self) -> None:
         """Raise if the database cannot answer a trivial query (readiness)."""
@@ -81,6 +86,10 @@ def open_database(
         reports=SqlServiceLevelReports(engine),
         idempotency=SqlIdempotencyStore(engine, clock=clock),
         clock=clock,
+        accounts=SqlAccountStore(engine, clock),
+        sessions=SqlSessionStore(engine, clock),
+        audit=SqlAuditLog(engine, clock),
+        conversation_tokens=SqlConversationTokens(engine, clock),
     )
 
 

@@ -42,6 +42,7 @@ from assistant.core.types import (
 from assistant.db import rules, serde
 from assistant.db.vault import OriginalsVault, make_vault
 from assistant.db.idempotency import MemoryIdempotencyStore
+from assistant.db.accounts import MemoryAccountStore, MemoryAuditLog, MemoryConversationTokens, MemorySessionStore
 
 
 @dataclass
@@ -538,6 +539,10 @@ class MemoryStorage:
     reports: MemoryServiceLevelReports
     idempotency: MemoryIdempotencyStore
     clock: Callable[[], datetime]
+    accounts: MemoryAccountStore
+    sessions: MemorySessionStore
+    audit: MemoryAuditLog
+    conversation_tokens: MemoryConversationTokens
 
     def ping(self) -> None:
         """Always ready: the tables are in this process."""
@@ -551,12 +556,18 @@ def open_memory(
 ) -> MemoryStorage:
     """A fresh, empty in-memory storage on ``clock``; ``privacy_key`` as in ``open_database``."""
     tables = _Tables(clock)
+    conversations = MemoryConversationStore(tables, vault=make_vault(privacy_key))
+    accounts = MemoryAccountStore(clock)
     return MemoryStorage(
-        conversations=MemoryConversationStore(tables, vault=make_vault(privacy_key)),
+        conversations=conversations,
         queue=MemoryHandoffQueue(tables, lease_s=helpdesk.claim_lease_s),
         reports=MemoryServiceLevelReports(tables),
         idempotency=MemoryIdempotencyStore(clock),
         clock=clock,
+        accounts=accounts,
+        sessions=MemorySessionStore(clock, accounts),
+        audit=MemoryAuditLog(clock),
+        conversation_tokens=MemoryConversationTokens(conversations.exists),
     )
 
 

@@ -191,3 +191,64 @@ class IdempotencyRow(Base):
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     #: the response body (JSON) once the request finished; a retry gets it again.
     response: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class StaffAccountRow(Base):
+    """A member of staff's account (``assistant.core.types.Account``); never deleted, only disabled."""
+
+    __tablename__ = "staff_accounts"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: sorted role names (agent, kb_operator, supervisor, admin).
+    roles: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+    #: argon2id, encoded (parameters and salt included); never the password.
+    password_hash: Mapped[str] = mapped_column(String(256), nullable=False)
+    disabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class StaffSessionRow(Base):
+    """A signed-in browser; the cookie holds the random id, this row only its sha256."""
+
+    __tablename__ = "staff_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(
+        String(64), ForeignKey("staff_accounts.username", ondelete="CASCADE"), nullable=False, index=True
+    )
+    csrf_token: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class AuditRow(Base):
+    """One staff action; append-only (the migration adds triggers refusing UPDATE and DELETE)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_at", "at"),
+        Index("ix_audit_log_actor_id", "actor", "id"),
+        Index("ix_audit_log_action_id", "action", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    actor: Mapped[str] = mapped_column(String(128), nullable=False)
+    action: Mapped[str] = mapped_column(String(64), nullable=False)
+    target: Mapped[str] = mapped_column(String(256), nullable=False, default="")
+    #: JSON values with personal data masked; NULL when not applicable.
+    before: Mapped[Any] = mapped_column(JSON(none_as_null=True), nullable=True)
+    after: Mapped[Any] = mapped_column(JSON(none_as_null=True), nullable=True)
+    client: Mapped[str] = mapped_column(String(64), nullable=False, default="")
+
+
+class ConversationTokenRow(Base):
+    """The sha256 of a web conversation's citizen token (``X-Conversation-Token``)."""
+
+    __tablename__ = "conversation_tokens"
+
+    conversation_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False)

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from assistant.api.auth import issue_conversation_token, request_storage
 from assistant.api.deps import AssistantDep, HelpdeskDep
 from assistant.api.schemas import (
     ConversationIn,
@@ -23,6 +24,7 @@ from assistant.api.schemas import (
     HandoffIn,
     MessageIn,
     MessageOut,
+    NewConversationOut,
     QueueOut,
     TicketOut,
     TurnOut,
@@ -54,12 +56,17 @@ def _guard_message(request: Request, conversation_id: str, text: str) -> None:
     request.app.state.limits.hit_message(request, conversation_id)
 
 
-@router.post("/conversations", response_model=ConversationOut, status_code=201)
-def create_conversation(body: ConversationIn, request: Request, helpdesk: HelpdeskDep) -> ConversationOut:
-    """Open a conversation (language, elder mode); limited per client (``limits.conversation_per_client``)."""
+@router.post("/conversations", response_model=NewConversationOut, status_code=201)
+def create_conversation(body: ConversationIn, request: Request, helpdesk: HelpdeskDep) -> NewConversationOut:
+    """Open a conversation (language, elder mode); limited per client (``limits.conversation_per_client``).
+
+    The answer carries the conversation's ``token``: every later call about this
+    conversation sends it as ``X-Conversation-Token`` (the event stream as ``?token=``).
+    """
     request.app.state.limits.hit_conversation(request)
     conversation = helpdesk.open_conversation(lang=body.lang, elder_mode=body.elder_mode, client_id=body.client_id)
-    return ConversationOut.of(conversation)
+    token = issue_conversation_token(request_storage(request), conversation.id)
+    return NewConversationOut(**ConversationOut.of(conversation).model_dump(), token=token)
 
 
 @router.get("/conversations/{conversation_id}", response_model=ConversationOut)
@@ -228,6 +235,9 @@ async def live_events(
     after: Annotated[int, Query(ge=0, description="last message id the client has")] = 0,
     timeout: Annotated[float, Query(ge=0.5, le=3600, description="seconds before the stream ends")] = 300,
     last_event_id: Annotated[str | None, Header()] = None,
+    token: Annotated[
+        str | None, Query(description="the conversation token (checked by the access table; EventSource sends no headers)")
+    ] = None,
 ) -> StreamingResponse:
     """Server-sent events: ``message`` for each new message (agent replies arrive live), ``queue`` on changes.
 

@@ -1,17 +1,21 @@
 """The staff console's API: the queue, claims, replies, transfer, resolve, hand back.
 
-Staff authenticate with one shared token (``helpdesk.staff_token``, header
-``X-Staff-Token``) and name themselves in each request; per-person accounts
-belong to the organisation's single sign-on proxy in front of the console.
+Agents sign in with their own accounts (the route table gives ``/api/v1/helpdesk/*``
+to ``agent``; supervisors and admins act as agents too).  A ticket action is
+done in the signed-in agent's name (a body's ``agent``, if sent, must be that
+name), and claims, releases, transfers, resolutions, hand-backs and reopenings
+are written to the audit log with the ticket before and after.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query, Request
 
-from assistant.api.deps import HelpdeskDep, require_staff
+from assistant.api.auth import Forbidden, Principal, StaffDep, audit
+from assistant.api.deps import HelpdeskDep
 from assistant.api.schemas import (
     AgentIn,
     ConversationOut,
@@ -27,10 +31,36 @@ from assistant.api.schemas import (
     TicketOut,
     TransferIn,
 )
+from assistant.core.types import Ticket
 from assistant.db.rules import RESOLUTIONS
-from assistant.helpdesk import CANNED_REPLIES
+from assistant.helpdesk import CANNED_REPLIES, Helpdesk
 
-router = APIRouter(prefix="/api/v1/helpdesk", tags=["helpdesk"], dependencies=[Depends(require_staff)])
+router = APIRouter(prefix="/api/v1/helpdesk", tags=["helpdesk"])
+
+
+def _agent(principal: Principal, named: str) -> str:
+    """The acting agent: the signed-in account (a body naming someone else is refused)."""
+    if named and named.strip() != principal.username:
+        raise Forbidden(
+            f"you are signed in as {principal.username}; act in your own name "
+            f"(leave agent out or send {principal.username!r})"
+        )
+    return principal.username
+
+
+def _view(t: Ticket) -> dict[str, object]:
+    """What the audit log keeps of a ticket before and after an action."""
+    return {"status": t.status, "agent": t.agent, "department": t.department, "resolution": t.resolution}
+
+
+def _act(
+    request: Request, principal: Principal, helpdesk: Helpdesk, action: str, ticket_id: int, run: Callable[[], Ticket]
+) -> TicketOut:
+    """Run a ticket action and audit it with the ticket before and after (nothing is audited if it fails)."""
+    before = _view(helpdesk.storage.queue.get(ticket_id))
+    after = run()
+    audit(request, principal, action, f"ticket:{ticket_id}", before=before, after=_view(after))
+    return TicketOut.of(after)
 
 
 @router.get("/queue", response_model=list[QueueEntryOut])
@@ -60,45 +90,65 @@ def ticket(ticket_id: int, helpdesk: HelpdeskDep) -> TicketDetailOut:
 
 
 @router.post("/tickets/{ticket_id}/claim", response_model=TicketOut)
-def claim(ticket_id: int, body: AgentIn, helpdesk: HelpdeskDep) -> TicketOut:
+def claim(ticket_id: int, body: AgentIn, request: Request, helpdesk: HelpdeskDep, principal: StaffDep) -> TicketOut:
     """Claim a ticket: 409 if another agent holds it."""
-    return TicketOut.of(helpdesk.claim(ticket_id, body.agent))
+    agent = _agent(principal, body.agent)
+    return _act(request, principal, helpdesk, "ticket.claim", ticket_id, lambda: helpdesk.claim(ticket_id, agent))
 
 
 @router.post("/tickets/{ticket_id}/reply", response_model=MessageOut)
-def reply(ticket_id: int, body: ReplyIn, helpdesk: HelpdeskDep) -> MessageOut:
-    """Send a reply to the citizen (appears live in their chat)."""
-    return MessageOut.of(helpdesk.reply(ticket_id, body.agent, body.text))
+def reply(ticket_id: int, body: ReplyIn, helpdesk: HelpdeskDep, principal: StaffDep) -> MessageOut:
+    """Send a reply to the citizen (appears live in their chat; the ticket's history records it)."""
+    return MessageOut.of(helpdesk.reply(ticket_id, _agent(principal, body.agent), body.text))
 
 
 @router.post("/tickets/{ticket_id}/release", response_model=TicketOut)
-def release(ticket_id: int, body: AgentIn, helpdesk: HelpdeskDep) -> TicketOut:
+def release(ticket_id: int, body: AgentIn, request: Request, helpdesk: HelpdeskDep, principal: StaffDep) -> TicketOut:
     """Give a claimed ticket back to the queue."""
-    return TicketOut.of(helpdesk.release(ticket_id, body.agent))
+    agent = _agent(principal, body.agent)
+    return _act(request, principal, helpdesk, "ticket.release", ticket_id, lambda: helpdesk.release(ticket_id, agent))
 
 
 @router.post("/tickets/{ticket_id}/transfer", response_model=TicketOut)
-def transfer(ticket_id: int, body: TransferIn, helpdesk: HelpdeskDep) -> TicketOut:
+def transfer(
+    ticket_id: int, body: TransferIn, request: Request, helpdesk: HelpdeskDep, principal: StaffDep
+) -> TicketOut:
     """Send the ticket to another department's queue."""
-    return TicketOut.of(helpdesk.transfer(ticket_id, body.agent, body.department, body.note))
+    agent = _agent(principal, body.agent)
+    return _act(
+        request, principal, helpdesk, "ticket.transfer", ticket_id,
+        lambda: helpdesk.transfer(ticket_id, agent, body.department, body.note),
+    )
 
 
 @router.post("/tickets/{ticket_id}/resolve", response_model=TicketOut)
-def resolve(ticket_id: int, body: ResolveIn, helpdesk: HelpdeskDep) -> TicketOut:
+def resolve(ticket_id: int, body: ResolveIn, request: Request, helpdesk: HelpdeskDep, principal: StaffDep) -> TicketOut:
     """Finish with a resolution code; the bot takes the conversation back."""
-    return TicketOut.of(helpdesk.resolve(ticket_id, body.agent, body.resolution))
+    agent = _agent(principal, body.agent)
+    return _act(
+        request, principal, helpdesk, "ticket.resolve", ticket_id,
+        lambda: helpdesk.resolve(ticket_id, agent, body.resolution),
+    )
 
 
 @router.post("/tickets/{ticket_id}/handback", response_model=TicketOut)
-def hand_back(ticket_id: int, body: AgentIn, helpdesk: HelpdeskDep) -> TicketOut:
+def hand_back(
+    ticket_id: int, body: AgentIn, request: Request, helpdesk: HelpdeskDep, principal: StaffDep
+) -> TicketOut:
     """Hand the conversation back to the bot (resolution ``handed_back``)."""
-    return TicketOut.of(helpdesk.hand_back(ticket_id, body.agent))
+    agent = _agent(principal, body.agent)
+    return _act(
+        request, principal, helpdesk, "ticket.handback", ticket_id, lambda: helpdesk.hand_back(ticket_id, agent)
+    )
 
 
 @router.post("/tickets/{ticket_id}/reopen", response_model=TicketOut)
-def reopen(ticket_id: int, body: ReopenIn, helpdesk: HelpdeskDep) -> TicketOut:
+def reopen(ticket_id: int, body: ReopenIn, request: Request, helpdesk: HelpdeskDep, principal: StaffDep) -> TicketOut:
     """Put a resolved or closed ticket back in the queue."""
-    return TicketOut.of(helpdesk.reopen(ticket_id, body.agent, body.note))
+    agent = _agent(principal, body.agent)
+    return _act(
+        request, principal, helpdesk, "ticket.reopen", ticket_id, lambda: helpdesk.reopen(ticket_id, agent, body.note)
+    )
 
 
 @router.get("/tickets/{ticket_id}/suggestion", response_model=SuggestionOut)

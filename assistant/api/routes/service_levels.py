@@ -1,4 +1,5 @@
-"""The helpdesk's service levels as JSON reports (the dashboard), for staff only.
+"""The helpdesk's service levels as JSON reports (the dashboard), for supervisors
+(the route table, ``assistant.api.access``, gives ``/api/v1/metrics*`` to ``supervisor``).
 
 The URLs keep their ``/api/v1/metrics`` names, which the dashboard and
 existing clients call; the Prometheus ``/metrics`` endpoint is in
@@ -10,13 +11,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
-from assistant.api.deps import HelpdeskDep, require_staff
+from assistant.api.deps import HelpdeskDep
 from assistant.db.serde import to_json
 from assistant.core.errors import InvalidInput
 
-router = APIRouter(prefix="/api/v1/metrics", tags=["service levels"], dependencies=[Depends(require_staff)])
+router = APIRouter(prefix="/api/v1/metrics", tags=["service levels"])
 
 #: longest reporting window (the report is computed in memory from the rows of the window).
 MAX_WINDOW = timedelta(days=366)

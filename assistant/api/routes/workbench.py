@@ -21,7 +21,7 @@ from assistant.api.deps import NotReady
 from assistant.core.errors import NotFound
 
 OperatorDep = Annotated[Principal, Depends(require_roles("kb_operator"))]
-StaffViewerDep = Annotated[Principal, Depends(require_roles("agent", "kb_operator"))]
+SupervisorDep = Annotated[Principal, Depends(require_roles("supervisor"))]
 
 router = APIRouter(prefix="/api/v1/workbench", tags=["workbench"])
 evaluation = APIRouter(prefix="/api/v1/evaluation", tags=["evaluation"])
@@ -257,7 +257,7 @@ def close_review(feedback_id: int, body: CloseReviewIn, request: Request, bench:
 
 
 @router.get("/insights")
-async def insights(bench: WorkbenchDep, _: StaffViewerDep) -> dict[str, Any]:
+async def insights(bench: WorkbenchDep, _: SupervisorDep) -> dict[str, Any]:
     """Top missed questions, intent and aspect mix, and bad ratings reviewed in time (the dashboard)."""
     return await run_in_threadpool(bench.insights)
 
