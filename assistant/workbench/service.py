@@ -74,6 +74,10 @@ class DraftInvalid(XiaoShenError):
     http_status = 422
 
 
+#: seconds the dashboard's workbench figures are kept before they are read again.
+INSIGHTS_TTL_S = 15.0
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
@@ -95,6 +99,7 @@ class Workbench:
         self.runs = EvalRuns(settings, self.root)
         self.live = LiveKnowledge(settings, services.assistant, services.helpdesk)
         self._gates: dict[str, GateReport] = {}
+        self._insights: tuple[float, dict[str, Any]] | None = None
 
     # ------------------------------------------------------------------ items
 
@@ -490,7 +495,8 @@ class Workbench:
                 "comment": mask(f.comment), "rated_at": f.created_at.isoformat(), "due": t.due.isoformat(),
                 "status": t.status, "overdue": t.closed is None and today > t.due, "closed": t.closed,
             })
-        rows.sort(key=lambda r: (r["status"] != "open", r["rated_at"]), reverse=False)
+        rows.sort(key=lambda r: r["rated_at"], reverse=True)
+        rows.sort(key=lambda r: r["status"] != "open")  # open first, each newest first (a stable sort)
         return {"tasks": rows, "summary": review_summary(tasks, today=today, tz=self.settings.helpdesk.timezone),
                 "findings": list(FINDINGS)}
 
@@ -522,13 +528,26 @@ class Workbench:
             "note": note.strip(), "by": by, "closed_at": _now(), "ticket_id": ticket_id,
         }
         self.reviews.put(str(feedback_id), record)
+        self._insights = None
         return record
 
     # ------------------------------------------------------------------ dashboard
 
     def insights(self) -> dict[str, Any]:
         """The dashboard's workbench figures: top missed questions, intent and aspect mix
-        (overall and per day), and the 好差评 review figure."""
+        (overall and per day), and the 好差评 review figure.  Kept for
+        ``INSIGHTS_TTL_S`` seconds: the dashboard refreshes every few seconds and the
+        figures read a month of conversations."""
+        import time
+
+        cached = self._insights
+        if cached is not None and time.monotonic() - cached[0] < INSIGHTS_TTL_S:
+            return cached[1]
+        value = self._compute_insights()
+        self._insights = (time.monotonic(), value)
+        return value
+
+    def _compute_insights(self) -> dict[str, Any]:
         from intents.aspects import predict_aspects
 
         since, until = self._window()
