@@ -286,7 +286,8 @@ function render(msg) {
   }
   div.append(...answerBody(msg));
   if (msg.citations && msg.citations.length) div.appendChild(citationsBox(msg.citations));
-  if (msg.options && msg.options.length) {
+  // checklist questions of the policy check-up render themselves (ui/checkup.js)
+  if (msg.options && msg.options.length && !(window.XSCheckup && window.XSCheckup.options(msg, div, send))) {
     const row = document.createElement("div");
     row.className = "options";
     for (const o of msg.options) {
@@ -476,5 +477,6 @@ $("elder").addEventListener("click", () => {
   if (state.shown.size === 0) opening(newConversation());
 });
 
+window.XSChat = { send }; // for ui/checkup.js
 applyLanguage();
 opening(resume());

@@ -145,6 +145,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         audit,
         auth,
         chat,
+        checkup,
         helpdesk,
         observability,
         pages,
@@ -158,6 +159,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     app.include_router(accounts.router)
     app.include_router(audit.router)
     app.include_router(chat.router)
+    app.include_router(checkup.router)
     app.include_router(helpdesk.router)
     app.include_router(service_levels.router)
     app.include_router(observability.router)
