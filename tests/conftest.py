@@ -120,9 +120,10 @@ def workbench_server(tmp_path_factory: pytest.TempPathFactory):
     live.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """Debian's Chromium through Playwright, shared by the browser test modules."""
+    """Debian's Chromium through Playwright for one test module (closed at its end: a module
+    that starts its own Playwright must not find another one running in this thread)."""
     from tests.browser_support import CHROMIUM, LAUNCH_ARGS
 
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (see Makefile)")

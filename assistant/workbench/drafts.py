@@ -37,7 +37,7 @@ TEXT = ("name", "name_en", "kind", "domain", "department", "phone")
 TEXTAREA = ("summary", "summary_en", "fees", "fees_en", "time_limit", "time_limit_en")
 DATES = ("updated", "effective_from", "effective_to")
 LINES = ("aliases", "conditions", "conditions_en", "legal_basis", "related", "prerequisites")
-YAML_FIELDS = ("situations", "materials", "process", "locations", "online", "faqs", "benefit")
+YAML_FIELDS = ("situations", "materials", "process", "locations", "online", "faqs", "benefit", "eligibility")
 #: the editor's order (the exemplar item's order).
 FIELD_ORDER = tuple(f.name for f in dataclasses.fields(ServiceItem) if f.name not in READONLY)
 
@@ -47,6 +47,8 @@ def field_kind(name: str) -> str:
     for kind, names in (("text", TEXT), ("textarea", TEXTAREA), ("date", DATES), ("lines", LINES), ("yaml", YAML_FIELDS)):
         if name in names:
             return kind
+    if name in FIELD_ORDER:
+        return "yaml"  # a structured field added to ServiceItem later: edited as a YAML snippet
     raise InvalidInput(f"{name!r} is not an editable item field; edit one of {', '.join(FIELD_ORDER)}")
 
 
