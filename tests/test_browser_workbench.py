@@ -254,7 +254,7 @@ def test_evaluator_runs_a_benchmark_file_and_compares_two_runs(browser, server: 
         expect(evaluator.locator("#report-meta")).to_contain_text("知识库版本")
         expect(evaluator.locator("#report-plots img")).to_have_count(4)
         for img in evaluator.locator("#report-plots img").all():
-            assert img.evaluate("i => i.complete && i.naturalWidth > 0")
+            assert img.evaluate("i => i.decode().then(() => i.naturalWidth)") > 0  # the plot loaded and decoded
         metrics_link = evaluator.get_by_role("link", name="下载 metrics.json")
         response = evaluator.request.get(server.url + metrics_link.get_attribute("href"))
         assert response.status == 200 and json.loads(response.text())["cases"] == len(CASES)
