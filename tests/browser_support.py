@@ -1,7 +1,8 @@
 """Shared by the browser tests: Debian's Chromium, a real server process, axe-core, watchers.
 
-``WorkbenchServer`` runs ``python -m assistant serve`` (the command ``make run``
-uses, with the real embedder, intent model and composer) on a small file
+``WorkbenchServer`` runs ``python -m assistant kb build`` and ``python -m
+assistant serve`` (what ``make run`` does, with the real embedder, intent model
+and composer, serving the index artefact) on a small file
 knowledge base (``tests/workbench_kb.py``) in a temporary data directory, so
 publishing edits real files and evaluator runs start the real command line.
 """
@@ -54,6 +55,9 @@ class WorkbenchServer:
 
     def start(self, timeout: float = 240) -> WorkbenchServer:
         env = {**os.environ, "PYTHONPATH": str(ROOT), **env_for(self.paths, self.data_dir)}
+        # the server serves a built index artefact: build it first, as `make run` does
+        subprocess.run([sys.executable, "-m", "assistant", "kb", "build"], cwd=ROOT, env=env, check=True,
+                       stdout=self.log.open("ab"), stderr=subprocess.STDOUT, timeout=timeout)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "assistant", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
             cwd=ROOT, env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,

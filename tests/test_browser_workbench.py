@@ -6,7 +6,8 @@ on a small file knowledge base serves every journey of this module:
 1. a citizen's question fails (no good answer, thumbs-down); the operator finds it
    grouped in the inbox, adds it as an alias, previews, passes the gate and
    publishes; the same question asked again gets the right answer, from the same
-   server process, and requests sent during the publish all succeed;
+   server process, and requests sent during the publish and the switch to the new
+   index artefact version all succeed;
 2. a publish that breaks an item's benchmark case is refused, with the case shown;
 3. a bad rating becomes a review task, is closed with a fix and a note the citizen
    sees, and the dashboard counts it as fixed within 5 working days;
@@ -115,6 +116,14 @@ def test_missed_question_to_alias_to_live_answer_without_restart(browser, server
         try:
             operator.get_by_role("button", name="发布", exact=True).click()
             expect(operator.locator("#notice")).to_contain_text("已发布 passport-apply", timeout=60_000)
+            # the publish also wrote a new version of the index artefact, which the server's
+            # watcher loads and switches to (as every worker would): keep asking until it does
+            current = (server.data_dir / "artefacts" / "CURRENT").read_text().strip()
+            deadline = time.monotonic() + 60
+            while server.call("GET", "/readyz")[1].get("artefact") != current:
+                assert time.monotonic() < deadline, "the server did not switch to the published artefact"
+                time.sleep(0.2)
+            time.sleep(1)
         finally:
             stop.set()
             asker.join(timeout=60)

@@ -15,9 +15,12 @@ and the planner's units together.  The helpdesk's search and suggested
 replies and the assistant's ticket routing are pointed at the same release
 in the same switch.
 
-A deployment with several server processes puts a versioned index artefact
-behind ``build`` and has every process ``switch`` to it (see docs on scaling);
-this module is the in-process half of that.
+With several server processes (docs/DEPLOY.md), the publish then writes the
+index just built as a new version of the index artefact
+(``assistant.wiring.write_artefact``), and every process switches to it
+(``assistant.api.artefact_watch``); the workbench follows each switch
+(``Workbench.use_services`` on ``app.state.on_install``).  This module is the
+in-process half: the publishing worker answers from the new version at once.
 
 Drafts get engines of their own (``candidate``), over an index folder per item
 seeded from the served one, so previews and the gate never touch what citizens
@@ -77,6 +80,14 @@ class LiveKnowledge:
         self._candidates: dict[str, tuple[str, DialogueEngine]] = {}
         self._candidate_locks: dict[str, threading.Lock] = {}
         self.version = knowledge_version(assistant.dialogue.items)
+
+    def follow(self, assistant: Assistant, helpdesk: Helpdesk) -> None:
+        """Serve from newly installed services (an artefact switch built new ones)."""
+        with self.lock:
+            self.assistant = assistant
+            self.helpdesk = helpdesk
+            self.version = knowledge_version(assistant.dialogue.items)
+            self._candidates.clear()
 
     @property
     def engine(self) -> DialogueEngine:

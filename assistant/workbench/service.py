@@ -87,6 +87,7 @@ class Workbench:
 
     def __init__(self, settings: Settings, services: Services) -> None:
         self.settings = settings
+        self.services = services
         self.assistant = services.assistant
         self.helpdesk = services.helpdesk
         self.storage = services.storage
@@ -100,6 +101,17 @@ class Workbench:
         self.live = LiveKnowledge(settings, services.assistant, services.helpdesk)
         self._gates: dict[str, GateReport] = {}
         self._insights: tuple[float, dict[str, Any]] | None = None
+
+    def use_services(self, services: Services) -> None:
+        """Follow newly installed services (``app.state.on_install``: start-up and every
+        switch to a new index artefact version, this worker's publish included)."""
+        self.services = services
+        self.assistant = services.assistant
+        self.helpdesk = services.helpdesk
+        self.storage = services.storage
+        self.live.follow(services.assistant, services.helpdesk)
+        self._gates.clear()
+        self._insights = None
 
     # ------------------------------------------------------------------ items
 
@@ -402,7 +414,15 @@ class Workbench:
             items = [i for i in self.live.items.values() if i.id != item_id] + ([final] if final.is_live(today) else [])
             release = self.live.build(items)  # build the new version: only this item is re-indexed
             write_atomic(path, final_text)
-            self.live.switch(release)  # then switch to it: new requests answer from it
+            self.live.switch(release)  # then switch to it: new requests here answer from it at once
+            artefact = ""
+            if self.services.artefact is not None:
+                # and every worker (this one too, a moment later) switches to it as a new
+                # version of the index artefact (assistant.artefact, assistant.api.artefact_watch)
+                from assistant.wiring import write_artefact
+
+                written, _ = write_artefact(self.settings, list(release.items.values()))
+                artefact = written.version
             version = self.versions.add(item_id, final_text, at=_now(), by=by, change=what, gate=gate_info)
             self.drafts.delete(item_id)
             self._gates.pop(item_id, None)
@@ -416,6 +436,7 @@ class Workbench:
                 "item_id": item_id,
                 "version": version.n,
                 "knowledge_version": release.version,
+                "artefact_version": artefact,
                 "build_seconds": round(release.build_seconds, 2),
                 "diff": diff,
                 "gate": gate_info,
