@@ -133,6 +133,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         return response
 
     from assistant.api.routes import accounts, audit, auth, chat, helpdesk, observability, pages, service_levels
+    from assistant.api.routes import privacy
     from ui import UI_DIR
 
     app.include_router(auth.router)
@@ -141,6 +142,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     app.include_router(audit.router)
     app.include_router(chat.router)
     app.include_router(helpdesk.router)
+    app.include_router(privacy.router)
     app.include_router(service_levels.router)
     app.include_router(observability.router)
     app.include_router(pages.router)

@@ -352,3 +352,21 @@ class ErrorOut(_Out):
     """Every error response: ``{"error": {"code", "message"}}``."""
 
     error: ErrorBody
+
+
+# --------------------------------------------------------------------------- revealing a masked number
+
+
+class RevealIn(_In):
+    """Why the number is needed (kept in the audit log)."""
+
+    reason: str = Field(..., min_length=4, max_length=200, description="e.g. 按预约回拨市民手机 / call back as agreed")
+
+
+class RevealOut(_Out):
+    """The message as the citizen typed it."""
+
+    message_id: int
+    text: str
+    #: the kinds of personal data the masked copy hid (resident_id, mobile…).
+    kinds: list[str]
