@@ -66,6 +66,11 @@ _HANDED_OFF = {
 }
 
 
+def _visible(text: str) -> str:
+    """``text`` without control, format and unassigned characters (newlines and tabs kept), trimmed."""
+    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C").strip()
+
+
 class Escalation(Protocol):
     """Helpdesk rules around the dialogue (``assistant.helpdesk.EscalationRules``).
 
@@ -140,9 +145,7 @@ class Assistant:
         """Validate and normalise a user message; raises InvalidInput with the fix."""
         if not isinstance(text, str):
             raise InvalidInput("message must be a string")
-        cleaned = "".join(
-            ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C"
-        ).strip()
+        cleaned = _visible(text)
         if not cleaned:
             raise InvalidInput("message is empty; type a question, e.g. 居住证怎么办理")
         if len(cleaned) > self.max_message_chars:
@@ -285,7 +288,8 @@ class Assistant:
         """The citizen pressed "talk to a person": hand off at once, whatever the text."""
         started = time.perf_counter()
         lang = self.store.get(conversation_id).state.lang
-        typed = self.clean_message(note) if note.strip() else _ASK_PERSON[lang]
+        # a note of only spaces or invisible characters is no note: the button still asks for a person
+        typed = self.clean_message(note) if _visible(note) else _ASK_PERSON[lang]
         message = mask(typed)
 
         def decide(conversation: Conversation) -> TurnResult:

@@ -146,6 +146,10 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     app.include_router(service_levels.router)
     app.include_router(observability.router)
     app.include_router(pages.router)
+    from assistant.api.openapi import install_openapi
+
+    # the schema names the route table's tokens and every error body (assistant.api.openapi)
+    install_openapi(app)
     assets = {p.name: p for p in UI_DIR.iterdir() if p.suffix in (".js", ".css", ".svg")}
 
     @app.get("/ui/{name}", include_in_schema=False)

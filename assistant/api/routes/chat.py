@@ -222,11 +222,48 @@ def _replayed_stream(stored: str) -> StreamingResponse:
     )
 
 
-@router.post(
-    "/conversations/{conversation_id}/messages/stream",
-    response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}, "description": "the answer as server-sent events"}},
+def _event_stream(description: str, events: dict[str, dict]) -> dict[int | str, dict]:
+    """How the OpenAPI schema describes a server-sent event stream: each event (OpenAPI < 3.2:
+    the ``schema`` of ``text/event-stream`` is one event) by its name and the JSON its data carries."""
+    each = {
+        "type": "object",
+        "properties": {
+            "event": {"type": "string", "enum": list(events)},
+            "data": {"type": "string", "contentMediaType": "application/json"},
+            "id": {"type": "string"},
+            "retry": {"type": "integer"},
+        },
+        "allOf": [
+            {
+                "if": {"properties": {"event": {"const": name}}, "required": ["event"]},
+                "then": {"properties": {"data": {"contentSchema": data}}},
+            }
+            for name, data in events.items()
+        ],
+    }
+    return {200: {"description": description, "content": {"text/event-stream": {"schema": each}}}}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+_ERROR_DATA = {"type": "object", "required": ["error"], "properties": {"error": {"type": "object"}}}
+ANSWER_STREAM = _event_stream(
+    "``delta`` pieces of the answer, then ``done`` with the stored turn (or ``error``)",
+    {
+        "delta": {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}},
+        "done": _ref("TurnOut"),
+        "error": _ERROR_DATA,
+    },
 )
+LIVE_EVENTS = _event_stream(
+    "``message`` for each new message, ``queue`` when the queue status changes (null: no open ticket)",
+    {"message": _ref("MessageOut"), "queue": {"anyOf": [_ref("QueueOut"), {"type": "null"}]}},
+)
+
+
+@router.post("/conversations/{conversation_id}/messages/stream", response_class=StreamingResponse, responses=ANSWER_STREAM)
 def post_message_stream(
     conversation_id: str,
     body: MessageIn,
@@ -320,7 +357,7 @@ def queue_status(conversation_id: str, helpdesk: HelpdeskDep) -> QueueOut:
     return QueueOut.of(status)
 
 
-@router.get("/conversations/{conversation_id}/events")
+@router.get("/conversations/{conversation_id}/events", response_class=StreamingResponse, responses=LIVE_EVENTS)
 async def live_events(
     conversation_id: str,
     request: Request,

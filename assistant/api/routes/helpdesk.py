@@ -31,7 +31,7 @@ from assistant.api.schemas import (
     TicketOut,
     TransferIn,
 )
-from assistant.core.types import Ticket
+from assistant.core.types import FINISHED_TICKET_STATUSES, OPEN_TICKET_STATUSES, Ticket
 from assistant.db.rules import RESOLUTIONS
 from assistant.helpdesk import CANNED_REPLIES, Helpdesk
 
@@ -72,7 +72,13 @@ def queue(helpdesk: HelpdeskDep) -> list[QueueEntryOut]:
 @router.get("/tickets", response_model=list[TicketOut])
 def tickets(
     helpdesk: HelpdeskDep,
-    status: Annotated[str | None, Query(description="new, claimed, answered, resolved or closed")] = None,
+    status: Annotated[
+        str | None,
+        Query(
+            description="new, claimed, answered, resolved or closed",
+            json_schema_extra={"enum": [*OPEN_TICKET_STATUSES, *FINISHED_TICKET_STATUSES]},
+        ),
+    ] = None,
 ) -> list[TicketOut]:
     """Every ticket (optionally of one status), oldest first."""
     return [TicketOut.of(t) for t in helpdesk.tickets(status=status)]
