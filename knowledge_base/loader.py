@@ -19,6 +19,7 @@ from pydantic import TypeAdapter, ValidationError
 from assistant.core.errors import KnowledgeBaseError
 from assistant.core.types import ServiceItem
 from knowledge_base.content_checks import benefit_problems, bundle_problems, english_problems
+from knowledge_base.eligibility_checks import eligibility_problems
 
 _ITEM_ADAPTER = TypeAdapter(ServiceItem)
 
@@ -365,6 +366,9 @@ def _check_item(
     if item.status == "published":
         for field, reason in (*english_problems(item), *benefit_problems(item)):
             bad(field, reason)
+    # -- machine-checkable conditions (the policy check-up): faithful to the text, known fields only
+    for field, reason in eligibility_problems(item):
+        bad(field, reason)
 
     # -- dates
     if item.effective_from and item.effective_to and item.effective_to < item.effective_from:

@@ -146,7 +146,8 @@ function render(msg) {
     box.append(title, ul);
     div.appendChild(box);
   }
-  if (msg.options && msg.options.length) {
+  // checklist questions of the policy check-up render themselves (ui/checkup.js)
+  if (msg.options && msg.options.length && !(window.XSCheckup && window.XSCheckup.options(msg, div, send))) {
     const row = document.createElement("div");
     row.className = "options";
     for (const o of msg.options) {
@@ -342,5 +343,6 @@ $("elder").addEventListener("click", () => {
   if (state.shown.size === 0) newConversation().catch((e) => showError(e.message));
 });
 
+window.XSChat = { send }; // for ui/checkup.js
 applyLanguage();
 resume().catch((e) => showError(e.message));

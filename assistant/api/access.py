@@ -120,6 +120,8 @@ ROUTES: tuple[tuple[str, str, Rule], ...] = (
     ("POST", _C + "/reopen", CITIZEN),
     ("GET", _C + "/queue", CITIZEN),
     ("GET", _C + "/events", CITIZEN_STREAM),
+    # the policy check-up for other channels: a profile in, verdicts out (nothing stored)
+    ("POST", "/api/v1/checkup", PUBLIC),
     # staff: signing in and out
     ("GET", "/login", PUBLIC),
     ("POST", "/api/v1/auth/login", PUBLIC),

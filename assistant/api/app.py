@@ -132,7 +132,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
             response.headers["Cache-Control"] = "no-store"
         return response
 
-    from assistant.api.routes import accounts, audit, auth, chat, helpdesk, observability, pages, service_levels
+    from assistant.api.routes import accounts, audit, auth, chat, checkup, helpdesk, observability, pages, service_levels
     from assistant.api.routes import privacy
     from ui import UI_DIR
 
@@ -141,6 +141,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     app.include_router(accounts.router)
     app.include_router(audit.router)
     app.include_router(chat.router)
+    app.include_router(checkup.router)
     app.include_router(helpdesk.router)
     app.include_router(privacy.router)
     app.include_router(service_levels.router)

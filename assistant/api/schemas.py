@@ -118,10 +118,12 @@ class OptionOut(_Out):
     value: str
     item_id: str = ""
     situation: str = ""
+    #: a checklist row of the policy check-up: ticked with others, sent together.
+    toggle: bool = False
 
     @classmethod
     def of(cls, o: Option) -> OptionOut:
-        return cls(label=o.label, value=o.value, item_id=o.item_id, situation=o.situation)
+        return cls(label=o.label, value=o.value, item_id=o.item_id, situation=o.situation, toggle=o.toggle)
 
 
 class TicketOut(_Out):

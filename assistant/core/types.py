@@ -177,6 +177,93 @@ class Benefit:
     source: str = ""
 
 
+Audience = Literal["citizen", "enterprise"]
+AUDIENCES: tuple[str, ...] = ("citizen", "enterprise")
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """A machine-checkable test over the check-up profile (fields in ``assistant.core.profile``).
+
+    Exactly one kind per node:
+
+    - a ``field`` leaf: a choice field passes for the values in ``one_of``; a
+      number field passes when its value lies in ``[min, max]`` (either bound
+      may be absent);
+    - an ``office`` leaf: what only the office can check (a standard set each
+      year, an assessment, a rule too vague to check): never settled by an
+      answer, so an item that needs it is at best "possibly eligible", naming it;
+    - ``all`` / ``any`` of other tests.
+
+    Evaluated in three-valued logic (``assistant.core.profile.evaluate``): an
+    unanswered or declined field is unknown, and so is an office leaf.
+    """
+
+    __pydantic_config__ = _FORBID_EXTRA
+    field: str = ""
+    one_of: tuple[str, ...] = ()
+    min: int | None = None
+    max: int | None = None
+    office: str = ""
+    office_en: str = ""
+    all: tuple[Criterion, ...] = ()
+    any: tuple[Criterion, ...] = ()
+
+    def fields(self) -> tuple[str, ...]:
+        """Every profile field this test reads, in order of appearance."""
+        own = (self.field,) if self.field else ()
+        nested = tuple(f for t in (*self.all, *self.any) for f in t.fields())
+        return tuple(dict.fromkeys(own + nested))
+
+    def leaves(self) -> tuple[Criterion, ...]:
+        """The field and office leaves, in order."""
+        if self.all or self.any:
+            return tuple(leaf for t in (*self.all, *self.any) for leaf in t.leaves())
+        return (self,)
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One condition of an item in machine form, beside the human text it checks.
+
+    ``cites`` is a verbatim part of the item's condition line (or of a
+    situation's condition) it stands for; a verdict quotes that whole line.
+    ``test`` decides it from the profile.  A ``procedure`` is a step of applying
+    or a rule of payment (本人申请, 按年申领, 每人每年一次), not a condition on the
+    person: it decides nothing and is shown with how to apply.
+    """
+
+    __pydantic_config__ = _FORBID_EXTRA
+    cites: str
+    test: Criterion | None = None
+    procedure: bool = False
+
+
+@dataclass(frozen=True)
+class Route:
+    """One of an item's situations (情形) that qualifies by its own extra conditions."""
+
+    __pydantic_config__ = _FORBID_EXTRA
+    situation: str
+    requires: tuple[Requirement, ...] = ()
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    """Who qualifies for an item, as data the policy check-up (政策体检) evaluates.
+
+    Every one of ``requires`` must hold and, when ``routes`` are given, the
+    conditions of at least one of them.  ``automatic`` (免申即享) says the item
+    pays without an application, as its own text states.
+    """
+
+    __pydantic_config__ = _FORBID_EXTRA
+    audience: Audience = "citizen"
+    automatic: bool = False
+    requires: tuple[Requirement, ...] = ()
+    routes: tuple[Route, ...] = ()
+
+
 @dataclass(frozen=True)
 class ChangeRecord:
     """One entry of an item's history: who changed what, when."""
@@ -225,6 +312,8 @@ class ServiceItem:
     effective_from: date | None = None
     effective_to: date | None = None
     history: tuple[ChangeRecord, ...] = ()
+    #: machine-checkable conditions for the policy check-up (政策体检), if the item has them.
+    eligibility: Eligibility | None = None
 
     def is_live(self, today: date) -> bool:
         """Published and effective on ``today``: only such items are retrievable."""
@@ -329,6 +418,175 @@ class RetrievalQuery:
     intent: str = ""
 
 
+# --------------------------------------------------------------------------- policy check-up (政策体检)
+#
+# A citizen's or a company's circumstances as a small typed profile (the fields are
+# listed in ``assistant.core.profile``), the items' ``Eligibility`` evaluated over it,
+# and the verdicts with the item's own words.  A profile is personal data: it lives
+# only in the conversation's state, and its ``repr`` never shows a value.
+
+
+@dataclass(frozen=True)
+class Span:
+    """A whole number known to lie in ``[low, high]`` (no upper bound when ``high`` is None).
+
+    An exact answer (67岁) is ``Span(67, 67)``; a button (65–69岁) a band.  ``none``
+    says there is none of the thing counted (no child): every test on it fails.
+    """
+
+    low: int = 0
+    high: int | None = None
+    none: bool = False
+
+
+@dataclass(frozen=True, repr=False)
+class Profile:
+    """What the check-up knows about a citizen or a company.
+
+    ``choices`` holds choice and yes/no fields (value keys of
+    ``assistant.core.profile.FIELDS``), ``numbers`` the counted ones; a field in
+    ``declined`` was skipped (不想说) and stays unknown.
+    """
+
+    audience: Audience = "citizen"
+    choices: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    numbers: Mapping[str, Span] = dataclasses.field(default_factory=dict)
+    declined: tuple[str, ...] = ()
+
+    def knows(self, field: str) -> bool:
+        """Whether ``field`` has an answer."""
+        return field in self.choices or field in self.numbers
+
+    def answered(self) -> tuple[str, ...]:
+        """The fields with an answer."""
+        return (*self.choices, *self.numbers)
+
+    def __repr__(self) -> str:
+        # never the values: a profile in a log line or a traceback stays masked
+        return (
+            f"Profile(audience={self.audience!r}, answered={sorted(self.answered())}, "
+            f"declined={sorted(self.declined)}, values=<masked>)"
+        )
+
+
+Outcome = Literal["met", "unmet", "unknown"]
+VerdictStatus = Literal["eligible", "possible", "ineligible"]
+VERDICT_STATUSES: tuple[str, ...] = ("eligible", "possible", "ineligible")
+
+
+@dataclass(frozen=True)
+class CitedText:
+    """A line of an item's own text: ``where`` is ``conditions.1`` or ``situations.KEY.conditions.0``."""
+
+    where: str
+    text: str
+    text_en: str = ""
+    #: the situation (情形) the line belongs to, if any, with its label.
+    situation: str = ""
+    situation_label: str = ""
+    situation_label_en: str = ""
+
+
+@dataclass(frozen=True)
+class ConditionCheck:
+    """One condition of an item checked against a profile.
+
+    An unknown outcome says what would settle it: ``missing`` names the profile
+    fields not answered, ``office`` (and ``office_en``) what only the office can check.
+    """
+
+    cited: CitedText
+    outcome: Outcome
+    #: the profile fields the condition's test reads (the facts a reason names).
+    fields: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+    office: tuple[str, ...] = ()
+    office_en: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The check-up's verdict on one item, with the conditions that decide it.
+
+    ``reasons`` are the checks that make the status: every check of an eligible
+    verdict, the failing ones of an ineligible one, the unsettled ones of a
+    possible one.  ``procedures`` are the item's steps of applying.
+    """
+
+    item_id: str
+    status: VerdictStatus
+    reasons: tuple[ConditionCheck, ...]
+    checks: tuple[ConditionCheck, ...] = ()
+    #: the situation that qualifies (eligible), or "" when the item has none.
+    route: str = ""
+    #: 免申即享: paid without an application (the item says so).
+    automatic: bool = False
+    procedures: tuple[CitedText, ...] = ()
+
+
+@dataclass(frozen=True)
+class CheckupResult:
+    """Every verdict for one profile, in the order of the knowledge base."""
+
+    audience: Audience
+    verdicts: tuple[Verdict, ...]
+
+    def of(self, status: str) -> tuple[Verdict, ...]:
+        """The verdicts with ``status`` (``eligible``, ``possible``, ``ineligible``)."""
+        return tuple(v for v in self.verdicts if v.status == status)
+
+    def statuses(self) -> dict[str, str]:
+        """``{item id: status}``: what an answer must change to matter."""
+        return {v.item_id: v.status for v in self.verdicts}
+
+
+@dataclass(frozen=True)
+class ProfileAnswer:
+    """One answer a check-up question offers: ``value`` for ``field`` (a choice key or a span text)."""
+
+    field: str
+    value: str
+    label: str
+    label_en: str = ""
+
+
+@dataclass(frozen=True)
+class ProfileQuestion:
+    """The next question worth asking: one field, or a checklist of several (tick any).
+
+    ``settles`` lists the items whose verdict some answer can change (why it is
+    asked); for a checklist, each field left unticked takes its ``unticked`` answer.
+    """
+
+    key: str
+    fields: tuple[str, ...]
+    answers: tuple[ProfileAnswer, ...]
+    settles: tuple[str, ...]
+    checklist: bool = False
+    unticked: tuple[ProfileAnswer, ...] = ()
+
+
+@dataclass(frozen=True, repr=False)
+class CheckupSession:
+    """A check-up under way in a conversation (kept in its DialogueState, nowhere else).
+
+    ``retries`` counts replies that answered nothing: after one, the check-up
+    steps aside and the message is answered as a question of its own.
+    """
+
+    profile: Profile = dataclasses.field(default_factory=Profile)
+    #: the fields asked so far, in order (a checklist asks several at once).
+    asked: tuple[str, ...] = ()
+    #: the fields of the question awaiting its answer; empty once the lists were given.
+    pending: tuple[str, ...] = ()
+    #: how many questions were asked (a checklist is one).
+    questions: int = 0
+    retries: int = 0
+
+    def __repr__(self) -> str:
+        return f"CheckupSession(asked={list(self.asked)}, pending={list(self.pending)}, profile={self.profile!r})"
+
+
 # --------------------------------------------------------------------------- dialogue
 
 
@@ -423,6 +681,8 @@ class Option:
     value: str
     item_id: str = ""
     situation: str = ""
+    #: a checklist row (tick any, then confirm): the UI sends the ticked values together.
+    toggle: bool = False
 
 
 @dataclass(frozen=True)
@@ -454,6 +714,8 @@ class DialogueState:
     #: that picks no option (我要买房) is retrieved together with it.
     pending_topic: str = ""
     handed_off: bool = False
+    #: a policy check-up (政策体检) under way or finished: its profile lives here only.
+    checkup: CheckupSession | None = None
 
     def without_question(self, **changes: object) -> DialogueState:
         """This state with no clarifying question pending (and ``changes`` applied)."""
@@ -686,6 +948,28 @@ class Generator(Protocol):
 
     def stream(self, request: GenerationRequest) -> AnswerStream:
         """The same answer in pieces, with who wrote it (:class:`AnswerStream`)."""
+        ...
+
+
+@runtime_checkable
+class EligibilityChecker(Protocol):
+    """The policy check-up: verdicts for a profile, and the question most worth asking next."""
+
+    def assess(self, profile: Profile) -> CheckupResult:
+        """Every item of the profile's audience: eligible, possibly eligible or not, with the conditions."""
+        ...
+
+    def questions(self, profile: Profile, *, asked: Sequence[str] = ()) -> list[ProfileQuestion]:
+        """Every question still worth asking (some answer can change a verdict), most decisive first."""
+        ...
+
+    def next_question(self, profile: Profile, *, asked: Sequence[str] = ()) -> ProfileQuestion | None:
+        """The unasked question whose answer can change the most verdicts; None when no answer
+        to any question could change one (the check-up is done)."""
+        ...
+
+    def question_for(self, profile: Profile, fields: Sequence[str]) -> ProfileQuestion:
+        """The question about ``fields`` as asked for ``profile`` (to read the reply to it)."""
         ...
 
 

@@ -20,6 +20,8 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from assistant.checkup import CheckupEngine
+from assistant.dialogue.checkup import CheckupDialogue, CheckupTurn, checkup_audience
 from assistant.generators.composer import PERSON_OPTION, SITUATION_SLOT, Composer
 from assistant.core.text import detect_lang
 from assistant.generators.planning import AnswerPlanner
@@ -29,6 +31,7 @@ from assistant.core.types import (
     Answer,
     AspectPrediction,
     DialogueState,
+    EligibilityChecker,
     GenerationRequest,
     Generator,
     Hit,
@@ -234,6 +237,7 @@ class DialogueEngine:
         items: Mapping[str, ServiceItem],
         top_k: int = 10,
         planner: AnswerPlanner | None = None,
+        checkup: EligibilityChecker | None = None,
     ) -> None:
         self.classifier = classifier
         self.retriever = retriever
@@ -247,6 +251,9 @@ class DialogueEngine:
         self.planner = planner or AnswerPlanner()
         self.composer = Composer(self.planner)
         self.matcher = ItemMatcher(self.items)
+        #: the policy check-up (政策体检): verdicts from the items' eligibility data, and its questions.
+        self.checkup = checkup or CheckupEngine(self.items.values())
+        self.checkups = CheckupDialogue(self.checkup, self.items)
 
     # ------------------------------------------------------------------ public
 
@@ -300,6 +307,18 @@ class DialogueEngine:
         context = ""
         lang = detect_lang(text, state.lang)
         state = replace(state, lang=lang)
+        audience = checkup_audience(text)
+        if audience is not None and not self.matcher.mentions(text):
+            # 帮我看看我能享受哪些政策 (a question naming one item is answered as usual)
+            return self._checkup_turn(self.checkups.start(text, audience, lang), state, timings)
+        if state.checkup is not None and state.checkup.pending:
+            t = time.perf_counter()
+            turn = self.checkups.reply(text, state)
+            timings["checkup"] = _ms(t)
+            if turn is not None:
+                return self._checkup_turn(turn, state, timings)
+            # not an answer: the check-up steps aside (its answers stay) and this is a question of its own
+            state = replace(state, checkup=replace(state.checkup, pending=()))
         if state.pending_options:
             resolved = self._resolve_pending(text, state, history, timings)
             if resolved is not None:
@@ -338,6 +357,16 @@ class DialogueEngine:
                                     why=f"situation {key} named in the message")
         timings["policy"] = _ms(t)
         return self._plan(text, state, history, prediction, hits, decision, timings, topic=query.text)
+
+    def _checkup_turn(self, turn: CheckupTurn, state: DialogueState, timings: dict[str, float]) -> PreparedTurn:
+        """A check-up question or its three lists, as a prepared turn (no generator runs)."""
+        intent = "consult.conditions"
+        prediction = IntentPrediction(label=intent, confidence=1.0, scores={intent: 1.0})
+        decision = Decision(turn.answer.action, intent, item_ids=turn.item_ids, why="checkup")
+        hits = tuple(Hit(item_id=i, score=1.0, components={"dialogue": 1.0}) for i in turn.item_ids)
+        new_state = state.without_question(checkup=turn.session, unresolved_turns=0)
+        aspects = AspectPrediction(("conditions",))
+        return PreparedTurn(prediction, hits, decision, new_state, timings, answer=turn.answer, aspects=aspects)
 
     def _resolve_pending(
         self, text: str, state: DialogueState, history: Sequence[Turn], timings: dict[str, float]
