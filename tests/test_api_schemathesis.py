@@ -71,6 +71,8 @@ _SEMANTIC: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/api/v1/conversations/{conversation_id}/messages/stream"): _MESSAGE,
     # message_id must name an answer of this conversation (a user message is refused)
     ("POST", "/api/v1/conversations/{conversation_id}/feedback"): {"invalid_input": r"feedback is for answers$"},
+    # a field both answered and declined
+    ("POST", "/api/v1/checkup"): {"invalid_input": r"is also answered; send one or the other$"},
     # the report window: since before until, at most 366 days
     **{
         ("GET", p): {"invalid_input": r"is not before until|is longer than 366 days"}

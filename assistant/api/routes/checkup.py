@@ -59,7 +59,25 @@ FieldKey = Literal[tuple(f.key for f in FIELDS)]  # type: ignore[valid-type]
 class CheckupIn(BaseModel):
     """A check-up request: the audience, what is known, and what the person declined to say."""
 
-    model_config = ConfigDict(extra="forbid")
+    # the schema gives ``profile`` the shape of the audience's profile (checked so in the route)
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "if": {"properties": {"audience": {"const": "enterprise"}}, "required": ["audience"]},
+            "then": {
+                "properties": {
+                    "profile": EnterpriseProfileIn.model_json_schema(),
+                    "declined": {"items": {"enum": [f.key for f in fields_of("enterprise")]}},
+                }
+            },
+            "else": {
+                "properties": {
+                    "profile": CitizenProfileIn.model_json_schema(),
+                    "declined": {"items": {"enum": [f.key for f in fields_of("citizen")]}},
+                }
+            },
+        },
+    )
 
     audience: Literal["citizen", "enterprise"] = "citizen"
     lang: Literal["zh", "en"] = "zh"
