@@ -1,6 +1,6 @@
-"""The detector on a second, independent set of typed forms (tests/pii_variants.py).
+"""The detector on a second, independent set of typed forms (eval/pii_variants.py).
 
-The first corpus (tests/pii_corpus.py) was written by the detector's author;
+The first corpus (eval/pii_corpus.py) was written by the detector's author;
 this one was written without reading the detector and found what it missed
 (landlines written the international way, ``+86 (0)21 …``; mobiles and IDs in
 Chinese numerals or typed digit by digit; spaced or hyphenated passports and
@@ -15,7 +15,7 @@ from collections import defaultdict
 import pytest
 
 from assistant.core.pii import detect, mask
-from tests.pii_variants import Variant, generate_variants
+from eval.pii_variants import Variant, generate_variants
 
 FLOOR = {"resident_id": 0.995, "mobile": 0.995, "bank_card": 0.995}
 OTHER_FLOOR = 0.98

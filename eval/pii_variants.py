@@ -1,7 +1,7 @@
 """An independent set of the ways people really type personal numbers (and numbers that only look alike).
 
 Written apart from the detector (assistant/core/pii.py) and from the first
-corpus (tests/pii_corpus.py), whose author also wrote the detector: the values
+corpus (eval/pii_corpus.py), whose author also wrote the detector: the values
 are made here (own GB 11643 check digits, own Luhn, own card prefixes and
 mobile number blocks, no Faker), and the forms come from how Chinese citizens
 write numbers in chats and forms: glued to Chinese labels, 3-4-4 and 4-4-3
