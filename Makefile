@@ -16,16 +16,18 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q --upgrade pip
 	# the CPU build of torch first, so nothing later pulls a CUDA build
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[dev,postgres]'
+	$(PIP) install -q -e '.[dev,postgres,redis,load]'
 	touch $(STAMP)
 
 # Debian packages the tests drive for real: Chromium (browser test), PostgreSQL
-# (the production store passes the same contract tests), a CJK font (screenshots).
+# (the production store passes the same contract tests), Redis (live updates and
+# shared rate limits across workers; the tests start their own redis-server on a
+# loopback port, as they do PostgreSQL clusters), a CJK font (screenshots).
 $(SYSTEM): $(STAMP)
 	@if [ ! -x /usr/lib/chromium/chromium ] || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
-	    || [ ! -d /usr/share/fonts/opentype/noto ]; then \
-	  if [ "$$(id -u)" != 0 ]; then echo "run as root (or install chromium postgresql fonts-noto-cjk with apt-get)"; exit 1; fi; \
-	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium postgresql fonts-noto-cjk; \
+	    || [ ! -x /usr/bin/redis-server ] || [ ! -d /usr/share/fonts/opentype/noto ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "run as root (or install chromium postgresql redis-server fonts-noto-cjk with apt-get)"; exit 1; fi; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium postgresql redis-server fonts-noto-cjk; \
 	fi
 	touch $(SYSTEM)
 
@@ -36,7 +38,7 @@ $(SYSTEM): $(STAMP)
 # multi-token prompt segfaulted; the AVX2 build passes the slow LLM tests).
 LLAMA_CMAKE := -DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 $(TESTPKG): $(STAMP)
-	CMAKE_ARGS="$(LLAMA_CMAKE)" $(PIP) install -q -e '.[dev,postgres,llm,llm-small]'
+	CMAKE_ARGS="$(LLAMA_CMAKE)" $(PIP) install -q -e '.[dev,postgres,redis,load,llm,llm-small]'
 	touch $(TESTPKG)
 
 venv: $(STAMP)

@@ -23,7 +23,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-bench_app = typer.Typer(help="Benchmarks: retrieval and generation, against baselines in one run.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks: retrieval and generation against baselines in one run; the load test.", no_args_is_help=True)
 
 
 @app.command()
@@ -31,22 +31,39 @@ def serve(
     config: ConfigOption = None,
     host: Annotated[Optional[str], typer.Option(help="bind address (default from settings)")] = None,
     port: Annotated[Optional[int], typer.Option(help="port (default from settings)")] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="worker processes (more than 1 needs PostgreSQL or SQLite, and Redis)")
+    ] = 1,
 ) -> None:
-    """Serve the API, the citizen web chat and the staff console."""
+    """Serve the API, the citizen web chat and the staff console.
+
+    With ``--workers N`` uvicorn runs N processes on one port; each builds its own
+    services from the same settings (environment and ``--config``) and the current
+    index artefact, and they share the database, live updates and rate limits.
+    """
+    import os
+
     import uvicorn
 
     from assistant.api.app import create_app
+    from assistant.wiring import check_shared_backends
 
     settings = settings_from(config)
-    application = create_app(settings)
-    uvicorn.run(
-        application,
+    check_shared_backends(settings, workers)
+    # chat event streams stay open for minutes; do not let them hold up Ctrl+C
+    options = dict(
         host=host or settings.server.host,
         port=port or settings.server.port,
         log_level="info",
-        # chat event streams stay open for minutes; do not let them hold up Ctrl+C
         timeout_graceful_shutdown=3,
+        timeout_keep_alive=settings.server.keep_alive_s,
     )
+    if workers == 1:
+        uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
+        return
+    if config is not None:
+        os.environ["XS_CONFIG"] = str(config.resolve())  # each worker reads the same settings
+    uvicorn.run("assistant.api.app:app_from_environment", factory=True, workers=workers, **options)  # type: ignore[arg-type]
 
 
 @app.command()
@@ -83,6 +100,7 @@ def _register_groups() -> None:
     # Each package owns its own command group; importing them is cheap because
     # their heavy imports happen inside the commands.
     from eval.cli import app as eval_app
+    from eval.cli import bench_load
     from intents.cli import app as intents_app
     from knowledge_base.cli import app as kb_app
     from retrieval.cli import bench_retrieval
@@ -97,6 +115,7 @@ def _register_groups() -> None:
     app.add_typer(intents_app, name="intents")
     bench_app.command("retrieval")(bench_retrieval)
     bench_app.command("generation")(bench_generation)
+    bench_app.command("load")(bench_load)
     app.add_typer(bench_app, name="bench")
 
 

@@ -37,6 +37,7 @@ from assistant.core.settings import (
 from assistant.core.types import (
     ConversationStore,
     Embedder,
+    EventBus,
     Generator,
     IntentClassifier,
     Reranker,
@@ -46,6 +47,7 @@ from assistant.core.types import (
 )
 
 if TYPE_CHECKING:
+    from assistant.artefact import Artefact
     from assistant.dialogue.engine import DialogueEngine
     from assistant.dialogue.policy import ActionPolicy
     from assistant.helpdesk import Helpdesk
@@ -308,10 +310,13 @@ def build_stages(
     generator: Generator | None = None,
     index_name: str = "kb",
     progress: bool = False,
+    index_dir: Path | None = None,
 ) -> Stages:
     """Build every dialogue stage from ``settings``; overrides replace single stages.
 
     The index is read (or brought up to date) here; models load in :func:`load_stages`.
+    With ``index_dir`` (an artefact's index) the index is opened read-only and must
+    match ``items`` exactly (``retrieval.hybrid.open_retriever``).
     """
     from intents.trained import trained_embedder
     from retrieval.hybrid import build_retriever
@@ -325,14 +330,19 @@ def build_stages(
     if retriever is None:
         if embedder is None:
             embedder = make_embedder(settings.embedder, settings.paths.cache_dir)
-        retriever = build_retriever(
-            kb_items,
-            embedder,
-            settings.retrieval,
-            settings.paths.index_dir / index_name,
-            progress=progress,
-        )
-    reranker = make_reranker(settings.retrieval, settings.paths.index_dir / index_name)
+        if index_dir is not None:
+            from retrieval.hybrid import open_retriever
+
+            retriever = open_retriever(kb_items, embedder, settings.retrieval, index_dir)
+        else:
+            retriever = build_retriever(
+                kb_items,
+                embedder,
+                settings.retrieval,
+                settings.paths.index_dir / index_name,
+                progress=progress,
+            )
+    reranker = make_reranker(settings.retrieval, index_dir or settings.paths.index_dir / index_name)
     if classifier is None:
         intent_embedder = None
         wanted = trained_embedder(settings.intents.model_path) if settings.intents.backend == "trained" else ""
@@ -420,6 +430,12 @@ class Services:
     assistant: Assistant
     helpdesk: Helpdesk
     storage: Storage
+    #: the live-update bus every write of ``storage`` signals on.
+    events: EventBus | None = None
+    #: the index artefact the stages were loaded from (None: built in place, or test stages).
+    artefact: Artefact | None = None
+    #: the stages themselves (a new artefact version reuses their embedder).
+    stages: Stages | None = None
 
 
 def build_services(
@@ -427,18 +443,26 @@ def build_services(
     *,
     storage: Storage | None = None,
     stages: Stages | None = None,
+    events: EventBus | None = None,
+    artefact: Artefact | None = None,
     **stage_overrides: object,
 ) -> Services:
     """The assistant and the helpdesk on one storage (opened from settings unless given).
 
     The helpdesk gets what it uses injected: the storage, the items, the
     retriever (console search), the dialogue's answer (suggested replies) and
-    the assistant's ticket drafting and escalation rules.
+    the assistant's ticket drafting and escalation rules.  With ``events`` every
+    write of the storage signals the live-update bus (``assistant.live``).
     """
     from assistant.helpdesk import EscalationRules, Helpdesk
 
     built = stages or build_stages(settings, **stage_overrides)  # type: ignore[arg-type]
     storage = storage or open_configured_storage(settings)
+    from assistant.live import notifying
+
+    # every write signals the live-update bus, whoever makes it (the configured one unless given)
+    events = events or make_event_bus(settings)
+    storage = notifying(storage, events)
     escalation = EscalationRules(settings.helpdesk, clock=storage.clock)
     assistant = _assistant(settings, built, storage.conversations, escalation)
     helpdesk = Helpdesk(
@@ -450,4 +474,121 @@ def build_services(
         ticket_draft=assistant.ticket_draft,
         escalation=escalation,
     )
-    return Services(assistant, helpdesk, storage)
+    return Services(assistant, helpdesk, storage, events=events, artefact=artefact, stages=built)
+
+
+# --------------------------------------------------------------------------- several processes
+
+
+def make_event_bus(settings: Settings) -> EventBus:
+    """The live-update bus ``events.url`` names (``assistant.live``); cheap, connects on start."""
+    from assistant.live import open_event_bus
+
+    return open_event_bus(settings.events.url)
+
+
+def check_shared_backends(settings: Settings, workers: int) -> None:
+    """Refuse ``workers`` > 1 with anything that lives in one process's memory.
+
+    Several workers must share the database, the live updates and the rate-limit
+    counters; an in-memory one would silently split them (a reply written by one
+    worker never reaching a citizen on another, each worker counting its own limits).
+    """
+    if workers <= 1:
+        return
+    problems = []
+    if settings.database_url() == "memory://":
+        problems.append("database.url is memory:// (use PostgreSQL, or SQLite on one machine)")
+    if settings.events.url == "memory://":
+        problems.append("events.url is memory:// (set XS_EVENTS__URL=redis://host:6379/0)")
+    if settings.limits.enabled and settings.limits.storage_url.startswith("memory"):
+        problems.append("limits.storage_url is memory:// (set XS_LIMITS__STORAGE_URL=redis://host:6379/0)")
+    if problems:
+        raise ConfigError(f"{workers} workers cannot share in-process state: " + "; ".join(problems))
+
+
+def write_artefact(settings: Settings, built: Stages | Sequence[ServiceItem]) -> tuple[Artefact, bool]:
+    """Write the index just built in ``paths.index_dir/kb`` over ``built`` (the stages,
+    or the live items it was built from) as a new artefact version and make it current;
+    (artefact, whether a new version was written).
+
+    The items are the live items' YAML files, the intent model the configured one
+    (``intents.model_path`` or the committed model; none for the rules classifier),
+    the policy the configured one.  Every server watching the artefact folder switches
+    to the new version (``assistant.api.artefact_watch``): this is how an in-process
+    publish reaches every worker.
+    """
+    import json
+
+    from assistant.artefact import kb_version_of, sha256_of, write_version
+    from assistant.dialogue.policy import DEFAULT_POLICY_PATH
+
+    index_dir = settings.paths.index_dir / "kb"
+    manifest = json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))
+    hashes = dict(manifest["items"])
+    items = built.items if isinstance(built, Stages) else tuple(built)
+    missing = sorted(set(hashes) ^ {i.id for i in items})
+    if missing:
+        raise ConfigError(
+            f"the index in {index_dir} was not built from these items (differing: {missing[:5]}); "
+            "run 'xiaoshen kb build' again"
+        )
+    item_files = [settings.paths.kb_dir / f"{item_id}.yaml" for item_id in sorted(hashes)]
+    intent_files: list[Path] = []
+    if settings.intents.backend == "trained":
+        from intents.trained import DEFAULT_MODEL_PATH, manifest_path
+
+        model = settings.intents.model_path or DEFAULT_MODEL_PATH
+        intent_files = [model, manifest_path(model)]
+    return write_version(
+        settings.artefact_dir(),
+        item_files=item_files,
+        index_dir=index_dir,
+        intent_model=intent_files,
+        policy=settings.intents.policy_path or DEFAULT_POLICY_PATH,
+        # the items' files, not the index's hashes: a change that does not touch the index
+        # (eligibility conditions, say) is still a new knowledge-base version
+        kb_version=kb_version_of({path.stem: sha256_of(path) for path in item_files}),
+        embedder=str(manifest.get("embedder", "")),
+        keep=settings.artefact.keep,
+    )
+
+
+def artefact_settings(settings: Settings, artefact: Artefact) -> Settings:
+    """``settings`` with the intent model and policy taken from ``artefact``."""
+    intents = settings.intents.model_copy(
+        update={"model_path": artefact.intent_model or settings.intents.model_path, "policy_path": artefact.policy}
+    )
+    return settings.model_copy(update={"intents": intents})
+
+
+def load_artefact_stages(settings: Settings, artefact: Artefact, *, embedder: Embedder | None = None, **overrides: object) -> Stages:
+    """The stages of one verified artefact version: its items, its index (read-only),
+    its intent model and policy.  ``embedder`` reuses a loaded one (a switch of version
+    must not load the model again); it must be the one the index was embedded with."""
+    from knowledge_base.loader import load_items
+
+    items = load_items(artefact.items_dir)
+    return build_stages(
+        artefact_settings(settings, artefact),
+        items=items,
+        embedder=embedder,
+        index_dir=artefact.index_dir,
+        **overrides,  # type: ignore[arg-type]
+    )
+
+
+def build_services_from_artefact(
+    settings: Settings,
+    artefact: Artefact,
+    *,
+    storage: Storage | None = None,
+    events: EventBus | None = None,
+    embedder: Embedder | None = None,
+    **overrides: object,
+) -> Services:
+    """The services answering from ``artefact`` (loaded: models, index, answer units)."""
+    stages = load_artefact_stages(settings, artefact, embedder=embedder, **overrides)
+    return build_services(
+        artefact_settings(settings, artefact), storage=storage, stages=stages, events=events, artefact=artefact
+    )

@@ -374,3 +374,46 @@ def _write_bench(out: Path, lines: list[str], problems: list[str]) -> None:
 
 if __name__ == "__main__":  # pragma: no cover - python -m eval.cli
     sys.exit(app())
+
+
+def bench_load(
+    config: ConfigOption = None,
+    out: Annotated[Path, typer.Option("--out", help="write the figures as JSON here")] = Path("reports/load/load.json"),
+    citizens: Annotated[int, typer.Option(min=1, max=2000, help="simulated citizens of the steady phase")] = 200,
+    duration: Annotated[float, typer.Option(min=5, max=3600, help="seconds of the steady phase (ramp-up included)")] = 150.0,
+    workers: Annotated[int, typer.Option(min=1, max=16, help="server workers of the steady phase")] = 2,
+    saturation_workers: Annotated[str, typer.Option(help="worker counts stepped up without waits, comma-separated")] = "1,2",
+    steps: Annotated[str, typer.Option(help="users of each step of the step-up, comma-separated")] = "1,2,4,6,8,12,16,24,32",
+    step_seconds: Annotated[float, typer.Option(min=2, max=600, help="seconds of each step")] = 15.0,
+    agents: Annotated[int, typer.Option(min=1, max=50, help="simulated staff claiming and replying")] = 4,
+    database_url: Annotated[
+        Optional[str], typer.Option(help="a PostgreSQL server URL to create the run's databases on (default: a throw-away one)")
+    ] = None,
+    redis_url: Annotated[Optional[str], typer.Option(help="a Redis URL (default: a throw-away redis-server)")] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="a small bounded run (a few citizens, ~20 s, one short step-up): CI")] = False,
+) -> None:
+    """Load test: citizens (locust, loopback only) against N workers on PostgreSQL and Redis; the
+    saturation point of 1 and 2 workers; lost or duplicated messages checked in the database."""
+    from eval.load.bench import LoadPlan, quick_plan, run, summary
+
+    def numbers(text: str) -> tuple[int, ...]:
+        try:
+            return tuple(int(x) for x in text.split(",") if x.strip())
+        except ValueError:
+            from assistant.core.errors import InvalidInput
+
+            raise InvalidInput(f"{text!r} is not a comma-separated list of whole numbers, e.g. 1,2") from None
+
+    common = dict(database_url=database_url, redis_url=redis_url)
+    if quick:
+        plan = quick_plan(**common)
+    else:
+        plan = LoadPlan(
+            citizens=citizens, duration_s=duration, workers=workers, saturation_workers=numbers(saturation_workers),
+            steps=numbers(steps), step_s=step_seconds, agents=agents, **common,  # type: ignore[arg-type]
+        )
+    result = run(plan, out.parent, config=config, say=_note)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, ensure_ascii=False, indent=1, allow_nan=True), encoding="utf-8")
+    typer.echo(summary(result))
+    typer.echo(f"figures: {out}")

@@ -29,6 +29,14 @@ CatalogOption = Annotated[
 ]
 ItemArg = Annotated[str, typer.Argument(help="catalog id of the item, e.g. residence-permit-apply")]
 ByOption = Annotated[Optional[str], typer.Option("--by", help="who makes the change (default: your user name)")]
+BuildOption = Annotated[
+    Optional[bool],
+    typer.Option(
+        "--build/--no-build",
+        help="then build the index and publish a new artefact version, which every server switches to "
+        "(default: when the item folder is the configured one, i.e. without --kb-dir)",
+    ),
+]
 
 
 def _paths(config: Path | None, kb_dir: Path | None, catalog: Path | None) -> tuple[Path, Path]:
@@ -121,6 +129,47 @@ def build(config: ConfigOption = None) -> None:
         f"(retriever {type(stages.retriever).__name__}, embedder {embedder}) in {seconds:.1f} s; "
         f"index {index_dir} ({size / 1e6:.1f} MB)"
     )
+    _write_artefact(settings, stages)
+
+
+def _write_artefact(settings, stages) -> None:  # type: ignore[no-untyped-def]
+    """Write the built index as a new artefact version (servers switch to it) and say which."""
+    from assistant.wiring import write_artefact
+
+    artefact, new = write_artefact(settings, stages)
+    what = "published new artefact version" if new else "artefact unchanged, current version"
+    typer.echo(f"{what} {artefact.version} (kb {artefact.kb_version[:12]}) in {artefact.path.parent}")
+
+
+@app.command()
+def versions(config: ConfigOption = None) -> None:
+    """The artefact versions kept, the current one marked; roll back with ``kb use VERSION``."""
+    from assistant.artefact import current_version, versions as all_versions
+    from assistant.cli_options import settings_from
+
+    root = settings_from(config).artefact_dir()
+    current = current_version(root)
+    found = all_versions(root)
+    if not found:
+        typer.echo(f"no artefact version in {root}; run 'xiaoshen kb build'")
+        return
+    for v in found:
+        typer.echo(("* " if v == current else "  ") + v)
+
+
+@app.command()
+def use(
+    version: Annotated[str, typer.Argument(help="a kept version (see 'xiaoshen kb versions')")],
+    config: ConfigOption = None,
+) -> None:
+    """Make a kept artefact version current (a rollback): every server switches to it."""
+    from assistant.artefact import open_artefact, publish
+    from assistant.cli_options import settings_from
+
+    root = settings_from(config).artefact_dir()
+    artefact = open_artefact(root, version)  # hash-checked before any server sees it
+    publish(root, version)
+    typer.echo(f"current artefact version is now {artefact.version} (kb {artefact.kb_version[:12]})")
 
 
 @app.command()
@@ -155,8 +204,13 @@ def publish(
     config: ConfigOption = None,
     kb_dir: KbDirOption = None,
     catalog: CatalogOption = None,
+    build_after: BuildOption = None,
 ) -> None:
-    """Publish a draft (or re-publish a retired item); refused when it does not validate."""
+    """Publish a draft (or re-publish a retired item); refused when it does not validate.
+
+    Then (see ``--build``) the index is brought up to date (only the item's chunks are
+    embedded) and published as a new artefact version: every running server answers
+    from it within seconds."""
     from knowledge_base import lifecycle
     from knowledge_base.loader import read_catalog, service_today
 
@@ -166,6 +220,7 @@ def publish(
     done = lifecycle.publish(kb, item, by=author, effective_from=_date(effective_from, "--effective-from"), catalog=entries)
     live = "live now" if done.is_live(service_today()) else f"live from {done.effective_from}"
     typer.echo(f"{item}: published by {author}, {live}")
+    _build_after(config, kb_dir, build_after)
 
 
 @app.command()
@@ -178,8 +233,11 @@ def retire(
     by: ByOption = None,
     config: ConfigOption = None,
     kb_dir: KbDirOption = None,
+    build_after: BuildOption = None,
 ) -> None:
-    """Retire a published item now, or schedule its retirement with a future --effective-to."""
+    """Retire a published item now, or schedule its retirement with a future --effective-to.
+
+    Then (see ``--build``) a new artefact version without the item is published."""
     from knowledge_base import lifecycle
 
     kb = _kb_dir(config, kb_dir)
@@ -189,6 +247,25 @@ def retire(
         typer.echo(f"{item}: retired by {author} (effective to {done.effective_to})")
     else:
         typer.echo(f"{item}: retirement scheduled by {author}; live until {done.effective_to}")
+    _build_after(config, kb_dir, build_after)
+
+
+def _build_after(config: Path | None, kb_dir: Path | None, wanted: bool | None) -> None:
+    """Rebuild and publish a new artefact version after a lifecycle change (see BuildOption)."""
+    if not (wanted if wanted is not None else kb_dir is None):
+        return
+    from assistant.cli_options import settings_from
+    from assistant.wiring import build_stages
+
+    settings = settings_from(config)
+    if kb_dir is not None and kb_dir.resolve() != settings.paths.kb_dir.resolve():
+        from assistant.core.errors import InvalidInput
+
+        raise InvalidInput(
+            f"--build publishes the configured knowledge base ({settings.paths.kb_dir}), not {kb_dir}; "
+            "set XS_PATHS__KB_DIR to build another"
+        )
+    _write_artefact(settings, build_stages(settings))
 
 
 @app.command()

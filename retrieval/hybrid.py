@@ -619,3 +619,44 @@ def build_retriever(
     save_index(index_dir, retriever, item_hashes=hashes)
     retriever.load()
     return retriever
+
+
+def open_retriever(
+    items: Sequence[ServiceItem],
+    embedder: Embedder,
+    settings: RetrievalSettings,
+    index_dir: Path,
+    *,
+    params: RetrievalParams | None = None,
+) -> HybridRetriever:
+    """The retriever over the index saved in ``index_dir``, read-only.
+
+    The index must have been built from exactly ``items`` with ``embedder`` (the
+    versioned artefact a server loads, ``assistant.artefact``): anything else raises
+    IndexNotBuilt; nothing is re-embedded or written.
+    """
+    stored = read_index(index_dir)
+    hashes = {i.id: item_hash(i, chunk_item(i)) for i in items}
+    if stored.manifest.get("items") != hashes:
+        changed = sorted(set(hashes.items()) ^ set(dict(stored.manifest.get("items", {})).items()))
+        raise IndexNotBuilt(
+            f"the index in {index_dir} was built from other items (first differences: "
+            f"{sorted({k for k, _ in changed})[:5]}); rebuild the artefact with 'xiaoshen kb build'"
+        )
+    if stored.manifest.get("embedder") != embedder.name:
+        raise IndexNotBuilt(
+            f"the index in {index_dir} was embedded with {stored.manifest.get('embedder')!r}, "
+            f"this server embeds queries with {embedder.name!r}; rebuild it or configure that embedder"
+        )
+    retriever = HybridRetriever(
+        analyzer=stored.analyzer,
+        embedder=embedder,
+        chunks=stored.chunks,
+        tokens=stored.tokens,
+        vectors=stored.vectors,
+        item_names={i.id: i.name for i in items},
+        params=params or RetrievalParams.from_settings(settings),
+        normalized=stored.normalized,
+    )
+    retriever.load()
+    return retriever

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.storage_backends import postgres_server  # noqa: F401  (one PostgreSQL cluster per session)
+from tests.storage_backends import postgres_server, redis_process, redis_server  # noqa: F401  (one server of each per session)
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 

@@ -3,16 +3,14 @@
 PostgreSQL: ``XS_TEST_POSTGRES_URL`` if set, else a throw-away cluster started
 with the local ``initdb``/``pg_ctl`` (skipped, with the reason, when they are
 missing; ``make test`` installs Debian's postgresql, and in CI a skip fails).
-``postgres_server`` is registered in conftest.py so that one cluster serves the session.
+Redis likewise: ``XS_TEST_REDIS_URL``, else a throw-away ``redis-server``.
+``postgres_server`` and ``redis_server`` are registered in conftest.py so that one
+server of each serves the session (``eval.load.servers`` starts them).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import uuid
 from pathlib import Path
 
@@ -23,15 +21,10 @@ from assistant.core.types import Storage
 from assistant.db import MEMORY_URL, Database
 from assistant.db.memory import MemoryStorage
 from assistant.db.models import ConversationRow, FeedbackRow, MessageRow, TicketEventRow, TicketRow
+from eval.load.servers import ServerUnavailable, redis_available, start_postgres, start_redis
 
 #: every storage backend; the contract suite runs on each.
 BACKENDS = ["memory", "sqlite", "postgresql"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -40,53 +33,47 @@ def postgres_server():
     if os.environ.get("XS_TEST_POSTGRES_URL"):
         yield os.environ["XS_TEST_POSTGRES_URL"]
         return
-    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
-    if not initdb or not pg_ctl:
-        pytest.skip("PostgreSQL contract tests need initdb and pg_ctl on PATH, or XS_TEST_POSTGRES_URL")
-    as_user: list[str] = []
-    root = tempfile.mkdtemp(prefix="xs-pg-")
-    if os.geteuid() == 0:
-        # PostgreSQL refuses to run as root: run the throw-away cluster as 'postgres'.
-        if not shutil.which("runuser"):
-            pytest.skip("running as root without runuser: cannot start a PostgreSQL cluster")
-        shutil.chown(root, user="postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    data, port = os.path.join(root, "data"), _free_port()
     try:
-        subprocess.run(
-            [*as_user, initdb, "-D", data, "-A", "trust", "-U", "xs", "--no-sync", "-E", "UTF8"],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-        subprocess.run(
-            [
-                *as_user, pg_ctl, "-D", data, "-w", "-l", os.path.join(root, "log"),
-                "-o", f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60",
-                "start",
-            ],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
-        shutil.rmtree(root, ignore_errors=True)
-        pytest.skip(f"could not start a PostgreSQL cluster: {e}")
+        server = start_postgres(max_connections=100)
+    except ServerUnavailable as e:
+        pytest.skip(f"PostgreSQL contract tests need initdb and pg_ctl on PATH, or XS_TEST_POSTGRES_URL: {e}")
     try:
-        yield f"postgresql+psycopg://xs@127.0.0.1:{port}/postgres"
+        yield server.url
     finally:
-        subprocess.run([*as_user, pg_ctl, "-D", data, "-m", "immediate", "stop"], capture_output=True, timeout=60)
-        shutil.rmtree(root, ignore_errors=True)
+        server.stop()
 
 
-def backend_url(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> str:
-    """A fresh, empty database of ``backend`` (memory, sqlite or postgresql)."""
-    if backend == "memory":
-        return MEMORY_URL
-    if backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'xiaoshen.db'}"
-    server = request.getfixturevalue("postgres_server")
-    # A fresh database per test, so tests never see each other's rows.
+@pytest.fixture(scope="session")
+def redis_server():
+    """A Redis URL for the session: ``XS_TEST_REDIS_URL`` if set, else a throw-away
+    redis-server on a free loopback port in a temporary folder.  Skips, saying so, only
+    when redis-server is not installed (``make test`` installs it; in CI a skip fails)."""
+    if os.environ.get("XS_TEST_REDIS_URL"):
+        yield os.environ["XS_TEST_REDIS_URL"]
+        return
+    if not redis_available():
+        pytest.skip("needs redis-server (Debian package redis-server, installed by make test) or XS_TEST_REDIS_URL")
+    server = start_redis()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_process():
+    """A redis-server of this test alone (the test may pause, stop or restart it)."""
+    if not redis_available():
+        pytest.skip("needs redis-server (Debian package redis-server, installed by make test)")
+    server = start_redis()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def fresh_postgres_database(server: str) -> str:
+    """A new empty database on the PostgreSQL server at ``server``; its URL."""
     name = "t_" + uuid.uuid4().hex[:12]
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -95,8 +82,19 @@ def backend_url(request: pytest.FixtureRequest, backend: str, tmp_path: Path) ->
     return server.rsplit("/", 1)[0] + "/" + name
 
 
+def backend_url(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> str:
+    """A fresh, empty database of ``backend`` (memory, sqlite or postgresql)."""
+    if backend == "memory":
+        return MEMORY_URL
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'xiaoshen.db'}"
+    # A fresh database per test, so tests never see each other's rows.
+    return fresh_postgres_database(request.getfixturevalue("postgres_server"))
+
+
 def counts(db: Storage) -> dict[str, int]:
     """Rows per table (white-box: the contract says a failed write leaves these unchanged)."""
+    db = getattr(db, "inner", db)  # the services' storage signals live updates around the real one
     if isinstance(db, MemoryStorage):
         t = db.conversations._t
         return {

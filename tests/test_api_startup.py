@@ -36,8 +36,8 @@ def test_concurrent_first_requests_at_a_fresh_app_all_succeed(tmp_path: Path) ->
     settings = load_settings(
         database=DatabaseSettings(url=f"sqlite:///{tmp_path / 'burst.db'}"), limits=LimitsSettings(enabled=False)
     )
-    if not (settings.paths.index_dir / "kb" / "manifest.json").is_file():
-        pytest.skip(f"no index in {settings.paths.index_dir}; run 'xiaoshen kb build' (make test does)")
+    if not (settings.artefact_dir() / "CURRENT").is_file():
+        pytest.skip(f"no index artefact in {settings.artefact_dir()}; run 'xiaoshen kb build' (make test does)")
     app = create_app(settings)
     with TestClient(app, raise_server_exceptions=False) as client:  # the lifespan builds and loads
         ready = client.get("/readyz")

@@ -38,6 +38,7 @@ const state = {
   lastId: 0,
   hadQueue: false,
   events: null,
+  posting: false,  // a message or handoff of this tab is on its way (see connect())
 };
 if (!state.client) {
   state.client = Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, "0")).join("");
@@ -257,7 +258,13 @@ function connect() {
   if (state.events) state.events.close();
   const token = encodeURIComponent(conversationToken());  // EventSource sends no headers
   const es = new EventSource(`/api/v1/conversations/${state.conversation}/events?after=${state.lastId}&token=${token}`);
-  es.addEventListener("message", (ev) => render(JSON.parse(ev.data)));
+  es.addEventListener("message", (ev) => {
+    const m = JSON.parse(ev.data);
+    // a turn this tab is posting is shown from the POST's answer (as typed, a button by its label):
+    // the stream, signalled at the commit, would otherwise win the race with the stored copy
+    if (state.posting && (m.role === "user" || m.role === "assistant")) return;
+    render(m);
+  });
   es.addEventListener("queue", (ev) => showQueue(JSON.parse(ev.data)));
   state.events = es;
 }
@@ -294,6 +301,7 @@ async function send(text, shown) {
   showError("");
   if (!text.trim()) return;
   $("send").disabled = true;
+  state.posting = true;
   try {
     const r = await api("POST", `/api/v1/conversations/${state.conversation}/messages`, { text });
     // what the citizen typed, not the masked copy (a button's label stays its label)
@@ -304,6 +312,7 @@ async function send(text, shown) {
   } catch (e) {
     showError(e.message);
   } finally {
+    state.posting = false;
     $("send").disabled = false;
   }
 }
@@ -319,12 +328,13 @@ $("input").addEventListener("keydown", (ev) => {
 });
 $("human").addEventListener("click", async () => {
   showError("");
+  state.posting = true;
   try {
     const r = await api("POST", `/api/v1/conversations/${state.conversation}/handoff`, { note: "" });
     render({ id: r.user_message_id, role: "user", text: t().human, citations: [], options: [] });
     render({ id: r.message_id, role: "assistant", text: r.answer, citations: [], options: [] });
     if (r.queue) showQueue(r.queue);
-  } catch (e) { showError(e.message); }
+  } catch (e) { showError(e.message); } finally { state.posting = false; }
 });
 // 好差评: a rating of the whole conversation, offered after a person finishes and at any time here.
 $("rate").addEventListener("click", () => { if (!document.querySelector(".rating-box:not(.done)")) showRating(); });

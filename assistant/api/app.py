@@ -23,42 +23,81 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from assistant.api import access
+from assistant.api.deps import SERVICES_KEY
 from assistant.api.errors import error_response, install_error_handlers
 from assistant.api.observability import AppMetrics
 from assistant.api.security import SECURITY_HEADERS
 from assistant.core.settings import Settings
 
 if TYPE_CHECKING:
+    from assistant.api.artefact_watch import Reload
+    from assistant.artefact import Artefact
     from assistant.wiring import Services
 
 log = logging.getLogger("assistant.api")
 
 
 
-def create_app(settings: Settings, *, services: Services | None = None) -> FastAPI:
-    """The whole web application; ``services`` (tests) skips building them from settings."""
+def create_app(settings: Settings, *, services: Services | None = None, reload: Reload | None = None) -> FastAPI:
+    """The whole web application; ``services`` (tests) skips building them from settings.
+
+    Without ``services`` the lifespan loads the current index artefact version
+    (``assistant.artefact``: hash-checked, read-only) and watches for the next one;
+    ``reload`` (tests) replaces how a new version's services are built from the served ones.
+    """
+
+    def default_reload(artefact: Artefact, current: Services) -> Services:
+        from assistant.wiring import build_services_from_artefact
+
+        embedder = current.stages.embedder if current.stages is not None else None
+        if embedder is not None and embedder.name != artefact.embedder:
+            embedder = None  # the new version was embedded by another model: load that one
+        return build_services_from_artefact(
+            settings, artefact, storage=current.storage, events=current.events, embedder=embedder
+        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from assistant.wiring import build_services, load_stages
+        import asyncio
+
+        from assistant.api.artefact_watch import ArtefactWatcher, install
+        from assistant.wiring import load_stages
 
         started = time.perf_counter()
         built = services
         if built is None:
-            # the wiring builds and loads every stage and sets the escalation rules, once
-            built = await run_in_threadpool(build_services, settings)
+            # the wiring builds and loads every stage of the current artefact version, once
+            built = await run_in_threadpool(_build_from_artefact, settings)
         else:
             # services built elsewhere (tests) are loaded too: no request pays for a model
             await run_in_threadpool(load_stages, built.assistant.dialogue)
-        log.info("services built and loaded in %.1fs", time.perf_counter() - started)
-        app.state.assistant = built.assistant
-        app.state.helpdesk = built.helpdesk
-        # accounts, sessions, conversation tokens and the audit log (assistant.api.auth, access)
-        app.state.storage = built.storage
-        yield
-        app.state.assistant = None
-        app.state.helpdesk = None
-        app.state.storage = None
+        if built.events is not None:
+            await built.events.start()  # an unreachable live-update backend stops start-up here
+        log.info(
+            "services built and loaded in %.1fs (artefact %s, live updates %s)",
+            time.perf_counter() - started,
+            built.artefact.version if built.artefact is not None else "-",
+            built.events.name if built.events is not None else "-",
+        )
+        install(app, built)
+        watch: asyncio.Task[None] | None = None
+        if built.artefact is not None and settings.artefact.watch_s > 0:
+            app.state.artefact_watcher = ArtefactWatcher(
+                app, built.artefact.path.parent, settings.artefact.watch_s, reload or default_reload
+            )
+            watch = asyncio.create_task(app.state.artefact_watcher.run(), name="artefact-watcher")
+        try:
+            yield
+        finally:
+            if watch is not None:
+                watch.cancel()
+            events = app.state.services.events if app.state.services is not None else None
+            if events is not None:
+                await events.close()
+            app.state.services = None
+            app.state.assistant = None
+            app.state.helpdesk = None
+            app.state.storage = None
 
     production = settings.server.mode == "production"
     app = FastAPI(
@@ -87,6 +126,10 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     app.state.assistant = None
     app.state.helpdesk = None
     app.state.storage = None
+    app.state.services = None
+    app.state.artefact_watcher = None
+    #: callables given every Services installed (start-up and each artefact switch)
+    app.state.on_install = []
     metrics = AppMetrics(lambda: app.state.helpdesk)
     app.state.registry = metrics.registry
     app.state.metrics = metrics
@@ -99,6 +142,10 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     async def _count(request: Request, call_next: Any) -> Response:
         started = time.perf_counter()
         response = await call_next(request)
+        served = request.scope.get(SERVICES_KEY)
+        if served is not None and served.artefact is not None:
+            # the knowledge-base version that answered this request (see assistant.artefact)
+            response.headers["X-KB-Version"] = served.artefact.version
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")
         metrics.requests.labels(request.method, path, str(response.status_code)).inc()
@@ -170,21 +217,76 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
 
     @app.get("/readyz", include_in_schema=False)
     def readyz(request: Request) -> Response:
-        """Ready once the assistant is built and the database answers."""
-        helpdesk = request.app.state.helpdesk
-        if helpdesk is None:
-            return error_response(503, "not_ready", "the assistant is still being built")
-        try:
-            helpdesk.storage.ping()
-        except Exception as e:  # readiness reports the failure instead of raising it
-            log.warning("readiness check failed: %s", e)
-            return error_response(503, "database_unavailable", f"the database does not answer: {e}")
-        return JSONResponse(
-            {
-                "status": "ready",
-                "items": len(request.app.state.assistant.items),
-                "time": datetime.now().astimezone().isoformat(),
-            }
-        )
+        """Ready once the artefact is loaded and the database, the live-update backend and
+        the rate-limit counters answer; each is checked on every call, so a worker that
+        lost one reports not-ready and turns ready again by itself when it is back."""
+        return _readiness(request.app)
 
     return app
+
+
+def _readiness(app: FastAPI) -> Response:
+    services = app.state.services
+    if services is None:
+        return error_response(503, "not_ready", "the assistant is still being built")
+    checks: dict[str, str] = {}
+    failures: list[str] = []
+    try:
+        services.storage.ping()
+        checks["database"] = "ok"
+    except Exception as e:  # readiness reports the failure instead of raising it
+        checks["database"] = f"unavailable: {e}"
+        failures.append(f"the database does not answer: {e}")
+    if services.events is not None:
+        ok, why = services.events.healthy()
+        checks["events"] = "ok" if ok else f"unavailable: {why}"
+        if not ok:
+            failures.append(f"the live-update backend ({services.events.name}) is unavailable: {why}")
+    limits = app.state.limits
+    if limits.enabled and not app.state.settings.limits.storage_url.startswith("memory"):
+        try:
+            reachable = limits.limiter.storage.check()
+        except Exception as e:  # a storage that raises is as unreachable as one that says so
+            reachable, why = False, str(e)
+        else:
+            why = "does not answer"
+        checks["limits"] = "ok" if reachable else f"unavailable: {why}"
+        if not reachable:
+            failures.append(f"the rate-limit storage is unavailable: {why}")
+    artefact = services.artefact
+    watcher = app.state.artefact_watcher
+    body: dict[str, object] = {
+        "status": "ready" if not failures else "not_ready",
+        "items": len(services.assistant.items),
+        "artefact": artefact.version if artefact is not None else None,
+        "kb_version": artefact.kb_version if artefact is not None else None,
+        "checks": checks,
+        "time": datetime.now().astimezone().isoformat(),
+    }
+    if watcher is not None and watcher.failed is not None:
+        # still ready: the served version is whole; the failed one is named for the operator
+        body["artefact_failed"] = {"version": watcher.failed[0], "error": watcher.failed[1]}
+    if failures:
+        log.warning("readiness check failed: %s", "; ".join(failures))
+        code = "database_unavailable" if checks["database"] != "ok" else "not_ready"
+        return JSONResponse({"error": {"code": code, "message": "; ".join(failures)}, **body}, status_code=503)
+    return JSONResponse(body)
+
+
+def _build_from_artefact(settings: Settings) -> Services:
+    """The services of the current artefact version, with the configured live-update bus."""
+    from assistant.artefact import open_artefact
+    from assistant.wiring import build_services_from_artefact, make_event_bus
+
+    artefact = open_artefact(settings.artefact_dir())
+    return build_services_from_artefact(settings, artefact, events=make_event_bus(settings))
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one worker process of ``xiaoshen serve --workers N`` (or any ASGI server:
+    ``uvicorn --factory assistant.api.app:app_from_environment``): settings from the
+    environment and ``XS_CONFIG``, services from the current artefact."""
+    from assistant.core.settings import load_settings
+
+    return create_app(load_settings())

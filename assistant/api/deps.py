@@ -29,15 +29,36 @@ def require_staff(principal: StaffDep) -> Principal:
     return principal
 
 
+#: scope key of the services a request was given (one artefact version for the whole request).
+SERVICES_KEY = "xs.services"
+
+
+def request_services(request: Request) -> object | None:
+    """The ``Services`` this request is served by, taken once at its first use.
+
+    ``app.state.services`` changes when a new artefact version is installed
+    (``assistant.api.artefact_watch``); a request keeps the one it started with, so
+    its assistant and helpdesk come from the same version.
+    """
+    services = request.scope.get(SERVICES_KEY)
+    if services is None:
+        services = getattr(request.app.state, "services", None)
+        if services is not None:
+            request.scope[SERVICES_KEY] = services
+    return services
+
+
 def get_assistant(request: Request) -> Assistant:
-    assistant = getattr(request.app.state, "assistant", None)
+    services = request_services(request)
+    assistant = services.assistant if services is not None else getattr(request.app.state, "assistant", None)  # type: ignore[attr-defined]
     if assistant is None:
         raise NotReady("the assistant is not built yet; retry when GET /readyz answers 200")
     return assistant
 
 
 def get_helpdesk(request: Request) -> Helpdesk:
-    helpdesk = getattr(request.app.state, "helpdesk", None)
+    services = request_services(request)
+    helpdesk = services.helpdesk if services is not None else getattr(request.app.state, "helpdesk", None)  # type: ignore[attr-defined]
     if helpdesk is None:
         raise NotReady("the helpdesk is not ready yet; retry when GET /readyz answers 200")
     return helpdesk

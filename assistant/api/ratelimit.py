@@ -12,6 +12,7 @@ give it a fresh identity (and a fresh limit).
 from __future__ import annotations
 
 import ipaddress
+import logging
 import math
 import time
 from collections.abc import Sequence
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from limits.strategies import RateLimiter
 
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+log = logging.getLogger(__name__)
 
 
 class RateLimited(XiaoShenError):
@@ -69,6 +71,8 @@ class RateLimits:
 
         self.limiter = limiter
         self.enabled = settings.enabled
+        #: hits not counted because the counter storage failed (see ``_hit``).
+        self.storage_errors = 0
         self.trusted = tuple(ipaddress.ip_network(c, strict=False) for c in trusted_proxies)
         self._rates: dict[str, list[RateLimitItem]] = {
             name: parse_many(getattr(settings, name)) if getattr(settings, name) else []
@@ -93,7 +97,16 @@ class RateLimits:
         if not self.enabled:
             return
         for rate in self._rates[name]:
-            if not self.limiter.hit(rate, name, key):
+            try:
+                allowed = self.limiter.hit(rate, name, key)
+            except Exception as e:
+                # The shared counter storage (Redis) is away: the request goes through
+                # uncounted rather than failing every citizen's message; /readyz reports
+                # the outage (the balancer takes the worker out) and the log says so.
+                self.storage_errors += 1
+                log.warning("rate limit %s not counted, the counter storage failed: %s", name, e)
+                return
+            if not allowed:
                 reset = self.limiter.get_window_stats(rate, name, key).reset_time
                 retry = max(1, math.ceil(reset - time.time()))
                 raise RateLimited(

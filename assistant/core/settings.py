@@ -167,6 +167,12 @@ class ServerSettings(_Section):
     #: reverse proxies (CIDRs) whose ``X-Forwarded-For`` is believed; from any other peer
     #: the header is ignored, so a forged one cannot change who a client is.
     trusted_proxies: tuple[str, ...] = ()
+    #: seconds an idle keep-alive connection stays open.  Longer than any client or proxy
+    #: keeps one idle (browsers, nginx upstream keep-alive, load balancers: 60 s), so the
+    #: server never closes a connection the other side is just reusing: with uvicorn's
+    #: 5 s, citizens typing for 5–15 s between messages met "connection closed" on a busy
+    #: machine (3 of 2,740 messages in the load test of 2026-12-06).
+    keep_alive_s: float = Field(75.0, gt=0, le=3600)
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -293,6 +299,41 @@ class PrivacySettings(_Section):
     key: SecretStr = SecretStr("")
 
 
+class EventsSettings(_Section):
+    """Live updates (agent replies, queue changes) between the processes that serve citizens.
+
+    A write signals a topic after it commits; every process's event streams wake and
+    read what changed from the database (the signal carries no data, so a lost one only
+    delays an update until the next catch-up read, never loses it).
+    """
+
+    #: ``memory://`` (this process only: the embedded default, one process), a Redis URL
+    #: (``redis://host:6379/0``: pub/sub, the production choice, see docs/DEPLOY.md) or a
+    #: PostgreSQL URL (``postgresql://…``: LISTEN/NOTIFY on that database).
+    url: str = "memory://"
+    #: seconds an open event stream waits for a signal before it reads the database
+    #: anyway (and sends a keep-alive comment): the bound on how late a lost signal makes an update.
+    catch_up_s: float = Field(15.0, gt=0, le=300)
+
+
+class ArtefactSettings(_Section):
+    """The versioned index artefact ``xiaoshen kb build`` writes and every server loads read-only.
+
+    One version holds the live items, the retrieval index (BM25, dense vectors and
+    FAISS, analyzer dictionary), the intent model, the action policy and a manifest with
+    each file's sha256 and the knowledge-base version; ``CURRENT`` names the published one.
+    """
+
+    #: where versions live (one folder each) and the ``CURRENT`` pointer; None means
+    #: ``<data_dir>/artefacts``.  Several machines share it over a network file system or
+    #: a synchronised copy (docs/DEPLOY.md).
+    dir: Path | None = None
+    #: seconds between a server's looks at ``CURRENT`` (0: never switch after start-up).
+    watch_s: float = Field(1.0, ge=0, le=3600)
+    #: versions kept besides the current one (older ones are deleted by ``kb build``).
+    keep: int = Field(5, ge=1)
+
+
 class AuthSettings(_Section):
     """Staff accounts: sessions, sign-in throttling and lock-out, the Prometheus scrape token.
 
@@ -355,6 +396,8 @@ class Settings(BaseSettings):
     helpdesk: HelpdeskSettings = HelpdeskSettings()
     privacy: PrivacySettings = PrivacySettings()
     limits: LimitsSettings = LimitsSettings()
+    events: EventsSettings = EventsSettings()
+    artefact: ArtefactSettings = ArtefactSettings()
     auth: AuthSettings = AuthSettings()
 
     @classmethod
@@ -371,6 +414,10 @@ class Settings(BaseSettings):
         if toml_file is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
         return tuple(sources)
+
+    def artefact_dir(self) -> Path:
+        """Where index artefact versions live (``artefact.dir`` or ``<data_dir>/artefacts``)."""
+        return self.artefact.dir or self.paths.data_dir / "artefacts"
 
     def database_url(self) -> str:
         """The SQLAlchemy URL in force (SQLite in the data directory by default)."""

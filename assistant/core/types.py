@@ -1369,3 +1369,63 @@ class Storage(Protocol):
     def dispose(self) -> None:
         """Release connections; the storage is unusable afterwards."""
         ...
+
+
+# --------------------------------------------------------------------------- live updates
+
+
+class EventWaiter(Protocol):
+    """One live stream's registration on some topics (``EventBus.waiter``)."""
+
+    #: the topics signalled since the last ``clear()``.
+    fired: set[str]
+
+    def clear(self) -> None:
+        """Forget the signals seen so far (before reading the database)."""
+        ...
+
+    async def wait(self, timeout: float) -> bool:
+        """True when a topic was signalled within ``timeout`` seconds."""
+        ...
+
+    def close(self) -> None:
+        """Stop receiving signals."""
+        ...
+
+
+@runtime_checkable
+class EventBus(Protocol):
+    """Live-update signals between server processes (``assistant.live``): a write signals
+    a topic after it commits; the streams registered on it, in any process, wake."""
+
+    name: str
+    #: whether other processes receive this bus's signals.
+    shared: bool
+
+    def publish(self, topic: str) -> None:
+        """Signal ``topic``; never raises for a backend away (the write has committed)."""
+        ...
+
+    def waiter(self, topics: Iterable[str]) -> EventWaiter:
+        """Register the calling event loop's stream on ``topics``."""
+        ...
+
+    def generation(self, topic: str) -> int:
+        """Signals of ``topic`` this process has received (a reading made while it stands is current)."""
+        ...
+
+    async def start(self) -> None:
+        """Connect and subscribe; BackendUnavailable when the backend does not answer."""
+        ...
+
+    async def close(self) -> None:
+        """Unsubscribe and close connections."""
+        ...
+
+    def ping(self) -> None:
+        """Raise unless the backend answers."""
+        ...
+
+    def healthy(self) -> tuple[bool, str]:
+        """(ready, why not) for /readyz."""
+        ...

@@ -226,15 +226,30 @@ class Helpdesk:
     def _open_ticket(self, conversation_id: str) -> Ticket | None:
         return next((t for t in self.store.tickets_of(conversation_id) if t.status in OPEN_TICKET_STATUSES), None)
 
-    def status_of(self, conversation_id: str) -> QueueStatus | None:
-        """The citizen's open ticket with their place in the queue, or None when none is open."""
-        open_ticket = self._open_ticket(conversation_id)
-        if open_ticket is None:
-            return None
+    def status_reader(self) -> Callable[[str], QueueStatus | None]:
+        """``status_of`` for any number of conversations from ONE reading of the queue.
+
+        The citizens' live streams of a server process share one reader after a
+        change of the queue, instead of each reading the whole queue again.
+        """
         entries = self.entries()
         waiting = [e for e in entries if _waiting(e)]
-        position = next((i + 1 for i, e in enumerate(waiting) if e.ticket.id == open_ticket.id), 0)
-        estimate = position * self.typical_wait_s() if position else 0.0
+        place = {e.ticket.id: n + 1 for n, e in enumerate(waiting)}
+        by_conversation = {e.ticket.conversation_id: e.ticket for e in entries}
+        typical: list[float] = []  # read once, and only when someone waits
+
+        def status(conversation_id: str) -> QueueStatus | None:
+            ticket = by_conversation.get(conversation_id)
+            if ticket is None:
+                return None
+            position = place.get(ticket.id, 0)
+            if position and not typical:
+                typical.append(self.typical_wait_s())
+            return self._status(ticket, position, position * typical[0] if position else 0.0)
+
+        return status
+
+    def _status(self, open_ticket: Ticket, position: int, estimate: float) -> QueueStatus:
         return QueueStatus(
             ticket_id=open_ticket.id,
             status=open_ticket.status,
@@ -245,6 +260,17 @@ class Helpdesk:
             desk_open=self.hours.is_open(self.clock()),
             agent=open_ticket.agent if position == 0 else "",
         )
+
+    def status_of(self, conversation_id: str) -> QueueStatus | None:
+        """The citizen's open ticket with their place in the queue, or None when none is open."""
+        open_ticket = self._open_ticket(conversation_id)
+        if open_ticket is None:
+            return None
+        entries = self.entries()
+        waiting = [e for e in entries if _waiting(e)]
+        position = next((i + 1 for i, e in enumerate(waiting) if e.ticket.id == open_ticket.id), 0)
+        estimate = position * self.typical_wait_s() if position else 0.0
+        return self._status(open_ticket, position, estimate)
 
     def typical_wait_s(self) -> float:
         """Median first-response wait of the latest answered tickets (the target when there are none yet)."""

@@ -7,7 +7,7 @@ import hashlib
 import itertools
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -15,7 +15,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from assistant.api.auth import issue_conversation_token, request_storage
-from assistant.api.deps import AssistantDep, HelpdeskDep
+from assistant.api.deps import AssistantDep, HelpdeskDep, request_services
 from assistant.api.schemas import (
     ConversationIn,
     ConversationOut,
@@ -31,11 +31,15 @@ from assistant.api.schemas import (
 )
 from assistant.conversations import Exchange, IdempotentRequest
 from assistant.core.errors import AlreadyRecorded, NotFound, XiaoShenError
+from assistant.core.types import EventBus
+from assistant.helpdesk import Helpdesk, QueueStatus
+from assistant.live import EVERY_TOPIC, QUEUE_TOPIC, conversation_topic
 
 router = APIRouter(prefix="/api/v1", tags=["chat"])
 
-#: seconds between checks for new messages on a live stream.
-POLL_S = 0.5
+#: seconds a live stream woken by a change of the queue (not of its own conversation)
+#: lets the burst settle before it reads its place in the queue.
+QUEUE_SETTLE_S = 0.25
 #: seconds between looks at an Idempotency-Key whose first request still runs.
 IDEMPOTENCY_POLL_S = 0.05
 
@@ -372,33 +376,104 @@ async def live_events(
     """Server-sent events: ``message`` for each new message (agent replies arrive live), ``queue`` on changes.
 
     The stream ends after ``timeout`` seconds; EventSource reconnects with
-    ``Last-Event-ID`` and continues where it stopped.  New messages are read
-    from the database, so replies written by any server process arrive.
+    ``Last-Event-ID`` and continues where it stopped.  The stream sleeps until a
+    write of its conversation or of the queue is signalled (``assistant.live``: from
+    any server process) and then reads what is new from the database; without a
+    signal it reads anyway every ``events.catch_up_s`` seconds (and sends a keep-alive
+    comment), so a lost signal delays an update but never loses it.
     """
     if not await run_in_threadpool(helpdesk.exists, conversation_id):
         raise NotFound(f"conversation {conversation_id!r} does not exist")
     if last_event_id and last_event_id.isdigit():
         after = max(after, int(last_event_id))
+    services = request_services(request)
+    bus = getattr(services, "events", None)
+    catch_up_s = request.app.state.settings.events.catch_up_s
 
     async def stream():  # type: ignore[no-untyped-def]
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         last, last_queue = after, ""
-        yield "retry: 2000\n\n"
-        while loop.time() < deadline and not await request.is_disconnected():
-            for turn in await run_in_threadpool(helpdesk.messages_after, conversation_id, last):
-                last = turn.id
-                body = MessageOut.of(turn).model_dump_json()
-                yield f"id: {turn.id}\nevent: message\ndata: {body}\n\n"
-            status = await run_in_threadpool(helpdesk.status_of, conversation_id)
-            queue = QueueOut.of(status).model_dump_json() if status else json.dumps(None)
-            if queue != last_queue:
-                last_queue = queue
-                yield f"event: queue\ndata: {queue}\n\n"
-            await asyncio.sleep(POLL_S)
+        # registered before the first read: a write committed after that read is signalled to us
+        waiter = bus.waiter((conversation_topic(conversation_id), QUEUE_TOPIC)) if bus is not None else None
+        own = conversation_topic(conversation_id)
+        read_messages = True
+        try:
+            yield "retry: 2000\n\n"
+            while not await request.is_disconnected():
+                if waiter is not None:
+                    waiter.clear()  # before reading: a signal during the read wakes the next wait
+                if read_messages:
+                    for turn in await run_in_threadpool(helpdesk.messages_after, conversation_id, last):
+                        last = turn.id
+                        body = MessageOut.of(turn).model_dump_json()
+                        yield f"id: {turn.id}\nevent: message\ndata: {body}\n\n"
+                status = await _queue_status(request, helpdesk, bus, conversation_id)
+                queue = QueueOut.of(status).model_dump_json() if status else json.dumps(None)
+                if queue != last_queue:
+                    last_queue = queue
+                    yield f"event: queue\ndata: {queue}\n\n"
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                wait_s = min(catch_up_s, remaining)
+                if waiter is not None:
+                    signalled = await waiter.wait(wait_s)
+                else:
+                    await asyncio.sleep(wait_s)
+                    signalled = False
+                if not signalled:
+                    read_messages = True  # the catch-up read: everything, signal or not
+                    if loop.time() < deadline:
+                        yield ": keep-alive\n\n"
+                elif not waiter.fired & {own, EVERY_TOPIC}:
+                    # only the queue moved (someone else's ticket): a claim, a reply and a resolve
+                    # come in a burst, and every waiting stream reads the queue, so let the burst
+                    # settle and read the place in the queue once, not the messages
+                    read_messages = False
+                    await asyncio.sleep(QUEUE_SETTLE_S)
+                    read_messages = bool(waiter.fired & {own, EVERY_TOPIC})
+                else:
+                    read_messages = True
+        finally:
+            if waiter is not None:
+                waiter.close()
 
     return StreamingResponse(
         stream(),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+class QueueReadings:
+    """This process's latest reading of the queue, shared by its live streams.
+
+    A change of the queue wakes every waiting stream at once; one of them reads the
+    queue (``Helpdesk.status_reader``) and the others take their place from the same
+    reading, which stays current until the next queue signal reaches the process
+    (``EventBus.generation``).
+    """
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        self._key: tuple[int, int] | None = None
+        self._reader: Callable[[str], QueueStatus | None] | None = None
+
+    async def status(self, helpdesk: Helpdesk, bus: EventBus, conversation_id: str) -> QueueStatus | None:
+        async with self._lock:
+            key = (id(helpdesk), bus.generation(QUEUE_TOPIC))
+            if self._reader is None or self._key != key:
+                self._reader = await run_in_threadpool(helpdesk.status_reader)
+                self._key = key
+            reader = self._reader
+        return await run_in_threadpool(reader, conversation_id)
+
+
+async def _queue_status(request: Request, helpdesk: Helpdesk, bus: EventBus | None, conversation_id: str) -> QueueStatus | None:
+    if bus is None:
+        return await run_in_threadpool(helpdesk.status_of, conversation_id)
+    readings = getattr(request.app.state, "queue_readings", None)
+    if readings is None:
+        readings = request.app.state.queue_readings = QueueReadings()
+    return await readings.status(helpdesk, bus, conversation_id)

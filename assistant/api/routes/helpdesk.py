@@ -9,13 +9,17 @@ are written to the audit log with the ticket before and after.
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Callable
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from assistant.api.auth import Forbidden, Principal, StaffDep, audit
-from assistant.api.deps import HelpdeskDep
+from assistant.api.deps import HelpdeskDep, request_services
 from assistant.api.schemas import (
     AgentIn,
     ConversationOut,
@@ -34,6 +38,7 @@ from assistant.api.schemas import (
 from assistant.core.types import FINISHED_TICKET_STATUSES, OPEN_TICKET_STATUSES, Ticket
 from assistant.db.rules import RESOLUTIONS
 from assistant.helpdesk import CANNED_REPLIES, Helpdesk
+from assistant.live import QUEUE_TOPIC, conversation_topic
 
 router = APIRouter(prefix="/api/v1/helpdesk", tags=["helpdesk"])
 
@@ -185,3 +190,71 @@ def resolutions() -> dict[str, str]:
 def departments(helpdesk: HelpdeskDep) -> list[str]:
     """Departments a ticket can be transferred to."""
     return helpdesk.departments()
+
+
+@router.get("/events")
+async def staff_events(
+    request: Request,
+    helpdesk: HelpdeskDep,
+    ticket: Annotated[int | None, Query(ge=1, description="also follow this ticket and its conversation")] = None,
+    after: Annotated[int, Query(ge=0, description="last message id the console has of the ticket's conversation")] = 0,
+    timeout: Annotated[float, Query(ge=0.5, le=3600, description="seconds before the stream ends")] = 300,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    """Server-sent events for the console, from whichever worker wrote the change:
+    ``queue`` (the queue, as ``GET /queue``) whenever it changes; with ``ticket``, also
+    ``ticket`` (the ticket) when it changes and ``message`` for each new message of its
+    conversation (ids continue after ``after`` / ``Last-Event-ID``).
+
+    Like the citizens' stream it sleeps until a change is signalled
+    (``assistant.live``) and reads the database then, and every ``events.catch_up_s``.
+    """
+    conversation_id = (await run_in_threadpool(helpdesk.queue.get, ticket)).conversation_id if ticket else None
+    if last_event_id and last_event_id.isdigit():
+        after = max(after, int(last_event_id))
+    bus = getattr(request_services(request), "events", None)
+    catch_up_s = request.app.state.settings.events.catch_up_s
+    topics = (QUEUE_TOPIC, *((conversation_topic(conversation_id),) if conversation_id else ()))
+
+    def read(last: int) -> tuple[str, str, list[MessageOut]]:
+        queue = json.dumps([QueueEntryOut.of(e).model_dump(mode="json") for e in helpdesk.entries()], ensure_ascii=False)
+        if ticket is None or conversation_id is None:
+            return queue, "", []
+        current = TicketOut.of(helpdesk.queue.get(ticket)).model_dump_json()
+        return queue, current, [MessageOut.of(t) for t in helpdesk.messages_after(conversation_id, last)]
+
+    async def stream():  # type: ignore[no-untyped-def]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        last, last_queue, last_ticket = after, "", ""
+        waiter = bus.waiter(topics) if bus is not None else None
+        try:
+            yield "retry: 2000\n\n"
+            while not await request.is_disconnected():
+                if waiter is not None:
+                    waiter.clear()
+                queue, current, messages = await run_in_threadpool(read, last)
+                if queue != last_queue:
+                    last_queue = queue
+                    yield f"event: queue\ndata: {queue}\n\n"
+                if current and current != last_ticket:
+                    last_ticket = current
+                    yield f"event: ticket\ndata: {current}\n\n"
+                for message in messages:
+                    last = message.id
+                    yield f"id: {message.id}\nevent: message\ndata: {message.model_dump_json()}\n\n"
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                if waiter is not None:
+                    signalled = await waiter.wait(min(catch_up_s, remaining))
+                else:
+                    await asyncio.sleep(min(catch_up_s, remaining))
+                    signalled = False
+                if not signalled and loop.time() < deadline:
+                    yield ": keep-alive\n\n"
+        finally:
+            if waiter is not None:
+                waiter.close()
+
+    return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
