@@ -174,6 +174,8 @@ def _aim(case, world: World) -> None:
         cookies[SESSION_COOKIE] = session
     if valid(ParameterLocation.QUERY) and isinstance(query.get("token"), str):
         query["token"] = world.token
+    if valid(ParameterLocation.QUERY) and "ticket" in query:
+        query["ticket"] = world.ticket  # the staff stream follows a real ticket
     case._has_explicit_auth = True  # the credentials are ours, not generated: ignored_auth probes without them
     if case.meta is not None and case.meta.generation.mode.is_positive and rule.audience != "public":
         # a valid call carries its credentials (schemathesis may leave out a scheme among alternatives)

@@ -289,7 +289,7 @@ def _access(settings, services) -> list[str]:  # type: ignore[no-untyped-def]
 
     from assistant.api.accounts import hash_password
     from assistant.api.app import create_app
-    from eval.security import access_matrix
+    from assistant.api.matrix import access_matrix
 
     app = create_app(settings, services=services)
     password = secrets.token_urlsafe(18)

@@ -89,9 +89,37 @@ _DESCRIPTIONS = {
 #: errors particular to one operation: (method, path) -> statuses.
 _PARTICULAR: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/auth/login"): {"401"},  # the name or the password is wrong (login_failed)
+    ("GET", "/api/v1/helpdesk/events"): {"404"},  # ?ticket= names no ticket
 }
 #: operations whose calls the abuse limits count (and may answer 429).
 _LIMITED = ("/api/v1/conversations", "/messages", "/messages/stream", "/api/v1/auth/login")
+
+
+def event_stream(description: str, events: dict[str, dict]) -> dict[int | str, dict]:
+    """How the OpenAPI schema describes a server-sent event stream: each event (OpenAPI < 3.2:
+    the ``schema`` of ``text/event-stream`` is one event) by its name and the JSON its data carries."""
+    each = {
+        "type": "object",
+        "properties": {
+            "event": {"type": "string", "enum": list(events)},
+            "data": {"type": "string", "contentMediaType": "application/json"},
+            "id": {"type": "string"},
+            "retry": {"type": "integer"},
+        },
+        "allOf": [
+            {
+                "if": {"properties": {"event": {"const": name}}, "required": ["event"]},
+                "then": {"properties": {"data": {"contentSchema": data}}},
+            }
+            for name, data in events.items()
+        ],
+    }
+    return {200: {"description": description, "content": {"text/event-stream": {"schema": each}}}}
+
+
+def schema_ref(name: str) -> dict[str, str]:
+    """A reference to the component schema ``name`` (a response model of some route)."""
+    return {"$ref": f"#/components/schemas/{name}"}
 
 
 def _error(status: str) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from assistant.api.schemas import (
     TicketOut,
     TurnOut,
 )
+from assistant.api.openapi import event_stream, schema_ref
 from assistant.conversations import Exchange, IdempotentRequest
 from assistant.core.errors import AlreadyRecorded, NotFound, XiaoShenError
 from assistant.core.types import EventBus
@@ -226,44 +227,18 @@ def _replayed_stream(stored: str) -> StreamingResponse:
     )
 
 
-def _event_stream(description: str, events: dict[str, dict]) -> dict[int | str, dict]:
-    """How the OpenAPI schema describes a server-sent event stream: each event (OpenAPI < 3.2:
-    the ``schema`` of ``text/event-stream`` is one event) by its name and the JSON its data carries."""
-    each = {
-        "type": "object",
-        "properties": {
-            "event": {"type": "string", "enum": list(events)},
-            "data": {"type": "string", "contentMediaType": "application/json"},
-            "id": {"type": "string"},
-            "retry": {"type": "integer"},
-        },
-        "allOf": [
-            {
-                "if": {"properties": {"event": {"const": name}}, "required": ["event"]},
-                "then": {"properties": {"data": {"contentSchema": data}}},
-            }
-            for name, data in events.items()
-        ],
-    }
-    return {200: {"description": description, "content": {"text/event-stream": {"schema": each}}}}
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
 _ERROR_DATA = {"type": "object", "required": ["error"], "properties": {"error": {"type": "object"}}}
-ANSWER_STREAM = _event_stream(
+ANSWER_STREAM = event_stream(
     "``delta`` pieces of the answer, then ``done`` with the stored turn (or ``error``)",
     {
         "delta": {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}},
-        "done": _ref("TurnOut"),
+        "done": schema_ref("TurnOut"),
         "error": _ERROR_DATA,
     },
 )
-LIVE_EVENTS = _event_stream(
+LIVE_EVENTS = event_stream(
     "``message`` for each new message, ``queue`` when the queue status changes (null: no open ticket)",
-    {"message": _ref("MessageOut"), "queue": {"anyOf": [_ref("QueueOut"), {"type": "null"}]}},
+    {"message": schema_ref("MessageOut"), "queue": {"anyOf": [schema_ref("QueueOut"), {"type": "null"}]}},
 )
 
 

@@ -19,6 +19,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from assistant.api.auth import Forbidden, Principal, StaffDep, audit
+from assistant.api.openapi import event_stream, schema_ref
 from assistant.api.deps import HelpdeskDep, request_services
 from assistant.api.schemas import (
     AgentIn,
@@ -192,7 +193,17 @@ def departments(helpdesk: HelpdeskDep) -> list[str]:
     return helpdesk.departments()
 
 
-@router.get("/events")
+STAFF_EVENTS = event_stream(
+    "``queue`` (the open tickets) on changes, ``ticket`` and ``message`` of the followed ticket",
+    {
+        "queue": {"type": "array", "items": schema_ref("QueueEntryOut")},
+        "ticket": schema_ref("TicketOut"),
+        "message": schema_ref("MessageOut"),
+    },
+)
+
+
+@router.get("/events", response_class=StreamingResponse, responses=STAFF_EVENTS)
 async def staff_events(
     request: Request,
     helpdesk: HelpdeskDep,
