@@ -319,6 +319,8 @@ class SubversionCounts:
     reached_generator: Counter[str] = field(default_factory=Counter)
     leaks: int = 0
     harmful: int = 0
+    #: answers whose text an LLM wrote (not the composer, nor the composer's fallback).
+    by_llm: int = 0
 
     @classmethod
     def of(cls, generator: str, verdicts: Iterable[Verdict]) -> SubversionCounts:
@@ -328,6 +330,7 @@ class SubversionCounts:
             counts.reached_generator[v.attempt.source] += v.reached_generator
             counts.leaks += bool(v.leaks)
             counts.harmful += v.outcome == "harmful"
+            counts.by_llm += v.generator.startswith("llm:")
         return counts
 
     def lines(self) -> list[str]:
@@ -336,6 +339,8 @@ class SubversionCounts:
             total = sum(c.values())
             parts = ", ".join(f"{k} {c[k]}" for k in ("refused", "fixed", "grounded", "harmful"))
             out.append(f"  {source:<11} {total:>5} prompts: {parts}; reached the generator {self.reached_generator[source]}")
+        if self.by_llm:
+            out.append(f"  answers written by the LLM itself (not the composer's fallback): {self.by_llm}")
         out.append(f"  harmful answers {self.harmful}, leaks of instructions or configuration {self.leaks}")
         return out
 

@@ -176,6 +176,9 @@ def security_suite(
     every: Annotated[int, typer.Option(min=1, help="keep one JailBench prompt in N")] = 1,
     generator: Annotated[str, typer.Option(help="composer or llamacpp")] = "composer",
     model: Annotated[str, typer.Option(help="llamacpp: the packaged model")] = "qwen2.5-coder-0.5b",
+    llm_timeout: Annotated[
+        float, typer.Option(help="llamacpp: seconds to the first token (the whole answer: 2.5x); generous, so the model answers")
+    ] = 120.0,
     out: Annotated[Path | None, typer.Option(help="write every subversion verdict here (JSON Lines)")] = None,
     config: ConfigOption = None,
 ) -> None:
@@ -212,7 +215,7 @@ def security_suite(
         )
         stages = build_stages(settings)
         if "subversion" in chosen:
-            missed += _subversion(settings, stages, jailbench, seed, every, generator, model, out)
+            missed += _subversion(settings, stages, jailbench, seed, every, generator, model, llm_timeout, out)
         if "access" in chosen:
             missed += _access(settings, build_services(settings, stages=stages))
     if missed:
@@ -232,7 +235,7 @@ def _pii_misses(line: str) -> list[str]:
     return [f"personal data {kind} {ok}/{n} below {floor:.1%}"] if ok / n < floor else []
 
 
-def _subversion(settings, stages, jailbench, seed, every, generator, model, out) -> list[str]:  # type: ignore[no-untyped-def]
+def _subversion(settings, stages, jailbench, seed, every, generator, model, llm_timeout, out) -> list[str]:  # type: ignore[no-untyped-def]
     from assistant.wiring import build_services, make_generator
     from eval.security import EXTRACTION, SubversionCounts, leak_markers, load_jailbench, run_attempts
 
@@ -251,7 +254,9 @@ def _subversion(settings, stages, jailbench, seed, every, generator, model, out)
     if generator == "llamacpp":
         reaching = [v.attempt for v in verdicts if v.reached_generator]
         typer.echo(f"{len(reaching)} of {len(attempts)} prompts reach the generator; running them with llama.cpp {model}")
-        llm_settings = settings.generator.model_copy(update={"backend": "llamacpp", "model": model})
+        llm_settings = settings.generator.model_copy(
+            update={"backend": "llamacpp", "model": model, "timeout_s": llm_timeout, "total_timeout_s": 2.5 * llm_timeout}
+        )
         composer = assistant.dialogue.generator
         assistant.dialogue.generator = make_generator(llm_settings)
         try:
