@@ -385,6 +385,7 @@ def build_dialogue(settings: Settings, stages: Stages, *, load: bool = True) -> 
         items={i.id: i for i in stages.items},
         top_k=settings.retrieval.top_k,
         planner=planner,
+        aspect_threshold=settings.intents.aspect_threshold,
     )
 
 

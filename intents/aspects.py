@@ -8,7 +8,11 @@ aspects come out in the order the message asks them.  When no cue is found the
 classifier's primary intent names the aspect, so every consult turn has one.
 
 The cues are deliberately about question words (多少钱, 多久, 在哪, 带什么), not
-topics: they carry over to items and phrasings the lists never saw.
+topics: they carry over to items and phrasings the lists never saw.  The
+trained intent model (``intents.trained``) also predicts the set of aspects, a
+multi-label head over the same features, which hears the asking that no cue
+names (宝宝能跟着我落户吗 asks the conditions); with its scores the model decides
+which aspects are asked and the cues order them.
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ _CUES: Mapping[str, tuple[str, ...]] = {
         r"how much (do|will|can|would) (i|we|you|they|my \w+) (get|receive|be paid)",
         r"\b(amount|allowance|benefit|subsidy|pension|payment)s?\b.*\bhow much\b",
         r"\bhow much\b.*\b(allowance|benefit|subsidy|pension|reimburse\w*)\b",
+        # what a benefit pays, and for how long (for how many months can I get the benefit)
+        r"\b(get|receive|claim|be paid)\b.{0,30}\b(benefits?|allowances?|subsid(y|ies)|pensions?|compensation)\b",
+        r"\bhow (much|many \w+)\b.{0,40}\b(get|receive|claim)\b",
     ),
     "fee": (
         r"多少钱",
@@ -38,7 +45,8 @@ _CUES: Mapping[str, tuple[str, ...]] = {
         r"(要|需要|得)?(交|付|花)(多少|钱)",
         r"(免费|收不收|要不要钱|要钱|贵不贵)",
         r"\b(cost|costs|fee|fees|charge|charges|price|free)\b",
-        r"how much (is|does|will) (it|this|that)",
+        # "how much is a 2-year permit": any how-much the benefit cues did not take
+        r"\bhow much\b",
     ),
     "time_limit": (
         r"(多久|多长时间|多少天|几天|几个工作日|几个月|多少个工作日)",
@@ -100,6 +108,9 @@ _YES_NO_EN = re.compile(
 _WH_EN = re.compile(r"^\s*(what|when|where|which|who|why|how)\b", re.IGNORECASE)
 
 
+#: A message written in Latin letters (English), digits and punctuation only.
+_ENGLISH = re.compile(r"[\x00-\x7f\u2018\u2019\u201c\u201d]*[A-Za-z][\x00-\x7f\u2018\u2019\u201c\u201d]*")
+
 #: Cues are written against the one normal form (simplified, half-width, lower case,
 #: numerals as digits), so 費用 and ＦＥＥ meet them too.
 _normal = normalize
@@ -115,14 +126,20 @@ def is_yes_no(text: str) -> bool:
     return bool(_YES_NO_EN.search(t)) and not _WH_EN.search(t)
 
 
-def asked_aspects(text: str) -> list[str]:
-    """The aspects whose cues occur in ``text``, in the order the message asks them."""
-    t = _normal(text)
+def _cue_positions(t: str) -> dict[str, int]:
+    """Where each aspect's first cue starts in the normalised text ``t`` (aspects without a cue absent)."""
     first: dict[str, int] = {}
     for aspect, patterns in _COMPILED.items():
         positions = [m.start() for p in patterns for m in [p.search(t)] if m]
         if positions:
             first[aspect] = min(positions)
+    return first
+
+
+def asked_aspects(text: str) -> list[str]:
+    """The aspects whose cues occur in ``text``, in the order the message asks them."""
+    t = _normal(text)
+    first = _cue_positions(t)
     if "benefit" in first and "fee" in first:
         # 能领多少钱: the money is what the benefit pays, not a fee
         del first["fee"]
@@ -148,10 +165,45 @@ def _weak_stands_alone(text: str, aspect: str, strong: Mapping[str, int]) -> boo
     return bool(own.search(text))
 
 
-def predict_aspects(text: str, intent: str = "") -> AspectPrediction:
-    """The aspects ``text`` asks (its cues, else the primary ``intent``'s aspect) and yes/no."""
-    aspects = asked_aspects(text)
-    if not aspects:
-        primary = intent_aspect(intent)
-        aspects = [primary] if primary else []
+def intent_aspects(text: str, intent: str) -> tuple[str, ...]:
+    """The aspect a single consult ``intent`` label gives ``text`` (training labels from
+    intent-labelled data): ``consult.fee`` asked in a benefit's words (能领多少) is ``benefit``."""
+    aspect = intent_aspect(intent)
+    if not aspect:
+        return ()
+    if aspect == "fee" and "benefit" in asked_aspects(text):
+        return ("benefit",)
+    return (aspect,)
+
+
+def predict_aspects(
+    text: str, intent: str = "", scores: Mapping[str, float] | None = None, *, threshold: float = 0.5
+) -> AspectPrediction:
+    """The aspects ``text`` asks, in the order asked, and whether it asks yes or no.
+
+    With the trained model's ``scores`` (``IntentPrediction.aspect_scores``) every
+    aspect at or above ``threshold`` is asked, else the most probable one; the
+    cues then only order them (by where each is asked; uncued ones after, most
+    probable first).  Without scores the cues decide, and a message without a cue
+    asks the primary ``intent``'s aspect.
+    """
+    if scores:
+        chosen = [a for a in ASPECTS if scores.get(a, 0.0) >= threshold]
+        if not chosen:
+            chosen = [max(ASPECTS, key=lambda a: scores.get(a, 0.0))]
+        if _ENGLISH.fullmatch(text.strip() or "x"):
+            # the model has seen few English questions; English question words are plain
+            # (how much, how long, where, bring), so their strong cues count too
+            chosen += [a for a in asked_aspects(text) if a not in _WEAK and a not in chosen and a != "overview"]
+        if len(chosen) > 1 and "overview" in chosen:
+            # "tell me about it" is what a message asks when it asks nothing in particular
+            chosen.remove("overview")
+        where = _cue_positions(_normal(text))
+        far = len(text) + 1
+        aspects = sorted(chosen, key=lambda a: (where.get(a, far), -scores.get(a, 0.0), ASPECTS.index(a)))
+    else:
+        aspects = asked_aspects(text)
+        if not aspects:
+            primary = intent_aspect(intent)
+            aspects = [primary] if primary else []
     return AspectPrediction(aspects=tuple(aspects), yes_no=is_yes_no(text))

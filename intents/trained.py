@@ -48,7 +48,8 @@ import yaml
 
 from assistant.core.errors import ConfigError
 from assistant.core.text import normalize
-from assistant.core.types import INTENTS, DialogueState, Embedder, IntentPrediction, ServiceItem
+from assistant.core.types import ASPECTS, INTENTS, DialogueState, Embedder, IntentPrediction, ServiceItem
+from intents.aspects import intent_aspects
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 MODELS_DIR = Path(__file__).resolve().parent / "models"
@@ -56,7 +57,7 @@ DEFAULT_MODEL_PATH = MODELS_DIR / "intent_classifier.joblib"
 #: The development benchmark whose labelled turns are trained on (see the module docstring).
 DEFAULT_BENCHMARK = Path(__file__).resolve().parent.parent / "eval" / "benchmarks" / "dev.jsonl"
 #: Bumped when the features or the artefact layout change.
-ARTEFACT_VERSION = 5  # 5: features read through assistant.core.text.normalize
+ARTEFACT_VERSION = 6  # 5: features read through assistant.core.text.normalize; 6: the aspect head
 
 
 def manifest_path(model_path: Path) -> Path:
@@ -77,6 +78,9 @@ class Example:
     #: the benchmark case an utterance comes from ("" for team-written data);
     #: cross-validation holds whole cases out.
     group: str = ""
+    #: the consult aspects it asks: a benchmark turn's ``expect.aspects``, else the
+    #: aspect its intent label names (:func:`intents.aspects.intent_aspects`).
+    aspects: tuple[str, ...] = ()
 
 
 def _topics(items: Sequence[ServiceItem]) -> tuple[list[str], list[str]]:
@@ -109,7 +113,8 @@ def benchmark_examples(cases: Iterable[Any]) -> list[Example]:
         previous = ""
         for turn in case.turns:
             if turn.expect.intent and previous != "clarify":
-                out.append(Example(turn.user, turn.expect.intent, case.lang, group=case.id))
+                aspects = tuple(turn.expect.aspects or ()) or intent_aspects(turn.user, turn.expect.intent)
+                out.append(Example(turn.user, turn.expect.intent, case.lang, group=case.id, aspects=aspects))
             previous = turn.expect.action or ""
     return out
 
@@ -143,10 +148,11 @@ def build_examples(
             topics = en_topics if lang == "en" and en_topics else zh_topics
             for pattern in patterns:
                 if "{x}" not in pattern:
-                    out.append(Example(pattern, label, lang))
+                    out.append(Example(pattern, label, lang, aspects=intent_aspects(pattern, label)))
                     continue
                 for topic in rng.sample(topics, min(per_pattern, len(topics))):
-                    out.append(Example(pattern.replace("{x}", topic), label, lang))
+                    text = pattern.replace("{x}", topic)
+                    out.append(Example(text, label, lang, aspects=intent_aspects(text, label)))
     for label, by_lang in utterances.items():
         for lang, texts in by_lang.items():
             # Social utterances are few and fixed: repeat them so each class carries
@@ -247,6 +253,31 @@ class TemperatureScaledLR(*_estimator_bases()):  # type: ignore[misc]
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
 
+#: Regularisation of the aspect head (C of each aspect's logistic regression); the team's
+#: templates weigh this much beside a benchmark turn (they each ask one aspect, citizens often two).
+ASPECT_C = 4.0
+TEAM_ASPECT_WEIGHT = 0.3
+
+
+def _fit_aspect_heads(X, aspects: Sequence[Sequence[str]], weights: Sequence[float] | None):  # type: ignore[no-untyped-def]
+    """One balanced logistic regression per aspect of ``ASPECTS`` (None for an aspect never asked)."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits
+
+    w = None if weights is None else np.asarray(weights, dtype=float)
+    heads = []
+    with threadpool_limits(limits=1):
+        for aspect in ASPECTS:
+            y = np.array([1 if aspect in asked else 0 for asked in aspects])
+            if y.min() == y.max():
+                heads.append(None)
+                continue
+            lr = LogisticRegression(C=ASPECT_C, max_iter=3000, class_weight="balanced")
+            heads.append(lr.fit(X, y, sample_weight=w))
+    return heads
+
+
 class IntentModel:
     """The fitted model: a TF-IDF vectorizer and a calibrated LR over [n-grams | embedding].
 
@@ -261,6 +292,8 @@ class IntentModel:
         self.clf = TemperatureScaledLR(c)
         #: the embedder whose vectors were trained on ("" = n-grams only).
         self.embedder_name = embedder_name
+        #: one classifier per aspect of ``ASPECTS`` (None: fitted without aspects).
+        self.aspect_heads: list | None = None
 
     @property
     def classes_(self):  # type: ignore[no-untyped-def]
@@ -274,10 +307,39 @@ class IntentModel:
             return grams
         return hstack([grams, csr_matrix(vectors)], format="csr")
 
-    def fit(self, texts: Sequence[str], labels: Sequence[str], vectors=None) -> IntentModel:  # type: ignore[no-untyped-def]
-        """Fit on normalised ``texts``; ``vectors`` are their query embeddings (row per text)."""
-        self.clf.fit(self._features(texts, vectors, fit=True), labels)
+    def fit(  # type: ignore[no-untyped-def]
+        self,
+        texts: Sequence[str],
+        labels: Sequence[str],
+        vectors=None,
+        *,
+        aspects: Sequence[Sequence[str]] | None = None,
+        aspect_weights: Sequence[float] | None = None,
+    ) -> IntentModel:
+        """Fit on normalised ``texts``; ``vectors`` are their query embeddings (row per text).
+
+        With ``aspects`` (the aspects each text asks) the aspect head is fitted too, one
+        balanced logistic regression per aspect of ``ASPECTS`` over the same features,
+        each text weighted by ``aspect_weights``.
+        """
+        X = self._features(texts, vectors, fit=True)
+        self.clf.fit(X, labels)
+        if aspects is not None:
+            self.aspect_heads = _fit_aspect_heads(X, aspects, aspect_weights)
         return self
+
+    def aspect_proba(self, texts: Sequence[str], vectors=None):  # type: ignore[no-untyped-def]
+        """The probability that each text asks each aspect, columns in ``ASPECTS`` order
+        (None when the model has no aspect head)."""
+        heads = getattr(self, "aspect_heads", None)
+        if heads is None:
+            return None
+        import numpy as np
+
+        X = self._features(texts, vectors)
+        return np.column_stack(
+            [h.predict_proba(X)[:, 1] if h is not None else np.zeros(X.shape[0]) for h in heads]
+        )
 
     def predict_proba(self, texts: Sequence[str], vectors=None):  # type: ignore[no-untyped-def]
         """Calibrated class probabilities, columns in ``classes_`` order."""
@@ -374,7 +436,9 @@ class TrainedClassifier:
         probs = model.predict_proba([norm], vectors)[0]
         scores = {label: float(p) for label, p in zip(self.classes, probs)}
         label = max(scores, key=scores.__getitem__)
-        return IntentPrediction(label=label, confidence=scores[label], scores=scores)
+        asked = model.aspect_proba([norm], vectors)
+        aspect_scores = {a: float(p) for a, p in zip(ASPECTS, asked[0])} if asked is not None else {}
+        return IntentPrediction(label=label, confidence=scores[label], scores=scores, aspect_scores=aspect_scores)
 
 
 def trained_embedder(model_path: Path | None = None) -> str:
@@ -410,9 +474,12 @@ def out_of_fold_predictions(model_path: Path, benchmark: Path) -> dict[str, Inte
     if data.get("benchmark_sha256") != hashlib.sha256(benchmark.read_bytes()).hexdigest():
         return {}
     out: dict[str, IntentPrediction] = {}
+    aspects = data.get("aspects", {})
     for text, scores in data.get("predictions", {}).items():
         label = max(scores, key=scores.__getitem__)
-        out[text] = IntentPrediction(label=label, confidence=float(scores[label]), scores=dict(scores))
+        out[text] = IntentPrediction(
+            label=label, confidence=float(scores[label]), scores=dict(scores), aspect_scores=dict(aspects.get(text, {}))
+        )
     return out
 
 
@@ -463,12 +530,20 @@ def train(
     examples = build_examples(items, data_dir=data_dir, seed=seed, per_pattern=per_pattern, benchmark_cases=benchmark_cases)
     texts = [normalize(e.text) for e in examples]
     labels = np.array([e.label for e in examples])
+    asked = [e.aspects for e in examples]
+    weights = np.array([TEAM_ASPECT_WEIGHT if e.group == "" else 1.0 for e in examples])
     vectors = _embed(embedder, texts)
     name = embedder.name if embedder is not None else ""
 
     def fold_model(idx):  # type: ignore[no-untyped-def]
         m = IntentModel(c, embedder_name=name)
-        return m.fit([texts[i] for i in idx], labels[idx], None if vectors is None else vectors[idx])
+        return m.fit(
+            [texts[i] for i in idx],
+            labels[idx],
+            None if vectors is None else vectors[idx],
+            aspects=[asked[i] for i in idx],
+            aspect_weights=weights[idx],
+        )
 
     groups = np.array([e.group for e in examples])
     scored = np.flatnonzero(groups != "")
@@ -477,18 +552,26 @@ def train(
         team = np.flatnonzero(groups == "")
         predicted = np.empty(len(scored), dtype=object)
         oof: dict[str, dict[str, float]] = {}
+        oof_aspects: dict[str, dict[str, float]] = {}
         for train_i, test_i in GroupKFold(n_splits=cv_folds).split(scored, groups=groups[scored]):
             m = fold_model(np.concatenate([team, scored[train_i]]))
             test = scored[test_i]
-            probs = m.predict_proba([texts[i] for i in test], None if vectors is None else vectors[test])
+            test_texts, test_vectors = [texts[i] for i in test], None if vectors is None else vectors[test]
+            probs = m.predict_proba(test_texts, test_vectors)
             predicted[test_i] = m.classes_[probs.argmax(axis=1)]
-            for i, row in zip(test, probs):
+            aspect_probs = m.aspect_proba(test_texts, test_vectors)
+            for i, row, arow in zip(test, probs, aspect_probs):
                 oof[examples[i].text] = {str(k): round(float(p), 6) for k, p in zip(m.classes_, row)}
+                oof_aspects[examples[i].text] = {a: round(float(p), 6) for a, p in zip(ASPECTS, arow)}
         assert benchmark is not None
         out_of_fold_path(out_path).parent.mkdir(parents=True, exist_ok=True)
         out_of_fold_path(out_path).write_text(
             json.dumps(
-                {"benchmark_sha256": hashlib.sha256(benchmark.read_bytes()).hexdigest(), "predictions": oof},
+                {
+                    "benchmark_sha256": hashlib.sha256(benchmark.read_bytes()).hexdigest(),
+                    "predictions": oof,
+                    "aspects": oof_aspects,
+                },
                 ensure_ascii=False, indent=0, sort_keys=True,
             ) + "\n",
             encoding="utf-8",
@@ -498,6 +581,7 @@ def train(
             "benchmark_cv_turns": int(len(scored)),
             "benchmark_cv_accuracy": round(float(accuracy_score(gold, predicted)), 4),
             "benchmark_cv_macro_f1": round(float(f1_score(gold, list(predicted), average="macro")), 4),
+            **_aspect_figures(examples, scored, oof_aspects),
         }
     else:
         folds = StratifiedKFold(n_splits=cv_folds, shuffle=True, random_state=seed)
@@ -518,6 +602,7 @@ def train(
         "features": "tfidf char_wb 1-3" + (f" + {name} query vectors" if name else ""),
         "embedder": name,
         "model": f"LogisticRegression(C={c}, balanced) + temperature scaling",
+        "aspect_head": f"LogisticRegression(C={ASPECT_C}, balanced) per aspect, team data weighted {TEAM_ASPECT_WEIGHT}",
         "temperature": round(float(model.clf.temperature_), 4),
         "sklearn": sklearn.__version__,
         "examples": len(examples),
@@ -531,3 +616,29 @@ def train(
     }
     manifest_path(out_path).write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return manifest
+
+
+def _aspect_figures(
+    examples: Sequence[Example], scored: Any, oof_aspects: dict[str, dict[str, float]], threshold: float = 0.5
+) -> dict[str, object]:
+    """Out-of-fold micro precision and recall of the aspect head at ``threshold`` over the
+    benchmark turns that say which aspects they ask (``expect.aspects`` written by hand)."""
+    from intents.aspects import predict_aspects
+
+    tp = predicted = expected = turns = 0
+    for i in scored:
+        e = examples[int(i)]
+        if e.text not in oof_aspects or not e.aspects or e.group == "":
+            continue
+        got = set(predict_aspects(e.text, e.label, oof_aspects[e.text], threshold=threshold).aspects)
+        turns += 1
+        tp += len(got & set(e.aspects))
+        predicted += len(got)
+        expected += len(set(e.aspects))
+    if not turns:
+        return {}
+    return {
+        "benchmark_cv_aspect_turns": turns,
+        "benchmark_cv_aspect_precision": round(tp / predicted, 4) if predicted else None,
+        "benchmark_cv_aspect_recall": round(tp / expected, 4) if expected else None,
+    }

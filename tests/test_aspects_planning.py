@@ -152,3 +152,116 @@ def test_of_two_bundles_the_better_wins_and_a_far_bundle_stays_behind() -> None:
     assert life_event_first("刚生完孩子要办哪些事", hits, items)[0].item_id == "onething-birth"
     far = [Hit("birth-cert", 1.0), Hit("onething-birth", 0.42)]
     assert life_event_first("出生证要办哪些手续", far, items)[0].item_id == "birth-cert"
+
+
+def test_a_two_part_question_is_answered_in_the_opening_lines() -> None:
+    from assistant.core.types import Location
+
+    places = tuple(
+        Location(f"第{i}区婚姻登记处", address=f"某某路{i}00号，乘地铁到某某站下车后步行十分钟", hours="工作日9:00-17:00")
+        for i in range(1, 6)
+    )
+    item = _item(locations=places, time_limit="冷静期满后当场办结。另需注意：冷静期内任何一方可撤回申请。")
+    question = "离婚去哪办，多久能办好"
+    plan = AnswerPlanner().plan(item, question, ["location", "time_limit"])
+    text = Composer().generate(
+        GenerationRequest(question, "consult.location", "zh", (item,), Action.ANSWER, plan=plan)
+    ).text
+    head = text[:150]
+    # the first place and the time limit both come before the other places
+    assert "第1区婚姻登记处" in head and "当场办结" in head
+    assert text.index("当场办结") < text.index("第2区婚姻登记处")
+    # nothing asked is lost: every place is still in the answer
+    assert all(f"第{i}区婚姻登记处" in text for i in range(1, 6))
+
+
+def test_a_long_unit_is_said_first_by_the_sentence_that_answers() -> None:
+    from assistant.generators.planning import focus_of, sentences
+
+    text = (
+        "按月发放。领取期限按失业前累计缴费时间确定，满1年不足5年最长12个月，10年以上最长24个月。"
+        "月发放标准低于本市最低工资标准，以当年公布为准。领取期间个人不缴纳医保费，由失业保险基金支付。"
+    )
+    assert len(sentences(text)) == 4
+    item = _item(benefit=Benefit(amount=text, source="某办法"))
+    plan = AnswerPlanner().plan(item, "失业金最长能领几个月", ["benefit"])
+    unit = plan.by_role("asked")[0]
+    assert "最长24个月" in unit.focus and "个人不缴纳" not in unit.focus
+    answer = Composer().generate(
+        GenerationRequest("失业金最长能领几个月", "consult.fee", "zh", (item,), Action.ANSWER, plan=plan)
+    ).text
+    # said first by its focus, then whole in the detail
+    assert answer.index("最长24个月") < 60 and "个人不缴纳医保费" in answer
+    # a short text has no focus
+    assert focus_of("不收费。当场办结。", {}, 60) == ""
+
+
+def test_a_bundle_answers_with_its_steps_in_order_on_the_first_line() -> None:
+    bundle = _item(id="onething-birth", name="出生一件事", kind="bundle", process=(
+        Step("领取出生医学证明", needs="父母身份证件", title_en="Get the birth medical certificate (出生医学证明)"),
+        Step("新生儿户口登记", needs="出生医学证明、户口簿", title_en="Register the newborn"),
+        Step("申领育儿补贴", needs="身份证", title_en="Claim the childcare subsidy"),
+    ))
+    zh = Composer().generate(GenerationRequest("刚生完孩子要办哪些事", "consult.process", "zh", (bundle,), Action.ANSWER, aspects=("process",))).text
+    first = zh.splitlines()[1]
+    assert first == "办理顺序：领取出生医学证明 → 新生儿户口登记 → 申领育儿补贴。"
+    en = Composer().generate(GenerationRequest("What do we do after the birth?", "consult.process", "en", (bundle,), Action.ANSWER, aspects=("process",))).text
+    # the English order line reads without the bracketed Chinese names; the steps below keep
+    # them, and a title that already names its Chinese term gets no second bracket
+    assert en.startswith("In order: Get the birth medical certificate → Register the newborn → Claim")
+    assert "Get the birth medical certificate (出生医学证明) (needs" in en and "Register the newborn (新生儿户口登记)" in en
+
+
+def test_an_faq_whose_yes_answers_another_question_does_not_decide() -> None:
+    item = _item(faqs=(FAQ("可以自己一个人去办吗？", "不可以，双方必须共同到场。"),))
+    plan = AnswerPlanner().plan(item, "冷静期里能不能撤回申请", ["conditions"], yes_no=True)
+    direct = plan.by_role("direct")
+    assert direct and direct[0].unit.field != "faqs"
+
+
+def test_a_situation_the_question_names_is_recognised_and_look_alikes_are_not() -> None:
+    from assistant.core.types import Situation
+    from assistant.dialogue.engine import situation_named
+
+    item = _item(
+        id="hukou-move-in-relative",
+        name="投靠亲属户口迁入",
+        situations=(
+            Situation("spouse", "夫妻投靠", label_en="Joining a spouse"),
+            Situation("elderly", "老人投靠子女", label_en="Elderly parents joining children"),
+        ),
+    )
+    assert situation_named("夫妻投靠落户 还得准备啥", item) == "spouse"
+    assert situation_named("My wife wants to join her spouse here", item) == "spouse"
+    # the item's own words (投靠) and English letter pairs name no situation
+    assert situation_named("投靠落户要带什么", item) == ""
+    assert situation_named("what do i have to bring", item) == ""
+
+
+def test_the_sentence_of_the_expected_answer_type_is_said_first() -> None:
+    from assistant.generators.planning import answer_types, focus_of
+
+    text = "生育津贴按缴费基数计发，具体以核定为准。国家规定产假98天，难产增加15天。本市延长的生育假按现行规定执行。"
+    types = answer_types("产假按多少天算")
+    assert types and "98天" in focus_of(text, {}, 20, types=types)
+    assert answer_types("where do I go") and not answer_types("是什么")
+
+
+def test_colloquial_words_meet_the_official_ones_of_the_units() -> None:
+    item = _item(conditions=("本人及配偶在本市均无自有住房", "在本市连续足额缴存住房公积金"), conditions_en=("", ""))
+    plan = AnswerPlanner().plan(item, "我老婆名下在上海有套房子 我还能提吗", ["conditions"], yes_no=True)
+    best = max(plan.units, key=lambda p: p.score)
+    # 老婆 meets 配偶 and 房子 meets 住房: the spouse condition is the one that answers
+    assert "配偶" in best.unit.text and best.score > min(p.score for p in plan.units)
+
+
+def test_asked_two_things_the_materials_line_is_brief_and_the_rest_follows() -> None:
+    mats = tuple(Material(name) for name in ("居民身份证", "户口簿", "结婚证", "近期一寸白底证件照或数码照片回执", "住房证明", "申请表"))
+    item = _item(materials=mats, fees="工本费每本10元。")
+    question = "换证要带照片吗 工本费多少"
+    plan = AnswerPlanner().plan(item, question, ["materials", "fee"])
+    text = Composer().generate(GenerationRequest(question, "consult.materials", "zh", (item,), Action.ANSWER, plan=plan)).text
+    first = text.splitlines()[1]
+    # the photo the question points at is named first; three named, the rest below
+    assert first.startswith("所需材料：近期一寸白底证件照") and "另有3项见下" in first
+    assert "工本费每本10元" in text[:150] and all(name in text for name in ("住房证明", "申请表", "户口簿"))

@@ -118,6 +118,11 @@ def test_training_on_a_benchmark_cross_validates_by_case_and_keeps_out_of_fold_s
     assert set(oof) == {json.loads(line)["turns"][0]["user"] for line in bench.read_text(encoding="utf-8").splitlines()}
     assert "我要买房子了呀" not in oof
     assert all(abs(sum(p.scores.values()) - 1.0) < 1e-3 for p in oof.values())
+    # the aspect head's out-of-fold scores ride along: one probability per aspect
+    from assistant.core.types import ASPECTS
+
+    assert all(set(p.aspect_scores) == set(ASPECTS) for p in oof.values())
+    assert all(0.0 <= v <= 1.0 for p in oof.values() for v in p.aspect_scores.values())
     # the sidecar belongs to this version of the benchmark only
     bench.write_text(bench.read_text(encoding="utf-8") + "\n", encoding="utf-8")
     assert out_of_fold_predictions(path, bench) == {}
@@ -179,3 +184,29 @@ def test_committed_model_has_out_of_fold_scores_for_the_committed_dev_benchmark(
     # dev.jsonl changed without retraining would make the policy fit and the dev
     # figures use the model's training predictions: run 'xiaoshen intents train'.
     assert len(out_of_fold_predictions(DEFAULT_MODEL_PATH, DEFAULT_BENCHMARK)) > 800
+
+
+def test_the_aspect_head_hears_two_questions_and_the_cues_order_them(tmp_path: Path) -> None:
+    from intents.aspects import predict_aspects
+
+    path = tmp_path / "m.joblib"
+    train(tiny_items(), path, benchmark=None, cv_folds=2, per_pattern=2)
+    clf = TrainedClassifier(path).load()
+    pred = clf.classify("居住证要多少钱")
+    assert pred.aspect_scores and max(pred.aspect_scores, key=pred.aspect_scores.__getitem__) == "fee"
+    # with scores the model chooses, the cues order; a threshold no aspect reaches keeps the best one
+    two = predict_aspects("多久能拿到 要多少钱", "consult.fee", {"fee": 0.9, "time_limit": 0.8, "location": 0.1})
+    assert two.aspects == ("time_limit", "fee")
+    one = predict_aspects("居住证", "consult.overview", {"fee": 0.2, "overview": 0.3}, threshold=0.5)
+    assert one.aspects == ("overview",)
+    # without scores (the rules backend) the cues decide, as before
+    assert predict_aspects("要多少钱", "consult.overview").aspects == ("fee",)
+
+
+def test_committed_model_predicts_aspects_and_its_manifest_says_how_well() -> None:
+    import json as _json
+
+    manifest = _json.loads(DEFAULT_MODEL_PATH.with_suffix(".json").read_text(encoding="utf-8"))
+    # measured out of fold over the dev turns that say which aspects they ask
+    assert manifest["benchmark_cv_aspect_turns"] >= 300
+    assert 0.0 < manifest["benchmark_cv_aspect_precision"] <= 1.0 and 0.0 < manifest["benchmark_cv_aspect_recall"] <= 1.0

@@ -254,3 +254,40 @@ def test_items_named_by_one_shared_name_are_asked_about_however_far_apart_they_r
     own = [_named("passport-apply", 0.90, ("护照",), 0), _named("hukou-newborn", 0.50, ("户口",), 0)]
     d = ActionPolicy(UNDISTINGUISHED).decide(PolicyInput(pred("consult.process"), own, DialogueState(), ITEMS, named, text))
     assert d.action is Action.ANSWER and d.item_ids == ("passport-apply",)
+
+
+def test_asked_for_the_order_of_steps_the_bundle_is_answered_even_over_a_better_member() -> None:
+    t = PolicyThresholds(answer_score=0.3, clarify_margin=0.2, score_key="bm25")
+    hits = [Hit("hukou-newborn", 0.95, components={"bm25": 29.0}), Hit("onething-birth", 0.80, components={"bm25": 22.0})]
+    # the engine names the life event's bundle; the policy answers it
+    d = ActionPolicy(t).decide(
+        PolicyInput(pred("consult.process"), hits, DialogueState(), ITEMS, ("hukou-newborn",), "报户口医保这些先后要办哪几步",
+                    life_event="onething-birth")
+    )
+    assert d.action is Action.ANSWER and d.item_ids == ("onething-birth",)
+    # without it the member that matches better is answered, as before
+    d = ActionPolicy(t).decide(PolicyInput(pred("consult.process"), hits, DialogueState(), ITEMS, ("hukou-newborn",), "报户口怎么办"))
+    assert d.item_ids == ("hukou-newborn",)
+
+
+def test_after_a_bundle_a_question_in_a_members_words_goes_to_the_member() -> None:
+    state = DialogueState(current_item="onething-birth")
+    # both below the topic-switch score: without the member rule the bundle would be kept
+    detailed = [Hit("hukou-newborn", 0.5, components={"other_terms": 2.0}), Hit("onething-birth", 0.45)]
+    d = ActionPolicy(T).decide(PolicyInput(pred("consult.fee"), detailed, state, ITEMS, (), "那报户口登记要收费吗"))
+    assert d.item_ids == ("hukou-newborn",) and not d.follow_up
+    # a bare follow-up stays on the bundle
+    bare = [Hit("hukou-newborn", 0.5, components={"other_terms": 0.0}), Hit("onething-birth", 0.45)]
+    d = ActionPolicy(T).decide(PolicyInput(pred("consult.materials"), bare, state, ITEMS, (), "那要带什么"))
+    assert d.item_ids == ("onething-birth",) and d.follow_up
+
+
+def test_order_words_around_one_named_service_choose_a_bundle_that_contains_it() -> None:
+    from assistant.dialogue.engine import life_event_bundle
+
+    hits = [Hit("hukou-newborn", 0.95), Hit("onething-birth", 0.80), Hit("business-establish", 0.7)]
+    assert life_event_bundle("报户口医保先后要办哪几步", hits, ITEMS, mentioned=("hukou-newborn",)) == "onething-birth"
+    # a plain "what does it take" about one named service keeps the service
+    assert life_event_bundle("报户口要办哪些手续", hits, ITEMS, mentioned=("hukou-newborn",)) == ""
+    # order words around a service no bundle contains choose no bundle
+    assert life_event_bundle("开公司先后要办哪几步", hits, ITEMS, mentioned=("business-establish",)) == ""

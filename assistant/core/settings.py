@@ -94,6 +94,9 @@ class IntentSettings(_Section):
     model_path: Path | None = None
     #: fitted action-policy thresholds; None means the committed ``assistant/dialogue/policy.json``.
     policy_path: Path | None = None
+    #: a consult aspect is asked when the trained model gives it at least this probability
+    #: (0.5: more likely than not; not fitted).
+    aspect_threshold: float = Field(0.5, gt=0.0, lt=1.0)
 
 
 class GeneratorSettings(_Section):
@@ -131,11 +134,21 @@ class AnswerSettings(_Section):
     decide_share: float = Field(0.3, ge=0.0)
     #: a verdict (可以 / 不需要…) is said only when the deciding unit reaches this score.
     verdict_share: float = Field(0.35, ge=0.0)
+    #: a question that is not yes/no opens with its best unit when that unit meets this
+    #: share of the question's content words (else the asked aspects come first).
+    lead_share: float = Field(0.5, ge=0.0)
     #: list fields (materials, steps, conditions) show at most this many units at first;
     #: the rest is one message away (查看全部材料).
     list_units: int = Field(8, ge=1)
     #: supporting units after the asked ones.
     support_units: int = Field(2, ge=0)
+    #: a unit longer than this (characters; English text counts half) is said first by
+    #: its focus, the sentence that meets the question best; the whole unit follows below.
+    focus_chars: int = Field(60, ge=10)
+    #: an FAQ whose answer opens with its own yes or no (可以，… / No, …) decides a question
+    #: only when its question is at least this similar to the citizen's: its yes may
+    #: answer another question.
+    faq_verdict: float = Field(0.3, ge=0.0, le=1.0)
     #: weight of the question's cosine with a unit (above ``dense_floor``, rescaled to
     #: 0–1) added to the lexical score; 0 turns the dense part off (no unit is embedded).
     dense_weight: float = Field(0.5, ge=0.0)

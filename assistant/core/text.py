@@ -125,3 +125,52 @@ def question_key(text: str) -> str:
 
 
 __all__ = ["Lang", "cn_to_int", "detect_lang", "normalize", "question_key"]
+
+
+#: How citizens say what the knowledge base says officially (上班 for 就业, 老婆 for 配偶).
+#: A message is matched after its colloquial words are followed by the official ones: a
+#: reply against situation labels, a question against the answer units of an item.
+COLLOQUIAL: tuple[tuple[str, str], ...] = (
+    ("上海", "沪本市"),
+    ("上班", "就业工作"),
+    ("工作", "就业"),
+    ("打工", "就业"),
+    ("读书", "就读在读学生"),
+    ("上学", "就读在读学生"),
+    ("学生", "就读在读"),
+    ("大学", "就读高校"),
+    ("买房", "购房购买"),
+    ("买了房", "购房购买"),
+    ("租房", "租赁租房"),
+    ("租的", "租赁租房"),
+    ("辞职", "离职"),
+    ("离开上海", "离沪"),
+    ("回老家", "离沪"),
+    ("丢了", "遗失补领"),
+    ("过期", "到期换领"),
+    ("自己的房", "自有住房"),
+    # 外地人 / 外地户口: labels say 来沪人员随迁子女, 持本市居住证, never 外地
+    ("外地", "来沪 随迁 持居住证"),
+    ("外省", "来沪 随迁 持居住证"),
+    ("本地户口", "本市户籍"),
+    # family and home as people say them; the items write 配偶, 子女, 住房
+    ("老婆", "配偶"),
+    ("媳妇", "配偶"),
+    ("老公", "配偶"),
+    ("丈夫", "配偶"),
+    ("妻子", "配偶"),
+    ("孩子", "子女 儿童"),
+    ("小孩", "子女 儿童"),
+    ("宝宝", "子女 婴幼儿 新生儿"),
+    ("爸妈", "父母"),
+    ("房子", "住房 房屋"),
+    ("走了", "去世 死亡"),
+    ("过世", "去世 死亡"),
+    ("钱", "费用"),
+)
+
+
+def expand_colloquial(text: str) -> str:
+    """``text`` followed by the official words for the colloquial ones it contains."""
+    extra = [official for colloquial, official in COLLOQUIAL if colloquial in text]
+    return text + (" " + " ".join(extra) if extra else "")

@@ -597,6 +597,9 @@ class IntentPrediction:
     label: str
     confidence: float
     scores: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    #: the probability that the message asks each consult aspect (of ``ASPECTS``), from a
+    #: classifier that predicts them; empty when it does not (the aspect cues decide).
+    aspect_scores: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -638,6 +641,9 @@ class PlannedUnit:
     unit: AnswerUnit
     score: float
     role: str
+    #: the sentence(s) of a long unit that answer the question, in the answer's language
+    #: ("" when the whole unit is short enough to say first)
+    focus: str = ""
 
 
 @dataclass(frozen=True)

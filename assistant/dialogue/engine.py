@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from assistant.checkup import CheckupEngine
 from assistant.dialogue.checkup import CheckupDialogue, CheckupTurn, checkup_audience
 from assistant.generators.composer import PERSON_OPTION, SITUATION_SLOT, Composer
-from assistant.core.text import detect_lang
+from assistant.core.text import detect_lang, expand_colloquial
 from assistant.generators.planning import AnswerPlanner
 from intents.aspects import predict_aspects
 from assistant.core.types import (
@@ -96,40 +96,6 @@ class ItemMatcher:
 
 _ORDINALS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "1": 1, "2": 2, "3": 3, "4": 4, "5": 5}
 _ORDINAL_RE = re.compile(r"^(?:第)?([一二两三四五1-5])(?:个|项|种|条)?[。.!！]?$|^(?:option\s*)?([1-5])$")
-
-
-#: How citizens say the words that situation labels use officially (上班 for 就业):
-#: a reply is expanded with the official words before it is matched to options.
-COLLOQUIAL = (
-    ("上海", "沪本市"),
-    ("上班", "就业工作"),
-    ("工作", "就业"),
-    ("打工", "就业"),
-    ("读书", "就读在读学生"),
-    ("上学", "就读在读学生"),
-    ("学生", "就读在读"),
-    ("大学", "就读高校"),
-    ("买房", "购房购买"),
-    ("买了房", "购房购买"),
-    ("租房", "租赁租房"),
-    ("租的", "租赁租房"),
-    ("辞职", "离职"),
-    ("离开上海", "离沪"),
-    ("回老家", "离沪"),
-    ("丢了", "遗失补领"),
-    ("过期", "到期换领"),
-    ("自己的房", "自有住房"),
-    # 外地人 / 外地户口: labels say 来沪人员随迁子女, 持本市居住证, never 外地
-    ("外地", "来沪 随迁 持居住证"),
-    ("外省", "来沪 随迁 持居住证"),
-    ("本地户口", "本市户籍"),
-)
-
-
-def expand_colloquial(text: str) -> str:
-    """``text`` followed by the official words for the colloquial ones it contains."""
-    extra = [official for colloquial, official in COLLOQUIAL if colloquial in text]
-    return text + (" " + " ".join(extra) if extra else "")
 
 
 def _bigrams(text: str) -> set[str]:
@@ -206,6 +172,35 @@ def situation_in_text(text: str, item: ServiceItem) -> str:
     return ""
 
 
+_HAN_PAIR = re.compile(r"[\u4e00-\u9fff]{2}")
+_WORD = re.compile(r"[a-z]{4,}")
+
+
+def situation_named(text: str, item: ServiceItem) -> str:
+    """The key of the one situation of ``item`` a question names of its own accord, else "".
+
+    Stricter than :func:`situation_in_text`, which reads a reply to the situation
+    question: here the message was not asked, so only Chinese character pairs of the
+    label that the item's name does not hold count (夫妻投靠落户 names 夫妻投靠;
+    居民医保 does not name 18至59周岁居民, whose 居民 is the item's own word) and English
+    words of four letters or more (not letter pairs), and no other situation may share
+    as many.
+    """
+    t = expand_colloquial(text.lower())
+    own = _bigrams(item.name)
+    pairs = {t[i : i + 2] for i in range(len(t) - 1)}
+    words = set(_WORD.findall(t))
+    scored = []
+    for s in item.situations:
+        label_pairs = {p for p in _bigrams(s.label) if _HAN_PAIR.fullmatch(p)} - own
+        shared = len(pairs & label_pairs) + len(words & set(_WORD.findall((s.label_en or "").lower())))
+        scored.append((shared, s.key))
+    scored.sort(reverse=True)
+    if scored and scored[0][0] >= 1 and (len(scored) == 1 or scored[0][0] > scored[1][0]):
+        return scored[0][1]
+    return ""
+
+
 @dataclass(frozen=True)
 class PreparedTurn:
     """A turn decided but not yet written: either a generation request or a fixed answer."""
@@ -237,6 +232,7 @@ class DialogueEngine:
         items: Mapping[str, ServiceItem],
         top_k: int = 10,
         planner: AnswerPlanner | None = None,
+        aspect_threshold: float = 0.5,
         checkup: EligibilityChecker | None = None,
     ) -> None:
         self.classifier = classifier
@@ -246,6 +242,8 @@ class DialogueEngine:
         self.policy = policy
         self.items = dict(items)
         self.top_k = top_k
+        #: probability from which the classifier's aspect head counts an aspect as asked.
+        self.aspect_threshold = aspect_threshold
         #: writes the assistant's own lines (clarify, refuse, chitchat, handoff).
         #: chooses the answer units of each answer (built and loaded by the wiring).
         self.planner = planner or AnswerPlanner()
@@ -299,7 +297,7 @@ class DialogueEngine:
         prepared = self._prepare(text, state, history)
         if not prepared.aspects.aspects:
             # every turn reports the aspects its message asks (a follow-up 那要多少钱 its own)
-            prepared = replace(prepared, aspects=predict_aspects(text, prepared.decision.intent))
+            prepared = replace(prepared, aspects=self._aspects(text, prepared.decision.intent, prepared.intent))
         return prepared
 
     def _prepare(self, text: str, state: DialogueState, history: Sequence[Turn] = ()) -> PreparedTurn:
@@ -345,8 +343,15 @@ class DialogueEngine:
 
         t = time.perf_counter()
         mentioned = self.matcher.mentions(text)
-        hits = life_event_first(text, hits, self.items, mentioned=mentioned)
-        decision = self.policy.decide(PolicyInput(prediction, hits, state, self.items, mentioned, text))
+        bundle = life_event_bundle(text, hits, self.items, mentioned=mentioned)
+        if bundle:
+            hits = [h for h in hits if h.item_id == bundle] + [h for h in hits if h.item_id != bundle]
+        # asked for the order of several steps, the bundle is the answer even where one of
+        # its services matches better; 上幼儿园要办哪些手续 may still be about that service
+        several = bundle if SEVERAL_STEPS.search(text.lower()) else ""
+        decision = self.policy.decide(
+            PolicyInput(prediction, hits, state, self.items, mentioned, text, life_event=several)
+        )
         if decision.action is Action.CLARIFY and decision.clarify_kind == "situation":
             # 我在上海上班，办居住证要带什么材料: the message already answers the question.
             item = self.items[decision.item_ids[0]]
@@ -448,8 +453,19 @@ class DialogueEngine:
             )
             if complaint:
                 ordered = _front(hits, decision.item_ids)
-            aspects = predict_aspects(text, decision.intent)
+            aspects = self._aspects(text, decision.intent, prediction)
             items = tuple(self.items[i] for i in decision.item_ids)
+            if items and not new_state.slots.get(SITUATION_SLOT):
+                # 夫妻投靠落户要带什么: the message names its situation, so the answer is that
+                # situation's (the other situations' materials are not the citizen's)
+                named = situation_named(text, items[0])
+                if named:
+                    new_state = replace(new_state, slots={**new_state.slots, SITUATION_SLOT: named})
+            if items and items[0].kind == "bundle" and LIFE_EVENT.search(text.lower()):
+                # a life event asks what to do, in order: its steps, whatever nouns it names
+                # (证件医保这些先办哪个 asks no materials; 到退休年龄了 no conditions)
+                rest = tuple(a for a in aspects.aspects if a not in ("process", "overview", "materials", "conditions"))
+                aspects = replace(aspects, aspects=("process", *rest))
             t = time.perf_counter()
             plan = None
             if not complaint and items:
@@ -514,6 +530,14 @@ class DialogueEngine:
         # Refusals and small talk keep the topic: the next follow-up still has its item.
         return PreparedTurn(prediction, tuple(hits), decision, state, timings, answer=answer)
 
+    def _aspects(self, text: str, intent: str, prediction: IntentPrediction) -> AspectPrediction:
+        """The aspects a message asks: the classifier's aspect scores where it has them, else the cues.
+
+        A turn whose intent the policy changed (an unsure refusal answered as a
+        consultation) keeps the classifier's aspect scores: they read the words.
+        """
+        return predict_aspects(text, intent, prediction.aspect_scores, threshold=self.aspect_threshold)
+
     def _finish(self, prepared: PreparedTurn, answer: Answer, generation_ms: float) -> TurnResult:
         timings = dict(prepared.timings_ms)
         timings["generation"] = generation_ms
@@ -540,6 +564,52 @@ LIFE_EVENT = re.compile(
     r"先后|顺序|先办|后办|一步一?步|整个流程|全流程|哪几步|都要怎么办|从.{1,12}到.{1,12}(要|怎么|办)|step by step|"
     r"from .{1,40} to .{1,40}(what|how)"
 )
+#: Words that ask for the order of several things to do (先办哪个后办哪个, 一步步怎么走,
+#: 从拍牌到上路): even a message naming one service asks about the life event around it.
+SEVERAL_STEPS = re.compile(
+    r"先后|顺序|先办|后办|先干|后干|一步一?步|整个流程|全流程|哪几步|哪些事|都要怎么办|从.{1,12}到.{1,12}(要|怎么|办)|"
+    r"step by step|the whole process|from .{1,40} to .{1,40}(what|how)"
+)
+
+
+def life_event_bundle(
+    text: str,
+    hits: Sequence[Hit],
+    items: Mapping[str, ServiceItem],
+    *,
+    mentioned: Sequence[str] = (),
+    within: int = 5,
+    close: float = 0.5,
+) -> str:
+    """The 一件事 bundle a life-event question (刚生完孩子要办哪些事) is answered with, or "".
+
+    A bundle of the top ``within`` qualifies when it scores at least ``close`` times the
+    top hit (a question about one service, 上幼儿园要办哪些手续, ranks that service far
+    above any bundle and keeps it first); of several, the best-scoring.  A message
+    naming one single service keeps it, unless it asks for the order of several steps
+    (先后要做哪几步, 一步步怎么走), which a bundle containing that service answers; one
+    naming several services (从上幼儿园到上小学) is a life event.
+    """
+    if not hits or not LIFE_EVENT.search(text.lower()):
+        return ""
+    named = [items[i] for i in mentioned if i in items]
+    services = [i for i in named if i.kind != "bundle"]
+    several = bool(SEVERAL_STEPS.search(text.lower()))
+    if len(services) == 1 and not any(i.kind == "bundle" for i in named) and not several:
+        return ""
+    top = max(hits[0].score, 1e-9)
+    bundles = [
+        h
+        for h in hits[:within]
+        if h.item_id in items and items[h.item_id].kind == "bundle" and h.score >= close * top
+    ]
+    if several and len(services) == 1:
+        # the order of the steps around one named service: only a bundle it belongs to
+        member = services[0].id
+        bundles = [h for h in bundles if any(st.item == member for st in items[h.item_id].process)]
+    if not bundles:
+        return ""
+    return max(bundles, key=lambda h: h.score).item_id
 
 
 def life_event_first(
@@ -551,30 +621,11 @@ def life_event_first(
     within: int = 5,
     close: float = 0.5,
 ) -> list[Hit]:
-    """``hits`` with the 一件事 bundle first, for a life-event question (刚生完孩子要办哪些事).
-
-    A bundle of the top ``within`` qualifies when it scores at least ``close`` times the
-    top hit (a question about one service, 上幼儿园要办哪些手续, ranks that service far
-    above any bundle and keeps it first); of several, the best-scoring.  A message
-    naming one single service keeps it first; one naming several (从上幼儿园到上小学)
-    is a life event.
-    """
+    """``hits`` with the life event's 一件事 bundle first (:func:`life_event_bundle`)."""
+    best = life_event_bundle(text, hits, items, mentioned=mentioned, within=within, close=close)
     hits = list(hits)
-    if not hits or not LIFE_EVENT.search(text.lower()):
+    if not best:
         return hits
-    named = [items[i] for i in mentioned if i in items]
-    services = [i for i in named if i.kind != "bundle"]
-    if len(services) == 1 and not any(i.kind == "bundle" for i in named):
-        return hits
-    top = max(hits[0].score, 1e-9)
-    bundles = [
-        h
-        for h in hits[:within]
-        if h.item_id in items and items[h.item_id].kind == "bundle" and h.score >= close * top
-    ]
-    if not bundles:
-        return hits
-    best = max(bundles, key=lambda h: h.score).item_id
     return [h for h in hits if h.item_id == best] + [h for h in hits if h.item_id != best]
 
 

@@ -121,6 +121,9 @@ class PolicyInput:
     mentioned: tuple[str, ...] = ()
     #: the user's message (its length tells vague from detailed questions).
     text: str = ""
+    #: the 一件事 bundle a life-event question (刚生完孩子要办哪些事) is answered with
+    #: (:func:`assistant.dialogue.engine.life_event_first` put it first), else "".
+    life_event: str = ""
 
 
 @dataclass(frozen=True)
@@ -239,9 +242,19 @@ class ActionPolicy:
             switched = bool(others_named) and current not in inp.mentioned
             if not switched and hits and hits[0].item_id != current and current not in inp.mentioned:
                 switched = top >= t.switch_score
+            bundle = inp.items[current]
+            if not switched and bundle.kind == "bundle" and hits and hits[0].item_id in _members(bundle):
+                # after a 一件事 answer, a question with words of one of its services (那过户
+                #登记费要多少) is about that service; a bare 那要带什么 stays on the bundle
+                if not self.vague(hits[0]) or hits[0].item_id in inp.mentioned:
+                    return self.answer_item(inp, label, hits[0].item_id, follow_up=False)
             if not switched:
                 return self.answer_item(inp, label, current, follow_up=True)
 
+        # A life event (先后要做哪几步, 要办哪些事) is answered by its bundle's ordered steps,
+        # even where one of its member services is named or matches better.
+        if inp.life_event in inp.items and top >= t.answer_score:
+            return self.answer_item(inp, label, inp.life_event, follow_up=False)
         # An item the message names by its name or alias is the strongest evidence:
         # exactly one named item is answered even when retrieval ranks it lower.
         named = [m for m in inp.mentioned if m in inp.items]

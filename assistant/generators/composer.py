@@ -19,10 +19,12 @@ beyond the official 12345 hotline and the 一网通办 / 随申办 channel names
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from assistant.core.types import (
+    ASPECT_FIELDS,
     Action,
     AnswerPlan,
     AnswerUnit,
@@ -33,10 +35,16 @@ from assistant.core.types import (
     Lang,
     Material,
     Option,
+    PlannedUnit,
     ServiceItem,
+    Step,
     intent_aspect,
 )
-from assistant.generators.planning import AnswerPlanner
+from assistant.generators.planning import AnswerPlanner, containment, sentences
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+#: A bracketed part holding Chinese characters: " (出生医学证明)", " (report the birth, 报出生)".
+_CJK_BRACKETS = re.compile(r"\s*[(（][^()（）]*[\u4e00-\u9fff][^()（）]*[)）]")
 
 #: Slot key under which the dialogue keeps the citizen's situation (情形) key.
 SITUATION_SLOT = "situation"
@@ -143,6 +151,32 @@ _FIELD_HEAD = {
         "phone": "",
     },
 }
+#: A line whose content bigrams the short answer already holds to this share says
+#: nothing new: it is left out.
+_REPEAT = 0.9
+
+#: Materials named in the short answer of a question that asks something else too.
+_BRIEF_MATERIALS = 3
+
+#: The heading of the rest of a running text whose focus the short answer gave.
+_CONTINUED = {"zh": "{head}（续）：", "en": "{head} (continued): "}
+
+
+def _without(text: str, focus: str) -> str:
+    """``text`` without the sentences its ``focus`` already said."""
+    said = set(sentences(focus))
+    rest = [part for part in sentences(text) if part not in said]
+    if not rest:
+        return text
+    return ("" if _CJK.search(text) else " ").join(rest)
+
+
+#: Headings of a list field whose best entry the short answer already gave.
+_OTHER_HEAD = {
+    "zh": {"conditions": "其他条件：", "situations": "其他情形：", "locations": "其他办理地点：", "online": "其他线上渠道："},
+    "en": {"conditions": "Other conditions:", "situations": "Other situations:", "locations": "Other places:", "online": "Other online channels:"},
+}
+
 #: Fields whose units read as one running text (a fee line, a time limit), not a numbered list.
 _ONE_LINE_FIELDS = frozenset({"fees", "time_limit", "benefit", "summary", "phone"})
 
@@ -218,12 +252,18 @@ def _materials_for(item: ServiceItem, situation: str) -> tuple[list[Material], d
     return common, by_situation
 
 
+def _en_name(english: str, chinese: str) -> str:
+    """An English name with the official Chinese one in brackets, unless it already names it."""
+    if not english:
+        return chinese
+    return english if _CJK.search(english) else f"{english} ({chinese})"
+
+
 def _material_line(m: Material, lang: Lang) -> str:
     if lang == "en":
         count = f", {m.count} copies" if m.count > 1 else ""
         note = f" — note: {m.note_en or m.note}" if m.note else ""
-        name = f"{m.name_en} ({m.name})" if m.name_en else m.name
-        return f"{name} ({_FORM_EN[m.form]}{count}){note}"
+        return f"{_en_name(m.name_en, m.name)} ({_FORM_EN[m.form]}{count}){note}"
     count = f"{m.count}份" if m.count > 1 else ""
     note = f"（{m.note}）" if m.note else ""
     return f"{m.name}（{_FORM_ZH[m.form]}{count}）{note}"
@@ -232,7 +272,7 @@ def _material_line(m: Material, lang: Lang) -> str:
 def _material_short(m: Material, lang: Lang) -> str:
     """A material as a short answer names it: name and form (the note is one message away)."""
     if lang == "en":
-        return f"{m.name_en} ({m.name}), {_FORM_EN[m.form]}" if m.name_en else f"{m.name} ({_FORM_EN[m.form]})"
+        return f"{_en_name(m.name_en, m.name)}, {_FORM_EN[m.form]}" if m.name_en else f"{m.name} ({_FORM_EN[m.form]})"
     return f"{m.name}（{_FORM_ZH[m.form]}）"
 
 
@@ -243,6 +283,38 @@ def _situation_label(item: ServiceItem, key: str, lang: Lang) -> str:
     if lang == "en":
         return s.label_en or s.label
     return s.label
+
+
+def _step_title(step: Step, lang: Lang) -> str:
+    """A step's title in ``lang``: in English with the official Chinese name in brackets."""
+    if lang == "en" and step.title_en:
+        # most English titles already name the official Chinese term in brackets
+        return _en_name(step.title_en, step.title)
+    return step.title
+
+
+def _bundle_order(item: ServiceItem, lang: Lang) -> str:
+    """A bundle's member steps in order on one line: the short answer to 要办哪些事 / 先办哪个."""
+    en = lang == "en"
+    # in English the order reads without the bracketed Chinese names (the steps below keep them)
+    titles = [_CJK_BRACKETS.sub("", _step_title(st, lang)).strip() if en else st.title for st in item.process]
+    return ("In order: " if en else "办理顺序：") + " → ".join(titles) + ("." if en else "。")
+
+
+def _bundle_details(item: ServiceItem, lang: Lang) -> str:
+    """A bundle's member steps one a line, each with its detail and what it needs."""
+    en = lang == "en"
+    lines = []
+    for st in item.process:
+        needs = (st.needs_en or st.needs) if en else st.needs
+        detail = (st.detail_en or st.detail) if en else st.detail
+        line = _step_title(st, lang)
+        if detail:
+            line += (": " if en else "：") + detail
+        if needs:
+            line += f" (needs: {needs})" if en else f"（需要：{needs}）"
+        lines.append(line)
+    return ("Each step:" if en else "各步骤说明：") + "\n" + _numbered(lines)
 
 
 def _numbered(lines: Sequence[str]) -> str:
@@ -277,51 +349,122 @@ class Composer:
     def planned_sections(
         self, item: ServiceItem, plan: AnswerPlan, lang: Lang, *, situation: str = ""
     ) -> list[Section]:
-        """The plan rendered as sections: the direct answer, each asked field, the support.
+        """The plan rendered as sections: the short answer first, then the detail behind it.
 
-        Bundles asked for an overview or the steps answer with their ordered member steps.
+        The first section is the short answer: the verdict and the deciding unit, then
+        one line for each asked aspect in the order asked (its best unit, or the sentence
+        of a long unit that meets the question; a list as its names on one line), so
+        that every part of a two-part question is answered in the opening lines.  The
+        detail follows: what the short lines left out of each asked field, then the
+        supporting units.  Bundles asked for an overview or the steps answer with their
+        ordered member steps.
         """
         en = lang == "en"
-        out: list[Section] = []
+        lead: list[str] = []
+        lead_fields: list[str] = []
+        stated: set[int] = set()  # units said in full in the short answer
+        focused: dict[int, str] = {}  # units the short answer said by their focus
+
+        def repeats(text: str) -> bool:
+            # an FAQ answer and a field often say the same thing: say it once
+            return containment(text, lead) >= _REPEAT
+
+        def say(unit: AnswerUnit, focus: str, head: str = "") -> None:
+            # a unit said by its focus is said whole in the detail below
+            text = self._unit_text(item, unit, lang)
+            if not repeats(focus or text):
+                lead.append(head + (focus or text))
+                lead_fields.append(unit.field)
+            if not focus:
+                stated.add(id(unit))
+            else:
+                focused[id(unit)] = focus
+
         direct = plan.by_role("direct")
         if direct:
-            verdict = _VERDICT[lang].get(plan.verdict, "")
-            unit = direct[0].unit
-            text = self._unit_line(item, unit, lang)
-            if unit.field == "faqs":
-                text = (unit.text_en or unit.text) if en else unit.text
-            out.append(Section(unit.field, f"{verdict}{text}"))
-        if item.kind == "bundle" and set(plan.aspects) <= {"overview", "process"}:
-            if "overview" in plan.aspects:
-                summary = self._section(item, "summary", lang, situation, "consult.overview")
-                if summary:
-                    out.append(summary)
-            steps = self._section(item, "process", lang, situation, "consult.process")
-            if steps:
-                out.append(steps)
-            return out
-        groups: dict[str, list[AnswerUnit]] = {}
+            p = direct[0]
+            say(p.unit, p.focus, _VERDICT[lang].get(plan.verdict, ""))
+        if item.kind == "bundle" and set(plan.aspects) <= {"overview", "process"} and item.process:
+            return self._bundle_sections(item, plan, lang, lead, lead_fields)
+
+        groups: dict[str, list[PlannedUnit]] = {}
         for p in plan.units:
             if p.role == "asked":
-                groups.setdefault(p.unit.field, []).append(p.unit)
-        for field, units in groups.items():
+                groups.setdefault(p.unit.field, []).append(p)
+        # the direct answer decides the aspect its unit belongs to (a deciding situation
+        # answers 能不能 for the conditions too): no second short line for that aspect
+        decided = {
+            f for p in direct for a in plan.aspects if p.unit.field in ASPECT_FIELDS.get(a, ()) for f in ASPECT_FIELDS[a]
+        } | {p.unit.field for p in direct}
+        details: list[Section] = []
+        for field, planned in groups.items():
+            units = [p.unit for p in planned]
             if field == "materials":
-                out.append(
-                    self._materials_section(item, units, lang, situation, more="materials" in plan.more, full=plan.full)
+                # asked something else too, the short answer names the few materials the
+                # question points at (or the first ones) and the rest follows below
+                brief = len(plan.aspects) > 1 and not plan.full
+                short, rest = self._materials_sections(
+                    item, units, lang, situation, more="materials" in plan.more, full=plan.full,
+                    brief=[p.unit.index for p in sorted(planned, key=lambda p: -p.score)] if brief else None,
                 )
+                lead.append(short)
+                lead_fields.append("materials")
+                if rest:
+                    details.append(Section("materials", rest))
                 continue
-            lines = [self._unit_line(item, u, lang) for u in units]
             head = _FIELD_HEAD[lang].get(field, "")
+            lead_head = head if not head or head.endswith((" ", "：")) else head + " "
+            in_lead = len(lead)
+            if field in decided or (field == "phone" and "locations" in groups):
+                pass  # the direct answer decides this field; a phone stays with the places
+            elif field == "process" and len(units) > 1 and not plan.full:
+                titles = [_step_title(item.process[u.index], lang) for u in units if u.index < len(item.process)]
+                lead.append(lead_head + " → ".join(titles) + ("." if en else "。"))
+                lead_fields.append("process")
+            elif field in _ONE_LINE_FIELDS and len(units) > 1 and sum(
+                len(self._unit_text(item, u, lang)) for u in units
+            ) <= self.planner.settings.focus_chars * (6 if en else 2):
+                # a fee or time-limit text is one running text split into sentences: said
+                # whole when it is short
+                text = (" " if en else "").join(self._unit_text(item, u, lang) for u in units)
+                if not repeats(text):
+                    lead.append(lead_head + text)
+                    lead_fields.append(field)
+                stated.update(id(u) for u in units)
+            else:
+                # the field's best unit (or its best sentence) under the field's heading
+                best = max(planned, key=lambda p: p.score)
+                say(best.unit, best.focus, lead_head)
+            left = [u for u in units if id(u) not in stated]
+            if not left:
+                continue
+            if len(lead) > in_lead and len(left) < len(units) and field in _OTHER_HEAD[lang]:
+                # the short answer gave this list's best entry: the rest are the others
+                head = _OTHER_HEAD[lang][field]
+            lines = [self._unit_line(item, u, lang) for u in left]
+            if field in _ONE_LINE_FIELDS and any(id(u) in focused for u in left):
+                # a running text said first by its focus: the rest of it, not all of it again
+                lines = [_without(line, focused[id(u)]) if id(u) in focused else line for u, line in zip(left, lines)]
+                if head.strip():
+                    head = _CONTINUED[lang].format(head=head.rstrip("：: "))
             if field == "online":
                 text = f"{head}\n" + "\n".join(f"- {x}" for x in lines)
             elif len(lines) == 1 or field in _ONE_LINE_FIELDS:
-                text = head + "".join(lines)
+                text = (head + " " if en and head.endswith(":") else head) + "".join(lines)
             else:
                 text = f"{head}\n{_numbered(lines)}"
             if field in plan.more:
                 text += "\n" + _MORE_NOTE[lang].get(field, _MORE_NOTE[lang]["_"])
-            out.append(Section(field, text))
-        support = plan.by_role("support")
+            details.append(Section(field, text))
+        out: list[Section] = []
+        if lead:
+            fields = tuple(dict.fromkeys(lead_fields))
+            out.append(Section(fields[0], "\n".join(lead), also=fields[1:]))
+        out.extend(details)
+        support = [
+            p for p in plan.by_role("support")
+            if id(p.unit) not in stated and not repeats(self._unit_text(item, p.unit, lang))
+        ]
         if support:
             lines = [self._unit_line(item, p.unit, lang) for p in support]
             head = "Also relevant:" if en else "相关说明："
@@ -336,7 +479,24 @@ class Composer:
             out = [Section("summary", missing + ("\n" + summary.text if summary else ""))]
         return out
 
-    def _materials_section(
+    def _bundle_sections(
+        self, item: ServiceItem, plan: AnswerPlan, lang: Lang, lead: list[str], lead_fields: list[str]
+    ) -> list[Section]:
+        """A 一件事 bundle's answer: its member steps in order on one line first, then each step
+        with what it needs, and (asked for an overview) the bundle's summary after them."""
+        # the order of the member steps is the answer to 要办哪些事: it comes first
+        also = tuple(f for f in dict.fromkeys(lead_fields) if f != "process")
+        out = [
+            Section("process", "\n".join([_bundle_order(item, lang), *lead]), also=also),
+            Section("process", _bundle_details(item, lang)),
+        ]
+        if "overview" in plan.aspects:
+            summary = self._section(item, "summary", lang, "", "consult.overview")
+            if summary:
+                out.append(summary)
+        return out
+
+    def _materials_sections(
         self,
         item: ServiceItem,
         units: Sequence[AnswerUnit],
@@ -345,12 +505,16 @@ class Composer:
         *,
         more: bool,
         full: bool = False,
-    ) -> Section:
-        """Materials from the plan: the common ones, then those of each situation.
+        brief: Sequence[int] | None = None,
+    ) -> tuple[str, str]:
+        """Materials from the plan as (short answer line, the rest).
 
-        The short answer names each material with its form on one line (the notes are
-        one message away); asked for the whole list (``full``), one material a line with
-        its count and note.
+        The short line names the materials every applicant brings, each with its form
+        (the notes are one message away); the rest holds those of each situation and
+        the pointer to the whole list.  Asked for the whole list (``full``), one
+        material a line with its count and note.  With ``brief`` (material indexes,
+        the most relevant first) the short line names only the first few common ones
+        and says how many more follow.
         """
         en = lang == "en"
         chosen = {u.index for u in units}
@@ -369,15 +533,34 @@ class Composer:
                 return "\n" + _numbered([_material_line(m, lang) for m in ms])
             return ("; " if en else "；").join(_material_short(m, lang) for m in ms) + ("." if en else "。")
 
-        parts = [f"{head}{' ' if en and not full else ''}{listing(common)}"] if common else []
+        parts = []
         for key, ms in by_sit.items():
             label = _situation_label(item, key, lang)
             sub = f"If {label}, also:" if en else f"如属“{label}”，还需："
             parts.append(f"{sub}{' ' if en and not full else ''}{listing(ms)}")
-        text = "\n".join(parts) or head
+        if common and brief is not None and len(common) > _BRIEF_MATERIALS + 1:
+            order = {i: n for n, i in enumerate(brief)}
+            ranked = sorted(common, key=lambda m: order.get(item.materials.index(m), len(order)))
+            first, others = ranked[:_BRIEF_MATERIALS], [m for m in common if m not in ranked[:_BRIEF_MATERIALS]]
+            names = ("; " if en else "；").join(_material_short(m, lang) for m in first)
+            more_n = f", and {len(others)} more (below)." if en else f"等，另有{len(others)}项见下。"
+            short = f"{head}{' ' if en else ''}{names}{more_n}"
+            parts.insert(0, ("Other materials: " if en else "其余材料：") + listing(others))
+        elif common:
+            short = f"{head}{' ' if en and not full else ''}{listing(common)}"
+        elif parts:
+            short, parts = f"{head}\n{parts[0]}", parts[1:]
+        else:
+            short = head
         if more:
-            text += "\n" + _MORE_NOTE[lang]["materials"]
-        return Section("materials", text)
+            parts.append(_MORE_NOTE[lang]["materials"])
+        return short, "\n".join(parts)
+
+    def _unit_text(self, item: ServiceItem, unit: AnswerUnit, lang: Lang) -> str:
+        """What a unit says in a short answer: an FAQ by its answer alone, else its line."""
+        if unit.field == "faqs":
+            return (unit.text_en or unit.text) if lang == "en" else unit.text
+        return self._unit_line(item, unit, lang)
 
     def _unit_line(self, item: ServiceItem, unit: AnswerUnit, lang: Lang) -> str:
         """One unit as a line in ``lang`` (English text with the Chinese official name kept)."""
@@ -481,17 +664,12 @@ class Composer:
             if not item.process:
                 return None
             if item.kind == "bundle":
-                head = "The steps, in order:" if en else "按顺序办理以下事项："
-                lines = []
-                for st in item.process:
-                    need = ""
-                    if st.needs:
-                        need = f" (needs: {st.needs})" if en else f"（需要：{st.needs}）"
-                    detail = f": {st.detail}" if st.detail and en else (f"：{st.detail}" if st.detail else "")
-                    lines.append(f"{st.title}{detail}{need}")
-                return Section("process", f"{head}\n{_numbered(lines)}")
+                return Section("process", _bundle_order(item, lang) + "\n" + _bundle_details(item, lang))
             head = "Steps:" if en else "办理流程："
-            lines = [f"{st.title}" + ((": " if en else "：") + st.detail if st.detail else "") for st in item.process]
+            lines = []
+            for st in item.process:
+                detail = (st.detail_en or st.detail) if en else st.detail
+                lines.append(_step_title(st, lang) + ((": " if en else "：") + detail if detail else ""))
             return Section("process", f"{head}\n{_numbered(lines)}")
         if field == "fees":
             if not item.fees:
@@ -554,9 +732,12 @@ class Composer:
     def closing_line(self, item: ServiceItem, lang: Lang) -> str:
         """The official channel and the item's updated date, closing every item answer."""
         ch = item.online
-        channels = [c for c in (ch.web, ch.app) if c] if ch.available else []
+        en = lang == "en"
+        pairs = ((ch.web_en, ch.web), (ch.app_en, ch.app))
+        channels = [(e or z) if en else z for e, z in pairs if z or e] if ch.available else []
         if not channels and item.locations:
-            channels = [item.locations[0].name]
+            loc = item.locations[0]
+            channels = [(loc.name_en or loc.name) if en else loc.name]
         updated = item.updated.isoformat()
         # Only the item's own phone: a number not in the item would be a fact from elsewhere.
         if lang == "en":

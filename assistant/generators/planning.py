@@ -18,11 +18,12 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from assistant.core.settings import AnswerSettings
-from assistant.core.text import normalize
+from assistant.core.text import expand_colloquial, normalize
 from assistant.core.types import (
     ASPECT_FIELDS,
     AnswerPlan,
@@ -59,6 +60,10 @@ _NEED = re.compile(r"(需要|须|应当|必须|应)")
 
 
 _normal = normalize
+
+#: Fields an asked aspect lists whole (materials, steps): one entry does not lead a
+#: question that is not yes/no.
+_LISTED = frozenset({"materials", "process"})
 
 
 #: English question and function words: like _FUNCTION, they carry no topic.
@@ -143,6 +148,15 @@ def item_units(item: ServiceItem) -> tuple[AnswerUnit, ...]:
     return tuple(units)
 
 
+@dataclass(frozen=True)
+class _ItemVectors:
+    """One item's unit vectors and, per (unit position, language), its sentences' vectors."""
+
+    item: ServiceItem
+    units: np.ndarray
+    clauses: dict[tuple[int, str], np.ndarray]
+
+
 class AnswerPlanner:
     """Builds the AnswerPlan of one item for one question (pure, deterministic)."""
 
@@ -150,36 +164,62 @@ class AnswerPlanner:
         self.settings = settings or AnswerSettings()
         self.embedder = embedder if self.settings.dense_weight > 0 else None
         self._cache: dict[str, tuple[ServiceItem, tuple[AnswerUnit, ...]]] = {}
-        self._vectors: dict[str, np.ndarray] = {}
+        self._vectors: dict[str, _ItemVectors] = {}
 
     def load(self, items: Iterable[ServiceItem]) -> None:
-        """Embed every unit of ``items`` once (the embedder's disk cache keeps them), at start-up.
+        """Embed every unit of ``items``, and each sentence of the long ones, at start-up.
 
-        Idempotent; without an embedder the planner scores lexically only.
+        The embedder's disk cache keeps the vectors, so only new text is embedded.
+        Idempotent, and called again with edited items (another object) it embeds
+        those again; without an embedder the planner scores lexically only.
         """
         if self.embedder is None:
             return
-        todo = [item for item in items if item.id not in self._vectors]
+        todo = [item for item in items if self._loaded(item) is None]
         texts: list[str] = []
-        spans: list[tuple[str, int, int]] = []
+        plans: list[tuple[ServiceItem, int, int, list[tuple[int, str, int, int]]]] = []
         for item in todo:
             units = self.units(item)
-            spans.append((item.id, len(texts), len(texts) + len(units)))
+            start = len(texts)
             texts.extend(u.question or u.text for u in units)
+            clauses: list[tuple[int, str, int, int]] = []
+            for i, u in enumerate(units):
+                for lang, text in (("zh", u.text), ("en", u.text_en)):
+                    parts = self._clauses(text, lang)
+                    if parts:
+                        clauses.append((i, lang, len(texts), len(texts) + len(parts)))
+                        texts.extend(parts)
+            plans.append((item, start, start + len(units), clauses))
         if not texts:
             return
         vectors = np.asarray(self.embedder.embed_passages(texts), dtype=np.float32)
-        for item_id, start, end in spans:
-            self._vectors[item_id] = vectors[start:end]
+        for item, start, end, clauses in plans:
+            self._vectors[item.id] = _ItemVectors(
+                item, vectors[start:end], {(i, lang): vectors[a:b] for i, lang, a, b in clauses}
+            )
 
-    def _dense(self, item: ServiceItem, question: str, n_units: int) -> np.ndarray | None:
-        """Cosine of the question with each unit of ``item`` (None when not loaded)."""
-        vectors = self._vectors.get(item.id)
-        if self.embedder is None or vectors is None or len(vectors) != n_units:
+    def _clauses(self, text: str, lang: Lang) -> list[str]:
+        """The sentences of a unit text long enough to be said by its focus (else none)."""
+        limit = self.settings.focus_chars * (2 if lang == "en" else 1)
+        parts = sentences(text) if len(text) > limit else []
+        return parts if len(parts) > 1 else []
+
+    def _loaded(self, item: ServiceItem) -> _ItemVectors | None:
+        """The vectors of this very item object (an edited item has none until loaded)."""
+        cached = self._vectors.get(item.id)
+        return cached if cached is not None and cached.item is item else None
+
+    def _query(self, question: str) -> np.ndarray | None:
+        """The question's vector (None without an embedder)."""
+        if self.embedder is None:
             return None
         # the normal form is what the classifier and the retriever embedded: a cache hit
-        query = np.asarray(self.embedder.embed_queries([normalize(question)]), dtype=np.float32)[0]
-        return vectors @ query
+        return np.asarray(self.embedder.embed_queries([normalize(question)]), dtype=np.float32)[0]
+
+    def _dense_share(self, cos: float) -> float:
+        """A cosine above ``dense_floor`` rescaled to 0–1 and weighted: the dense part of a score."""
+        floor, w = self.settings.dense_floor, self.settings.dense_weight
+        return w * max(0.0, (cos - floor) / (1.0 - floor))
 
     def units(self, item: ServiceItem) -> tuple[AnswerUnit, ...]:
         """The item's units, cached per item (an edited item is another object: split again)."""
@@ -204,14 +244,15 @@ class AnswerPlanner:
         asked = list(dict.fromkeys(a for a in aspects if a)) or ["overview"]
         asked = [_resolve_money(a, item) for a in asked]
         asked = list(dict.fromkeys(asked))
-        scores = _scores(question, units, lang)
-        dense = self._dense(item, question, len(all_units))
-        if dense is not None:
-            floor, w = self.settings.dense_floor, self.settings.dense_weight
-            position = {id(u): i for i, u in enumerate(all_units)}
+        weights = _weights(question, units, lang)
+        scores = {id(u): _share(weights, _unit_text(u, lang)) for u in units}
+        loaded = self._loaded(item)
+        query = self._query(question) if loaded is not None else None
+        position = {id(u): i for i, u in enumerate(all_units)}
+        if loaded is not None and query is not None:
+            dense = loaded.units @ query
             for u in units:
-                cos = float(dense[position[id(u)]])
-                scores[id(u)] += w * max(0.0, (cos - floor) / (1.0 - floor))
+                scores[id(u)] += self._dense_share(float(dense[position[id(u)]]))
         faq_sim = {
             id(u): _dice(question, u.question_en if lang == "en" and u.question_en else u.question)
             for u in units
@@ -221,10 +262,22 @@ class AnswerPlanner:
         used: set[int] = set()
         full = bool(_FULL.search(_normal(question)))
 
+        en = lang == "en"
+        types = answer_types(question)
+
         def take(u: AnswerUnit, score: float, role: str) -> None:
             if id(u) not in used:
                 used.add(id(u))
-                planned.append(PlannedUnit(u, round(score, 4), role))
+                english = en and bool(u.text_en)
+                said = u.text_en if english else u.text
+                clause_vectors = loaded.clauses.get((position[id(u)], "en" if english else "zh")) if loaded else None
+                dense = None
+                if clause_vectors is not None and query is not None:
+                    dense = [self._dense_share(float(c)) for c in clause_vectors @ query]
+                focus = focus_of(said, weights, self.settings.focus_chars, english=english, dense=dense, types=types)
+                # the recorded score ranks a field's units for the short answer: one of the
+                # expected answer type (a duration for 多久) comes first
+                planned.append(PlannedUnit(u, round(score + _typed(said, types), 4), role, focus))
 
         # 1. the direct answer: an FAQ asked almost word for word, else (yes/no or a
         #    question with a topic of its own) the unit that meets the question best
@@ -237,13 +290,30 @@ class AnswerPlanner:
             # decided by a step); otherwise the asked aspects come first, in the order asked
             # the deciding unit is looked for among the asked aspects' units (and FAQs) first
             # (能当场拿到吗 is decided by a time-limit line), then anywhere in the item
-            candidates = [u for u in units if u.field not in ("summary", "phone")]
+            candidates = [
+                u for u in units
+                if u.field not in ("summary", "phone")
+                and not (
+                    u.field == "faqs"
+                    and _OWN_VERDICT.match(((u.text_en or u.text) if lang == "en" else u.text).strip())
+                    and faq_sim[id(u)] < self.settings.faq_verdict
+                )
+            ]
             wanted = {f for a in asked for f in ASPECT_FIELDS.get(a, ())} | {"faqs"}
             inside = [u for u in candidates if u.field in wanted]
+            if not yes_no:
+                # a question that is not yes/no is led only by what it asks: a unit of an
+                # asked aspect (or an FAQ), of the expected answer type where there is one
+                # (asked 多少钱, a place is no lead however many words it shares)
+                inside = [u for u in inside if u.field not in _LISTED and (not types or _typed(_unit_text(u, lang), types))]
             best = max(inside, key=lambda u: scores[id(u)], default=None)
-            if best is None or scores[id(best)] < self.settings.decide_share:
+            if yes_no and (best is None or scores[id(best)] < self.settings.decide_share):
                 best = max(candidates, key=lambda u: scores[id(u)], default=None)
-            if yes_no and best is not None and scores[id(best)] >= self.settings.decide_share:
+            if best is not None and scores[id(best)] >= self.settings.decide_share and (
+                yes_no or scores[id(best)] >= self.settings.lead_share
+            ):
+                # a yes/no question is decided by its best unit; any other question is led
+                # by a unit only when that unit meets most of the question's own words
                 take(best, scores[id(best)], "direct")
         direct = [p for p in planned if p.role == "direct"]
         if yes_no and direct and direct[0].score >= self.settings.verdict_share:
@@ -307,17 +377,128 @@ def _fits_situation(unit: AnswerUnit, situation: str) -> bool:
     return situation in unit.situation.split(",")
 
 
-def _scores(question: str, units: Sequence[AnswerUnit], lang: Lang) -> dict[int, float]:
-    """Each unit's share of the question's content bigrams it contains, idf-weighted in the item."""
-    q = Counter(_bigrams(question))
+def _weights(question: str, units: Sequence[AnswerUnit], lang: Lang) -> dict[str, float]:
+    """The question's content bigrams, each weighted by its rarity among the item's units.
+
+    The question's colloquial words bring their official ones along (老婆 → 配偶), the
+    words the units are written in.
+    """
+    q = Counter(_bigrams(expand_colloquial(question)))
     if not q:
-        return {id(u): 0.0 for u in units}
+        return {}
     docs = [set(_bigrams(_unit_text(u, lang))) for u in units]
     n = len(docs) or 1
     df = Counter(g for d in docs for g in d)
-    weight = {g: math.log(1 + n / (1 + df[g])) for g in q}
-    total = sum(weight.values()) or 1.0
-    return {id(u): sum(weight[g] for g in q if g in d) / total for u, d in zip(units, docs)}
+    return {g: math.log(1 + n / (1 + df[g])) for g in q}
+
+
+def _share(weights: dict[str, float], text: str) -> float:
+    """The share of the question's weighted content bigrams that ``text`` contains."""
+    total = sum(weights.values())
+    if not total:
+        return 0.0
+    grams = set(_bigrams(text))
+    return sum(w for g, w in weights.items() if g in grams) / total
+
+
+def _scores(question: str, units: Sequence[AnswerUnit], lang: Lang) -> dict[int, float]:
+    """Each unit's share of the question's content bigrams it contains, idf-weighted in the item."""
+    weights = _weights(question, units, lang)
+    return {id(u): _share(weights, _unit_text(u, lang)) for u in units}
+
+
+#: What kind of text answers a kind of question (the expected answer types of classic
+#: question answering): asked 多少钱, a sentence with an amount or 免费 answers; asked 多久,
+#: one with a duration.  A unit or sentence of the expected type is the better one to say first.
+_ANSWER_TYPES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
+    (re.compile(q, re.IGNORECASE), re.compile(a, re.IGNORECASE))
+    for q, a in (
+        (
+            r"多少钱|收费|费用|要钱|收钱|花多少|贵不贵|免费|how much|\bcosts?\b|\bfees?\b|\bpay\b|\bfree\b",
+            r"\d+(\.\d+)?\s*元|免费|不收费|不收取|收取|工本费|\byuan\b|free of charge|no (card )?fee|\bfree\b|\bcharged?\b",
+        ),
+        (
+            r"多久|多长时间|几天|多少天|几个月|多少个月|几年|多少年|工作日|期限|时限|有效期|用几年|how long|how many (days|weeks|months|years)|valid",
+            r"\d+\s*(个)?(工作日|日|天|周|月|年)|当场|当天|当日|即时|即办|次日|立即|"
+            r"\b\d+\s*(working )?(days?|weeks?|months?|years?)\b|same day|on the spot|immediately",
+        ),
+        (
+            r"什么时候|几月|哪天|几号|when\b",
+            r"\d+\s*月|\d+\s*日|每年|每月|每季|当天|(january|february|march|april|may|june|july|august|september|october|november|december)",
+        ),
+        (
+            r"(拿|领|发|补|报|给|赔)(到)?(多少|几)|标准|比例|金额|how much .*(get|receive|paid)|\bamount\b|\brate\b",
+            r"\d|%|标准|比例|金额|按月|每月|\bper cent\b|\bpercent\b|\bstandard\b|\brate\b|\bamount\b",
+        ),
+        (
+            r"哪里|在哪|哪儿|去哪|上哪|到哪|地址|什么地方|哪个部门|\bwhere\b|\baddress\b",
+            r"中心|窗口|大厅|网点|派出所|办事处|分局|登记处|\d+号|\bcentre\b|\bcenter\b|\boffice\b|\bwindow\b|\bbranch\b|\bstation\b",
+        ),
+    )
+)
+#: How much a unit or a sentence of the expected answer type counts beside its score.
+_TYPE_BONUS = 0.25
+
+
+def answer_types(question: str) -> tuple[re.Pattern[str], ...]:
+    """The answer-type patterns a question's words call for (none: any text may answer)."""
+    q = _normal(question)
+    return tuple(a for q_pattern, a in _ANSWER_TYPES if q_pattern.search(q))
+
+
+def _typed(text: str, types: Sequence[re.Pattern[str]]) -> float:
+    """The bonus of a text of an expected answer type (0 when none is expected or met)."""
+    return _TYPE_BONUS if types and any(t.search(text) for t in types) else 0.0
+
+
+#: Where a unit's text splits into sentences and clauses (Chinese stops and semicolons,
+#: English full stops and semicolons followed by a space).
+_CLAUSE = re.compile(r"(?<=[。；;！!？?])(?![”」）)])|(?<=\.)\s+(?=[A-Z(“\"])")
+
+
+def sentences(text: str) -> list[str]:
+    """``text`` as its sentences and semicolon clauses, in order."""
+    return [s.strip() for s in _CLAUSE.split(text) if s and s.strip()]
+
+
+#: Characters (Chinese; English three times as many) a unit must keep beyond its focus.
+_MIN_REST = 20
+
+
+def focus_of(
+    text: str,
+    weights: dict[str, float],
+    limit: int,
+    *,
+    english: bool = False,
+    dense: Sequence[float] | None = None,
+    types: Sequence[re.Pattern[str]] = (),
+) -> str:
+    """The sentence of ``text`` that meets the question best, "" when ``text`` is short.
+
+    A sentence is scored like a unit: the share of the question's weighted content
+    bigrams it holds, plus its ``dense`` part when the sentences were embedded, plus a
+    bonus when it is of an expected answer ``type`` (an amount for 多少钱).
+    English runs about twice as long as Chinese for the same content, so its limit is
+    twice ``limit``.  A very short best sentence (可以。) takes the next one along;
+    a focus that is most of the text, or leaves only a short clause, is no focus.
+    """
+    if len(text) <= (2 * limit if english else limit):
+        return ""
+    parts = sentences(text)
+    if len(parts) < 2:
+        return ""
+    scored = [_share(weights, p) + _typed(p, types) for p in parts]
+    if dense is not None and len(dense) == len(parts):
+        scored = [s + d for s, d in zip(scored, dense)]
+    best = max(range(len(parts)), key=lambda i: (scored[i], -i))
+    focus = parts[best]
+    if len(focus) < (40 if english else 20) and best + 1 < len(parts):
+        focus = focus + (" " if english else "") + parts[best + 1]
+    # a focus worth saying apart leaves a real rest behind (not a closing clause such as
+    # 以窗口告知为准 on a line of its own)
+    rest = len(text) - len(focus)
+    return focus if len(focus) <= 0.7 * len(text) and rest >= (3 * _MIN_REST if english else _MIN_REST) else ""
 
 
 def _unit_text(u: AnswerUnit, lang: Lang) -> str:
@@ -325,6 +506,17 @@ def _unit_text(u: AnswerUnit, lang: Lang) -> str:
     if lang == "en":
         parts += [u.question_en, u.text_en]
     return " ".join(p for p in parts if p)
+
+
+def containment(text: str, said: Iterable[str]) -> float:
+    """The share of ``text``'s content bigrams that the texts already ``said`` contain (0 to 1)."""
+    grams = set(_bigrams(text))
+    if not grams:
+        return 1.0
+    seen: set[str] = set()
+    for s in said:
+        seen.update(_bigrams(s))
+    return len(grams & seen) / len(grams)
 
 
 def _dice(a: str, b: str) -> float:
