@@ -8,6 +8,10 @@ XS     := $(VENV)/bin/xiaoshen
 STAMP  := $(VENV)/.installed
 SYSTEM := $(VENV)/.system-packages
 TESTPKG := $(VENV)/.test-packages
+# axe-core (the accessibility audit the browser tests inject into the real pages), from the
+# npm registry into a project-local folder that is not committed
+AXE_VERSION := 4.14.1
+AXE     := .cache/npm/node_modules/axe-core/axe.min.js
 
 .PHONY: run test venv index system clean
 
@@ -22,12 +26,12 @@ $(STAMP): pyproject.toml
 # Debian packages the tests drive for real: Chromium (browser test), PostgreSQL
 # (the production store passes the same contract tests), Redis (live updates and
 # shared rate limits across workers; the tests start their own redis-server on a
-# loopback port, as they do PostgreSQL clusters), a CJK font (screenshots).
+# loopback port, as they do PostgreSQL clusters), a CJK font (screenshots), npm (axe-core).
 $(SYSTEM): $(STAMP)
 	@if [ ! -x /usr/lib/chromium/chromium ] || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
-	    || [ ! -x /usr/bin/redis-server ] || [ ! -d /usr/share/fonts/opentype/noto ]; then \
-	  if [ "$$(id -u)" != 0 ]; then echo "run as root (or install chromium postgresql redis-server fonts-noto-cjk with apt-get)"; exit 1; fi; \
-	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium postgresql redis-server fonts-noto-cjk; \
+	    || [ ! -x /usr/bin/redis-server ] || [ ! -d /usr/share/fonts/opentype/noto ] || ! command -v npm >/dev/null; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "run as root (or install chromium postgresql redis-server fonts-noto-cjk npm with apt-get)"; exit 1; fi; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium postgresql redis-server fonts-noto-cjk npm; \
 	fi
 	touch $(SYSTEM)
 
@@ -41,6 +45,10 @@ $(TESTPKG): $(STAMP)
 	CMAKE_ARGS="$(LLAMA_CMAKE)" $(PIP) install -q -e '.[dev,postgres,redis,load,llm,llm-small]'
 	touch $(TESTPKG)
 
+$(AXE): $(SYSTEM)
+	mkdir -p .cache/npm
+	npm install --prefix .cache/npm --no-audit --no-fund --no-save axe-core@$(AXE_VERSION)
+
 venv: $(STAMP)
 
 system: $(SYSTEM)
@@ -51,11 +59,11 @@ index: $(STAMP)
 run: index
 	$(XS) serve
 
-test: $(STAMP) $(TESTPKG) $(SYSTEM) index
+test: $(STAMP) $(TESTPKG) $(SYSTEM) $(AXE) index
 	$(XS) kb validate
 	# the layer contracts of pyproject.toml (README "Layout"): no cycle, stages on the core only
 	$(VENV)/bin/lint-imports --no-logo
 	$(PY) -m pytest -q
 
 clean:
-	rm -rf $(VENV) data
+	rm -rf $(VENV) data .cache

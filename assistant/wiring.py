@@ -593,3 +593,51 @@ def build_services_from_artefact(
     return build_services(
         artefact_settings(settings, artefact), storage=storage, stages=stages, events=events, artefact=artefact
     )
+
+
+# --------------------------------------------------------------------------- knowledge versions
+
+
+def rebuild_dialogue(
+    settings: Settings,
+    live: DialogueEngine,
+    items: Sequence[ServiceItem],
+    *,
+    index_name: str = "kb",
+    seed_index: str = "",
+) -> DialogueEngine:
+    """A dialogue engine over ``items`` that shares ``live``'s loaded models.
+
+    Only what depends on the items is new: the retriever (the index in
+    ``index_name`` re-indexed incrementally, so only changed items are
+    tokenized and embedded again) and the answer planner's units (through the
+    embedding cache).  The classifier, reranker, generator and policy are the
+    live engine's objects.  ``seed_index`` names an index copied into an empty
+    ``index_name`` first (a draft's index starts from the served one).
+    """
+    import shutil
+
+    from assistant.dialogue.engine import DialogueEngine
+    from assistant.generators.planning import AnswerPlanner
+    from retrieval.hybrid import build_retriever
+
+    if not items:
+        raise ConfigError("no published item to serve; publish at least one item")
+    embedder = getattr(live.retriever, "embedder", None) or make_embedder(settings.embedder, settings.paths.cache_dir)
+    index_dir = settings.paths.index_dir / index_name
+    seed = settings.paths.index_dir / seed_index if seed_index else None
+    if seed is not None and not (index_dir / "manifest.json").exists() and (seed / "manifest.json").exists():
+        shutil.copytree(seed, index_dir, dirs_exist_ok=True)
+    retriever = build_retriever(items, embedder, settings.retrieval, index_dir)
+    planner = AnswerPlanner(settings.answers, embedder=live.planner.embedder)
+    planner.load(items)
+    return DialogueEngine(
+        classifier=live.classifier,
+        retriever=retriever,
+        reranker=live.reranker,
+        generator=live.generator,
+        policy=live.policy,
+        items={i.id: i for i in items},
+        top_k=live.top_k,
+        planner=planner,
+    )

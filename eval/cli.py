@@ -35,7 +35,9 @@ def _note(text: str) -> None:
     typer.echo(text, err=True)
 
 
-def _prepare(settings: Any, bench: Path, corpus: Path | None, *, progress: bool) -> tuple[Any, "Benchmark", dict[str, str], dict[str, Any]]:
+def _prepare(
+    settings: Any, bench: Path, corpus: Path | None, *, progress: bool, index_name: str = "kb"
+) -> tuple[Any, "Benchmark", dict[str, str], dict[str, Any]]:
     """Stages, the benchmark checked against the right ids, domains and run info."""
     from eval.benchmark import load_benchmark
     from eval.runner import catalog_domains, corpus_stages, kb_stages
@@ -46,7 +48,7 @@ def _prepare(settings: Any, bench: Path, corpus: Path | None, *, progress: bool)
     else:
         domains = catalog_domains(settings)
         known = set(domains)
-        stages, info = kb_stages(settings, progress=progress)
+        stages, info = kb_stages(settings, progress=progress, index_name=index_name)
     benchmark = load_benchmark(bench, known_items=known)
     stages, info = _out_of_fold_intents(settings, stages, bench, info)
     return stages, benchmark, domains, {**info, "commit": _commit()}
@@ -81,12 +83,44 @@ def _commit() -> str:
     return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
-def _execute(settings: Any, stages: Any, benchmark: "Benchmark", domains: dict[str, str], info: dict[str, Any], *, progress: bool) -> "RunResult":
+def _execute(
+    settings: Any,
+    stages: Any,
+    benchmark: "Benchmark",
+    domains: dict[str, str],
+    info: dict[str, Any],
+    *,
+    progress: bool,
+    progress_file: Path | None = None,
+) -> "RunResult":
     from eval.runner import eval_assistant, run_benchmark
 
+    on_progress = _progress_writer(progress_file) if progress_file is not None else None
     with tempfile.TemporaryDirectory(prefix="xiaoshen-eval-") as workdir:
         assistant = eval_assistant(settings, stages, Path(workdir))
-        return run_benchmark(assistant, benchmark, domains=domains, progress=progress, info=info)
+        return run_benchmark(
+            assistant, benchmark, domains=domains, progress=progress, info=info, on_progress=on_progress
+        )
+
+
+def _progress_writer(path: Path) -> Any:
+    """``on_progress`` writing ``{"done", "total"}`` to ``path`` (replaced atomically; the
+    workbench reads it for its progress bar), at most every 0.5 s and at the end."""
+    import os
+    import time
+
+    last = [0.0]
+
+    def write(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - last[0] < 0.5:
+            return
+        last[0] = now
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps({"done": done, "total": total}), encoding="utf-8")
+        os.replace(tmp, path)
+
+    return write
 
 
 def _emit(result: "RunResult", settings: Any, *, json_out: str | None, report: Path | None) -> None:
@@ -118,6 +152,12 @@ def run(
     json_out: Annotated[Optional[str], typer.Option("--json", help="write the metrics object to PATH, or '-' for stdout")] = None,
     report: Annotated[Optional[Path], typer.Option("--report", help="write metrics, report.md, plots, failures to DIR")] = None,
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="only the first N cases")] = None,
+    progress_file: Annotated[
+        Optional[Path], typer.Option("--progress-file", help="keep {done, total} turns in this JSON file while running")
+    ] = None,
+    index_name: Annotated[
+        str, typer.Option("--index-name", help="retrieval index folder under the data dir's index/ (default: the served one)")
+    ] = "kb",
     config: ConfigOption = None,
     progress: ProgressOption = True,
 ) -> None:
@@ -129,10 +169,10 @@ def run(
     from assistant.cli_options import settings_from
 
     settings = settings_from(config)
-    stages, benchmark, domains, info = _prepare(settings, bench, faq_corpus, progress=progress)
+    stages, benchmark, domains, info = _prepare(settings, bench, faq_corpus, progress=progress, index_name=index_name)
     if limit is not None:
         benchmark = benchmark.only([c.id for c in benchmark.cases[:limit]])
-    result = _execute(settings, stages, benchmark, domains, info, progress=progress)
+    result = _execute(settings, stages, benchmark, domains, info, progress=progress, progress_file=progress_file)
     _emit(result, settings, json_out=json_out, report=report)
     if result.run_errors:
         raise typer.Exit(1)

@@ -1,7 +1,7 @@
 """Run a benchmark through the assistant exactly as the API does.
 
 Every case is a fresh conversation (``Assistant.start``) and every turn goes
-through ``Assistant.handle``, the single path the API, the web chat and the
+through ``Assistant.handle`` (played by ``assistant.cases.play_cases``), the single path the API, the web chat and the
 CLI use, with its real store and queue; so the figures are what citizens
 get.  Latency is wall-clock time around ``handle``, per turn.
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -58,12 +58,18 @@ def run_benchmark(
     domains: Mapping[str, str] | None = None,
     progress: bool = True,
     info: Mapping[str, Any] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> RunResult:
     """Send every case of ``benchmark`` through ``assistant`` and score the turns.
 
     ``domains`` maps item ids to the domain shown in per-domain breakdowns.
+    ``on_progress(done, total)`` is called after every turn (the workbench's progress bar).
+    The cases are played by :func:`assistant.cases.play_cases`, the runner the
+    knowledge operators' publish gate uses too.
     """
     from tqdm import tqdm
+
+    from assistant.cases import play_cases
 
     domains = domains or {}
     started = time.perf_counter()
@@ -71,35 +77,28 @@ def run_benchmark(
     outcomes: list[TurnOutcome] = []
     errors = [str(p) for p in benchmark.problems]
     bar = tqdm(total=benchmark.turns, desc="eval", unit="turn", disable=not progress, dynamic_ncols=True)
+    done = 0
     try:
-        for case in benchmark.cases:
-            conversation = assistant.start(lang="en" if case.lang == "en" else "zh")
-            for index, turn in enumerate(case.turns):
-                expect = turn.expect
-                base = dict(
-                    case_id=case.id,
-                    turn=index,
-                    user=turn.user,
-                    lang=case.lang,
-                    expect_items=expect.items,
-                    expect_intent=expect.intent,
-                    expect_action=expect.action,
-                    expect_facts=expect.facts,
-                    expect_aspects=expect.aspects,
-                    domain=domains.get(expect.items[0], "") if expect.items else "",
-                    case_turns=len(case.turns),
-                )
-                t0 = time.perf_counter()
-                try:
-                    exchange = assistant.handle(conversation.id, turn.user)
-                except Exception as e:  # recorded, listed and excluded from metrics; see module doc
-                    message = f"case {case.id!r} turn {index + 1}: {type(e).__name__}: {e}"
-                    errors.append(message)
-                    outcomes.append(TurnOutcome(**base, error=f"{type(e).__name__}: {e}"))
-                    bar.update(len(case.turns) - index)
-                    break
-                latency = (time.perf_counter() - t0) * 1000.0
-                result = exchange.result
+        for played in play_cases(assistant, benchmark.cases):
+            case, index, expect = played.case, played.index, played.turn.expect
+            base = dict(
+                case_id=case.id,
+                turn=index,
+                user=played.turn.user,
+                lang=case.lang,
+                expect_items=expect.items,
+                expect_intent=expect.intent,
+                expect_action=expect.action,
+                expect_facts=expect.facts,
+                expect_aspects=expect.aspects,
+                domain=domains.get(expect.items[0], "") if expect.items else "",
+                case_turns=len(case.turns),
+            )
+            if played.exchange is None:  # recorded, listed and excluded from metrics; see module doc
+                errors.append(f"case {case.id!r} turn {index + 1}: {played.error}")
+                outcomes.append(TurnOutcome(**base, error=played.error))
+            else:
+                result = played.exchange.result
                 outcomes.append(
                     TurnOutcome(
                         **base,
@@ -113,11 +112,15 @@ def run_benchmark(
                         yes_no=result.aspects.yes_no,
                         answer=result.answer.text,
                         citations=tuple(dict.fromkeys(c.item_id for c in result.answer.citations)),
-                        latency_ms=latency,
+                        latency_ms=played.latency_ms,
                         timings_ms=dict(result.timings_ms),
                     )
                 )
-                bar.update(1)
+            step = 1 + played.skipped
+            bar.update(step)
+            done += step
+            if on_progress is not None:
+                on_progress(done, benchmark.turns)
     finally:
         bar.close()
     metrics = summarize(outcomes, cases=len(benchmark.cases), errors=errors)

@@ -221,3 +221,48 @@ def apply_edit(
         Path(tmp).unlink(missing_ok=True)
         raise
     return new_text
+
+
+def block(key: str, value: object) -> list[str]:
+    """``key: value`` as YAML lines: a one-line scalar, or a block list or mapping."""
+    if value is None or isinstance(value, (str, int, float, bool, date, datetime)):
+        return [f"{key}: {scalar(value)}"]
+    if isinstance(value, (list, tuple)) and not value:
+        return [f"{key}: []"]
+    dumped = yaml.safe_dump(
+        {key: value}, allow_unicode=True, sort_keys=False, default_flow_style=False, width=2**31 - 1
+    )
+    return dumped.rstrip("\n").splitlines()
+
+
+def replace_block(text: str, key: str, value: object, *, after: Sequence[str] = ()) -> str:
+    """Set top-level ``key`` to any value (scalar, list or mapping), replacing its whole block.
+
+    The lines of other keys, and comments between blocks, are kept as they
+    are; comments inside the replaced block go with it.  A missing key is
+    inserted after the first present key of ``after`` (else at the end).
+    """
+    lines = text.splitlines()
+    spans = _key_spans(lines)
+    new = block(key, value)
+    if key in spans:
+        start, end = spans[key]
+        lines[start:end] = new
+    else:
+        at = len(lines)
+        for anchor in after:
+            if anchor in spans:
+                at = spans[anchor][1]
+                break
+        lines[at:at] = new
+    return "\n".join(lines) + "\n"
+
+
+def remove_key(text: str, key: str) -> str:
+    """Remove top-level ``key`` and its block (nothing happens when it is absent)."""
+    lines = text.splitlines()
+    spans = _key_spans(lines)
+    if key in spans:
+        start, end = spans[key]
+        del lines[start:end]
+    return "\n".join(lines) + "\n"

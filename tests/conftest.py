@@ -107,3 +107,30 @@ def _cheap_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.
 
     cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     monkeypatch.setattr(accounts, "_hasher", lambda: cheap)
+
+
+@pytest.fixture(scope="session")
+def workbench_server(tmp_path_factory: pytest.TempPathFactory):
+    """One ``xiaoshen serve`` over the workbench test knowledge base for every browser
+    test module that needs it (``tests/browser_support.py``)."""
+    from tests.browser_support import WorkbenchServer
+
+    live = WorkbenchServer(tmp_path_factory.mktemp("workbench-server")).start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Debian's Chromium through Playwright for one test module (closed at its end: a module
+    that starts its own Playwright must not find another one running in this thread)."""
+    from tests.browser_support import CHROMIUM, LAUNCH_ARGS
+
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (see Makefile)")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Debian's chromium ({CHROMIUM}) is missing: apt-get install -y chromium")
+    pw = sync_api.sync_playwright().start()
+    browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+    yield browser
+    browser.close()
+    pw.stop()

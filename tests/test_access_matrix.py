@@ -124,6 +124,10 @@ def test_rules_refuse_unknown_roles() -> None:
         ("GET", "/api/v1/accounts", "staff: admin"),
         ("POST", "/api/v1/accounts", "staff: admin"),
         ("PUT", "/api/v1/accounts/{username}/roles", "staff: admin"),
+        ("GET", "/workbench", "staff: kb_operator"),
+        ("POST", "/api/v1/workbench/items/{item_id}/publish", "staff: kb_operator"),
+        ("GET", "/api/v1/workbench/insights", "staff: supervisor"),
+        ("POST", "/api/v1/evaluation/runs", "staff: kb_operator"),
         ("GET", "/healthz", "public"),
         ("GET", "/ui/{name}", "public"),
     ],
@@ -137,10 +141,10 @@ def test_the_rules_that_matter_most_pinned_by_hand(method: str, path: str, expec
 
 
 def _params(path: str, own: str, ticket: int) -> str:
-    fills = {
-        "conversation_id": own, "ticket_id": str(ticket), "name": "chat.js", "slice_name": "items", "username": "target",
-        "message_id": "1",
-    }
+    fills = {"conversation_id": own, "ticket_id": str(ticket), "name": "chat.js", "slice_name": "items", "username": "target",
+             # the workbench's: an item that does not exist, so no caller edits or publishes a real file
+             "item_id": "no-such-item", "feedback_id": "999999", "run_id": "no-such-run",
+             "message_id": "1"}
     out = path
     for name, value in fills.items():
         out = out.replace("{" + name + "}", value)

@@ -26,17 +26,9 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def chromium_browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (see Makefile)")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Debian's chromium ({CHROMIUM}) is missing: apt-get install -y chromium")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--disable-gpu", "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE localhost"],
-        )
-        yield b
-        b.close()
+def chromium_browser(chromium):  # type: ignore[no-untyped-def]
+    """The session's Chromium (tests/conftest.py): one Playwright per process, shared by the modules."""
+    return chromium
 
 
 #: the staff accounts of the walk-through (the console's agent and the dashboard's supervisor).
@@ -103,8 +95,9 @@ def _walk_through(contexts, server, tmp_path: Path, problems: list[str]) -> None
     citizen.get_by_role("button", name="发送").click()
     answer = citizen.locator(".msg.assistant").last
     expect(answer).to_contain_text("社会保障卡")
-    expect(answer.locator(".citation").first).to_contain_text("social-security-card")
-    answer.get_by_role("button", name="👍 有帮助").click()
+    expect(answer.locator(".citation").first).to_contain_text("社会保障卡申领与补换")
+    expect(answer.locator(".citation").first).not_to_contain_text("social-security-card")
+    answer.get_by_role("button", name="有帮助", exact=True).click()
     expect(answer.get_by_role("button", name=re.compile("感谢反馈"))).to_be_visible()
     citizen.get_by_role("button", name="转人工").click()
     expect(citizen.locator("#waiting")).to_contain_text("您前面还有 0 位")
@@ -145,7 +138,7 @@ def _walk_through(contexts, server, tmp_path: Path, problems: list[str]) -> None
     console.get_by_role("button", name="结束工单").click()
     expect(console.locator("#detail-title")).to_contain_text("已解决")
     expect(citizen.locator(".msg.system", has_text="小申继续为您服务")).to_be_visible(timeout=10_000)
-    citizen.get_by_role("button", name="5 stars").click()
+    citizen.get_by_role("button", name="5 星").click()
     expect(citizen.locator(".rating-box")).to_contain_text("感谢您的评价")
     citizen.screenshot(path=str(tmp_path / "4-citizen-rated.png"))
 

@@ -479,6 +479,31 @@ def test_reports_meta_waits_and_records(db: Storage, clock: Clock) -> None:
     assert later_tickets == []
 
 
+def test_reports_activity_holds_the_window_s_messages_feedback_and_tickets(db: Storage, clock: Clock) -> None:
+    c = db.conversations.create(lang="zh")
+    user, answer, _ = db.conversations.record_turn(c.id, "护照多少钱", turn_result(DialogueState()))
+    db.conversations.add_feedback(c.id, answer.id, helpful=False)
+    db.conversations.add_feedback(c.id, None, rating=1, comment="没用")
+    c_now = db.conversations.get(c.id)
+    _, _, t = db.conversations.record_turn(
+        c.id, "转人工", turn_result(DialogueState(handed_off=True), action=Action.HANDOFF), ticket=DRAFT,
+        expected_version=c_now.version,
+    )
+    assert t is not None
+    clock.advance(3600)
+    later = db.conversations.create()
+    db.conversations.record_turn(later.id, "later", turn_result(DialogueState()))
+    a = db.reports.activity(T0 - timedelta(minutes=1), T0 + timedelta(minutes=30))
+    assert list(a.conversations) == [c.id] and a.conversations[c.id][1:] == ("zh", False)
+    assert [(x.id, x.role, x.text) for x in a.turns][:2] == [(user.id, "user", "护照多少钱"), (answer.id, "assistant", "答案")]
+    assert len(a.turns) == 4
+    assert [(f.message_id, f.helpful, f.rating, f.comment) for f in a.feedback] == [(answer.id, False, None, ""), (None, None, 1, "没用")]
+    assert len({f.id for f in a.feedback}) == 2
+    assert [x.id for x in a.tickets] == [t.id]
+    assert [x.text for x in db.reports.activity(T0 + timedelta(minutes=30), T0 + timedelta(hours=2)).turns] == ["later", "答案"]
+    assert db.reports.activity(T0 + timedelta(hours=3), T0 + timedelta(hours=4)).turns == ()
+
+
 def test_memory_url_opens_the_in_memory_backend() -> None:
     from assistant.db import MEMORY_URL
     from assistant.db.memory import MemoryStorage

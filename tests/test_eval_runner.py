@@ -202,3 +202,12 @@ def test_progress_bar_goes_to_stderr(progress: bool, capsys: pytest.CaptureFixtu
     out, err = capsys.readouterr()
     assert out == ""
     assert ("eval" in err) is progress
+
+
+def test_progress_is_reported_after_every_turn_up_to_the_total() -> None:
+    assistant, _ = _assistant()
+    bench = parse_lines(BENCH, source="bench.jsonl", known_items={i.id for i in tiny_items()})
+    seen: list[tuple[int, int]] = []
+    run_benchmark(assistant, bench, progress=False, on_progress=lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (bench.turns, bench.turns)  # the crashed case's skipped turn counts too
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)

@@ -5,25 +5,36 @@ const T = {
   zh: {
     title: "小申 · 一网通办", langBtn: "English", elder: "长者模式", human: "转人工", restart: "新对话", rateBtn: "评价",
     placeholder: "请输入您的问题，例如：居住证怎么办理？", send: "发送", you: "我", bot: "小申", agent: "人工客服",
-    sources: "来源", updated: "更新于", helpful: "👍 有帮助", unhelpful: "👎 没帮助", thanks: "感谢反馈",
+    sources: "来源", updated: "更新于", helpful: "有帮助", unhelpful: "没帮助", thanks: "感谢反馈",
+    readAloud: "朗读", stopReading: "停止朗读", showAll: "展开全文", showLess: "收起", star: (i) => `${i} 星`,
+    logLabel: "对话内容",
     position: (p, m) => `已转人工：您前面还有 ${p - 1} 位，预计等待约 ${m} 分钟。`,
     serving: (a) => `人工客服${a ? " " + a : ""}正在为您服务。`,
     callback: (h) => `现在是人工服务时间（${h}）以外，已登记回复工单，客服上班后会在这里回复您。`,
     rate: "请为本次服务打分：", rated: "感谢您的评价！", inputLabel: "输入问题", reopen: "问题没解决，重新转人工",
     fields: { summary: "概述", conditions: "办理条件", materials: "申请材料", process: "办理流程", fees: "收费",
-      time_limit: "办理时限", locations: "办理地点", online: "网上办理", situations: "情形", faqs: "常见问题", legal_basis: "依据" },
+      time_limit: "办理时限", locations: "办理地点", online: "网上办理", situations: "情形", faqs: "常见问题", legal_basis: "依据",
+      phone: "咨询电话", benefit: "待遇标准", name: "事项名称", aliases: "事项名称", related: "相关事项",
+      prerequisites: "前置事项", department: "主管部门" },
+    otherField: "事项内容",
   },
   en: {
     title: "Xiao Shen · Shanghai services", langBtn: "中文", elder: "Large text", human: "Talk to a person", restart: "New chat",
     rateBtn: "Rate",
     placeholder: "Ask a question, e.g. How do I apply for a residence permit?", send: "Send", you: "You", bot: "Xiao Shen",
-    agent: "Staff", sources: "Sources", updated: "updated", helpful: "👍 Helpful", unhelpful: "👎 Not helpful", thanks: "Thanks",
+    agent: "Staff", sources: "Sources", updated: "updated", helpful: "Helpful", unhelpful: "Not helpful", thanks: "Thanks",
+    readAloud: "Read aloud", stopReading: "Stop reading", showAll: "Show the full answer", showLess: "Show less",
+    star: (i) => `${i} star${i > 1 ? "s" : ""}`, logLabel: "Conversation",
     position: (p, m) => `Waiting for a person: ${p - 1} ahead of you, about ${m} min.`,
     serving: (a) => `${a || "A staff member"} is with you now.`,
     callback: (h) => `Staff are on duty ${h}; your request is logged and they will reply here when the desk opens.`,
     rate: "Please rate this service:", rated: "Thank you for your rating!", inputLabel: "Your question",
     reopen: "Not solved: back to a person",
-    fields: {},
+    fields: { summary: "overview", conditions: "eligibility", materials: "documents", process: "steps", fees: "fees",
+      time_limit: "processing time", locations: "where to apply", online: "online service", situations: "situations",
+      faqs: "common questions", legal_basis: "legal basis", phone: "phone", benefit: "benefit amounts", name: "service name",
+      aliases: "service name", related: "related services", prerequisites: "prerequisites", department: "department" },
+    otherField: "service details",
   },
 };
 
@@ -37,6 +48,9 @@ const state = {
   shown: new Set(),
   lastId: 0,
   hadQueue: false,
+  ready: Promise.resolve(),
+  //: messages arriving on the live stream after the history is shown are new (read aloud in elder mode).
+  live: false,
   events: null,
   posting: false,  // a message or handoff of this tab is on its way (see connect())
 };
@@ -109,8 +123,168 @@ function applyLanguage() {
   $("input").placeholder = s.placeholder;
   $("input").setAttribute("aria-label", s.inputLabel);
   $("send").textContent = s.send;
+  $("log").setAttribute("aria-label", s.logLabel);
   document.body.classList.toggle("elder", state.elder);
   $("elder").setAttribute("aria-pressed", String(state.elder));
+}
+
+// Links in answers and messages are made only for https addresses on government domains;
+// every other address stays plain text (nothing a message or an item says becomes markup).
+const LINK_DOMAINS = ["gov.cn"];
+const URL_RE = /https:\/\/[^\s<>"'，。；）)]+/g;
+function allowedLink(url) {
+  try {
+    const u = new URL(url);
+    return u.protocol === "https:" && LINK_DOMAINS.some((d) => u.hostname === d || u.hostname.endsWith("." + d));
+  } catch (e) { return false; }
+}
+function linkified(text) {
+  const frag = document.createDocumentFragment();
+  let last = 0;
+  for (const m of text.matchAll(URL_RE)) {
+    if (!allowedLink(m[0])) continue;
+    frag.append(document.createTextNode(text.slice(last, m.index)));
+    const a = document.createElement("a");
+    a.href = m[0];
+    a.textContent = m[0];
+    a.rel = "noopener noreferrer";
+    a.target = "_blank";
+    frag.append(a);
+    last = m.index + m[0].length;
+  }
+  frag.append(document.createTextNode(text.slice(last)));
+  return frag;
+}
+
+// Icons are drawn here as SVG (no icon font, no emoji the machine may lack).
+const ICONS = {
+  up: "M2 9h3v9H2zM7 18h8.2c.8 0 1.5-.5 1.8-1.3l2-6.2c.3-1-.4-2-1.5-2H12l.8-4c.2-.9-.5-1.7-1.4-1.7L7 8z",
+  down: "M2 2h3v9H2zM7 2h8.2c.8 0 1.5.5 1.8 1.3l2 6.2c.3 1-.4 2-1.5 2H12l.8 4c.2.9-.5 1.7-1.4 1.7L7 12z",
+  speak: "M3 7h3l5-4v14l-5-4H3zM14 6a5 5 0 0 1 0 8M16 3a9 9 0 0 1 0 14",
+};
+function icon(name) {
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", "0 0 20 20");
+  svg.setAttribute("class", "icon");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("focusable", "false");
+  const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+  path.setAttribute("d", ICONS[name]);
+  svg.appendChild(path);
+  return svg;
+}
+function iconButton(name, label) {
+  const b = document.createElement("button");
+  b.type = "button";
+  const text = document.createElement("span");
+  text.className = "label";
+  text.textContent = label;
+  b.append(icon(name), text);
+  return b;
+}
+
+// Elder mode: the answer's first part, the rest one click away.
+const SHORT_CHARS = 90;
+function shortPart(text) {
+  if (text.length <= SHORT_CHARS * 1.5) return "";
+  const cut = text.slice(0, SHORT_CHARS * 2);
+  const breaks = [cut.indexOf("\n\n"), ...[..."\n。！？.!?"].map((c) => cut.indexOf(c, 20))].filter((i) => i >= 20);
+  const end = breaks.length ? Math.min(...breaks) + 1 : SHORT_CHARS;
+  return text.length - end > 20 ? text.slice(0, end).trim() : "";
+}
+
+function speak(text, button) {
+  const synth = window.speechSynthesis;
+  if (!synth || typeof SpeechSynthesisUtterance === "undefined") return;
+  synth.cancel();
+  const u = new SpeechSynthesisUtterance(text);
+  u.lang = state.lang === "zh" ? "zh-CN" : "en-US";
+  u.rate = 0.9;
+  if (button) {
+    button.setAttribute("aria-pressed", "true");
+    u.onend = u.onerror = () => button.setAttribute("aria-pressed", "false");
+  }
+  synth.speak(u);
+}
+
+function answerBody(msg) {
+  const s = t();
+  const body = document.createElement("div");
+  body.className = "text";
+  const text = (msg.role === "user" && typed.getItem(typedKey(msg.id))) || msg.text;
+  const head = state.elder && msg.role !== "user" && msg.role !== "system" ? shortPart(text) : "";
+  if (!head) {
+    body.appendChild(linkified(text));
+    return [body];
+  }
+  const first = document.createElement("span");
+  first.appendChild(linkified(head));
+  const rest = document.createElement("span");
+  rest.className = "rest";
+  rest.hidden = true;
+  rest.appendChild(linkified(text.slice(head.length)));
+  body.append(first, rest);
+  const more = document.createElement("button");
+  more.type = "button";
+  more.className = "more";
+  more.textContent = s.showAll;
+  more.setAttribute("aria-expanded", "false");
+  more.addEventListener("click", () => {
+    rest.hidden = !rest.hidden;
+    more.setAttribute("aria-expanded", String(!rest.hidden));
+    more.textContent = rest.hidden ? t().showAll : t().showLess;
+  });
+  return [body, more];
+}
+
+function citationsBox(citations) {
+  const s = t();
+  const box = document.createElement("div");
+  box.className = "cites";
+  const title = document.createElement("div");
+  title.textContent = s.sources + (state.lang === "zh" ? "：" : ": ");
+  const ul = document.createElement("ul");
+  for (const c of citations) {
+    const li = document.createElement("li");
+    li.className = "citation";
+    li.dataset.item = c.item_id;
+    li.textContent = `${c.item_name} · ${s.fields[c.field] || s.otherField} · ${s.updated} ${c.updated}`;
+    ul.appendChild(li);
+  }
+  box.append(title, ul);
+  return box;
+}
+
+function feedbackRow(msg) {
+  const s = t();
+  const row = document.createElement("div");
+  row.className = "feedback";
+  for (const [helpful, name, label] of [[true, "up", s.helpful], [false, "down", s.unhelpful]]) {
+    const b = iconButton(name, label);
+    b.className = helpful ? "helpful" : "unhelpful";
+    b.setAttribute("aria-pressed", "false");
+    b.addEventListener("click", async () => {
+      try {
+        const r = await api("POST", `/api/v1/conversations/${state.conversation}/feedback`, { message_id: msg.id, helpful });
+        row.querySelectorAll("button.helpful, button.unhelpful").forEach((x) => { x.disabled = true; });
+        b.setAttribute("aria-pressed", "true");
+        b.querySelector(".label").textContent += " · " + s.thanks;
+        if (r.ticket) connect();
+      } catch (e) { showError(e.message); }
+    });
+    row.appendChild(b);
+  }
+  if (window.speechSynthesis) {
+    const read = iconButton("speak", s.readAloud);
+    read.className = "read-aloud";
+    read.setAttribute("aria-pressed", "false");
+    read.addEventListener("click", () => {
+      if (read.getAttribute("aria-pressed") === "true") { window.speechSynthesis.cancel(); read.setAttribute("aria-pressed", "false"); return; }
+      speak(msg.text, read);
+    });
+    row.appendChild(read);
+  }
+  return row;
 }
 
 function render(msg) {
@@ -128,25 +302,8 @@ function render(msg) {
     who.textContent = { user: s.you, assistant: s.bot, agent: s.agent }[msg.role] || msg.role;
     div.appendChild(who);
   }
-  const body = document.createElement("div");
-  body.className = "text";
-  body.textContent = (msg.role === "user" && typed.getItem(typedKey(msg.id))) || msg.text;
-  div.appendChild(body);
-  if (msg.citations && msg.citations.length) {
-    const box = document.createElement("div");
-    box.className = "cites";
-    const title = document.createElement("div");
-    title.textContent = s.sources + "：";
-    const ul = document.createElement("ul");
-    for (const c of msg.citations) {
-      const li = document.createElement("li");
-      li.className = "citation";
-      li.textContent = `${c.item_name}（${c.item_id}）· ${(s.fields[c.field] || c.field)} · ${s.updated} ${c.updated}`;
-      ul.appendChild(li);
-    }
-    box.append(title, ul);
-    div.appendChild(box);
-  }
+  div.append(...answerBody(msg));
+  if (msg.citations && msg.citations.length) div.appendChild(citationsBox(msg.citations));
   // checklist questions of the policy check-up render themselves (ui/checkup.js)
   if (msg.options && msg.options.length && !(window.XSCheckup && window.XSCheckup.options(msg, div, send))) {
     const row = document.createElement("div");
@@ -161,29 +318,12 @@ function render(msg) {
     }
     div.appendChild(row);
   }
-  if (msg.role === "assistant" || msg.role === "agent") {
-    const row = document.createElement("div");
-    row.className = "feedback";
-    for (const [helpful, label] of [[true, s.helpful], [false, s.unhelpful]]) {
-      const b = document.createElement("button");
-      b.type = "button";
-      b.textContent = label;
-      b.setAttribute("aria-pressed", "false");
-      b.addEventListener("click", async () => {
-        try {
-          const r = await api("POST", `/api/v1/conversations/${state.conversation}/feedback`, { message_id: msg.id, helpful });
-          row.querySelectorAll("button").forEach((x) => { x.disabled = true; });
-          b.setAttribute("aria-pressed", "true");
-          b.textContent += " · " + s.thanks;
-          if (r.ticket) connect();
-        } catch (e) { showError(e.message); }
-      });
-      row.appendChild(b);
-    }
-    div.appendChild(row);
-  }
+  const answer = msg.role === "assistant" || msg.role === "agent";
+  if (answer) div.appendChild(feedbackRow(msg));
   $("log").appendChild(div);
   $("log").scrollTop = $("log").scrollHeight;
+  // Elder mode reads each new answer aloud (a reloaded history is not read again).
+  if (answer && state.elder && msg.fresh) speak(msg.text, div.querySelector(".read-aloud"));
 }
 
 function showQueue(q) {
@@ -237,7 +377,7 @@ function showRating() {
     const b = document.createElement("button");
     b.type = "button";
     b.textContent = "★";
-    b.setAttribute("aria-label", `${i} star${i > 1 ? "s" : ""}`);
+    b.setAttribute("aria-label", s.star(i));
     b.dataset.rating = i;
     b.addEventListener("click", async () => {
       try {
@@ -263,10 +403,16 @@ function connect() {
     // a turn this tab is posting is shown from the POST's answer (as typed, a button by its label):
     // the stream, signalled at the commit, would otherwise win the race with the stored copy
     if (state.posting && (m.role === "user" || m.role === "assistant")) return;
-    render(m);
+    render({ ...m, fresh: state.live });
   });
   es.addEventListener("queue", (ev) => showQueue(JSON.parse(ev.data)));
   state.events = es;
+}
+
+// The conversation being opened (or resumed): messages sent meanwhile wait for it.
+function opening(promise) {
+  state.ready = promise.catch((e) => showError(e.message));
+  return state.ready;
 }
 
 async function newConversation() {
@@ -278,9 +424,10 @@ async function newConversation() {
   state.shown.clear();
   state.lastId = 0;
   state.hadQueue = false;
-  $("log").innerHTML = "";
+  $("log").replaceChildren();
   showQueue(null);
   connect();
+  state.live = true;
 }
 
 async function resume() {
@@ -291,6 +438,7 @@ async function resume() {
     c.messages.forEach(render);
     if (c.queue) showQueue(c.queue);
     connect();
+    state.live = true;
   } catch (e) {
     if ([401, 403, 404].includes(e.status)) return newConversation();
     throw e;
@@ -303,11 +451,12 @@ async function send(text, shown) {
   $("send").disabled = true;
   state.posting = true;
   try {
+    await state.ready; // a question typed while the conversation is still being opened waits for it
     const r = await api("POST", `/api/v1/conversations/${state.conversation}/messages`, { text });
     // what the citizen typed, not the masked copy (a button's label stays its label)
     if (!shown) rememberTyped(r.user_message_id, text);
     render({ id: r.user_message_id, role: "user", text: shown || text, citations: [], options: [] });
-    render({ id: r.message_id, role: "assistant", text: r.answer, citations: r.citations, options: r.options, action: r.action });
+    render({ id: r.message_id, role: "assistant", text: r.answer, citations: r.citations, options: r.options, action: r.action, fresh: true });
     if (r.queue) showQueue(r.queue);
   } catch (e) {
     showError(e.message);
@@ -330,6 +479,7 @@ $("human").addEventListener("click", async () => {
   showError("");
   state.posting = true;
   try {
+    await state.ready;
     const r = await api("POST", `/api/v1/conversations/${state.conversation}/handoff`, { note: "" });
     render({ id: r.user_message_id, role: "user", text: t().human, citations: [], options: [] });
     render({ id: r.message_id, role: "assistant", text: r.answer, citations: [], options: [] });
@@ -338,21 +488,22 @@ $("human").addEventListener("click", async () => {
 });
 // 好差评: a rating of the whole conversation, offered after a person finishes and at any time here.
 $("rate").addEventListener("click", () => { if (!document.querySelector(".rating-box:not(.done)")) showRating(); });
-$("restart").addEventListener("click", () => newConversation().catch((e) => showError(e.message)));
+$("restart").addEventListener("click", () => opening(newConversation()));
 $("lang").addEventListener("click", () => {
   state.lang = state.lang === "zh" ? "en" : "zh";
   store.setItem("xs.lang", state.lang);
   applyLanguage();
   // Bot notices follow the conversation's language: an empty conversation restarts in the new one.
-  if (state.shown.size === 0) newConversation().catch((e) => showError(e.message));
+  if (state.shown.size === 0) opening(newConversation());
 });
 $("elder").addEventListener("click", () => {
   state.elder = !state.elder;
   store.setItem("xs.elder", state.elder ? "1" : "0");
+  if (!state.elder && window.speechSynthesis) window.speechSynthesis.cancel();
   applyLanguage();
-  if (state.shown.size === 0) newConversation().catch((e) => showError(e.message));
+  if (state.shown.size === 0) opening(newConversation());
 });
 
 window.XSChat = { send }; // for ui/checkup.js
 applyLanguage();
-resume().catch((e) => showError(e.message));
+opening(resume());

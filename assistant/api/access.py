@@ -137,6 +137,14 @@ ROUTES: tuple[tuple[str, str, Rule], ...] = (
     ("GET", "/api/v1/metrics", staff("supervisor")),
     ("GET", "/api/v1/metrics/*", staff("supervisor")),
     ("GET", "/metrics", staff("supervisor", scrape_token=True)),
+    # the knowledge operators' workbench and the evaluators' runs (issue 15); publishing over
+    # a failing gate also needs a supervisor, checked by the route; the dashboard's workbench
+    # figures have the dashboard's audience
+    ("GET", "/workbench", staff("kb_operator", page=True)),
+    ("GET", "/evaluation", staff("kb_operator", page=True)),
+    ("*", "/api/v1/workbench/*", staff("kb_operator")),
+    ("GET", "/api/v1/workbench/insights", staff("supervisor")),
+    ("*", "/api/v1/evaluation/*", staff("kb_operator")),
     # accounts and the audit log
     ("*", "/api/v1/accounts", staff("admin")),
     ("*", "/api/v1/accounts/*", staff("admin")),

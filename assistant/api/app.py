@@ -79,6 +79,11 @@ def create_app(settings: Settings, *, services: Services | None = None, reload: 
             built.artefact.version if built.artefact is not None else "-",
             built.events.name if built.events is not None else "-",
         )
+        from assistant.workbench import Workbench
+
+        # the workbench follows every install (start-up, each artefact switch) like the routes do
+        app.state.workbench = Workbench(settings, built)
+        app.state.on_install.append(app.state.workbench.use_services)
         install(app, built)
         watch: asyncio.Task[None] | None = None
         if built.artefact is not None and settings.artefact.watch_s > 0:
@@ -98,6 +103,7 @@ def create_app(settings: Settings, *, services: Services | None = None, reload: 
             app.state.assistant = None
             app.state.helpdesk = None
             app.state.storage = None
+            app.state.workbench = None
 
     production = settings.server.mode == "production"
     app = FastAPI(
@@ -126,6 +132,7 @@ def create_app(settings: Settings, *, services: Services | None = None, reload: 
     app.state.assistant = None
     app.state.helpdesk = None
     app.state.storage = None
+    app.state.workbench = None
     app.state.services = None
     app.state.artefact_watcher = None
     #: callables given every Services installed (start-up and each artefact switch)
@@ -156,17 +163,20 @@ def create_app(settings: Settings, *, services: Services | None = None, reload: 
         return response
 
     max_body = settings.server.max_body_bytes
+    # uploaded benchmark files are larger than any message (assistant.workbench.evalruns.MAX_UPLOAD)
+    body_caps = {"/api/v1/evaluation/benchmarks": max(max_body, 21 * 1024 * 1024)}
     docs_paths = {p for p in (app.docs_url, app.redoc_url, "/docs/oauth2-redirect") if p and not production}
 
     @app.middleware("http")
     async def _guard(request: Request, call_next: Any) -> Response:
         # A declared body above the cap is refused before it is read or parsed.
         declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > max_body:
+        cap = body_caps.get(request.url.path, max_body)
+        if declared.isdigit() and int(declared) > cap:
             response: Response = error_response(
                 413,
                 "payload_too_large",
-                f"the request body has {declared} bytes; the limit is {max_body} (server.max_body_bytes)",
+                f"the request body has {declared} bytes; the limit is {cap} (server.max_body_bytes)",
             )
         else:
             response = await call_next(request)
@@ -179,7 +189,18 @@ def create_app(settings: Settings, *, services: Services | None = None, reload: 
             response.headers["Cache-Control"] = "no-store"
         return response
 
-    from assistant.api.routes import accounts, audit, auth, chat, checkup, helpdesk, observability, pages, service_levels
+    from assistant.api.routes import (
+        accounts,
+        audit,
+        auth,
+        chat,
+        checkup,
+        helpdesk,
+        observability,
+        pages,
+        service_levels,
+        workbench,
+    )
     from assistant.api.routes import privacy
     from ui import UI_DIR
 
@@ -193,6 +214,8 @@ def create_app(settings: Settings, *, services: Services | None = None, reload: 
     app.include_router(privacy.router)
     app.include_router(service_levels.router)
     app.include_router(observability.router)
+    app.include_router(workbench.router)
+    app.include_router(workbench.evaluation)
     app.include_router(pages.router)
     from assistant.api.openapi import install_openapi
 

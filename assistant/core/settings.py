@@ -385,6 +385,21 @@ class AuthSettings(_Section):
         return self
 
 
+class WorkbenchSettings(_Section):
+    """The knowledge operators' and evaluators' workbench (``assistant.workbench``)."""
+
+    #: benchmark whose cases the publish gate runs for an edited item (the evaluators' format).
+    gate_benchmark: Path = PROJECT_ROOT / "eval" / "benchmarks" / "dev.jsonl"
+    #: cosine of two questions' embeddings at or above which the inbox groups them.
+    group_similarity: float = Field(0.9, gt=0.0, le=1.0)
+    #: days of conversations the missed-questions inbox and the review tasks look back.
+    window_days: int = Field(30, ge=1, le=366)
+    #: working days within which a bad rating should be reviewed and fixed (好差评).
+    review_days: int = Field(5, ge=1)
+    #: evaluator runs at a time (each is a separate process; the rest wait their turn).
+    max_eval_runs: int = Field(1, ge=1, le=8)
+
+
 class Settings(BaseSettings):
     """All of Xiao Shen's configuration.  Build it once with :func:`load_settings`."""
 
@@ -412,6 +427,7 @@ class Settings(BaseSettings):
     events: EventsSettings = EventsSettings()
     artefact: ArtefactSettings = ArtefactSettings()
     auth: AuthSettings = AuthSettings()
+    workbench: WorkbenchSettings = WorkbenchSettings()
 
     @classmethod
     def settings_customise_sources(

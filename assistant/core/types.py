@@ -886,6 +886,33 @@ class ConversationRecord:
     in_window: bool = True
 
 
+@dataclass(frozen=True)
+class FeedbackRecord:
+    """One stored thumbs up/down on an answer, or 1-5 rating of a conversation (好差评)."""
+
+    id: int
+    conversation_id: str
+    #: the answer judged; None for a rating of the whole conversation.
+    message_id: int | None
+    helpful: bool | None
+    rating: int | None
+    comment: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Activity:
+    """Everything stored about the conversations created in a window, for the workbench
+    (missed questions, review tasks): their messages, feedback and tickets."""
+
+    #: id -> (created_at, lang, elder_mode) of each conversation in the window.
+    conversations: Mapping[str, tuple[datetime, Lang, bool]]
+    #: every message of those conversations, oldest first within each conversation.
+    turns: tuple[Turn, ...]
+    feedback: tuple[FeedbackRecord, ...]
+    tickets: tuple[Ticket, ...]
+
+
 # --------------------------------------------------------------------------- stage protocols
 
 
@@ -1153,6 +1180,10 @@ class ServiceLevelReports(Protocol):
     def records(self, since: datetime, until: datetime) -> tuple[list[ConversationRecord], list[Ticket]]:
         """Conversations created in ``[since, until + 24 h)`` (those before ``until``
         marked ``in_window``) and the tickets created in ``[since, until)``."""
+        ...
+
+    def activity(self, since: datetime, until: datetime) -> Activity:
+        """The messages, feedback and tickets of the conversations created in ``[since, until)``."""
         ...
 
 

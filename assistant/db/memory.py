@@ -25,10 +25,12 @@ from assistant.core.settings import HelpdeskSettings
 from assistant.core.types import (
     OPEN_TICKET_STATUSES,
     REPEAT_WINDOW,
+    Activity,
     Answer,
     Conversation,
     ConversationRecord,
     DialogueState,
+    FeedbackRecord,
     IdempotentWrite,
     Lang,
     Role,
@@ -521,6 +523,24 @@ class MemoryServiceLevelReports:
             ]
             tickets = [t for _, t in sorted(self._t.tickets.items()) if since <= t.created_at < until]
         return records, tickets
+
+    def activity(self, since: datetime, until: datetime) -> Activity:
+        """The messages, feedback and tickets of the conversations created in ``[since, until)``."""
+        with self._t.lock:
+            rows = sorted(
+                (c for c in self._t.conversations.values() if since <= c.created_at < until),
+                key=lambda c: c.created_at,
+            )
+            ids = {c.id for c in rows}
+            turns = sorted((self._t.messages[i] for c in rows for i in c.message_ids), key=lambda t: t.id)
+            feedback = [
+                FeedbackRecord(n, f.conversation_id, f.message_id, f.helpful, f.rating, f.comment, f.created_at)
+                for n, f in enumerate(self._t.feedback, start=1)
+                if f.conversation_id in ids
+            ]
+            tickets = [t for _, t in sorted(self._t.tickets.items()) if t.conversation_id in ids]
+            meta = {c.id: (c.created_at, c.lang, c.elder_mode) for c in rows}
+        return Activity(meta, tuple(turns), tuple(feedback), tuple(tickets))
 
 
 @dataclass(frozen=True)

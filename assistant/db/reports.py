@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from assistant.db import rules
 from assistant.db.models import ConversationRow, FeedbackRow, MessageRow, TicketRow
-from assistant.db.store import ticket_from_row
-from assistant.core.types import REPEAT_WINDOW, ConversationRecord, Lang, Ticket
+from assistant.db.store import ticket_from_row, turn_from_row
+from assistant.core.types import REPEAT_WINDOW, Activity, ConversationRecord, FeedbackRecord, Lang, Ticket
 
 #: ids per ``IN (…)`` query (SQLite allows 999 bound parameters).
 ID_CHUNK = 500
@@ -106,6 +106,40 @@ class SqlServiceLevelReports:
             for c in conversations
         ]
         return records, tickets
+
+    def activity(self, since: datetime, until: datetime) -> Activity:
+        """The messages, feedback and tickets of the conversations created in ``[since, until)``."""
+        with self._session() as session, session.begin():
+            rows = session.execute(
+                select(ConversationRow.id, ConversationRow.created_at, ConversationRow.lang, ConversationRow.elder_mode)
+                .where(ConversationRow.created_at >= since, ConversationRow.created_at < until)
+                .order_by(ConversationRow.created_at)
+            ).all()
+            meta = {r.id: (r.created_at, r.lang, bool(r.elder_mode)) for r in rows}
+            turns, feedback, tickets = [], [], []
+            for chunk in _chunks(list(meta), ID_CHUNK):
+                turns += [
+                    turn_from_row(m)
+                    for m in session.scalars(
+                        select(MessageRow).where(MessageRow.conversation_id.in_(chunk)).order_by(MessageRow.id)
+                    )
+                ]
+                feedback += [
+                    FeedbackRecord(f.id, f.conversation_id, f.message_id, f.helpful, f.rating, f.comment, f.created_at)
+                    for f in session.scalars(
+                        select(FeedbackRow).where(FeedbackRow.conversation_id.in_(chunk)).order_by(FeedbackRow.id)
+                    )
+                ]
+                tickets += [
+                    ticket_from_row(t)
+                    for t in session.scalars(
+                        select(TicketRow).where(TicketRow.conversation_id.in_(chunk)).order_by(TicketRow.id)
+                    )
+                ]
+        turns.sort(key=lambda t: t.id)
+        feedback.sort(key=lambda f: f.id)
+        tickets.sort(key=lambda t: t.id)
+        return Activity(meta, tuple(turns), tuple(feedback), tuple(tickets))  # type: ignore[arg-type]
 
 
 def _chunks(values: Sequence[str], size: int):  # type: ignore[no-untyped-def]

@@ -1,4 +1,4 @@
-"""The web pages: citizen chat at ``/``, staff console, dashboard (plain HTML and JS in ``ui/``)."""
+"""The web pages: citizen chat at ``/``, staff console, dashboard, workbench and evaluation (plain HTML and JS in ``ui/``)."""
 
 from __future__ import annotations
 
@@ -23,3 +23,15 @@ def staff_console() -> FileResponse:
 @router.get("/dashboard")
 def dashboard() -> FileResponse:
     return FileResponse(UI_DIR / "dashboard.html", media_type="text/html")
+
+
+@router.get("/workbench")
+def workbench() -> FileResponse:
+    """The knowledge operators' workbench (missed questions, drafts, gate, history, reviews)."""
+    return FileResponse(UI_DIR / "workbench.html", media_type="text/html")
+
+
+@router.get("/evaluation")
+def evaluation() -> FileResponse:
+    """The evaluators' page (benchmark runs, reports, comparisons)."""
+    return FileResponse(UI_DIR / "evaluation.html", media_type="text/html")
