@@ -71,6 +71,11 @@ _SEMANTIC: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/api/v1/conversations/{conversation_id}/messages/stream"): _MESSAGE,
     # message_id must name an answer of this conversation (a user message is refused)
     ("POST", "/api/v1/conversations/{conversation_id}/feedback"): {"invalid_input": r"feedback is for answers$"},
+    # the workbench: an FAQ fix needs its answer; a preview needs a question that is not blank
+    ("POST", "/api/v1/workbench/items/{item_id}/fix"): {"invalid_input": r"^an FAQ needs the question and the answer"},
+    ("POST", "/api/v1/workbench/items/{item_id}/preview"): {"invalid_input": r"^choose at least one question"},
+    # an uploaded benchmark must hold cases in the benchmark format
+    ("POST", "/api/v1/evaluation/benchmarks"): {"invalid_input": r"holds no usable case|holds no corpus entry"},
     # a field both answered and declined
     ("POST", "/api/v1/checkup"): {"invalid_input": r"is also answered; send one or the other$"},
     # the report window: since before until, at most 366 days
@@ -79,6 +84,11 @@ _SEMANTIC: dict[tuple[str, str], dict[str, str]] = {
         for p in ("/api/v1/metrics", "/api/v1/metrics/summary", "/api/v1/metrics/{slice_name}")
     },
 }
+
+
+#: path parameters the calls fill with a real conversation, ticket and message (see _aim); item
+#: ids stay generated, so no call edits or publishes a knowledge-base file.
+_REAL = {"conversation_id", "ticket_id", "message_id"}
 
 
 @dataclass
@@ -221,5 +231,5 @@ def test_the_api_keeps_its_schema(api_schema, world: World, method: str, path: s
     if mode is GenerationMode.POSITIVE and rule_for(method, path).audience != "public":
         # the credentials worked: the valid calls reached the handlers (else every check would pass on 401s)
         assert 401 not in statuses, statuses
-        if method == "GET":
+        if method == "GET" and set(re.findall(r"\{(\w+)\}", path)) <= _REAL:
             assert any(200 <= s < 300 for s in statuses), statuses

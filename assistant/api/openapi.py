@@ -90,6 +90,8 @@ _DESCRIPTIONS = {
 _PARTICULAR: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/auth/login"): {"401"},  # the name or the password is wrong (login_failed)
     ("GET", "/api/v1/helpdesk/events"): {"404"},  # ?ticket= names no ticket
+    ("POST", "/api/v1/evaluation/runs"): {"404"},  # no such benchmark or corpus
+    ("POST", "/api/v1/evaluation/compare"): {"404"},  # no such run, or no report yet
 }
 #: operations whose calls the abuse limits count (and may answer 429).
 _LIMITED = ("/api/v1/conversations", "/messages", "/messages/stream", "/api/v1/auth/login")

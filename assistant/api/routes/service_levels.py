@@ -23,7 +23,7 @@ router = APIRouter(prefix="/api/v1/metrics", tags=["service levels"])
 #: longest reporting window (the report is computed in memory from the rows of the window).
 MAX_WINDOW = timedelta(days=366)
 
-def _iso(value: object) -> object:
+def iso_time(value: object) -> object:
     """Only an ISO 8601 time: pydantic alone would also read ``1557`` as seconds since 1970."""
     if isinstance(value, str):
         try:
@@ -33,8 +33,8 @@ def _iso(value: object) -> object:
     return value
 
 
-SinceQ = Annotated[datetime | None, Query(description="ISO time; default 30 days before until"), BeforeValidator(_iso)]
-UntilQ = Annotated[datetime | None, Query(description="ISO time; default now"), BeforeValidator(_iso)]
+SinceQ = Annotated[datetime | None, Query(description="ISO time; default 30 days before until"), BeforeValidator(iso_time)]
+UntilQ = Annotated[datetime | None, Query(description="ISO time; default now"), BeforeValidator(iso_time)]
 
 
 def _aware(value: datetime | None, name: str) -> datetime | None:
