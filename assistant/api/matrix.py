@@ -38,6 +38,8 @@ def access_matrix(app: Any, make_client: Callable[[Any], Any], sign_in: Callable
         fills = {
             "conversation_id": own["id"], "ticket_id": str(ticket), "message_id": "1", "name": "chat.js",
             "slice_name": "items", "username": "nobody",
+            # the workbench's: an item that does not exist, so no caller edits or publishes a real file
+            "item_id": "no-such-item", "feedback_id": "999999", "run_id": "no-such-run",
         }
         calls = sorted(
             ((m, r.path) for r in app_routes(app) for m in sorted(r.methods or {"GET"}) if m != "HEAD"),
