@@ -37,7 +37,13 @@ def _profile_model(audience: str) -> type[BaseModel]:
         if f.key == "youngest_child_age":
             fields["children_ages"] = (
                 list[int] | None,
-                Field(None, description="the children's ages in whole years; [] for no children", max_length=20),
+                Field(
+                    None,
+                    description="the children's ages in whole years; [] for no children",
+                    max_length=20,
+                    # what the profile accepts for the youngest child's age (checked in the route)
+                    json_schema_extra={"items": {"type": "integer", "minimum": 0, "maximum": f.maximum}},
+                ),
             )
             continue
         if f.kind == "choice":
