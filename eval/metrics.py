@@ -169,6 +169,8 @@ class TurnOutcome:
     domain: str = ""
     #: number of turns of the case (multi-turn cases have more than one).
     case_turns: int = 1
+    #: the case's free labels (``life-event``, ``two-part``…).
+    tags: tuple[str, ...] = ()
     error: str = ""
 
     @property
@@ -276,10 +278,27 @@ def median_answer_chars(outcomes: Sequence[TurnOutcome]) -> float | None:
     return percentile(lengths, 50) if lengths else None
 
 
+def answered_in_lang(outcomes: Sequence[TurnOutcome]) -> float | None:
+    """Share of answered turns whose answer is written in the case's language (an English
+    question answered in English), read by the assistant's own language detector."""
+    from assistant.core.text import detect_lang
+
+    pool = [o for o in outcomes if o.action == "answer" and not o.error and o.lang in ("zh", "en")]
+    if not pool:
+        return None
+    # the closing lines name official channels in Chinese: judge the answer by its body
+    return sum(detect_lang(_body(o.answer), "zh") == o.lang for o in pool) / len(pool)
+
+
+def _body(answer: str) -> str:
+    return answer.split("\n\n")[0]
+
+
 def answer_breakdown(outcomes: Sequence[TurnOutcome]) -> dict[str, Any]:
     """Facts recall, facts first, aspect precision/recall and median length of a population."""
     p, r, n = aspect_precision_recall(outcomes)
     return {
+        "answered_in_lang": _round(answered_in_lang(outcomes)),
         "facts_recall": _round(facts_recall(outcomes)),
         "facts_first": _round(facts_first(outcomes)),
         "facts_turns": sum(1 for o in outcomes if o.expect_facts and not o.error),
@@ -361,6 +380,15 @@ def summarize(outcomes: Sequence[TurnOutcome], *, cases: int, errors: Sequence[s
             "by_aspect": {
                 a: answer_breakdown(os_)
                 for a, os_ in sorted(_group(ok, lambda o: o.expect_aspects).items())
+            },
+            # per tag of the case (two-part, yesno, life-event…), with the retrieval's hit@1
+            "by_tag": {
+                tag: {
+                    "hit@1": _round(hit_at_k([o.ranking for o in os_ if o.expect_items],
+                                             [o.expect_items for o in os_ if o.expect_items], 1)),
+                    **answer_breakdown(os_),
+                }
+                for tag, os_ in sorted(_group(ok, lambda o: o.tags).items())
             },
         },
         "latency_ms": {

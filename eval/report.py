@@ -63,7 +63,7 @@ def outcome_from_json(data: Mapping[str, Any]) -> TurnOutcome:
     """Inverse of :func:`outcome_to_json`."""
     names = {f.name for f in dataclasses.fields(TurnOutcome)}
     kw = {k: v for k, v in data.items() if k in names}
-    for key in ("expect_items", "expect_facts", "expect_aspects", "aspects", "ranking", "scores", "citations"):
+    for key in ("expect_items", "expect_facts", "expect_aspects", "aspects", "ranking", "scores", "citations", "tags"):
         kw[key] = tuple(kw.get(key) or ())
     return TurnOutcome(**kw)
 
@@ -152,19 +152,24 @@ def markdown_report(result: RunResult, *, max_failures: int = 40) -> str:
         "| --- | --- | --- |",
     ]
     lines += [f"| {d} | {v['turns']} | {_fmt(v['hit@1'])} |" for d, v in m["by_domain"].items()]
-    for title, groups in (("language", m["answer"].get("by_lang", {})), ("aspect asked", m["answer"].get("by_aspect", {}))):
+    for title, groups in (
+        ("language", m["answer"].get("by_lang", {})),
+        ("aspect asked", m["answer"].get("by_aspect", {})),
+        ("case tag", m["answer"].get("by_tag", {})),
+    ):
         if not groups:
             continue
         lines += [
             "",
             f"## Answers per {title}",
             "",
-            f"| {title} | facts recall | facts first | facts turns | aspect P / R | median chars |",
-            "| --- | --- | --- | --- | --- | --- |",
+            f"| {title} | hit@1 | facts recall | facts first | facts turns | aspect P / R | answered in its language | median chars |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         lines += [
-            f"| {k} | {_fmt(v['facts_recall'])} | {_fmt(v['facts_first'])} | {v['facts_turns']} | "
-            f"{_fmt(v['aspect_precision'])} / {_fmt(v['aspect_recall'])} | {_fmt(v['median_answer_chars'])} |"
+            f"| {k} | {_fmt(v.get('hit@1'))} | {_fmt(v['facts_recall'])} | {_fmt(v['facts_first'])} | {v['facts_turns']} | "
+            f"{_fmt(v['aspect_precision'])} / {_fmt(v['aspect_recall'])} | {_fmt(v.get('answered_in_lang'))} | "
+            f"{_fmt(v['median_answer_chars'])} |"
             for k, v in groups.items()
         ]
     labels, matrix = action_confusion(result.outcomes)

@@ -93,6 +93,7 @@ def run_benchmark(
                 expect_aspects=expect.aspects,
                 domain=domains.get(expect.items[0], "") if expect.items else "",
                 case_turns=len(case.turns),
+                tags=case.tags,
             )
             if played.exchange is None:  # recorded, listed and excluded from metrics; see module doc
                 errors.append(f"case {case.id!r} turn {index + 1}: {played.error}")

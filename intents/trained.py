@@ -331,15 +331,38 @@ class IntentModel:
     def aspect_proba(self, texts: Sequence[str], vectors=None):  # type: ignore[no-untyped-def]
         """The probability that each text asks each aspect, columns in ``ASPECTS`` order
         (None when the model has no aspect head)."""
+        return self._aspect_proba(self._features(texts, vectors))
+
+    def predict_both(self, texts: Sequence[str], vectors=None):  # type: ignore[no-untyped-def]
+        """(intent probabilities, aspect probabilities or None) from one feature pass."""
+        X = self._features(texts, vectors)
+        return self.clf.predict_proba(X), self._aspect_proba(X)
+
+    def _aspect_proba(self, X):  # type: ignore[no-untyped-def]
         heads = getattr(self, "aspect_heads", None)
         if heads is None:
             return None
         import numpy as np
 
-        X = self._features(texts, vectors)
-        return np.column_stack(
-            [h.predict_proba(X)[:, 1] if h is not None else np.zeros(X.shape[0]) for h in heads]
-        )
+        # every head's coefficients in one matrix: one product instead of nine sklearn
+        # calls, each of which validates its input (a tenth of a turn's time otherwise)
+        W, b = self._stacked_heads()
+        z = np.asarray(X @ W.T).reshape(X.shape[0], -1) + b
+        probs = 1.0 / (1.0 + np.exp(-z))
+        probs[:, [i for i, h in enumerate(heads) if h is None]] = 0.0
+        return probs
+
+    def _stacked_heads(self):  # type: ignore[no-untyped-def]
+        import numpy as np
+
+        stacked = getattr(self, "_heads_matrix", None)
+        if stacked is None:
+            heads = self.aspect_heads or []
+            width = next(h.coef_.shape[1] for h in heads if h is not None)
+            W = np.vstack([h.coef_[0] if h is not None else np.zeros(width) for h in heads])
+            b = np.array([h.intercept_[0] if h is not None else 0.0 for h in heads])
+            stacked = self._heads_matrix = (W, b)
+        return stacked
 
     def predict_proba(self, texts: Sequence[str], vectors=None):  # type: ignore[no-untyped-def]
         """Calibrated class probabilities, columns in ``classes_`` order."""
@@ -433,10 +456,10 @@ class TrainedClassifier:
         assert model is not None  # load() raised otherwise
         norm = normalize(text)
         vectors = self.embedder.embed_queries([norm]) if model.embedder_name and self.embedder else None
-        probs = model.predict_proba([norm], vectors)[0]
+        both, asked = model.predict_both([norm], vectors)
+        probs = both[0]
         scores = {label: float(p) for label, p in zip(self.classes, probs)}
         label = max(scores, key=scores.__getitem__)
-        asked = model.aspect_proba([norm], vectors)
         aspect_scores = {a: float(p) for a, p in zip(ASPECTS, asked[0])} if asked is not None else {}
         return IntentPrediction(label=label, confidence=scores[label], scores=scores, aspect_scores=aspect_scores)
 

@@ -265,3 +265,19 @@ def test_asked_two_things_the_materials_line_is_brief_and_the_rest_follows() -> 
     # the photo the question points at is named first; three named, the rest below
     assert first.startswith("所需材料：近期一寸白底证件照") and "另有3项见下" in first
     assert "工本费每本10元" in text[:150] and all(name in text for name in ("住房证明", "申请表", "户口簿"))
+
+
+def test_a_verdict_is_said_only_of_what_the_yes_no_clause_asks() -> None:
+    from assistant.generators.planning import _verdict
+
+    # 能领…吗 asks whether one can: a 需要 in the unit is no answer to it
+    assert _verdict("持有残疾人证、残疾等级为一级或二级且需要长期照护的重度残疾人。", "孩子二级残疾 一直要人照顾 能领护理补贴吗", "护理补贴") == ""
+    # the yes/no part asks the fee: a sentence about the deadline answers nothing of it
+    assert _verdict("应在婴儿出生后一个月内申报出生登记。", "报户口要不要钱 出生多久之内得去报", "新生儿出生户口登记") == ""
+    # the sentence that speaks of what is asked decides: 撤回 asked, 可以撤回 said
+    assert _verdict("自收到申请之日起30日内，任何一方可以撤回申请。", "冷静期里能不能撤回申请", "离婚登记") == "yes"
+    # asked 要不要钱, the fee line (不收费) is the answer: no 需要 / 不需要 in front of it
+    assert _verdict("出生户口登记不收费。", "报户口要不要交费用", "出生户口登记") == ""
+    # the verdict word must bear on what is asked: 需要本人到场 says nothing of 公证
+    assert _verdict("继承、遗嘱等事项一般需要相关当事人本人到场。", "继承房子必须去做公证吗", "公证") == ""
+    assert _verdict("配偶、未成年子女符合随迁条件的可以随迁。", "老婆孩子能一起迁过来吗", "户口迁入") == "yes"

@@ -200,3 +200,20 @@ def test_facts_first_aspects_and_answer_length_worked_by_hand() -> None:
     assert (p, r, n) == (2 / 3, 2 / 3, 2)
     assert median_answer_chars([a, b]) == (len(a.answer) + len(b.answer)) / 2
     assert answer_breakdown([b])["facts_recall"] == 1.0
+
+
+def test_answers_in_the_cases_language_and_figures_per_tag_by_hand() -> None:
+    from eval.metrics import answered_in_lang, summarize
+
+    en_ok = TurnOutcome("e1", 0, "q", "en", action="answer", answer="It is free (免费).\n\nOfficial channel: 一网通办",
+                        expect_items=("x",), ranking=("x",), tags=("en", "fee"))
+    en_zh = TurnOutcome("e2", 0, "q", "en", action="answer", answer="不收费。\n\n官方渠道：一网通办",
+                        expect_items=("x",), ranking=("y", "x"), tags=("en",))
+    zh_ok = TurnOutcome("z1", 0, "q", "zh", action="answer", answer="不收费。", expect_items=("x",), ranking=("x",),
+                        tags=("life-event",))
+    clarify = TurnOutcome("z2", 0, "q", "zh", action="clarify", answer="Which one?", tags=("life-event",))
+    # the English answer in Chinese counts against; a clarifying question is not an answer
+    assert answered_in_lang([en_ok, en_zh, zh_ok, clarify]) == 2 / 3
+    by_tag = summarize([en_ok, en_zh, zh_ok, clarify], cases=4)["answer"]["by_tag"]
+    assert by_tag["en"]["hit@1"] == 0.5 and by_tag["en"]["answered_in_lang"] == 0.5
+    assert by_tag["life-event"]["hit@1"] == 1.0 and set(by_tag) == {"en", "fee", "life-event"}

@@ -291,3 +291,10 @@ def test_order_words_around_one_named_service_choose_a_bundle_that_contains_it()
     assert life_event_bundle("报户口要办哪些手续", hits, ITEMS, mentioned=("hukou-newborn",)) == ""
     # order words around a service no bundle contains choose no bundle
     assert life_event_bundle("开公司先后要办哪几步", hits, ITEMS, mentioned=("business-establish",)) == ""
+
+
+def test_a_move_from_one_place_to_another_is_not_a_sequence_of_steps() -> None:
+    from assistant.dialogue.engine import SEVERAL_STEPS
+
+    assert SEVERAL_STEPS.search("打算买辆油车 从拍牌到上路要办哪些")
+    assert not SEVERAL_STEPS.search("医保关系从浙江转到上海 要办什么手续")

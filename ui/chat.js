@@ -410,8 +410,10 @@ function connect() {
 }
 
 // The conversation being opened (or resumed): messages sent meanwhile wait for it.
-function opening(promise) {
-  state.ready = promise.catch((e) => showError(e.message));
+// Openings run one after another (English, then 中文 at once, opens two conversations:
+// the second must win, so it may not start before the first is done).
+function opening(start) {
+  state.ready = (state.ready || Promise.resolve()).then(start).catch((e) => showError(e.message));
   return state.ready;
 }
 
@@ -488,22 +490,22 @@ $("human").addEventListener("click", async () => {
 });
 // 好差评: a rating of the whole conversation, offered after a person finishes and at any time here.
 $("rate").addEventListener("click", () => { if (!document.querySelector(".rating-box:not(.done)")) showRating(); });
-$("restart").addEventListener("click", () => opening(newConversation()));
+$("restart").addEventListener("click", () => opening(newConversation));
 $("lang").addEventListener("click", () => {
   state.lang = state.lang === "zh" ? "en" : "zh";
   store.setItem("xs.lang", state.lang);
   applyLanguage();
   // Bot notices follow the conversation's language: an empty conversation restarts in the new one.
-  if (state.shown.size === 0) opening(newConversation());
+  if (state.shown.size === 0) opening(newConversation);
 });
 $("elder").addEventListener("click", () => {
   state.elder = !state.elder;
   store.setItem("xs.elder", state.elder ? "1" : "0");
   if (!state.elder && window.speechSynthesis) window.speechSynthesis.cancel();
   applyLanguage();
-  if (state.shown.size === 0) opening(newConversation());
+  if (state.shown.size === 0) opening(newConversation);
 });
 
 window.XSChat = { send }; // for ui/checkup.js
 applyLanguage();
-opening(resume());
+opening(resume);

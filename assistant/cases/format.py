@@ -55,6 +55,8 @@ class Case:
     lang: str = "zh"
     #: 1-based line of the file the case came from (0 when built in code).
     line: int = 0
+    #: free labels of the case (``two-part``, ``life-event``…): the report gives figures per tag.
+    tags: tuple[str, ...] = ()
 
     @property
     def item_ids(self) -> frozenset[str]:
@@ -122,6 +124,7 @@ class _CaseIn(BaseModel):
     id: str
     lang: str = "zh"
     turns: list[_TurnIn]
+    tags: list[str] | None = None
 
 
 def _validation_reason(e: ValidationError) -> str:
@@ -186,7 +189,8 @@ def parse_case(raw: Any, *, line: int = 0, known_items: Collection[str] | None =
                 expect=Expect(items=items, intent=e.intent, action=e.action, facts=facts, aspects=aspects),
             )
         )
-    return Case(id=model.id, turns=tuple(turns), lang=model.lang, line=line)
+    tags = tuple(dict.fromkeys(t.strip() for t in (model.tags or ()) if t.strip()))
+    return Case(id=model.id, turns=tuple(turns), lang=model.lang, line=line, tags=tags)
 
 
 def parse_lines(

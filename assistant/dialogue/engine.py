@@ -567,7 +567,9 @@ LIFE_EVENT = re.compile(
 #: Words that ask for the order of several things to do (先办哪个后办哪个, 一步步怎么走,
 #: 从拍牌到上路): even a message naming one service asks about the life event around it.
 SEVERAL_STEPS = re.compile(
-    r"先后|顺序|先办|后办|先干|后干|一步一?步|整个流程|全流程|哪几步|哪些事|都要怎么办|从.{1,12}到.{1,12}(要|怎么|办)|"
+    # 从拍牌到上路 spans several steps; 从浙江转到上海 (转到, 迁到, 搬到) moves one thing
+    r"先后|顺序|先办|后办|先干|后干|一步一?步|整个流程|全流程|哪几步|哪些事|都要怎么办|"
+    r"从.{1,12}(?<![转迁调搬寄回])到.{1,12}(要|怎么|办)|"
     r"step by step|the whole process|from .{1,40} to .{1,40}(what|how)"
 )
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -76,8 +77,23 @@ _EN_FUNCTION = frozenset(
 )
 
 
-def _bigrams(text: str) -> list[str]:
-    """Character bigrams of the content words of ``text`` (Latin words whole, function words out)."""
+def _bigrams(text: str) -> tuple[str, ...]:
+    """Character bigrams of the content words of ``text`` (Latin words whole, function words out).
+
+    Cached: the same unit texts are read at every question, and the normal form
+    (OpenCC's traditional-to-simplified conversion) costs most of the work.
+    """
+    return _bigrams_of(text)
+
+
+@lru_cache(maxsize=32768)
+def _gram_set(text: str) -> frozenset[str]:
+    """The set of :func:`_bigrams` of ``text`` (cached like them)."""
+    return frozenset(_bigrams_of(text))
+
+
+@lru_cache(maxsize=32768)
+def _bigrams_of(text: str) -> tuple[str, ...]:
     t = _FUNCTION.sub(" ", _normal(text))
     grams: list[str] = []
     for piece in _PUNCT.split(t):
@@ -88,7 +104,7 @@ def _bigrams(text: str) -> list[str]:
                 grams.append(piece)
             continue
         grams.extend(piece[i : i + 2] for i in range(len(piece) - 1))
-    return grams
+    return tuple(grams)
 
 
 def _split_lines(text: str) -> list[str]:
@@ -134,9 +150,9 @@ def item_units(item: ServiceItem) -> tuple[AnswerUnit, ...]:
         add("phone", 0, f"咨询电话：{item.phone}", f"Enquiries: {item.phone}")
     ch = item.online
     if ch.available:
-        zh = "；".join(x for x in (ch.web, ch.app, ch.note) if x)
-        en = "; ".join(x for x in (ch.web_en, ch.app_en, ch.note_en) if x)
-        add("online", 0, zh, en)
+        # each channel a unit of its own: "which app" is answered by the app line
+        for i, (zh, en) in enumerate(((ch.web, ch.web_en), (ch.app, ch.app_en), (ch.note, ch.note_en))):
+            add("online", i, zh, en)
     else:
         add("online", 0, "该事项暂不支持网上办理" + (f"：{ch.note}" if ch.note else ""),
             "Not available online" + (f": {ch.note_en}" if ch.note_en else ""))
@@ -275,6 +291,12 @@ class AnswerPlanner:
                 if clause_vectors is not None and query is not None:
                     dense = [self._dense_share(float(c)) for c in clause_vectors @ query]
                 focus = focus_of(said, weights, self.settings.focus_chars, english=english, dense=dense, types=types)
+                own = _OWN_VERDICT.match(said.strip()) if u.field == "faqs" else None
+                if own and (not yes_no or faq_sim.get(id(u), 0.0) < self.settings.faq_direct):
+                    # an FAQ's own 可以 / Yes answers its own question: said to another
+                    # question (要什么条件, or a yes/no question it was not asked in) it would
+                    # answer something nobody asked, so the answer starts after it
+                    focus = _after_verdict(focus or said)
                 # the recorded score ranks a field's units for the short answer: one of the
                 # expected answer type (a duration for 多久) comes first
                 planned.append(PlannedUnit(u, round(score + _typed(said, types), 4), role, focus))
@@ -283,7 +305,13 @@ class AnswerPlanner:
         #    question with a topic of its own) the unit that meets the question best
         best_faq = max((u for u in units if u.field == "faqs"), key=lambda u: faq_sim[id(u)], default=None)
         verdict = ""
-        if best_faq is not None and faq_sim[id(best_faq)] >= self.settings.faq_direct:
+        if (
+            best_faq is not None
+            and faq_sim[id(best_faq)] >= self.settings.faq_direct
+            # an FAQ about the same service that answers another kind of question (能不能在
+            # 上海办 for 多少钱) does not lead: where a kind of answer is expected, it must give it
+            and (not types or _typed(_unit_text(best_faq, lang), types))
+        ):
             take(best_faq, faq_sim[id(best_faq)], "direct")
         else:
             # only a yes/no question has a deciding unit outside what it asks (能不能反悔 is
@@ -317,7 +345,7 @@ class AnswerPlanner:
                 take(best, scores[id(best)], "direct")
         direct = [p for p in planned if p.role == "direct"]
         if yes_no and direct and direct[0].score >= self.settings.verdict_share:
-            verdict = _verdict(direct[0].unit.text, question)
+            verdict = _verdict(direct[0].unit.text, question, item.name)
 
         # 2. what was asked: each aspect's units, the most relevant first for long lists
         more: list[str] = []
@@ -386,7 +414,7 @@ def _weights(question: str, units: Sequence[AnswerUnit], lang: Lang) -> dict[str
     q = Counter(_bigrams(expand_colloquial(question)))
     if not q:
         return {}
-    docs = [set(_bigrams(_unit_text(u, lang))) for u in units]
+    docs = [_gram_set(_unit_text(u, lang)) for u in units]
     n = len(docs) or 1
     df = Counter(g for d in docs for g in d)
     return {g: math.log(1 + n / (1 + df[g])) for g in q}
@@ -397,7 +425,7 @@ def _share(weights: dict[str, float], text: str) -> float:
     total = sum(weights.values())
     if not total:
         return 0.0
-    grams = set(_bigrams(text))
+    grams = _gram_set(text)
     return sum(w for g, w in weights.items() if g in grams) / total
 
 
@@ -429,6 +457,14 @@ _ANSWER_TYPES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
         (
             r"(拿|领|发|补|报|给|赔)(到)?(多少|几)|标准|比例|金额|how much .*(get|receive|paid)|\bamount\b|\brate\b",
             r"\d|%|标准|比例|金额|按月|每月|\bper cent\b|\bpercent\b|\bstandard\b|\brate\b|\bamount\b",
+        ),
+        (
+            r"(哪个|什么|啥)(app|软件|小程序)|\bwhich app\b|\bwhat app\b|\bapp\b|手机上",
+            r"\bapp\b|APP|小程序|随申办",
+        ),
+        (
+            r"(哪个|什么|啥)(网站|平台|系统)|\bwhich (website|platform|system)\b|\bwebsite\b",
+            r"网站|平台|系统|一网通办|\.gov\.cn|website|platform|portal",
         ),
         (
             r"哪里|在哪|哪儿|去哪|上哪|到哪|地址|什么地方|哪个部门|\bwhere\b|\baddress\b",
@@ -535,24 +571,88 @@ _OWN_VERDICT = re.compile(
 )
 
 
-def _verdict(text: str, question: str) -> str:
-    """``yes``/``no`` from the deciding unit's own first sentence, ``""`` when it says neither.
+#: Where a question splits into clauses, and what marks the clause that asks yes or no.
+_Q_CLAUSES = re.compile(r"[，,。；;！!？?\s]+")
+_YES_NO_MARK = re.compile(
+    r"能不能|可不可以|可以不|是不是|是否|要不要|需不需要|需要不|有没有|用不用|会不会|行不行|能否|可否|吗|嘛|么|伐"
+)
+#: The question asks whether something is needed (not whether it may be done): asked on
+#: the yes/no clause itself, so 一直要人照顾 能领补贴吗 asks 能, not 需要.
+_ASKS_NEED = re.compile(
+    r"需要|要不要|需不需要|用不用|得不得|必须|一定要|还要|要带|带不带|得带|要交|要钱|收钱|要去|要办|要做|要先|要本人|"
+    r"do i need|need to|have to|must i"
+)
+#: How many characters after a verdict word may name what it is said of.
+_VERDICT_REACH = 8
 
-    A unit that already opens with its answer (可以，… 不需要，…) gets none: the unit says it.
+
+def _yes_no_clause(question: str) -> str:
+    """The clause of ``question`` that asks yes or no (the last one with a yes/no word), else all of it."""
+    t = _normal(question)
+    clauses = [c for c in _Q_CLAUSES.split(t) if c]
+    asking = [c for c in clauses if _YES_NO_MARK.search(c)]
+    return asking[-1] if asking and not t.isascii() else t
+
+
+def _after_verdict(text: str) -> str:
+    """``text`` without the yes or no it opens with (可以，… → …; Yes. … → …).
+
+    Only a verdict standing alone before a stop counts: "You can apply online…" keeps
+    its words.
+    """
+    m = _OWN_VERDICT.match(text.strip())
+    if not m or not re.match(r"\s*[，,。.；;！!]", text.strip()[m.end() :]):
+        return text
+    rest = text.strip()[m.end() :].lstrip("，,。.；;:： ")
+    return rest[:1].upper() + rest[1:] if rest and rest.isascii() else rest or text
+
+
+def _verdict(text: str, question: str, own_words: str = "") -> str:
+    """``yes``/``no`` (or ``need``/``no_need``) from the deciding unit's sentence, ``""`` when
+    it says neither, or says it of something else.
+
+    A unit that already opens with its answer (可以，… 不需要，…) gets none: the unit says
+    it.  The verdict is read from the unit's sentence that shares the most words with
+    the clause that asks yes or no, and only when they share words beyond ``own_words``
+    (the item's name, which every unit of the item is about) or the sentence is of the
+    answer type the clause expects (an amount or 免费 for 要不要钱): 报户口要不要钱 is not
+    answered 需要 by a sentence about when to register, nor 能领护理补贴吗 by one that
+    says 需要长期照护.  Asked whether something is needed, only 需要 / 不需要 are said;
+    asked whether one can, only 可以 / 不可以.
     """
     if _OWN_VERDICT.match(text.strip()):
         return ""
-    head = re.split(r"[。；;!！?？]", text, maxsplit=1)[0]
-    asks_need = bool(re.search(r"(需要|要不要|需不需要|用不用|得不得|必须|要带|带不带|得带|要.+吗|do i need|need to|have to|must i)", _normal(question)))
-    if asks_need:
-        if _NO_NEED.search(head):
+    clause = _yes_no_clause(question)
+    types = answer_types(clause)
+    if types and types[0] is _ANSWER_TYPES[0][1]:
+        # 收费吗 / 要钱吗: the fee line says 不收费 or the amount itself; a 可以 or 需要
+        # in front of it would answer another question
+        return ""
+    asked = _gram_set(expand_colloquial(clause)) - _gram_set(own_words)
+    parts = sentences(text) or [text]
+    # a sentence speaks of what is asked when it shares its words or is of the answer type
+    # the clause expects (要不要钱 is answered by a sentence saying 不收费)
+    overlap = [len(asked & _gram_set(p)) + (1 if _typed(p, types) else 0) for p in parts]
+    best = max(range(len(parts)), key=lambda i: (overlap[i], -i))
+    if overlap[best] == 0:
+        return ""
+    said = parts[best]
+    # the verdict word must bear on what the clause asks: a character of the clause's own
+    # words follows it closely (可以随迁 for 能一起迁过来吗; not 需要本人到场 for 必须公证吗)
+    asked_chars = {ch for g in asked for ch in g}
+
+    def bears(pattern: re.Pattern[str]) -> bool:
+        return any(asked_chars & set(said[m.end() : m.end() + _VERDICT_REACH]) for m in pattern.finditer(said))
+
+    if _ASKS_NEED.search(clause):
+        if bears(_NO_NEED):
             return "no_need"
-        if _NEED.search(head):
+        if bears(_NEED):
             return "need"
         return ""
-    if _NEGATIVE.search(head):
+    if bears(_NEGATIVE):
         return "no"
-    if _POSITIVE.search(head):
+    if bears(_POSITIVE):
         return "yes"
     return ""
 
