@@ -106,9 +106,11 @@ def _register_groups() -> None:
     from retrieval.cli import bench_retrieval
     from assistant.generators.cli import bench_generation
     from assistant.api.cli import app as accounts_app
+    from assistant.api.cli import security_app
 
     app.add_typer(kb_app, name="kb")
     app.add_typer(accounts_app, name="accounts")
+    app.add_typer(security_app, name="security")
     app.add_typer(eval_app, name="eval")
     app.add_typer(intents_app, name="intents")
     bench_app.command("retrieval")(bench_retrieval)

@@ -35,6 +35,7 @@ from assistant.core.types import (
     Conversation,
     ConversationStore,
     DialogueState,
+    IdempotentWrite,
     IntentPrediction,
     Lang,
     ServiceItem,
@@ -65,6 +66,11 @@ _HANDED_OFF = {
 }
 
 
+def _visible(text: str) -> str:
+    """``text`` without control, format and unassigned characters (newlines and tabs kept), trimmed."""
+    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C").strip()
+
+
 class Escalation(Protocol):
     """Helpdesk rules around the dialogue (``assistant.helpdesk.EscalationRules``).
 
@@ -78,6 +84,22 @@ class Escalation(Protocol):
     def route(
         self, draft: TicketDraft, result: TurnResult, conversation: Conversation
     ) -> tuple[TicketDraft, TurnResult]: ...
+
+
+@dataclass(frozen=True)
+class IdempotentRequest:
+    """A message post's ``Idempotency-Key``: its response is stored with the turn, in one transaction.
+
+    ``render`` makes the response body (JSON) from the stored exchange; the
+    store calls it inside the transaction, so it must not read the database.
+    When the key already has a stored turn, the store writes nothing and
+    :class:`assistant.core.errors.AlreadyRecorded` carries the stored response.
+    """
+
+    key: str
+    #: sha256 of the message as sent.
+    fingerprint: str
+    render: Callable[[Exchange], str]
 
 
 @dataclass(frozen=True)
@@ -123,9 +145,7 @@ class Assistant:
         """Validate and normalise a user message; raises InvalidInput with the fix."""
         if not isinstance(text, str):
             raise InvalidInput("message must be a string")
-        cleaned = "".join(
-            ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C"
-        ).strip()
+        cleaned = _visible(text)
         if not cleaned:
             raise InvalidInput("message is empty; type a question, e.g. 居住证怎么办理")
         if len(cleaned) > self.max_message_chars:
@@ -135,17 +155,19 @@ class Assistant:
             )
         return cleaned
 
-    def handle(self, conversation_id: str, text: str) -> Exchange:
+    def handle(self, conversation_id: str, text: str, *, idempotency: IdempotentRequest | None = None) -> Exchange:
         """Answer one message of a conversation and store both sides atomically.
 
         Raises InvalidInput for an unusable message and NotFound for an unknown
-        conversation, before anything is written.
+        conversation, before anything is written.  With ``idempotency`` the
+        key's response is stored in the turn's transaction (AlreadyRecorded,
+        nothing written, when the key already has a stored turn).
         """
         started = time.perf_counter()
         typed = self.clean_message(text)
         message = mask(typed)
         return self._decide_and_record(
-            conversation_id, message, started, lambda c: self._turn(message, c), original=typed
+            conversation_id, message, started, lambda c: self._turn(message, c), original=typed, idempotency=idempotency
         )
 
     def _turn(self, message: str, conversation: Conversation) -> TurnResult:
@@ -163,6 +185,7 @@ class Assistant:
         *,
         first: tuple[Conversation, TurnResult] | None = None,
         original: str = "",
+        idempotency: IdempotentRequest | None = None,
     ) -> Exchange:
         """Decide from the stored conversation and write with its version; on StaleState decide again.
 
@@ -175,13 +198,15 @@ class Assistant:
                 conversation = self.store.get(conversation_id)
                 result = decide(conversation)
             try:
-                return self._record(conversation, message, result, started, original=original)
+                return self._record(conversation, message, result, started, original=original, idempotency=idempotency)
             except StaleState:
                 if attempt == STATE_ATTEMPTS:
                     raise
         raise AssertionError("unreachable: the last attempt returns or raises")
 
-    def handle_stream(self, conversation_id: str, text: str) -> Iterator[str | Exchange]:
+    def handle_stream(
+        self, conversation_id: str, text: str, *, idempotency: IdempotentRequest | None = None
+    ) -> Iterator[str | Exchange]:
         """Like :meth:`handle`, but yields the answer text in pieces as the
         generator writes it, then the stored Exchange last.
 
@@ -214,10 +239,18 @@ class Assistant:
             lambda c: self._turn(message, c),
             first=(conversation, result),
             original=typed,
+            idempotency=idempotency,
         )
 
     def _record(
-        self, conversation: Conversation, message: str, result: TurnResult, started: float, *, original: str = ""
+        self,
+        conversation: Conversation,
+        message: str,
+        result: TurnResult,
+        started: float,
+        *,
+        original: str = "",
+        idempotency: IdempotentRequest | None = None,
     ) -> Exchange:
         """Apply the helpdesk rules, then store messages, state and ticket in one transaction."""
         handed_off = conversation.state.handed_off
@@ -231,6 +264,14 @@ class Assistant:
             draft = self.ticket_draft(message, result, conversation)
             if self.escalation is not None:
                 draft, result = self.escalation.route(draft, result, conversation)
+        write = None
+        if idempotency is not None:
+            final, render = result, idempotency.render
+            write = IdempotentWrite(
+                idempotency.key,
+                idempotency.fingerprint,
+                lambda user, answer, made: render(Exchange(conversation.id, final, user, answer, made)),
+            )
         user_turn, assistant_turn, ticket = self.store.record_turn(
             conversation.id,
             message,
@@ -239,6 +280,7 @@ class Assistant:
             expected_version=conversation.version,
             # only a message that was masked has an original worth keeping
             original=original if original and original != message else None,
+            idempotency=write,
         )
         return Exchange(conversation.id, result, user_turn, assistant_turn, ticket)
 
@@ -246,7 +288,8 @@ class Assistant:
         """The citizen pressed "talk to a person": hand off at once, whatever the text."""
         started = time.perf_counter()
         lang = self.store.get(conversation_id).state.lang
-        typed = self.clean_message(note) if note.strip() else _ASK_PERSON[lang]
+        # a note of only spaces or invisible characters is no note: the button still asks for a person
+        typed = self.clean_message(note) if _visible(note) else _ASK_PERSON[lang]
         message = mask(typed)
 
         def decide(conversation: Conversation) -> TurnResult:

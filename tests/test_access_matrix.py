@@ -120,6 +120,7 @@ def test_rules_refuse_unknown_roles() -> None:
         ("GET", "/api/v1/metrics/{slice_name}", "staff: supervisor"),
         ("GET", "/metrics", "staff: supervisor"),
         ("GET", "/api/v1/audit", "staff: supervisor"),
+        ("POST", "/api/v1/helpdesk/tickets/{ticket_id}/messages/{message_id}/reveal", "staff: agent or supervisor"),
         ("GET", "/api/v1/accounts", "staff: admin"),
         ("POST", "/api/v1/accounts", "staff: admin"),
         ("PUT", "/api/v1/accounts/{username}/roles", "staff: admin"),
@@ -142,7 +143,8 @@ def test_the_rules_that_matter_most_pinned_by_hand(method: str, path: str, expec
 def _params(path: str, own: str, ticket: int) -> str:
     fills = {"conversation_id": own, "ticket_id": str(ticket), "name": "chat.js", "slice_name": "items", "username": "target",
              # the workbench's: an item that does not exist, so no caller edits or publishes a real file
-             "item_id": "no-such-item", "feedback_id": "999999", "run_id": "no-such-run"}
+             "item_id": "no-such-item", "feedback_id": "999999", "run_id": "no-such-run",
+             "message_id": "1"}
     out = path
     for name, value in fills.items():
         out = out.replace("{" + name + "}", value)
@@ -166,6 +168,7 @@ def _body(method: str, path: str) -> dict | None:
         "/api/v1/auth/login": {"username": "nobody", "password": "not the password"},
         "/roles": {"roles": ["agent"]},
         "/password": {"password": "another long enough password"},
+        "/reveal": {"reason": "call the citizen back"},
     }
     if path == "/api/v1/accounts":
         return {"username": f"new{next(_accounts)}", "roles": ["agent"], "password": "a long enough password"}

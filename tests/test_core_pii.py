@@ -9,7 +9,7 @@ import pytest
 
 from assistant.core import pii
 from assistant.core.pii import LLM_KINDS, detect, mask
-from tests.pii_corpus import generate
+from eval.pii_corpus import generate
 
 #: recall floors of the issue (IDs, mobiles, bank cards) and for the other kinds.
 RECALL_FLOOR = {"resident_id": 0.995, "mobile": 0.995, "bank_card": 0.995}

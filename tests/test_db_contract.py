@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from assistant.db import MEMORY_URL, Database, open_database, open_storage
 from assistant.db.engine import current_revision, head_revision
 from assistant.db.models import Base, PiiOriginalRow
-from assistant.core.errors import Conflict, InvalidInput, NotFound, StaleState
+from assistant.core.errors import AlreadyRecorded, Conflict, InvalidInput, NotFound, StaleState
 from assistant.core.settings import HelpdeskSettings
 from assistant.core.types import (
     Action,
@@ -27,6 +27,7 @@ from assistant.core.types import (
     Citation,
     DialogueState,
     Hit,
+    IdempotentWrite,
     IntentPrediction,
     Option,
     Storage,
@@ -629,3 +630,64 @@ def test_concurrent_claims_of_one_key_have_one_winner(db: Storage) -> None:
         t.join()
     assert sum(r is None for r in results) == 1
     assert len(results) == 8
+
+
+def _write(key: str, fingerprint: str = "f") -> IdempotentWrite:
+    """A key whose response names the stored message ids (as the API's TurnOut does)."""
+    return IdempotentWrite(key, fingerprint, lambda user, answer, ticket: f'{{"user": {user.id}, "answer": {answer.id}}}')
+
+
+def test_a_turn_stores_its_idempotency_key_in_the_same_transaction(db: Storage) -> None:
+    c = db.conversations.create()
+    assert db.idempotency.claim(c.id, "k", "f", stale_after_s=60) is None
+    user, answer, _ = db.conversations.record_turn(c.id, "问", turn_result(c.state), idempotency=_write("k"))
+    record = db.idempotency.claim(c.id, "k", "f", stale_after_s=60)
+    assert record is not None and record.response == f'{{"user": {user.id}, "answer": {answer.id}}}'
+    # the same key again (a retry, or a takeover whose first request was only slow): nothing is written
+    before = db.conversations.get(c.id)
+    with pytest.raises(AlreadyRecorded) as raised:
+        db.conversations.record_turn(c.id, "问", turn_result(c.state), idempotency=_write("k"))
+    assert raised.value.response == record.response and raised.value.fingerprint == "f"
+    after = db.conversations.get(c.id)
+    assert len(after.turns) == len(before.turns) == 2 and after.version == before.version
+
+
+def test_a_turn_that_fails_leaves_its_idempotency_key_pending(db: Storage) -> None:
+    c = db.conversations.create()
+    assert db.idempotency.claim(c.id, "k", "f", stale_after_s=60) is None
+    db.conversations.record_turn(c.id, "先", turn_result(c.state))
+    with pytest.raises(StaleState):
+        db.conversations.record_turn(c.id, "问", turn_result(c.state), expected_version=0, idempotency=_write("k"))
+    pending = db.idempotency.claim(c.id, "k", "f", stale_after_s=60)
+    assert pending is not None and pending.response is None
+    assert len(db.conversations.get(c.id).turns) == 2
+
+
+def test_a_turn_writes_a_key_nobody_claimed(db: Storage) -> None:
+    # the claim was released (or lost) meanwhile: the key is written with the turn all the same
+    c = db.conversations.create()
+    user, _, _ = db.conversations.record_turn(c.id, "问", turn_result(c.state), idempotency=_write("free", "g"))
+    record = db.idempotency.claim(c.id, "free", "g", stale_after_s=60)
+    assert record is not None and record.fingerprint == "g" and f'"user": {user.id}' in (record.response or "")
+
+
+def test_concurrent_turns_with_one_key_store_one_message(db: Storage) -> None:
+    c = db.conversations.create()
+    outcomes: list[str] = []
+    barrier = threading.Barrier(6)
+
+    def post() -> None:
+        barrier.wait()
+        try:
+            db.conversations.record_turn(c.id, "同一条", turn_result(c.state), idempotency=_write("same"))
+            outcomes.append("stored")
+        except AlreadyRecorded:
+            outcomes.append("replayed")
+
+    threads = [threading.Thread(target=post) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["replayed"] * 5 + ["stored"]
+    assert [t.text for t in db.conversations.get(c.id).turns if t.role == "user"] == ["同一条"]

@@ -61,9 +61,11 @@ def _free_port() -> int:
 class LiveServer:
     """A server subprocess on a free loopback port; ``start`` waits for /readyz."""
 
-    def __init__(self, data_dir: Path, log: Path) -> None:
+    def __init__(self, data_dir: Path, log: Path, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
         self.log = log
+        #: extra environment of the server process (XS_… settings)
+        self.env = env or {}
         self.port = _free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self.staff_headers: dict[str, str] = {}
@@ -75,7 +77,7 @@ class LiveServer:
     def start(self, timeout: float = 120) -> LiveServer:
         code = f"from tests.test_helpdesk_crash import serve; serve({str(self.data_dir)!r}, {self.port})"
         # the crash test opens many conversations from one address: abuse limits are not its subject
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "XS_LIMITS__ENABLED": "false"}
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "XS_LIMITS__ENABLED": "false", **self.env}
         self.process = subprocess.Popen(
             [sys.executable, "-c", code], cwd=ROOT, env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT
         )

@@ -79,10 +79,27 @@ let heldToken = { id: "", token: "" };  // this page's copy, should the tab's st
 const conversationToken = () =>
   (heldToken.id === state.conversation && heldToken.token) || typed.getItem(tokenKey(state.conversation)) || "";
 
+// A message post carries an Idempotency-Key of its own and is sent again, with the same key,
+// when the network or a proxy fails: the server stores it once however often it arrives.
+const MESSAGE_POST = /\/messages(\/stream)?$/;
+const RESEND = [502, 503, 504];
+const newKey = () => Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+
 async function api(method, path, body) {
   const headers = body ? { "Content-Type": "application/json" } : {};
   if (conversationToken()) headers["X-Conversation-Token"] = conversationToken();
-  const response = await fetch(path, { method, headers, body: body ? JSON.stringify(body) : undefined });
+  const resend = method === "POST" && MESSAGE_POST.test(path);
+  if (resend) headers["Idempotency-Key"] = newKey();
+  let response;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      response = await fetch(path, { method, headers, body: body ? JSON.stringify(body) : undefined });
+      if (!resend || attempt >= 3 || !RESEND.includes(response.status)) break;
+    } catch (e) {
+      if (!resend || attempt >= 3) throw e;
+    }
+    await new Promise((done) => setTimeout(done, 500 * attempt));
+  }
   const data = await response.json().catch(() => ({}));
   if (!response.ok) {
     const err = new Error((data.error && data.error.message) || response.statusText);

@@ -130,6 +130,8 @@ ROUTES: tuple[tuple[str, str, Rule], ...] = (
     # the helpdesk console
     ("GET", "/console", staff("agent", page=True)),
     ("*", "/api/v1/helpdesk/*", staff("agent")),
+    # revealing a masked number: the agent holding the ticket, or a supervisor (checked in the route)
+    ("POST", "/api/v1/helpdesk/tickets/{ticket_id}/messages/{message_id}/reveal", staff("agent", "supervisor")),
     # service levels (the dashboard) and the server's own metrics
     ("GET", "/dashboard", staff("supervisor", page=True)),
     ("GET", "/api/v1/metrics", staff("supervisor")),

@@ -201,6 +201,7 @@ def create_app(settings: Settings, *, services: Services | None = None, reload: 
         service_levels,
         workbench,
     )
+    from assistant.api.routes import privacy
     from ui import UI_DIR
 
     app.include_router(auth.router)
@@ -210,11 +211,16 @@ def create_app(settings: Settings, *, services: Services | None = None, reload: 
     app.include_router(chat.router)
     app.include_router(checkup.router)
     app.include_router(helpdesk.router)
+    app.include_router(privacy.router)
     app.include_router(service_levels.router)
     app.include_router(observability.router)
     app.include_router(workbench.router)
     app.include_router(workbench.evaluation)
     app.include_router(pages.router)
+    from assistant.api.openapi import install_openapi
+
+    # the schema names the route table's tokens and every error body (assistant.api.openapi)
+    install_openapi(app)
     assets = {p.name: p for p in UI_DIR.iterdir() if p.suffix in (".js", ".css", ".svg")}
 
     @app.get("/ui/{name}", include_in_schema=False)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.core.types import Citation, Conversation, Option, Ticket, Turn
+from assistant.db.rules import RESOLUTIONS
 
 if TYPE_CHECKING:
     from assistant.helpdesk import QueueEntry, QueueStatus, SearchHit, Suggestion
@@ -37,13 +38,25 @@ class ConversationIn(_In):
 
 
 class MessageIn(_In):
-    """A citizen's message.  Length limits are checked by the assistant (422 with the limit)."""
+    """A citizen's message.  The length cap is a setting (413 above it); an empty text, or
+    one of only spaces and invisible characters, gets 422 ``invalid_input`` with an example."""
 
     text: str
 
 
 class FeedbackIn(_In):
     """Thumbs up/down on an answer (``message_id``), or a 1–5 rating (好差评) of the conversation."""
+
+    # one of the two is needed (rules.check_feedback): the schema says so too
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["helpful"], "properties": {"helpful": {"type": "boolean"}}},
+                {"required": ["rating"], "properties": {"rating": {"type": "integer"}}},
+            ]
+        },
+    )
 
     message_id: int | None = None
     helpful: bool | None = None
@@ -72,7 +85,8 @@ class ReplyIn(AgentIn):
 
 
 class ResolveIn(AgentIn):
-    resolution: str = Field(..., min_length=1, max_length=32)
+    #: one of GET /api/v1/helpdesk/resolutions (the handler names them on a wrong one).
+    resolution: str = Field(..., min_length=1, max_length=32, json_schema_extra={"enum": list(RESOLUTIONS)})
 
 
 class TransferIn(AgentIn):
@@ -354,3 +368,21 @@ class ErrorOut(_Out):
     """Every error response: ``{"error": {"code", "message"}}``."""
 
     error: ErrorBody
+
+
+# --------------------------------------------------------------------------- revealing a masked number
+
+
+class RevealIn(_In):
+    """Why the number is needed (kept in the audit log)."""
+
+    reason: str = Field(..., min_length=4, max_length=200, description="e.g. 按预约回拨市民手机 / call back as agreed")
+
+
+class RevealOut(_Out):
+    """The message as the citizen typed it."""
+
+    message_id: int
+    text: str
+    #: the kinds of personal data the masked copy hid (resident_id, mobile…).
+    kinds: list[str]

@@ -70,3 +70,20 @@ class StaleState(Conflict):
     """
 
     code = "stale_state"
+
+
+class AlreadyRecorded(Conflict):
+    """A message post whose ``Idempotency-Key`` already has a stored turn and response.
+
+    Raised by ``ConversationStore.record_turn`` (nothing written): another
+    request with the same key, a retry or a takeover of a stale claim,
+    committed first.  ``response`` is its stored body, ``fingerprint`` what it asked.
+    """
+
+    code = "idempotency_already_recorded"
+
+    def __init__(self, key: str, fingerprint: str, response: str) -> None:
+        super().__init__(f"Idempotency-Key {key!r} already has a stored answer; the retry gets it")
+        self.key = key
+        self.fingerprint = fingerprint
+        self.response = response

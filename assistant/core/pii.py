@@ -194,6 +194,23 @@ def _landline(groups: list[str]) -> bool:
     return False
 
 
+def _domestic(groups: list[str], *, plus: bool) -> list[str] | None:
+    """The groups of a number written the international way (``+86 21 6234 5678``,
+    ``+86 (0)21 …``, ``0086-21-…``, ``+862162345678``) as dialled at home
+    (``021 6234 5678``); None when the number does not start with the country code."""
+    if len(groups) > 1 and groups[0] in ("86", "0086"):
+        rest = groups[1:]
+        if len(rest) > 1 and rest[0] == "0":  # the "(0)" of international notation
+            rest = rest[1:]
+    elif len(groups) == 1 and (groups[0].startswith("0086") or (plus and groups[0].startswith("86"))):
+        rest = [groups[0][4:] if groups[0].startswith("0086") else groups[0][2:]]
+    else:
+        return None
+    if not rest[0] or rest[0][0] == "0":
+        return rest if rest[0] else None
+    return ["0" + rest[0], *rest[1:]]
+
+
 def _mobile(digits: str) -> bool:
     for prefix in ("0086", "86", ""):
         if digits.startswith(prefix):
@@ -203,8 +220,8 @@ def _mobile(digits: str) -> bool:
     return False
 
 
-def _classify(groups: list[str], *, lookalike_context: bool) -> str | None:
-    """The kind a run of digit groups is, or None."""
+def _classify(groups: list[str], *, lookalike_context: bool, plus: bool = False) -> str | None:
+    """The kind a run of digit groups is, or None (``plus``: a ``+`` stands before it)."""
     digits = "".join(groups)
     if "X" in digits.upper()[:-1]:
         return None
@@ -218,6 +235,9 @@ def _classify(groups: list[str], *, lookalike_context: bool) -> str | None:
         return MOBILE
     if digits[0] == "0" and _landline(groups):
         return LANDLINE
+    domestic = _domestic(groups, plus=plus)
+    if domestic is not None and _landline(domestic):
+        return LANDLINE
     if len(digits) == 15 and id15_valid(digits):
         return RESIDENT_ID
     if 13 <= len(digits) <= 19 and digits[0] in "34569" and luhn_valid(digits):
@@ -229,14 +249,18 @@ def _classify(groups: list[str], *, lookalike_context: bool) -> str | None:
 
 _SEP = r"[ \t\-.\u2010-\u2015\u2212/()_]{1,3}"
 #: digit groups joined by separators, not glued to Latin letters (codes) or other digits.
-_RUN = re.compile(rf"(?<![0-9A-Za-z])\+?\d+(?:{_SEP}\d+)*[Xx]?(?![0-9A-Za-z])")
-_GROUP = re.compile(r"\d+[Xx]?")
+#: (an ID's closing X may stand apart when it is typed digit by digit: ``… 4 8 0 X``)
+_RUN = re.compile(rf"(?<![0-9A-Za-z])\+?\d+(?:{_SEP}\d+)*(?:[ \-]?[Xx])?(?![0-9A-Za-z])")
+_GROUP = re.compile(r"\d+[Xx]?|[Xx]")
 _EXTENSION = re.compile(r"[ ]?(?:-|转|分机|ext\.?|x)[ ]?\d{1,6}(?![0-9A-Za-z])", re.I)
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+#: a digit, after at most one space, hyphen or dot (``E 1234 5678``, ``C-12345678``).
+_D = r"[ \-.]?\d"
 _PASSPORT = re.compile(
-    r"(?<![A-Za-z0-9])(?:[EG]\d{8}|E[A-HJ-NP-Z]\d{7}|[PDS][EA]?\d{7}|[PDS]\d{8})(?![A-Za-z0-9])", re.I
+    rf"(?<![A-Za-z0-9])(?:[EG](?:{_D}){{8}}|E[A-HJ-NP-Z](?:{_D}){{7}}|[PDS][EA]?\d{{7}}|[PDS]\d{{8}})(?![A-Za-z0-9])",
+    re.I,
 )
-_PERMIT = re.compile(r"(?<![A-Za-z0-9])(?:[CHM]\d{8,10}|C[A-HJ-NP-Z]\d{7,8})(?![A-Za-z0-9])", re.I)
+_PERMIT = re.compile(rf"(?<![A-Za-z0-9])(?:[CHM](?:{_D}){{8,10}}|C[A-HJ-NP-Z](?:{_D}){{7,8}})(?![A-Za-z0-9])", re.I)
 _NAME = re.compile(
     r"(?<=我叫)[\u4e00-\u9fff]{2,3}|(?<=姓名[:：])\s*[\u4e00-\u9fff]{2,3}|(?<=my name is )[A-Z][a-z]+(?: [A-Z][a-z]+)?"
 )
@@ -261,11 +285,67 @@ def _lookalike_context(norm: str, start: int) -> bool:
     return last_lookalike > last_personal
 
 
+_IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)")
+#: digits typed one by one (``1 3 8 1 2 …``): this many single digits in a row are one number.
+_SINGLES = 7
+
+
+def _merge_single_digits(groups: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
+    """Groups with every stretch of ``_SINGLES`` or more one-digit groups joined into one group."""
+    out: list[tuple[str, int, int]] = []
+    stretch: list[tuple[str, int, int]] = []
+
+    def flush() -> None:
+        if len(stretch) >= _SINGLES:
+            out.append(("".join(g[0] for g in stretch), stretch[0][1], stretch[-1][2]))
+        else:
+            out.extend(stretch)
+        stretch.clear()
+
+    for group in groups:
+        digit = len(group[0]) == 1 and group[0] not in "Xx"
+        closing_x = group[0] in ("X", "x") and bool(stretch)  # the X closing an ID typed digit by digit
+        if digit or closing_x:
+            stretch.append(group)
+        else:
+            flush()
+            out.append(group)
+    flush()
+    return out
+
+
+#: Chinese numerals people write numbers with, one character per digit (幺 for 1, 〇 and 零 for 0).
+_NUMERALS = {"〇": "0", "零": "0", "幺": "1", "一": "1", "二": "2", "三": "3", "四": "4", "五": "5",
+             "六": "6", "七": "7", "八": "8", "九": "9"}
+_NUMERAL_RUN = re.compile(r"[〇零幺一二三四五六七八九0-9](?:[ \-]?[〇零幺一二三四五六七八九0-9])+(?:[ \-]?[Xx])?")
+#: a run of numerals shorter than this is no personal number (and 一二三 stays words).
+_NUMERAL_MIN = 7
+
+
+def _arabic_numerals(norm: str) -> str:
+    """``norm`` with digits written as Chinese numerals (一三八一二三四五六七八, 幺三八 …)
+    turned into Arabic digits, character for character (so positions stay), wherever
+    a run of at least ``_NUMERAL_MIN`` digits holds at least one Chinese numeral."""
+    if not any(ch in _NUMERALS for ch in norm):
+        return norm
+    out = list(norm)
+    for run in _NUMERAL_RUN.finditer(norm):
+        digits = [ch for ch in run.group() if ch.isdigit() or ch in _NUMERALS]
+        if len(digits) >= _NUMERAL_MIN and any(ch in _NUMERALS for ch in digits):
+            for k in range(run.start(), run.end()):
+                out[k] = _NUMERALS.get(out[k], out[k])
+    return "".join(out)
+
+
 def _number_spans(norm: str) -> list[tuple[str, int, int, int]]:
     """(kind, start, end, end of the number without a landline's extension) in ``norm``."""
     spans: list[tuple[str, int, int, int]] = []
     for run in _RUN.finditer(norm):
-        groups = [(m.group(), run.start() + m.start(), run.start() + m.end()) for m in _GROUP.finditer(run.group())]
+        if _IPV4.fullmatch(run.group()):
+            continue  # 192.168.1.10 is an address of a machine, not a mobile
+        groups = _merge_single_digits(
+            [(m.group(), run.start() + m.start(), run.start() + m.end()) for m in _GROUP.finditer(run.group())]
+        )
         i = 0
         while i < len(groups):
             found = None
@@ -275,7 +355,8 @@ def _number_spans(norm: str) -> list[tuple[str, int, int, int]]:
                 piece = [g[0] for g in groups[i:j]]
                 if sum(len(p) for p in piece) > 23:
                     continue
-                kind = _classify(piece, lookalike_context=context)
+                plus = groups[i][1] > 0 and norm[groups[i][1] - 1] == "+"
+                kind = _classify(piece, lookalike_context=context, plus=plus)
                 if kind is not None:
                     found = (kind, j)
                     break
@@ -305,7 +386,8 @@ def detect(text: str, *, kinds: frozenset[str] = NUMBER_KINDS) -> list[PiiSpan]:
     if not text:
         return []
     norm, origin = normalized_view(text)
-    found: list[tuple[str, int, int, int]] = list(_number_spans(norm))
+    numbers = _arabic_numerals(norm)
+    found: list[tuple[str, int, int, int]] = list(_number_spans(numbers))
     for kind, pattern in (
         (EMAIL, _EMAIL), (PASSPORT, _PASSPORT), (HK_MACAU_PERMIT, _PERMIT), (NAME, _NAME), (ADDRESS, _ADDRESS)
     ):
@@ -322,7 +404,7 @@ def detect(text: str, *, kinds: frozenset[str] = NUMBER_KINDS) -> list[PiiSpan]:
     spans = []
     for kind, start, end, main_end in taken:
         o_start, o_end = origin[start], origin[end - 1] + 1
-        piece = norm[start:main_end]
+        piece = (norm if kind in (EMAIL, NAME, ADDRESS) else numbers)[start:main_end]
         canonical = piece if kind in (EMAIL, NAME, ADDRESS) else re.sub(r"[^0-9A-Za-z]", "", piece).upper()
         spans.append(PiiSpan(kind, o_start, o_end, text[o_start:o_end], canonical))
     return spans

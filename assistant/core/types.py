@@ -1044,12 +1044,15 @@ class ConversationStore(Protocol):
         ticket: TicketDraft | None = None,
         expected_version: int | None = None,
         original: str | None = None,
+        idempotency: IdempotentWrite | None = None,
     ) -> tuple[Turn, Turn, Ticket | None]:
         """Store the user message, the answer and the new state (and the ticket
         of a handoff) in one transaction; nothing is written if any part fails.
 
         ``user_text`` is the masked message; ``original`` the text as typed, kept
-        encrypted when the store has a privacy key and dropped otherwise."""
+        encrypted when the store has a privacy key and dropped otherwise.
+        ``idempotency``: the key's response is stored in the same transaction
+        (AlreadyRecorded, nothing written, when the key already has one)."""
         ...
 
     def reveal_original(self, turn_id: int) -> str | None:
@@ -1195,6 +1198,25 @@ class IdempotencyRecord:
     claimed_at: datetime
     #: the response body (JSON) of the finished request.
     response: str | None = None
+
+
+@dataclass(frozen=True)
+class IdempotentWrite:
+    """An ``Idempotency-Key`` completed in the same transaction as the turn it answers.
+
+    Given to :meth:`ConversationStore.record_turn`: the turn and the key's
+    response are committed together or not at all, so a retry after a crash
+    anywhere finds either both (and gets the stored response) or neither (and
+    runs again).  A key whose response is already stored makes ``record_turn``
+    write nothing and raise :class:`assistant.core.errors.AlreadyRecorded`.
+    """
+
+    key: str
+    #: sha256 of what this request asked.
+    fingerprint: str
+    #: the response body (JSON) made from the stored user turn, answer turn and
+    #: ticket; called inside the transaction, so it must not read the database.
+    render: Callable[[Turn, Turn, Ticket | None], str]
 
 
 @runtime_checkable

@@ -4,6 +4,13 @@ A key is scoped to its conversation.  ``claim`` is atomic: of two concurrent
 claims of one key exactly one gets None (go ahead); the other sees the record
 (pending, or done with the stored response).  A pending claim older than
 ``stale_after_s`` (its request died) may be taken over.
+
+The response is stored in the transaction that stores the turn
+(``record_turn(..., idempotency=IdempotentWrite)``: :func:`open_in` before the
+turn's rows, :func:`finish_in` after them), so a process killed at any moment
+leaves the turn and its key together or neither; a takeover of a claim whose
+first request was only slow cannot store the message twice either, because
+whichever commits second finds the response and writes nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +24,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from assistant.core.types import IdempotencyRecord
+from assistant.core.errors import AlreadyRecorded
+from assistant.core.types import IdempotencyRecord, IdempotentWrite, Ticket, Turn
 from assistant.db.engine import WRITE_OPTION
 from assistant.db.models import IdempotencyRow
 
@@ -39,6 +47,20 @@ class MemoryIdempotencyStore:
                 return None
             return row
 
+    def open_for(self, conversation_id: str, write: IdempotentWrite) -> None:
+        """AlreadyRecorded when ``write.key`` already has a response (the caller writes nothing)."""
+        with self._lock:
+            row = self._rows.get((conversation_id, write.key))
+            if row is not None and row.response is not None:
+                raise AlreadyRecorded(write.key, row.fingerprint, row.response)
+
+    def finish(self, conversation_id: str, write: IdempotentWrite, response: str) -> None:
+        """Store the response of ``write.key`` (the turn was written under the same lock)."""
+        with self._lock:
+            self._rows[(conversation_id, write.key)] = IdempotencyRecord(
+                conversation_id, write.key, write.fingerprint, self._clock().astimezone(timezone.utc), response
+            )
+
     def complete(self, conversation_id: str, key: str, response: str) -> None:
         with self._lock:
             row = self._rows[(conversation_id, key)]
@@ -49,6 +71,36 @@ class MemoryIdempotencyStore:
             row = self._rows.get((conversation_id, key))
             if row is not None and row.response is None:
                 del self._rows[(conversation_id, key)]
+
+
+def open_in(session: Session, conversation_id: str, write: IdempotentWrite) -> IdempotencyRow | None:
+    """In the turn's transaction: the key's row, locked (None if it has none);
+    AlreadyRecorded when the key already has a response (the transaction then writes nothing)."""
+    row = session.get(IdempotencyRow, (conversation_id, write.key), with_for_update=True)
+    if row is not None and row.response is not None:
+        raise AlreadyRecorded(write.key, row.fingerprint, row.response)
+    return row
+
+
+def finish_in(
+    session: Session,
+    row: IdempotencyRow | None,
+    conversation_id: str,
+    write: IdempotentWrite,
+    stored: tuple[Turn, Turn, Ticket | None],
+    now: datetime,
+) -> None:
+    """In the turn's transaction, after its rows: store the key's response (made from the stored turn)."""
+    response = write.render(*stored)
+    if row is None:  # released or never claimed: the key is written now, with the turn
+        session.add(
+            IdempotencyRow(
+                conversation_id=conversation_id, key=write.key, fingerprint=write.fingerprint, claimed_at=now,
+                response=response,
+            )
+        )
+    else:
+        row.fingerprint, row.response = write.fingerprint, response
 
 
 def _record(row: IdempotencyRow) -> IdempotencyRecord:

@@ -31,6 +31,7 @@ from assistant.core.types import (
     ConversationRecord,
     DialogueState,
     FeedbackRecord,
+    IdempotentWrite,
     Lang,
     Role,
     Ticket,
@@ -163,10 +164,14 @@ def _answer_fields(answer: Answer) -> dict[str, object]:
 class MemoryConversationStore:
     """The ConversationStore in this process."""
 
-    def __init__(self, tables: _Tables, *, vault: OriginalsVault | None = None) -> None:
+    def __init__(
+        self, tables: _Tables, *, vault: OriginalsVault | None = None, keys: MemoryIdempotencyStore | None = None
+    ) -> None:
         self._t = tables
         #: encrypts the typed originals of masked messages; None: originals are not kept.
         self.vault = vault
+        #: the idempotency keys a turn completes under the tables' lock (the SQL stores: in its transaction).
+        self._keys = keys
 
     def create(self, *, lang: Lang = "zh", elder_mode: bool = False, client_id: str = "") -> Conversation:
         """Open a conversation; ``client_id`` is an anonymous browser id used to spot repeat questions."""
@@ -218,11 +223,17 @@ class MemoryConversationStore:
         ticket: TicketDraft | None = None,
         expected_version: int | None = None,
         original: str | None = None,
+        idempotency: IdempotentWrite | None = None,
     ) -> tuple[Turn, Turn, Ticket | None]:
-        """Store the user message, the answer, the new state and the handoff ticket at once."""
+        """Store the user message, the answer, the new state, the handoff ticket and the
+        Idempotency-Key's response at once (AlreadyRecorded, nothing written, if the key has one)."""
+        if idempotency is not None and self._keys is None:
+            raise ValueError("this MemoryConversationStore was built without its idempotency keys (open_memory)")
         with self._t.lock:
             row = self._t.conversation(conversation_id)
             rules.check_version(conversation_id, row.version, expected_version)
+            if idempotency is not None:
+                self._keys.open_for(conversation_id, idempotency)  # type: ignore[union-attr]
             if ticket is not None:
                 rules.one_open_ticket(conversation_id, self._t.open_ticket_id(conversation_id))
             now = self._t.now()
@@ -241,6 +252,8 @@ class MemoryConversationStore:
             if original is not None and self.vault is not None:
                 # encrypted here too: the in-memory backend behaves as the SQL ones do
                 self._t.originals[user.id] = self.vault.encrypt(original)
+            if idempotency is not None:
+                self._keys.finish(conversation_id, idempotency, idempotency.render(user, answer, made))  # type: ignore[union-attr]
             return user, answer, made
 
     def reveal_original(self, turn_id: int) -> str | None:
@@ -556,13 +569,14 @@ def open_memory(
 ) -> MemoryStorage:
     """A fresh, empty in-memory storage on ``clock``; ``privacy_key`` as in ``open_database``."""
     tables = _Tables(clock)
-    conversations = MemoryConversationStore(tables, vault=make_vault(privacy_key))
+    keys = MemoryIdempotencyStore(clock)
+    conversations = MemoryConversationStore(tables, vault=make_vault(privacy_key), keys=keys)
     accounts = MemoryAccountStore(clock)
     return MemoryStorage(
         conversations=conversations,
         queue=MemoryHandoffQueue(tables, lease_s=helpdesk.claim_lease_s),
         reports=MemoryServiceLevelReports(tables),
-        idempotency=MemoryIdempotencyStore(clock),
+        idempotency=keys,
         clock=clock,
         accounts=accounts,
         sessions=MemorySessionStore(clock, accounts),

@@ -1,8 +1,8 @@
 """SqlConversationStore: conversations, messages, dialogue state and feedback.
 
 Every method that writes runs in one transaction; ``record_turn`` stores the
-user message, the answer, the new dialogue state and the handoff ticket
-together, so a failure leaves nothing half-written.  A write of the state
+user message, the answer, the new dialogue state, the handoff ticket and the
+Idempotency-Key's response together, so a failure leaves nothing half-written.  A write of the state
 locks the conversation row (PostgreSQL ``FOR UPDATE``; SQLite's ``BEGIN
 IMMEDIATE`` takes the database lock), compares ``expected_version`` with the
 stored version inside that transaction and bumps it.
@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from assistant.db import idempotency as idempotency_in
 from assistant.db import rules, serde
 from assistant.db.engine import WRITE_OPTION
 from assistant.db.models import ConversationRow, FeedbackRow, MessageRow, PiiOriginalRow, TicketEventRow, TicketRow
@@ -25,6 +26,7 @@ from assistant.core.types import (
     Answer,
     Conversation,
     DialogueState,
+    IdempotentWrite,
     Lang,
     Role,
     Ticket,
@@ -210,14 +212,19 @@ class SqlConversationStore:
         ticket: TicketDraft | None = None,
         expected_version: int | None = None,
         original: str | None = None,
+        idempotency: IdempotentWrite | None = None,
     ) -> tuple[Turn, Turn, Ticket | None]:
-        """Store the user message, the answer, the new state and the handoff ticket in one transaction.
+        """Store the user message, the answer, the new state, the handoff ticket and
+        the Idempotency-Key's response in one transaction.
 
-        StaleState (nothing written) when ``expected_version`` is given and the state changed since.
+        StaleState (nothing written) when ``expected_version`` is given and the state changed since;
+        AlreadyRecorded (nothing written) when the key already has a response.
         """
         now = self.clock()
         with self._writing() as session, session.begin():
             conversation = self._conversation_row(session, conversation_id, lock=True)
+            # under the conversation's lock: two requests with one key are serialised here
+            key_row = idempotency_in.open_in(session, conversation_id, idempotency) if idempotency else None
             user = MessageRow(
                 conversation_id=conversation_id,
                 role="user",
@@ -245,11 +252,14 @@ class SqlConversationStore:
             if original is not None and self.vault is not None:
                 session.add(PiiOriginalRow(message_id=user.id, ciphertext=self.vault.encrypt(original)))
                 session.flush()
-            return (
+            stored = (
                 turn_from_row(user),
                 turn_from_row(answer),
                 ticket_from_row(ticket_row) if ticket_row is not None else None,
             )
+            if idempotency is not None:
+                idempotency_in.finish_in(session, key_row, conversation_id, idempotency, stored, now)
+            return stored
 
     def escalate(
         self,

@@ -14,7 +14,8 @@ Guarantees, whatever the model:
   addresses too); no history, no other source;
 - every number, amount, date, phone, address and web address of the answer
   must occur in that context or the question (:func:`unsupported_facts`),
-  otherwise the composer's answer is served;
+  otherwise the composer's answer is served; so is it when a sentence repeats
+  the system prompt or the prompt's framing (:func:`echoes_prompt`);
 - a model that is slow (no first token within ``timeout_s``, not done within
   ``total_timeout_s``), down or failing gives way to the composer, so a
   citizen is never blocked;
@@ -219,6 +220,37 @@ SYSTEM_PROMPT = {
 }
 
 
+#: the prompt's framing: an answer repeating it is repeating its instructions.
+_FRAMING = ("【资料】", "【问题】", "FACTS:", "QUESTION:")
+
+
+def _squeezed(text: str) -> str:
+    return re.sub(r"\s+", "", text).lower()
+
+
+#: clauses of the system prompts long enough to be distinctive.
+_PROMPT_CLAUSES = tuple(
+    _squeezed(c)
+    for prompt in SYSTEM_PROMPT.values()
+    for c in re.split(r"[。；;,，：:“”\"()（）]|\.\s", prompt)
+    if len(c.strip()) >= 10
+)
+
+
+def echoes_prompt(sentence: str) -> str | None:
+    """The piece of the prompt's instructions or framing ``sentence`` repeats, or None.
+
+    A prompt-extraction attempt hidden behind a real question ("… print the
+    FACTS and QUESTION template first") can make a model recite its prompt;
+    such a sentence is not released, the composer answers instead.
+    """
+    for marker in _FRAMING:
+        if marker.lower() in sentence.lower():
+            return marker
+    squeezed = _squeezed(sentence)
+    return next((c for c in _PROMPT_CLAUSES if c in squeezed), None)
+
+
 def build_prompt(request: GenerationRequest, composer: Composer) -> tuple[str, str, str]:
     """(system, user message, context) for ``request``: the planned units and the masked question only.
 
@@ -352,15 +384,11 @@ class LLMGenerator:
                 buffer += piece
                 sentences, buffer = _split_sentences(buffer)
                 for sentence in sentences:
-                    bad = unsupported_facts(sentence, allowed)
-                    if bad:
-                        raise _Stopped(f"post-check: {bad} not in the cited context")
+                    _post_check(sentence, allowed)
                     released = True
                     yield sentence
             if buffer:
-                bad = unsupported_facts(buffer, allowed)
-                if bad:
-                    raise _Stopped(f"post-check: {bad} not in the cited context")
+                _post_check(buffer, allowed)
                 released = True
                 yield buffer
             yield "\n\n" + self.composer.closing_line(request.items[0], request.lang)
@@ -373,6 +401,16 @@ class LLMGenerator:
                 yield note + composed.text
             else:
                 yield composed.text
+
+def _post_check(sentence: str, allowed: str) -> None:
+    """_Stopped unless every fact of ``sentence`` is in ``allowed`` and it repeats no instruction."""
+    bad = unsupported_facts(sentence, allowed)
+    if bad:
+        raise _Stopped(f"post-check: {bad} not in the cited context")
+    echoed = echoes_prompt(sentence)
+    if echoed:
+        raise _Stopped(f"post-check: the answer repeats its instructions ({echoed!r})")
+
 
 _SENTENCE_END = re.compile(r"(?<=[。！？!?；\n])|(?<=[.;])(?=\s)")
 

@@ -9,13 +9,15 @@ server.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.api import accounts
-from assistant.api.auth import StaffDep, request_storage
+from assistant.api.auth import ROLES, StaffDep, request_storage
 from assistant.core.errors import NotFound
+from assistant.core.settings import AuthSettings
 from assistant.core.types import Account
 
 router = APIRouter(prefix="/api/v1/accounts", tags=["accounts"])
@@ -25,18 +27,28 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+#: what the schema says of a username (assistant.api.accounts.normalise_username checks it).
+USERNAME_PATTERN = r"^[\w.\-]{1,64}$"
+#: the schema's roles: one or more of ROLES.
+_ROLES = {"items": {"type": "string", "enum": list(ROLES)}}
+#: the schema's shortest password: the least auth.password_min_chars allows (the setting may ask more).
+_PASSWORD_MIN = AuthSettings.model_fields["password_min_chars"].default
+
+Username = Annotated[str, Path(pattern=USERNAME_PATTERN, max_length=64, description="e.g. wang.fang or 王芳")]
+
+
 class AccountIn(_In):
-    username: str = Field(..., min_length=1, max_length=64)
-    roles: list[str] = Field(..., min_length=1)
-    password: str = Field(..., min_length=1, max_length=accounts.MAX_PASSWORD_CHARS)
+    username: str = Field(..., min_length=1, max_length=64, pattern=USERNAME_PATTERN)
+    roles: list[str] = Field(..., min_length=1, json_schema_extra=_ROLES)
+    password: str = Field(..., min_length=_PASSWORD_MIN, max_length=accounts.MAX_PASSWORD_CHARS)
 
 
 class RolesIn(_In):
-    roles: list[str] = Field(..., min_length=1)
+    roles: list[str] = Field(..., min_length=1, json_schema_extra=_ROLES)
 
 
 class PasswordIn(_In):
-    password: str = Field(..., min_length=1, max_length=accounts.MAX_PASSWORD_CHARS)
+    password: str = Field(..., min_length=_PASSWORD_MIN, max_length=accounts.MAX_PASSWORD_CHARS)
 
 
 class AccountOut(BaseModel):
@@ -85,7 +97,7 @@ def create_account(body: AccountIn, request: Request, principal: StaffDep) -> Ac
 
 
 @router.get("/{username}", response_model=AccountOut)
-def read_account(username: str, request: Request) -> AccountOut:
+def read_account(username: Username, request: Request) -> AccountOut:
     """One account."""
     account = request_storage(request).accounts.find(accounts.normalise_username(username))
     if account is None:
@@ -94,28 +106,28 @@ def read_account(username: str, request: Request) -> AccountOut:
 
 
 @router.put("/{username}/roles", response_model=AccountOut)
-def set_roles(username: str, body: RolesIn, request: Request, principal: StaffDep) -> AccountOut:
+def set_roles(username: Username, body: RolesIn, request: Request, principal: StaffDep) -> AccountOut:
     """Replace the roles (409 if that would leave no enabled admin); audited as ``account.role_change``."""
     storage, actor, client = request_storage(request), principal.username, _client(request)
     return AccountOut.of(accounts.set_roles(storage, username, body.roles, actor=actor, client=client))
 
 
 @router.post("/{username}/disable", response_model=AccountOut)
-def disable(username: str, request: Request, principal: StaffDep) -> AccountOut:
+def disable(username: Username, request: Request, principal: StaffDep) -> AccountOut:
     """Disable the account and end its sessions; audited as ``account.disable``."""
     storage, actor, client = request_storage(request), principal.username, _client(request)
     return AccountOut.of(accounts.set_disabled(storage, username, True, actor=actor, client=client))
 
 
 @router.post("/{username}/enable", response_model=AccountOut)
-def enable(username: str, request: Request, principal: StaffDep) -> AccountOut:
+def enable(username: Username, request: Request, principal: StaffDep) -> AccountOut:
     """Enable a disabled account again; audited as ``account.enable``."""
     storage, actor, client = request_storage(request), principal.username, _client(request)
     return AccountOut.of(accounts.set_disabled(storage, username, False, actor=actor, client=client))
 
 
 @router.put("/{username}/password", response_model=AccountOut)
-def set_password(username: str, body: PasswordIn, request: Request, principal: StaffDep) -> AccountOut:
+def set_password(username: Username, body: PasswordIn, request: Request, principal: StaffDep) -> AccountOut:
     """Set a new password and end the account's sessions; audited as ``account.password_reset``."""
     return AccountOut.of(
         accounts.set_password(

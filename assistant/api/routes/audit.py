@@ -10,9 +10,10 @@ from datetime import datetime, timezone
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, BeforeValidator
 
 from assistant.api.auth import request_storage
+from assistant.api.routes.service_levels import iso_time
 from assistant.core.errors import InvalidInput
 from assistant.core.types import AuditRecord
 
@@ -57,7 +58,11 @@ def read_audit(
         str | None,
         Query(max_length=64, pattern=r"^[a-z_]+(\.[a-z_]+)*(\.\*)?$", description="e.g. auth.login or ticket.*"),
     ] = None,
-    since: Annotated[datetime | None, Query(description="ISO time with a zone, e.g. 2026-12-01T00:00:00+08:00")] = None,
+    since: Annotated[
+        datetime | None,
+        Query(description="ISO time with a zone, e.g. 2026-12-01T00:00:00+08:00"),
+        BeforeValidator(iso_time),
+    ] = None,
     before: Annotated[int | None, Query(ge=1, description="records with an id below this (the next page)")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> AuditPageOut:

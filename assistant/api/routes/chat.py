@@ -29,7 +29,9 @@ from assistant.api.schemas import (
     TicketOut,
     TurnOut,
 )
-from assistant.core.errors import NotFound, XiaoShenError
+from assistant.api.openapi import event_stream, schema_ref
+from assistant.conversations import Exchange, IdempotentRequest
+from assistant.core.errors import AlreadyRecorded, NotFound, XiaoShenError
 from assistant.core.types import EventBus
 from assistant.helpdesk import Helpdesk, QueueStatus
 from assistant.live import EVERY_TOPIC, QUEUE_TOPIC, conversation_topic
@@ -95,8 +97,8 @@ class IdempotencyInProgress(XiaoShenError):
     http_status = 409
 
 
-def _replay(request: Request, conversation_id: str, key: str, fingerprint: str) -> Response | None:
-    """None when this request holds ``key`` now; else the stored response of the first one.
+def _claim(request: Request, conversation_id: str, key: str, fingerprint: str) -> str | None:
+    """None when this request holds ``key`` now; else the stored response body of the first one.
 
     A retry that arrives while the first request still runs waits for it (up to
     ``limits.idempotency_wait_s``), so a client's quick retry gets the answer, not a 409.
@@ -108,18 +110,52 @@ def _replay(request: Request, conversation_id: str, key: str, fingerprint: str) 
         record = keys.claim(conversation_id, key, fingerprint, stale_after_s=limits.idempotency_stale_s)
         if record is None:
             return None
-        if record.fingerprint != fingerprint:
-            raise IdempotencyKeyReused(
-                f"Idempotency-Key {key!r} was used for another message in this conversation; "
-                "send a new key for a new message"
-            )
+        _same_message(key, record.fingerprint, fingerprint)
         if record.response is not None:
-            return Response(record.response, media_type="application/json", headers={"Idempotent-Replayed": "true"})
+            return record.response
         if time.monotonic() >= deadline:
             raise IdempotencyInProgress(
                 f"the first request with Idempotency-Key {key!r} is still running; retry with the same key shortly"
             )
         time.sleep(IDEMPOTENCY_POLL_S)
+
+
+def _same_message(key: str, stored: str, sent: str) -> None:
+    if stored != sent:
+        raise IdempotencyKeyReused(
+            f"Idempotency-Key {key!r} was used for another message in this conversation; "
+            "send a new key for a new message"
+        )
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="a retry with the same key gets the same stored answer (the turn is stored once)",
+    ),
+]
+
+#: a replayed response says so.
+REPLAYED = {"Idempotent-Replayed": "true"}
+
+
+def _idempotent(request: Request, conversation_id: str, key: str, text: str) -> tuple[IdempotentRequest, str | None]:
+    """(the key as the assistant takes it, the stored response when this is a replay)."""
+    if not request.app.state.helpdesk.exists(conversation_id):
+        raise NotFound(f"conversation {conversation_id!r} does not exist")
+    fingerprint = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    # the body stored with the turn has no queue status (the ticket is not committed yet when it
+    # is made); the full response replaces it right after, see _complete
+    render = lambda exchange: TurnOut.from_exchange(exchange).model_dump_json()  # noqa: E731
+    return IdempotentRequest(key, fingerprint, render), _claim(request, conversation_id, key, fingerprint)
+
+
+def _complete(request: Request, conversation_id: str, key: str, out: TurnOut) -> None:
+    """Store the full response (with the queue status) over the one stored with the turn."""
+    request.app.state.helpdesk.storage.idempotency.complete(conversation_id, key, out.model_dump_json())
 
 
 @router.post("/conversations/{conversation_id}/messages", response_model=TurnOut)
@@ -129,10 +165,7 @@ def post_message(
     request: Request,
     assistant: AssistantDep,
     helpdesk: HelpdeskDep,
-    idempotency_key: Annotated[
-        str | None,
-        Header(min_length=1, max_length=255, description="a retry with the same key gets the same stored answer"),
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> TurnOut | Response:
     """Answer a message: text, citations, intent, action, options, item ids and timings.
 
@@ -140,57 +173,129 @@ def post_message(
     too many messages for the conversation or the client (429 with Retry-After).
     With an ``Idempotency-Key`` header a retry gets the first answer again (same ids,
     no second turn, no second model run); the same key with another text gets 422.
+    The key is stored in the turn's own transaction: a server killed at any moment
+    leaves both or neither, so a retry never stores the message twice.
     """
     _guard_message(request, conversation_id, body.text)
     if idempotency_key is None:
         return _answer(conversation_id, body.text, request, assistant, helpdesk)
-    if not helpdesk.exists(conversation_id):
-        raise NotFound(f"conversation {conversation_id!r} does not exist")
-    fingerprint = hashlib.sha256(body.text.encode("utf-8")).hexdigest()
-    replayed = _replay(request, conversation_id, idempotency_key, fingerprint)
-    if replayed is not None:
-        return replayed
-    keys = helpdesk.storage.idempotency
+    key = idempotency_key
+    idempotent, stored = _idempotent(request, conversation_id, key, body.text)
+    if stored is not None:
+        return Response(stored, media_type="application/json", headers=REPLAYED)
     try:
-        out = _answer(conversation_id, body.text, request, assistant, helpdesk)
+        out = _answer(conversation_id, body.text, request, assistant, helpdesk, idempotent)
+    except AlreadyRecorded as done:  # a takeover of our stale claim committed first
+        _same_message(key, done.fingerprint, idempotent.fingerprint)
+        return Response(done.response, media_type="application/json", headers=REPLAYED)
     except BaseException:
-        keys.release(conversation_id, idempotency_key)  # nothing was stored: a retry runs again
+        helpdesk.storage.idempotency.release(conversation_id, key)  # nothing was stored: a retry runs again
         raise
-    keys.complete(conversation_id, idempotency_key, out.model_dump_json())
+    _complete(request, conversation_id, key, out)
     return out
 
 
 def _answer(
-    conversation_id: str, text: str, request: Request, assistant: AssistantDep, helpdesk: HelpdeskDep
+    conversation_id: str,
+    text: str,
+    request: Request,
+    assistant: AssistantDep,
+    helpdesk: HelpdeskDep,
+    idempotency: IdempotentRequest | None = None,
 ) -> TurnOut:
-    exchange = assistant.handle(conversation_id, text)
+    exchange = assistant.handle(conversation_id, text, idempotency=idempotency)
     request.state.timings_ms = dict(exchange.result.timings_ms)  # for the stage-latency histogram
-    queue = helpdesk.status_of(conversation_id) if exchange.result.state.handed_off else None
+    return _turn_out(exchange, helpdesk)
+
+
+def _turn_out(exchange: Exchange, helpdesk: HelpdeskDep) -> TurnOut:
+    handed_off = exchange.result.state.handed_off
+    queue = helpdesk.status_of(exchange.conversation_id) if handed_off else None
     return TurnOut.from_exchange(exchange, queue)
 
 
-@router.post("/conversations/{conversation_id}/messages/stream")
+def _sse(event: str, data: str) -> str:
+    return f"event: {event}\ndata: {data}\n\n"
+
+
+def _replayed_stream(stored: str) -> StreamingResponse:
+    """The stored turn as the stream sends it: its whole answer as one ``delta``, then ``done``."""
+    answer = json.loads(stored).get("answer", "")
+    events = [_sse("delta", json.dumps({"text": answer}, ensure_ascii=False)), _sse("done", stored)]
+    return StreamingResponse(
+        iter(events), media_type="text/event-stream", headers={"Cache-Control": "no-cache", **REPLAYED}
+    )
+
+
+_ERROR_DATA = {"type": "object", "required": ["error"], "properties": {"error": {"type": "object"}}}
+ANSWER_STREAM = event_stream(
+    "``delta`` pieces of the answer, then ``done`` with the stored turn (or ``error``)",
+    {
+        "delta": {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}},
+        "done": schema_ref("TurnOut"),
+        "error": _ERROR_DATA,
+    },
+)
+LIVE_EVENTS = event_stream(
+    "``message`` for each new message, ``queue`` when the queue status changes (null: no open ticket)",
+    {"message": schema_ref("MessageOut"), "queue": {"anyOf": [schema_ref("QueueOut"), {"type": "null"}]}},
+)
+
+
+@router.post("/conversations/{conversation_id}/messages/stream", response_class=StreamingResponse, responses=ANSWER_STREAM)
 def post_message_stream(
-    conversation_id: str, body: MessageIn, request: Request, assistant: AssistantDep, helpdesk: HelpdeskDep
+    conversation_id: str,
+    body: MessageIn,
+    request: Request,
+    assistant: AssistantDep,
+    helpdesk: HelpdeskDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> StreamingResponse:
     """Answer a message as server-sent events: ``delta`` events carry pieces of
     the answer text as the generator writes them, then one ``done`` event
     carries the stored turn (the same object as the non-streaming endpoint;
-    its ``answer`` is authoritative).  The same length and rate limits as above."""
+    its ``answer`` is authoritative).  The same length and rate limits as above,
+    and the same ``Idempotency-Key``: a retry of a stored turn gets its whole
+    answer as one ``delta`` and the same ``done``; a stream cut off before
+    ``done`` stored nothing, and its key is free for the retry."""
     _guard_message(request, conversation_id, body.text)
-    parts = assistant.handle_stream(conversation_id, body.text)
-    # The first piece is pulled here, so a bad message or an unknown conversation
-    # becomes an ordinary JSON error before the event stream starts.
-    first = next(parts)
+    key = idempotency_key
+    idempotent: IdempotentRequest | None = None
+    if key is not None:
+        idempotent, stored = _idempotent(request, conversation_id, key, body.text)
+        if stored is not None:
+            return _replayed_stream(stored)
+    keys = helpdesk.storage.idempotency
+    try:
+        parts = assistant.handle_stream(conversation_id, body.text, idempotency=idempotent)
+        # The first piece is pulled here, so a bad message or an unknown conversation
+        # becomes an ordinary JSON error before the event stream starts.
+        first = next(parts)
+    except BaseException:
+        if key is not None:
+            keys.release(conversation_id, key)
+        raise
 
     def events() -> Iterator[str]:
-        for part in itertools.chain([first], parts):
-            if isinstance(part, str):
-                yield f"event: delta\ndata: {json.dumps({'text': part}, ensure_ascii=False)}\n\n"
+        try:
+            for part in itertools.chain([first], parts):
+                if isinstance(part, str):
+                    yield _sse("delta", json.dumps({"text": part}, ensure_ascii=False))
+                else:
+                    out = _turn_out(part, helpdesk)
+                    if key is not None:
+                        _complete(request, conversation_id, key, out)
+                    yield _sse("done", out.model_dump_json())
+        except AlreadyRecorded as done:  # a takeover of our stale claim committed first
+            if idempotent is not None and done.fingerprint == idempotent.fingerprint:
+                yield _sse("done", done.response)
             else:
-                queue = helpdesk.status_of(conversation_id) if part.result.state.handed_off else None
-                done = TurnOut.from_exchange(part, queue).model_dump_json()
-                yield f"event: done\ndata: {done}\n\n"
+                error = IdempotencyKeyReused(f"Idempotency-Key {key!r} was used for another message meanwhile")
+                yield _sse("error", json.dumps({"error": {"code": error.code, "message": str(error)}}))
+        except BaseException:  # the client left, or the turn failed: nothing stored, the key is free again
+            if key is not None:
+                keys.release(conversation_id, key)
+            raise
 
     return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
@@ -231,7 +336,7 @@ def queue_status(conversation_id: str, helpdesk: HelpdeskDep) -> QueueOut:
     return QueueOut.of(status)
 
 
-@router.get("/conversations/{conversation_id}/events")
+@router.get("/conversations/{conversation_id}/events", response_class=StreamingResponse, responses=LIVE_EVENTS)
 async def live_events(
     conversation_id: str,
     request: Request,

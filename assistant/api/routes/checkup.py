@@ -37,7 +37,13 @@ def _profile_model(audience: str) -> type[BaseModel]:
         if f.key == "youngest_child_age":
             fields["children_ages"] = (
                 list[int] | None,
-                Field(None, description="the children's ages in whole years; [] for no children", max_length=20),
+                Field(
+                    None,
+                    description="the children's ages in whole years; [] for no children",
+                    max_length=20,
+                    # what the profile accepts for the youngest child's age (checked in the route)
+                    json_schema_extra={"items": {"type": "integer", "minimum": 0, "maximum": f.maximum}},
+                ),
             )
             continue
         if f.kind == "choice":
@@ -59,7 +65,25 @@ FieldKey = Literal[tuple(f.key for f in FIELDS)]  # type: ignore[valid-type]
 class CheckupIn(BaseModel):
     """A check-up request: the audience, what is known, and what the person declined to say."""
 
-    model_config = ConfigDict(extra="forbid")
+    # the schema gives ``profile`` the shape of the audience's profile (checked so in the route)
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "if": {"properties": {"audience": {"const": "enterprise"}}, "required": ["audience"]},
+            "then": {
+                "properties": {
+                    "profile": EnterpriseProfileIn.model_json_schema(),
+                    "declined": {"items": {"enum": [f.key for f in fields_of("enterprise")]}},
+                }
+            },
+            "else": {
+                "properties": {
+                    "profile": CitizenProfileIn.model_json_schema(),
+                    "declined": {"items": {"enum": [f.key for f in fields_of("citizen")]}},
+                }
+            },
+        },
+    )
 
     audience: Literal["citizen", "enterprise"] = "citizen"
     lang: Literal["zh", "en"] = "zh"

@@ -19,6 +19,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from assistant.api.auth import Forbidden, Principal, StaffDep, audit
+from assistant.api.openapi import event_stream, schema_ref
 from assistant.api.deps import HelpdeskDep, request_services
 from assistant.api.schemas import (
     AgentIn,
@@ -35,7 +36,7 @@ from assistant.api.schemas import (
     TicketOut,
     TransferIn,
 )
-from assistant.core.types import Ticket
+from assistant.core.types import FINISHED_TICKET_STATUSES, OPEN_TICKET_STATUSES, Ticket
 from assistant.db.rules import RESOLUTIONS
 from assistant.helpdesk import CANNED_REPLIES, Helpdesk
 from assistant.live import QUEUE_TOPIC, conversation_topic
@@ -77,7 +78,13 @@ def queue(helpdesk: HelpdeskDep) -> list[QueueEntryOut]:
 @router.get("/tickets", response_model=list[TicketOut])
 def tickets(
     helpdesk: HelpdeskDep,
-    status: Annotated[str | None, Query(description="new, claimed, answered, resolved or closed")] = None,
+    status: Annotated[
+        str | None,
+        Query(
+            description="new, claimed, answered, resolved or closed",
+            json_schema_extra={"enum": [*OPEN_TICKET_STATUSES, *FINISHED_TICKET_STATUSES]},
+        ),
+    ] = None,
 ) -> list[TicketOut]:
     """Every ticket (optionally of one status), oldest first."""
     return [TicketOut.of(t) for t in helpdesk.tickets(status=status)]
@@ -186,7 +193,17 @@ def departments(helpdesk: HelpdeskDep) -> list[str]:
     return helpdesk.departments()
 
 
-@router.get("/events")
+STAFF_EVENTS = event_stream(
+    "``queue`` (the open tickets) on changes, ``ticket`` and ``message`` of the followed ticket",
+    {
+        "queue": {"type": "array", "items": schema_ref("QueueEntryOut")},
+        "ticket": schema_ref("TicketOut"),
+        "message": schema_ref("MessageOut"),
+    },
+)
+
+
+@router.get("/events", response_class=StreamingResponse, responses=STAFF_EVENTS)
 async def staff_events(
     request: Request,
     helpdesk: HelpdeskDep,

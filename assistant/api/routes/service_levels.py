@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
+from pydantic import BeforeValidator
 
 from assistant.api.deps import HelpdeskDep
 from assistant.db.serde import to_json
@@ -22,8 +23,18 @@ router = APIRouter(prefix="/api/v1/metrics", tags=["service levels"])
 #: longest reporting window (the report is computed in memory from the rows of the window).
 MAX_WINDOW = timedelta(days=366)
 
-SinceQ = Annotated[datetime | None, Query(description="ISO time; default 30 days before until")]
-UntilQ = Annotated[datetime | None, Query(description="ISO time; default now")]
+def iso_time(value: object) -> object:
+    """Only an ISO 8601 time: pydantic alone would also read ``1557`` as seconds since 1970."""
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError as e:
+            raise ValueError(f"{value!r} is not an ISO 8601 time such as 2026-12-01T00:00:00+08:00") from e
+    return value
+
+
+SinceQ = Annotated[datetime | None, Query(description="ISO time; default 30 days before until"), BeforeValidator(iso_time)]
+UntilQ = Annotated[datetime | None, Query(description="ISO time; default now"), BeforeValidator(iso_time)]
 
 
 def _aware(value: datetime | None, name: str) -> datetime | None:
@@ -56,12 +67,19 @@ def metrics_summary(helpdesk: HelpdeskDep, since: SinceQ = None, until: UntilQ =
     return {k: report[k] for k in ("generated_at", "first_response_target_s", "overall", "handoff_reasons", "resolutions")}
 
 
+#: the slices of the report, by their URL names.
+SLICES = {"items": "by_item", "departments": "by_department", "days": "by_day"}
+
+
 @router.get("/{slice_name}")
 def metrics_slice(
-    slice_name: str, helpdesk: HelpdeskDep, since: SinceQ = None, until: UntilQ = None
+    slice_name: Annotated[str, Path(json_schema_extra={"enum": list(SLICES)})],
+    helpdesk: HelpdeskDep,
+    since: SinceQ = None,
+    until: UntilQ = None,
 ) -> dict[str, Any]:
     """Figures per ``items``, ``departments`` or ``days``."""
-    keys = {"items": "by_item", "departments": "by_department", "days": "by_day"}
+    keys = SLICES
     if slice_name not in keys:
         raise InvalidInput(f"metrics slice {slice_name!r} does not exist; use items, departments or days")
     return _report(helpdesk, since, until)[keys[slice_name]]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as FastPath
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
@@ -19,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from assistant.api.auth import Principal, audit, require_roles
 from assistant.api.deps import NotReady
 from assistant.core.errors import NotFound
+from assistant.workbench.reviews import FINDINGS
 
 OperatorDep = Annotated[Principal, Depends(require_roles("kb_operator"))]
 SupervisorDep = Annotated[Principal, Depends(require_roles("supervisor"))]
@@ -39,6 +41,12 @@ WorkbenchDep = Annotated[Any, Depends(_workbench)]
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+#: what the schema says of an item id, run id or file name (assistant.workbench.files.safe_name checks it:
+#: a letter or digit first, then letters, digits, '-', '_' and single dots).
+NAME_SCHEMA = {"pattern": r"^[A-Za-z0-9](?:[A-Za-z0-9_-]|\.[A-Za-z0-9_-])*\.?$", "maxLength": 128}
+SafeName = Annotated[str, FastPath(json_schema_extra=NAME_SCHEMA)]
 
 
 class MarkIn(_In):
@@ -78,27 +86,27 @@ class RollbackIn(_In):
 
 
 class CloseReviewIn(_In):
-    finding: str = Field(..., min_length=1, max_length=40)
+    finding: str = Field(..., min_length=1, max_length=40, json_schema_extra={"enum": list(FINDINGS)})
     fix: str = Field("", max_length=500)
     note: str = Field(..., min_length=1, max_length=2000)
 
 
 class UploadIn(_In):
-    name: str = Field(..., min_length=1, max_length=120)
+    name: str = Field(..., min_length=1, max_length=120, json_schema_extra=NAME_SCHEMA)
     kind: Literal["benchmark", "corpus"] = "benchmark"
     content: str
 
 
 class RunIn(_In):
-    benchmark: str = Field(..., min_length=1, max_length=120)
-    corpus: str = Field("", max_length=120)
+    benchmark: str = Field(..., min_length=1, max_length=120, json_schema_extra=NAME_SCHEMA)
+    corpus: str = Field("", max_length=120, json_schema_extra={"anyOf": [{"const": ""}, NAME_SCHEMA]})
     limit: int | None = Field(None, ge=1)
     label: str = Field("", max_length=80)
 
 
 class CompareIn(_In):
-    a: str = Field(..., min_length=1, max_length=64)
-    b: str = Field(..., min_length=1, max_length=64)
+    a: str = Field(..., min_length=1, max_length=64, json_schema_extra=NAME_SCHEMA)
+    b: str = Field(..., min_length=1, max_length=64, json_schema_extra=NAME_SCHEMA)
 
 
 def _gate_refused(e: Any) -> JSONResponse:
@@ -145,13 +153,13 @@ def items(bench: WorkbenchDep, _: OperatorDep, q: Annotated[str, Query(max_lengt
 
 
 @router.get("/items/{item_id}")
-def item(item_id: str, bench: WorkbenchDep, _: OperatorDep) -> dict[str, Any]:
+def item(item_id: SafeName, bench: WorkbenchDep, _: OperatorDep) -> dict[str, Any]:
     """The published item's fields and its draft with problems, diff and gate result."""
     return bench.item(item_id)
 
 
 @router.put("/items/{item_id}/draft")
-def save_draft(item_id: str, body: DraftIn, request: Request, bench: WorkbenchDep, who: OperatorDep) -> dict[str, Any]:
+def save_draft(item_id: SafeName, body: DraftIn, request: Request, bench: WorkbenchDep, who: OperatorDep) -> dict[str, Any]:
     """Save edited fields into the item's draft; returns its problems and diff."""
     out = bench.save_draft(item_id, body.fields, by=who.username, questions=body.questions)
     audit(request, who, "kb.edit", item_id, after={"fields": out["changed"], "draft": out["sha"]})
@@ -159,7 +167,7 @@ def save_draft(item_id: str, body: DraftIn, request: Request, bench: WorkbenchDe
 
 
 @router.delete("/items/{item_id}/draft")
-def discard_draft(item_id: str, request: Request, bench: WorkbenchDep, who: OperatorDep) -> dict[str, str]:
+def discard_draft(item_id: SafeName, request: Request, bench: WorkbenchDep, who: OperatorDep) -> dict[str, str]:
     """Throw the draft away."""
     bench.discard_draft(item_id)
     audit(request, who, "kb.edit", item_id, after={"draft": "discarded"})
@@ -167,7 +175,7 @@ def discard_draft(item_id: str, request: Request, bench: WorkbenchDep, who: Oper
 
 
 @router.post("/items/{item_id}/fix")
-def fix(item_id: str, body: FixIn, request: Request, bench: WorkbenchDep, who: OperatorDep) -> dict[str, Any]:
+def fix(item_id: SafeName, body: FixIn, request: Request, bench: WorkbenchDep, who: OperatorDep) -> dict[str, Any]:
     """A one-click fix of a missed question: an alias or an FAQ in the item's draft."""
     if body.kind == "alias":
         out = bench.fix_alias(item_id, body.question, by=who.username, group=body.group)
@@ -181,13 +189,13 @@ def fix(item_id: str, body: FixIn, request: Request, bench: WorkbenchDep, who: O
 
 
 @router.post("/items/{item_id}/preview")
-async def preview(item_id: str, body: PreviewIn, bench: WorkbenchDep, _: OperatorDep) -> dict[str, Any]:
+async def preview(item_id: SafeName, body: PreviewIn, bench: WorkbenchDep, _: OperatorDep) -> dict[str, Any]:
     """The chosen questions answered by the published item and by the draft, side by side."""
     return await run_in_threadpool(bench.preview, item_id, body.questions)
 
 
 @router.post("/items/{item_id}/gate")
-async def gate(item_id: str, bench: WorkbenchDep, _: OperatorDep) -> dict[str, Any]:
+async def gate(item_id: SafeName, bench: WorkbenchDep, _: OperatorDep) -> dict[str, Any]:
     """Run the gate on the draft: the item's benchmark cases and attached questions, before and after."""
     report = await run_in_threadpool(bench.gate, item_id)
     return report.to_json()
@@ -208,7 +216,7 @@ def _publish(request: Request, bench: Any, who: Principal, item_id: str, overrid
 
 
 @router.post("/items/{item_id}/publish")
-async def publish(item_id: str, body: PublishIn, request: Request, bench: WorkbenchDep, who: OperatorDep) -> Any:
+async def publish(item_id: SafeName, body: PublishIn, request: Request, bench: WorkbenchDep, who: OperatorDep) -> Any:
     """Publish the draft through the gate; the running server answers from it at once.
 
     409 with the gate report when the draft breaks a case (a supervisor may send
@@ -221,13 +229,13 @@ async def publish(item_id: str, body: PublishIn, request: Request, bench: Workbe
 
 
 @router.get("/items/{item_id}/history")
-def history(item_id: str, bench: WorkbenchDep, _: OperatorDep) -> dict[str, Any]:
+def history(item_id: SafeName, bench: WorkbenchDep, _: OperatorDep) -> dict[str, Any]:
     """Every version with who, when, what and a field-level diff."""
     return bench.history(item_id)
 
 
 @router.post("/items/{item_id}/rollback")
-async def rollback(item_id: str, body: RollbackIn, request: Request, bench: WorkbenchDep, who: OperatorDep) -> Any:
+async def rollback(item_id: SafeName, body: RollbackIn, request: Request, bench: WorkbenchDep, who: OperatorDep) -> Any:
     """Roll back to a version: it becomes the draft and is published through the gate."""
     await run_in_threadpool(bench.rollback_draft, item_id, body.version, by=who.username)
     out = await run_in_threadpool(
@@ -294,13 +302,13 @@ def runs(bench: WorkbenchDep, _: OperatorDep) -> list[dict[str, Any]]:
 
 
 @evaluation.get("/runs/{run_id}")
-def run(run_id: str, bench: WorkbenchDep, _: OperatorDep) -> dict[str, Any]:
+def run(run_id: SafeName, bench: WorkbenchDep, _: OperatorDep) -> dict[str, Any]:
     """A run with its progress, settings, knowledge version and (when done) metrics."""
     return bench.runs.get(run_id)
 
 
 @evaluation.get("/runs/{run_id}/files/{name}")
-def run_file(run_id: str, name: str, bench: WorkbenchDep, _: OperatorDep) -> FileResponse:
+def run_file(run_id: SafeName, name: SafeName, bench: WorkbenchDep, _: OperatorDep) -> FileResponse:
     """A report file: metrics.json, failures.jsonl, report.md, settings.json or a plot."""
     path = bench.runs.file(run_id, name)
     media = {"png": "image/png", "json": "application/json", "jsonl": "application/x-ndjson", "md": "text/markdown"}
