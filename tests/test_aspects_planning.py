@@ -125,33 +125,33 @@ def test_long_lists_are_short_first_with_the_rest_one_message_away() -> None:
 
 def test_a_life_event_question_puts_the_bundle_first_and_a_member_question_does_not() -> None:
     from assistant.core.types import Hit
-    from assistant.dialogue.engine import life_event_first
+    from assistant.dialogue.engine import life_event_bundle
 
     member = _item(id="birth-cert", name="出生医学证明")
     bundle = _item(id="onething-birth", name="出生一件事", kind="bundle")
     items = {"birth-cert": member, "onething-birth": bundle}
     hits = [Hit("birth-cert", 1.0), Hit("onething-birth", 0.9)]
-    assert [h.item_id for h in life_event_first("刚生完孩子要办哪些事", hits, items)] == ["onething-birth", "birth-cert"]
-    assert [h.item_id for h in life_event_first("出生医学证明怎么办", hits, items)] == ["birth-cert", "onething-birth"]
-    assert [h.item_id for h in life_event_first("What do I need to do after my baby is born?", hits, items)][0] == "onething-birth"
-    assert life_event_first("We just had a baby. What paperwork do we need to do?", hits, items)[0].item_id == "onething-birth"
+    assert life_event_bundle("刚生完孩子要办哪些事", hits, items) == "onething-birth"
+    assert life_event_bundle("出生医学证明怎么办", hits, items) == ""
+    assert life_event_bundle("What do I need to do after my baby is born?", hits, items) == "onething-birth"
+    assert life_event_bundle("We just had a baby. What paperwork do we need to do?", hits, items) == "onething-birth"
     # a message naming one service keeps it first, life-event words or not
-    named = life_event_first("出生医学证明要办哪些手续", hits, items, mentioned=("birth-cert",))
-    assert named[0].item_id == "birth-cert"
+    named = life_event_bundle("出生医学证明要办哪些手续", hits, items, mentioned=("birth-cert",))
+    assert named == ""
 
 
 def test_of_two_bundles_the_better_wins_and_a_far_bundle_stays_behind() -> None:
     from assistant.core.types import Hit
-    from assistant.dialogue.engine import life_event_first
+    from assistant.dialogue.engine import life_event_bundle
 
     member = _item(id="birth-cert", name="出生医学证明")
     birth = _item(id="onething-birth", name="出生一件事", kind="bundle", process=(Step("出生医学证明", item="birth-cert"),))
     marriage = _item(id="onething-marriage", name="婚育一件事", kind="bundle", process=(Step("结婚登记", item="x"),))
     items = {i.id: i for i in (member, birth, marriage)}
     hits = [Hit("birth-cert", 0.99), Hit("onething-marriage", 0.8), Hit("onething-birth", 0.9)]
-    assert life_event_first("刚生完孩子要办哪些事", hits, items)[0].item_id == "onething-birth"
+    assert life_event_bundle("刚生完孩子要办哪些事", hits, items) == "onething-birth"
     far = [Hit("birth-cert", 1.0), Hit("onething-birth", 0.42)]
-    assert life_event_first("出生证要办哪些手续", far, items)[0].item_id == "birth-cert"
+    assert life_event_bundle("出生证要办哪些手续", far, items) == ""
 
 
 def test_a_two_part_question_is_answered_in_the_opening_lines() -> None:

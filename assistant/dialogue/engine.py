@@ -345,7 +345,7 @@ class DialogueEngine:
         mentioned = self.matcher.mentions(text)
         bundle = life_event_bundle(text, hits, self.items, mentioned=mentioned)
         if bundle:
-            hits = [h for h in hits if h.item_id == bundle] + [h for h in hits if h.item_id != bundle]
+            hits = list(_front(hits, (bundle,)))
         # asked for the order of several steps, the bundle is the answer even where one of
         # its services matches better; 上幼儿园要办哪些手续 may still be about that service
         several = bundle if SEVERAL_STEPS.search(text.lower()) else ""
@@ -554,23 +554,21 @@ class DialogueEngine:
         )
 
 
-#: "What must I do after X" (刚生完孩子要办哪些事, 家里老人去世了要办什么手续): a life event,
-#: answered by its 一件事 bundle and the bundle's ordered member steps.
-LIFE_EVENT = re.compile(
-    r"(要|需要|得|该)(办|做|处理)(哪些|什么|啥)(事|手续|业务)?|(哪些|什么)(事|手续)(要|需要|得)办|"
-    r"有(哪些|什么)(事|手续)|一件事|what (\w+ )?(do|should|must) (i|we) (need to )?do|what needs to be done|"
-    r"which (services|procedures|formalities)|"
-    # the order of several things to do: 先办哪个后办哪个, 先后顺序, 一步一步怎么走, 整个流程, 从拍牌到上路
-    r"先后|顺序|先办|后办|一步一?步|整个流程|全流程|哪几步|都要怎么办|从.{1,12}到.{1,12}(要|怎么|办)|step by step|"
-    r"from .{1,40} to .{1,40}(what|how)"
-)
 #: Words that ask for the order of several things to do (先办哪个后办哪个, 一步步怎么走,
 #: 从拍牌到上路): even a message naming one service asks about the life event around it.
-SEVERAL_STEPS = re.compile(
-    # 从拍牌到上路 spans several steps; 从浙江转到上海 (转到, 迁到, 搬到) moves one thing
+#: 从拍牌到上路 spans several steps; 从浙江转到上海 (转到, 迁到, 搬到) moves one thing.
+_SEVERAL_STEPS = (
     r"先后|顺序|先办|后办|先干|后干|一步一?步|整个流程|全流程|哪几步|哪些事|都要怎么办|"
     r"从.{1,12}(?<![转迁调搬寄回])到.{1,12}(要|怎么|办)|"
     r"step by step|the whole process|from .{1,40} to .{1,40}(what|how)"
+)
+SEVERAL_STEPS = re.compile(_SEVERAL_STEPS)
+#: "What must I do after X" (刚生完孩子要办哪些事, 家里老人去世了要办什么手续), or the order of
+#: several things to do: a life event, answered by its 一件事 bundle's ordered member steps.
+LIFE_EVENT = re.compile(
+    r"(要|需要|得|该)(办|做|处理)(哪些|什么|啥)(事|手续|业务)?|(哪些|什么)(事|手续)(要|需要|得)办|"
+    r"有(哪些|什么)(事|手续)|一件事|what (\w+ )?(do|should|must) (i|we) (need to )?do|what needs to be done|"
+    r"which (services|procedures|formalities)|" + _SEVERAL_STEPS
 )
 
 
@@ -612,23 +610,6 @@ def life_event_bundle(
     if not bundles:
         return ""
     return max(bundles, key=lambda h: h.score).item_id
-
-
-def life_event_first(
-    text: str,
-    hits: Sequence[Hit],
-    items: Mapping[str, ServiceItem],
-    *,
-    mentioned: Sequence[str] = (),
-    within: int = 5,
-    close: float = 0.5,
-) -> list[Hit]:
-    """``hits`` with the life event's 一件事 bundle first (:func:`life_event_bundle`)."""
-    best = life_event_bundle(text, hits, items, mentioned=mentioned, within=within, close=close)
-    hits = list(hits)
-    if not best:
-        return hits
-    return [h for h in hits if h.item_id == best] + [h for h in hits if h.item_id != best]
 
 
 def _front(hits: Sequence[Hit], first: Sequence[str]) -> tuple[Hit, ...]:

@@ -122,7 +122,7 @@ class PolicyInput:
     #: the user's message (its length tells vague from detailed questions).
     text: str = ""
     #: the 一件事 bundle a life-event question (刚生完孩子要办哪些事) is answered with
-    #: (:func:`assistant.dialogue.engine.life_event_first` put it first), else "".
+    #: (:func:`assistant.dialogue.engine.life_event_bundle` chose it), else "".
     life_event: str = ""
 
 
