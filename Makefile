@@ -28,10 +28,16 @@ $(STAMP): pyproject.toml
 # shared rate limits across workers; the tests start their own redis-server on a
 # loopback port, as they do PostgreSQL clusters), a CJK font (screenshots), npm (axe-core).
 $(SYSTEM): $(STAMP)
-	@if [ ! -x /usr/lib/chromium/chromium ] || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
-	    || [ ! -x /usr/bin/redis-server ] || [ ! -d /usr/share/fonts/opentype/noto ] || ! command -v npm >/dev/null; then \
-	  if [ "$$(id -u)" != 0 ]; then echo "run as root (or install chromium postgresql redis-server fonts-noto-cjk npm with apt-get)"; exit 1; fi; \
-	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium postgresql redis-server fonts-noto-cjk npm; \
+	@# only what is missing: npm ships with a NodeSource nodejs, which Debian's npm conflicts with
+	@need=""; \
+	[ -x /usr/lib/chromium/chromium ] || need="$$need chromium"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$$need postgresql"; \
+	[ -x /usr/bin/redis-server ] || need="$$need redis-server"; \
+	[ -d /usr/share/fonts/opentype/noto ] || need="$$need fonts-noto-cjk"; \
+	command -v npm >/dev/null || need="$$need npm"; \
+	if [ -n "$$need" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "run as root (or install$$need with apt-get)"; exit 1; fi; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$need; \
 	fi
 	touch $(SYSTEM)
 

@@ -93,6 +93,91 @@ _CUES: Mapping[str, tuple[str, ...]] = {
 }
 _COMPILED = {a: tuple(re.compile(p) for p in ps) for a, ps in _CUES.items()}
 
+#: How a clause *asks* an aspect (not merely names its topic): 上哪补, 收钱吗, 当场能拿到吗,
+#: 能网上申请吗, 带什么.  A message often asks its second question in a short clause of its
+#: own (户口本丢了 补一本多少钱 上哪补) that the aspect head, reading the whole message,
+#: hears faintly; such a clause asks its aspect whatever the head says.  Topic words
+#: (有效期, 网上, 材料 alone) are not here: they name what a message is about.
+_ASKING: Mapping[str, tuple[str, ...]] = {
+    "benefit": (
+        r"(能|可以|可)?(拿|领|发|补|给|报)(到)?(多少|几)",
+        r"(补贴|津贴|补助|保险金|养老金|救助金|抚恤金)(是|有)?(多少|标准)",
+        r"钱(怎么|咋)(算|发|给|打)|(怎么|咋)(算钱|发钱|计算|计发)|按(多少|几)天算|打到哪",
+        r"\bhow much (do|will|can|would|does) \w+( \w+)? (get|receive)\b",
+        r"\bhow (is|are) (it|they|the \w+) (calculated|worked out|paid)\b",
+    ),
+    "fee": (
+        r"多少钱|收费(吗|不|么)|收不收|收钱(吗|不|么)|要钱(吗|不|么)|要不要钱|免费(吗|不|么)|"
+        r"(花|交|付)多少|费用(是)?多少|工本费(是)?多少|贵不贵|(费用|租金)(怎么|咋)(收|算|定)",
+        r"\b(have to|need to|must i|do i) pay\b|\bis (it|this|that) free\b|\bcost anything\b|\bhow much (is|does|are|will)\b",
+    ),
+    "time_limit": (
+        r"多久|多长时间|多少天|几天|几个工作日|多少个工作日|几个月|多快|用几年|管几年",
+        r"(当天|当场|马上|立即|立刻)(就)?(能|可以)|(能|可以)(当天|当场|马上|立即|立刻)",
+        r"什么时候(能|可以|才)|有效期(多长|多久|是多久|几年|有多长)",
+        r"\bhow (long|soon)\b|\bsame day\b|\bdeadline\b",
+    ),
+    "location": (
+        r"在哪|哪里|哪儿|去哪|上哪|到哪|去那(里|儿)?(办|领|申请|弄|登|交|补|打)|什么地方|哪个(窗口|部门|单位|网点)",
+        r"\bwhere\b",
+    ),
+    "online": (
+        r"(能|可以)(在)?(网上|线上|手机上)|(网上|线上|手机上)(能|可以|咋|怎么)|(什么|哪个|啥)(app|软件|小程序|网站|平台)",
+        r"\b(apply|do it|register|sign up) online\b|\bonline\?|\b(which|what) (app|website)\b",
+    ),
+    "materials": (
+        r"(带|准备|交|提交|提供)(些)?(什么|哪些|啥)|(什么|哪些|啥)(材料|资料|证件)",
+        r"\bwhat (documents|papers|materials)\b|\bwhat do (i|we) (need to )?bring\b",
+    ),
+    "process": (
+        r"(怎么|咋|如何)(办理|申请|操作|登记|注册)|流程|步骤|先(要)?(做|干|办)(什么|啥|嘛)|第一步|(办|要办)(哪些|什么)(事|手续)?$|哪些手续|什么手续",
+        r"\bstep by step\b|\bwhat (are|is) the (steps|procedure|process)\b",
+    ),
+    "conditions": (
+        r"条件|资格|门槛|是不是(一定|必须)|一定要.*(吗|不)",
+        r"\beligib\w*|\bqualif\w*|\brequirements?\b|\bwho can\b",
+    ),
+}
+_ASKING_COMPILED = {a: tuple(re.compile(p) for p in ps) for a, ps in _ASKING.items()}
+_CLAUSE_SPLIT = re.compile(r"[，,。；;！!？?\s]+(?![a-z])|(?<=[?？!！。])")
+
+
+def asking_clause_aspects(text: str) -> list[str]:
+    """The aspects some clause of ``text`` asks in so many words (:data:`_ASKING`), in order.
+
+    A money clause that asks what a benefit pays (能领多少) is the benefit, not a fee.
+    """
+    t = _normal(text)
+    first: dict[str, int] = {}
+    for aspect, patterns in _ASKING_COMPILED.items():
+        for p in patterns:
+            m = p.search(t)
+            if m and m.start() < first.get(aspect, len(t) + 1):
+                first[aspect] = m.start()
+    if "benefit" in first and "fee" in first:
+        del first["fee"]
+    if "location" in first:
+        clause = _clause_at(t, first["location"])
+        if _ONLINE_WORDS.search(clause):
+            # 网上在哪里申请 asks which online channel, not which office
+            first.setdefault("online", first["location"])
+            del first["location"]
+        elif _MONEY_TO.search(clause):
+            del first["location"]  # 钱打到哪里: where a benefit is paid to
+    return sorted(first, key=lambda a: first[a])
+
+
+_ONLINE_WORDS = re.compile(r"网上|线上|在线|手机上|app|小程序|系统|平台|online|website")
+_MONEY_TO = re.compile(r"(打|发|转|汇)到哪")
+
+
+def _clause_at(t: str, position: int) -> str:
+    """The clause of ``t`` holding ``position`` (clauses end at punctuation and spaces)."""
+    start = max((m.end() for m in _CLAUSE_SPLIT.finditer(t, 0, position)), default=0)
+    end = next((m.start() for m in _CLAUSE_SPLIT.finditer(t, position)), len(t))
+    return t[start:end]
+
+
 #: Cues that make a "process" match only a question word, not the topic (怎么 in
 #: 怎么收费 asks the fee, 怎么提前 the timing): process counts when no other aspect does.
 _WEAK = frozenset({"process", "conditions"})
@@ -195,6 +280,12 @@ def predict_aspects(
             # the model has seen few English questions; English question words are plain
             # (how much, how long, where, bring), so their strong cues count too
             chosen += [a for a in asked_aspects(text) if a not in _WEAK and a not in chosen and a != "overview"]
+        # a clause that asks an aspect in so many words asks it (the second question of a
+        # two-part message is often a short clause of its own: 上哪补, 收钱吗)
+        asking = asking_clause_aspects(text)
+        if "benefit" in asking and "fee" in chosen and "fee" not in asking:
+            chosen.remove("fee")  # 能领多少钱 asks what a benefit pays
+        chosen += [a for a in asking if a not in chosen]
         if len(chosen) > 1 and "overview" in chosen:
             # "tell me about it" is what a message asks when it asks nothing in particular
             chosen.remove("overview")
