@@ -10,7 +10,7 @@ from assistant.core.types import FAQ, Benefit, Material, ServiceItem, Step
 from assistant.generators.composer import Composer
 from assistant.generators.planning import AnswerPlanner, item_units
 from assistant.core.types import Action, GenerationRequest
-from intents.aspects import asked_aspects, is_yes_no, predict_aspects
+from intents.aspects import asked_aspects, asking_clause_aspects, is_yes_no, predict_aspects
 
 
 @pytest.mark.parametrize(
@@ -30,6 +30,33 @@ from intents.aspects import asked_aspects, is_yes_no, predict_aspects
 )
 def test_aspects_in_the_order_asked(text: str, expected: list[str]) -> None:
     assert asked_aspects(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("户口本弄丢了 补一本多少钱 上哪补", ["fee", "location"]),
+        ("第一次领社保卡去哪办 能当场拿到手吗", ["location", "time_limit"]),
+        ("买房要开社保缴费证明 哪里能打 收钱吗", ["location", "fee"]),
+        ("失业金去那领 能网上申请吗", ["location", "online"]),
+        ("招应届生的补贴 网上在哪里申请", ["online"]),  # which online channel, not which office
+        ("公司招应届生有补贴吗 钱打到哪里", ["benefit"]),  # where the money goes: what it pays, no office
+        ("低保一个月能发多少钱", ["benefit"]),  # what a benefit pays, not a fee
+        ("居住证有效期", []),  # a topic word is no question
+        ("Where can I print my record, and is it free?", ["location", "fee"]),
+    ],
+)
+def test_a_clause_that_asks_an_aspect_in_so_many_words(text: str, expected: list[str]) -> None:
+    assert asking_clause_aspects(text) == expected
+
+
+def test_an_asking_clause_adds_what_the_aspect_head_missed() -> None:
+    # the head heard the fee only; the short clause 上哪补 asks the place too
+    got = predict_aspects("户口本弄丢了 补一本多少钱 上哪补", "consult.fee", {"fee": 0.83, "location": 0.11})
+    assert got.aspects == ("fee", "location")
+    # and 能领多少钱 asks what a benefit pays even where the head also heard a fee
+    got = predict_aspects("低保一个月能发多少钱", "consult.fee", {"benefit": 0.98, "fee": 0.9})
+    assert got.aspects == ("benefit",)
 
 
 def test_no_cue_falls_back_to_the_primary_intent() -> None:

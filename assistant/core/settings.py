@@ -132,8 +132,10 @@ class AnswerSettings(_Section):
     #: a unit must reach this score (share of the question's content weight it meets, plus
     #: the dense part) to decide a yes/no question or to be said as support.
     decide_share: float = Field(0.3, ge=0.0)
-    #: a verdict (可以 / 不需要…) is said only when the deciding unit reaches this score.
-    verdict_share: float = Field(0.35, ge=0.0)
+    #: a verdict (可以 / 不需要…) is said only when the deciding unit reaches this score
+    #: (the item's own name counts little in a score, so a deciding unit scores lower
+    #: than its words alone would say; the verdict is read from the unit's words anyway).
+    verdict_share: float = Field(0.3, ge=0.0)
     #: a question that is not yes/no opens with its best unit when that unit meets this
     #: share of the question's content words (else the asked aspects come first).
     lead_share: float = Field(0.5, ge=0.0)

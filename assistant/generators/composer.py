@@ -423,7 +423,7 @@ class Composer:
                 lead_fields.append("process")
             elif field in _ONE_LINE_FIELDS and len(units) > 1 and sum(
                 len(self._unit_text(item, u, lang)) for u in units
-            ) <= self.planner.settings.focus_chars * (6 if en else 2):
+            ) <= self.planner.settings.focus_chars * (2.5 if en else 1) * (1 if len(plan.aspects) > 1 else 2):
                 # a fee or time-limit text is one running text split into sentences: said
                 # whole when it is short
                 text = (" " if en else "").join(self._unit_text(item, u, lang) for u in units)
@@ -442,7 +442,7 @@ class Composer:
                 # the short answer gave this list's best entry: the rest are the others
                 head = _OTHER_HEAD[lang][field]
             lines = [self._unit_line(item, u, lang) for u in left]
-            if field in _ONE_LINE_FIELDS and any(id(u) in focused for u in left):
+            if (field in _ONE_LINE_FIELDS or len(left) == 1) and any(id(u) in focused for u in left):
                 # a running text said first by its focus: the rest of it, not all of it again
                 lines = [_without(line, focused[id(u)]) if id(u) in focused else line for u, line in zip(left, lines)]
                 if head.strip():
@@ -456,6 +456,14 @@ class Composer:
             if field in plan.more:
                 text += "\n" + _MORE_NOTE[lang].get(field, _MORE_NOTE[lang]["_"])
             details.append(Section(field, text))
+        for p in direct:
+            if id(p.unit) in focused and not any(p.unit is q.unit for q in plan.units if q.role == "asked"):
+                # the deciding unit was said by its focus: the rest of it comes first below
+                head = _FIELD_HEAD[lang].get(p.unit.field, "")
+                rest = _without(self._unit_line(item, p.unit, lang), focused[id(p.unit)])
+                if rest and not repeats(rest):
+                    head = _CONTINUED[lang].format(head=head.rstrip("：: ")) if head.strip() else ""
+                    details.insert(0, Section(p.unit.field, (head + " " if en and head.endswith(":") else head) + rest))
         out: list[Section] = []
         if lead:
             fields = tuple(dict.fromkeys(lead_fields))

@@ -260,7 +260,7 @@ class AnswerPlanner:
         asked = list(dict.fromkeys(a for a in aspects if a)) or ["overview"]
         asked = [_resolve_money(a, item) for a in asked]
         asked = list(dict.fromkeys(asked))
-        weights = _weights(question, units, lang)
+        weights = _weights(question, units, lang, topic=_topic_grams(item))
         scores = {id(u): _share(weights, _unit_text(u, lang)) for u in units}
         loaded = self._loaded(item)
         query = self._query(question) if loaded is not None else None
@@ -333,7 +333,15 @@ class AnswerPlanner:
                 # a question that is not yes/no is led only by what it asks: a unit of an
                 # asked aspect (or an FAQ), of the expected answer type where there is one
                 # (asked 多少钱, a place is no lead however many words it shares)
-                inside = [u for u in inside if u.field not in _LISTED and (not types or _typed(_unit_text(u, lang), types))]
+                # An FAQ leads such a question only when it was asked about the same thing
+                # (its question close to the citizen's): its answer shares the item's words
+                # with any question, and said first to another one it answers nobody.
+                inside = [
+                    u for u in inside
+                    if u.field not in _LISTED
+                    and (not types or _typed(_unit_text(u, lang), types))
+                    and (u.field != "faqs" or faq_sim[id(u)] >= self.settings.faq_verdict)
+                ]
             best = max(inside, key=lambda u: scores[id(u)], default=None)
             if yes_no and (best is None or scores[id(best)] < self.settings.decide_share):
                 best = max(candidates, key=lambda u: scores[id(u)], default=None)
@@ -405,11 +413,16 @@ def _fits_situation(unit: AnswerUnit, situation: str) -> bool:
     return situation in unit.situation.split(",")
 
 
-def _weights(question: str, units: Sequence[AnswerUnit], lang: Lang) -> dict[str, float]:
+def _weights(
+    question: str, units: Sequence[AnswerUnit], lang: Lang, *, topic: frozenset[str] = frozenset()
+) -> dict[str, float]:
     """The question's content bigrams, each weighted by its rarity among the item's units.
 
     The question's colloquial words bring their official ones along (老婆 → 配偶), the
-    words the units are written in.
+    words the units are written in.  Bigrams of the item's own name and aliases
+    (``topic``) found the item; inside it they say nothing about which unit answers
+    (我老婆有房 还能租房提公积金吗 is decided by 配偶…无自有住房, not by an FAQ that repeats
+    租房提取公积金), so they weigh :data:`_TOPIC_WEIGHT` of their rarity.
     """
     q = Counter(_bigrams(expand_colloquial(question)))
     if not q:
@@ -417,7 +430,16 @@ def _weights(question: str, units: Sequence[AnswerUnit], lang: Lang) -> dict[str
     docs = [_gram_set(_unit_text(u, lang)) for u in units]
     n = len(docs) or 1
     df = Counter(g for d in docs for g in d)
-    return {g: math.log(1 + n / (1 + df[g])) for g in q}
+    return {g: math.log(1 + n / (1 + df[g])) * (_TOPIC_WEIGHT if g in topic else 1.0) for g in q}
+
+
+#: Weight of a question bigram that names the item itself (its name or an alias).
+_TOPIC_WEIGHT = 0.3
+
+
+def _topic_grams(item: ServiceItem) -> frozenset[str]:
+    """The content bigrams of the item's names: what every unit of it is about."""
+    return _gram_set(" ".join((item.name, item.name_en, *item.aliases)))
 
 
 def _share(weights: dict[str, float], text: str) -> float:
