@@ -74,7 +74,7 @@ def test_missed_question_to_alias_to_live_answer_without_restart(browser, server
         citizen.goto(server.url + "/")
         answer = ask(citizen, question)
         expect(answer).to_contain_text("没有找到")
-        expect(answer).not_to_contain_text("关于“普通护照申领”")
+        expect(answer).not_to_contain_text("事项：“普通护照申领”")
         answer.get_by_role("button", name="没帮助").click()
         expect(answer.get_by_role("button", name=re.compile("感谢反馈"))).to_be_visible()
         citizen.screenshot(path=str(tmp_path / "1-citizen-missed.png"))
@@ -130,7 +130,7 @@ def test_missed_question_to_alias_to_live_answer_without_restart(browser, server
         assert statuses and set(statuses) == {200}, statuses
 
         answer = ask(citizen, question)
-        expect(answer).to_contain_text("关于“普通护照申领”")
+        expect(answer).to_contain_text("事项：“普通护照申领”")
         expect(answer.locator(".citation").first).to_contain_text("普通护照申领")
         citizen.screenshot(path=str(tmp_path / "4-citizen-answered.png"))
         assert server.process.pid == pid and server.process.poll() is None  # no restart

@@ -589,10 +589,10 @@ class Composer:
             return unit.text_en or f"(Chinese official text) {unit.text}"
         return unit.text
 
-    def _plan_intro(self, item: ServiceItem, lang: Lang) -> str:
-        """The line before the answer: the item's name in Chinese; in English the name (long,
-        with the Chinese in brackets) moves to the closing lines so the answer comes first."""
-        return "" if lang == "en" else f"关于{item_label(item, lang)}："
+    def _service_line(self, item: ServiceItem, lang: Lang) -> str:
+        """The line naming the service answered, among the closing lines: the answer itself
+        comes first (the name, with its English and Chinese, would push it down)."""
+        return f"Service: {item_label(item, lang)}." if lang == "en" else f"事项：{item_label(item, lang)}。"
 
     # ------------------------------------------------------------------ Generator protocol
 
@@ -612,11 +612,8 @@ class Composer:
             return self._complaint(request.items, lang)
         plan = self.plan_for(request)
         sections = self.planned_sections(item, plan, lang, situation=situation)
-        intro = self._plan_intro(item, lang)
         body = "\n\n".join(s.text for s in sections)
-        service = f"Service: {item_label(item, lang)}.\n" if lang == "en" else ""
-        text = f"{intro}\n{body}" if intro else body
-        text = f"{text}\n\n{service}{self.closing_line(item, lang)}"
+        text = f"{body}\n\n{self._service_line(item, lang)}\n{self.closing_line(item, lang)}"
         citations = tuple(
             dict.fromkeys(Citation(item.id, item.name, f, item.updated) for s in sections for f in s.fields)
         )
