@@ -135,6 +135,8 @@ _ASKING: Mapping[str, tuple[str, ...]] = {
     ),
     "conditions": (
         r"条件|资格|门槛|是不是(一定|必须)|一定要.*(吗|不)",
+        # how long one must have lived or paid before one qualifies (住满多久才行)
+        r"(满|住|交|缴|工作|上班|参保)\S{0,3}(多久|几年|多少年)才(行|能|可以)?",
         r"\beligib\w*|\bqualif\w*|\brequirements?\b|\bwho can\b",
     ),
 }
@@ -156,6 +158,9 @@ def asking_clause_aspects(text: str) -> list[str]:
                 first[aspect] = m.start()
     if "benefit" in first and "fee" in first:
         del first["fee"]
+    if "conditions" in first and "time_limit" in first and _QUALIFYING.search(t):
+        if not _QUALIFYING.sub("", t) or not any(p.search(_QUALIFYING.sub("", t)) for p in _ASKING_COMPILED["time_limit"]):
+            del first["time_limit"]  # 住满多久才行 asks a condition, not a processing time
     if "location" in first:
         clause = _clause_at(t, first["location"])
         if _ONLINE_WORDS.search(clause):
@@ -167,6 +172,7 @@ def asking_clause_aspects(text: str) -> list[str]:
     return sorted(first, key=lambda a: first[a])
 
 
+_QUALIFYING = re.compile(r"(满|住|交|缴|工作|上班|参保)\S{0,3}(多久|几年|多少年)才(行|能|可以)?")
 _ONLINE_WORDS = re.compile(r"网上|线上|在线|手机上|app|小程序|系统|平台|online|website")
 _MONEY_TO = re.compile(r"(打|发|转|汇)到哪")
 
@@ -285,6 +291,8 @@ def predict_aspects(
         asking = asking_clause_aspects(text)
         if "benefit" in asking and "fee" in chosen and "fee" not in asking:
             chosen.remove("fee")  # 能领多少钱 asks what a benefit pays
+        if "time_limit" in chosen and "time_limit" not in asking and _QUALIFYING.search(_normal(text)):
+            chosen.remove("time_limit")  # 住满多久才行 asks how long one must qualify
         chosen += [a for a in asking if a not in chosen]
         if len(chosen) > 1 and "overview" in chosen:
             # "tell me about it" is what a message asks when it asks nothing in particular

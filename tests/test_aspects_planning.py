@@ -43,6 +43,8 @@ def test_aspects_in_the_order_asked(text: str, expected: list[str]) -> None:
         ("公司招应届生有补贴吗 钱打到哪里", ["benefit"]),  # where the money goes: what it pays, no office
         ("低保一个月能发多少钱", ["benefit"]),  # what a benefit pays, not a fee
         ("居住证有效期", []),  # a topic word is no question
+        ("办居住证要登记住满多久才行 第一次办收不收费", ["conditions", "fee"]),  # how long to qualify
+        ("护照多久才能办好", ["time_limit"]),  # how long it takes
         ("Where can I print my record, and is it free?", ["location", "fee"]),
     ],
 )
