@@ -232,7 +232,7 @@ def test_a_bundle_answers_with_its_steps_in_order_on_the_first_line() -> None:
         Step("申领育儿补贴", needs="身份证", title_en="Claim the childcare subsidy"),
     ))
     zh = Composer().generate(GenerationRequest("刚生完孩子要办哪些事", "consult.process", "zh", (bundle,), Action.ANSWER, aspects=("process",))).text
-    first = zh.splitlines()[1]
+    first = zh.splitlines()[0]
     assert first == "办理顺序：领取出生医学证明 → 新生儿户口登记 → 申领育儿补贴。"
     en = Composer().generate(GenerationRequest("What do we do after the birth?", "consult.process", "en", (bundle,), Action.ANSWER, aspects=("process",))).text
     # the English order line reads without the bracketed Chinese names; the steps below keep
@@ -290,7 +290,7 @@ def test_asked_two_things_the_materials_line_is_brief_and_the_rest_follows() -> 
     question = "换证要带照片吗 工本费多少"
     plan = AnswerPlanner().plan(item, question, ["materials", "fee"])
     text = Composer().generate(GenerationRequest(question, "consult.materials", "zh", (item,), Action.ANSWER, plan=plan)).text
-    first = text.splitlines()[1]
+    first = text.splitlines()[0]
     # the photo the question points at is named first; three named, the rest below
     assert first.startswith("所需材料：近期一寸白底证件照") and "另有3项见下" in first
     assert "工本费每本10元" in text[:150] and all(name in text for name in ("住房证明", "申请表", "户口簿"))
