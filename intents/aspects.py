@@ -115,7 +115,7 @@ _ASKING: Mapping[str, tuple[str, ...]] = {
         r"多久|多长时间|多少天|几天|几个工作日|多少个工作日|几个月|多快|用几年|管几年",
         r"(当天|当场|马上|立即|立刻)(就)?(能|可以)|(能|可以)(当天|当场|马上|立即|立刻)",
         r"什么时候(能|可以|才)|有效期(多长|多久|是多久|几年|有多长)",
-        r"\bhow (long|soon)\b|\bsame day\b|\bdeadline\b",
+        r"\bhow (long|soon)\b|\bsame day\b|\bdeadline\b|\bwhen (can|will|do|does|should|must) (i|we|it|they|you)\b",
     ),
     "location": (
         r"在哪|哪里|哪儿|去哪|上哪|到哪|去那(里|儿)?(办|领|申请|弄|登|交|补|打)|什么地方|哪个(窗口|部门|单位|网点)",
@@ -138,6 +138,8 @@ _ASKING: Mapping[str, tuple[str, ...]] = {
         # how long one must have lived or paid before one qualifies (住满多久才行)
         r"(满|住|交|缴|工作|上班|参保)\S{0,3}(多久|几年|多少年)才(行|能|可以)?",
         r"\beligib\w*|\bqualif\w*|\brequirements?\b|\bwho can\b",
+        # whether one must (Do I need to register? Does she need a Shanghai hukou?), not what it costs
+        r"(^|[.?!,;]\s*|\band\s+)(do|does) (i|we|she|he|they|my \w+) (still )?(need|have) (to (?!pay)|an? |the )",
     ),
 }
 _ASKING_COMPILED = {a: tuple(re.compile(p) for p in ps) for a, ps in _ASKING.items()}

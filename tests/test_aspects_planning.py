@@ -46,6 +46,9 @@ def test_aspects_in_the_order_asked(text: str, expected: list[str]) -> None:
         ("办居住证要登记住满多久才行 第一次办收不收费", ["conditions", "fee"]),  # how long to qualify
         ("护照多久才能办好", ["time_limit"]),  # how long it takes
         ("Where can I print my record, and is it free?", ["location", "fee"]),
+        ("Do I need to register my residence, and where?", ["conditions", "location"]),
+        ("how long do i have to apply by myself", ["time_limit"]),  # not "do I have to"
+        ("Does it cost anything, and when does it start working?", ["fee", "time_limit"]),
     ],
 )
 def test_a_clause_that_asks_an_aspect_in_so_many_words(text: str, expected: list[str]) -> None:
