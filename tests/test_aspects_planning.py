@@ -172,6 +172,23 @@ def test_a_life_event_question_puts_the_bundle_first_and_a_member_question_does_
     assert named == ""
 
 
+def test_a_service_named_by_the_words_of_a_bundles_event_gives_way_to_the_bundle() -> None:
+    from assistant.core.types import Hit
+    from assistant.dialogue.engine import life_event_bundle
+
+    company = _item(id="business-establish", name="企业设立登记", aliases=("开公司",))
+    bundle = _item(id="onething-business", name="企业开办一件事", kind="bundle", aliases=("开公司要办哪些",))
+    kindergarten = _item(id="kindergarten", name="幼儿园入园", aliases=("上幼儿园",))
+    school = _item(id="onething-school", name="入学一件事", kind="bundle", aliases=("孩子入学要办什么",))
+    items = {i.id: i for i in (company, bundle, kindergarten, school)}
+    hits = [Hit("business-establish", 1.0), Hit("onething-business", 0.9)]
+    # 开公司 names the service and is the event the bundle is named by
+    assert life_event_bundle("要开公司需要办哪些", hits, items, mentioned=("business-establish",)) == "onething-business"
+    # 上幼儿园 names one service, which no bundle is named by: the service stays
+    hits = [Hit("kindergarten", 1.0), Hit("onething-school", 0.9)]
+    assert life_event_bundle("上幼儿园要办哪些手续", hits, items, mentioned=("kindergarten",)) == ""
+
+
 def test_of_two_bundles_the_better_wins_and_a_far_bundle_stays_behind() -> None:
     from assistant.core.types import Hit
     from assistant.dialogue.engine import life_event_bundle

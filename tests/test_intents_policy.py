@@ -298,3 +298,19 @@ def test_a_move_from_one_place_to_another_is_not_a_sequence_of_steps() -> None:
 
     assert SEVERAL_STEPS.search("打算买辆油车 从拍牌到上路要办哪些")
     assert not SEVERAL_STEPS.search("医保关系从浙江转到上海 要办什么手续")
+
+
+def test_after_a_bundle_led_by_its_own_words_a_member_close_behind_in_words_of_its_own_is_answered() -> None:
+    state = DialogueState(current_item="onething-birth")
+    # 生完孩子了 报户口要收费吗: the bundle's words lead, the member meets words of its own
+    hits = [Hit("onething-birth", 0.5, components={"other_terms": 3.0}), Hit("hukou-newborn", 0.48, components={"other_terms": 2.0})]
+    d = ActionPolicy(T).decide(PolicyInput(pred("consult.fee"), hits, state, ITEMS, (), "生完孩子了 报户口登记要收费吗"))
+    assert d.item_ids == ("hukou-newborn",) and not d.follow_up
+    # a member that only echoes the bundle's words (vague) leaves the question on the bundle
+    vague = [Hit("onething-birth", 0.5, components={"other_terms": 3.0}), Hit("hukou-newborn", 0.48, components={"other_terms": 0.0})]
+    d = ActionPolicy(T).decide(PolicyInput(pred("consult.fee"), vague, state, ITEMS, (), "那要收费吗"))
+    assert d.item_ids == ("onething-birth",) and d.follow_up
+    # and one far behind is no evidence
+    far = [Hit("onething-birth", 0.9, components={"other_terms": 3.0}), Hit("hukou-newborn", 0.2, components={"other_terms": 2.0})]
+    d = ActionPolicy(T).decide(PolicyInput(pred("consult.fee"), far, state, ITEMS, (), "生完孩子了 报户口登记要收费吗"))
+    assert d.item_ids == ("onething-birth",)

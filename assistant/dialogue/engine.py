@@ -348,7 +348,9 @@ class DialogueEngine:
             hits = list(_front(hits, (bundle,)))
         # asked for the order of several steps, the bundle is the answer even where one of
         # its services matches better; 上幼儿园要办哪些手续 may still be about that service
-        several = bundle if SEVERAL_STEPS.search(text.lower()) else ""
+        # (or where the words naming a service name the bundle's event too: 要开公司需要办哪些)
+        named_services = [m for m in mentioned if m in self.items and self.items[m].kind != "bundle"]
+        several = bundle if SEVERAL_STEPS.search(text.lower()) or len(named_services) == 1 else ""
         decision = self.policy.decide(
             PolicyInput(prediction, hits, state, self.items, mentioned, text, life_event=several)
         )
@@ -595,14 +597,21 @@ def life_event_bundle(
     named = [items[i] for i in mentioned if i in items]
     services = [i for i in named if i.kind != "bundle"]
     several = bool(SEVERAL_STEPS.search(text.lower()))
-    if len(services) == 1 and not any(i.kind == "bundle" for i in named) and not several:
-        return ""
     top = max(hits[0].score, 1e-9)
     bundles = [
         h
         for h in hits[:within]
         if h.item_id in items and items[h.item_id].kind == "bundle" and h.score >= close * top
     ]
+    if len(services) == 1 and not any(i.kind == "bundle" for i in named) and not several:
+        # one named service keeps it (上幼儿园要办哪些手续), unless the words that named it
+        # are the event a bundle is named by too (开公司 names 企业开办 and 开公司要办哪些)
+        said = [n.lower() for n in (services[0].name, *services[0].aliases) if len(n) >= 2 and n.lower() in text.lower()]
+        bundles = [
+            h for h in bundles if any(n in alias.lower() for n in said for alias in items[h.item_id].aliases)
+        ]
+        if not bundles:
+            return ""
     if several and len(services) == 1:
         # the order of the steps around one named service: only a bundle it belongs to
         member = services[0].id

@@ -248,6 +248,12 @@ class ActionPolicy:
                 #登记费要多少) is about that service; a bare 那要带什么 stays on the bundle
                 if not self.vague(hits[0]) or hits[0].item_id in inp.mentioned:
                     return self.answer_item(inp, label, hits[0].item_id, follow_up=False)
+            if not switched and bundle.kind == "bundle" and hits and hits[0].item_id == current:
+                # the bundle's own words (退休了) lead, but a service of it close behind
+                # meets words of its own (公积金能一次全取出来吗): the question is that service's
+                member = self._member_in_words(hits, bundle)
+                if member:
+                    return self.answer_item(inp, label, member, follow_up=False)
             if not switched:
                 return self.answer_item(inp, label, current, follow_up=True)
 
@@ -303,6 +309,19 @@ class ActionPolicy:
         if t.tie_margin > 0:
             return self.close_items(hits, inp.items, margin=t.tie_margin), f"within margin {t.tie_margin:.3f} (a tie)"
         return [], ""
+
+    def _member_in_words(self, hits: Sequence[Hit], bundle: ServiceItem) -> str:
+        """The best service of ``bundle`` within the clarify margin of the top hit whose words
+        the message meets beyond naming it (not :meth:`vague`), else ""."""
+        top = self.evidence(hits[0])
+        scale = abs(top) or 1.0
+        members = _members(bundle)
+        for h in hits[1:]:
+            if (top - self.evidence(h)) / scale > self.thresholds.clarify_margin:
+                break
+            if h.item_id in members and not self.vague(h):
+                return h.item_id
+        return ""
 
     def _member_over_bundle(self, hits: Sequence[Hit], items: Mapping[str, ServiceItem], main: str) -> str:
         """A member service instead of the top bundle when its own evidence is stronger.
