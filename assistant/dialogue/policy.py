@@ -226,7 +226,14 @@ class ActionPolicy:
                 )
             return Decision(Action.ANSWER, label, item_ids=channels, why="complaint channel")
         if label == "out_of_scope":
-            if conf >= t.refuse_confidence or top < t.answer_score:
+            # a short continuation (and the double entry endorsement? / 那二次签注呢) in a
+            # conversation about an item asks about that item: a fragment, not another topic
+            continuing = (
+                inp.state.current_item in inp.items
+                and len(inp.text.strip()) <= _CONTINUATION_CHARS
+                and bool(_CONTINUATION.search(inp.text))
+            )
+            if not continuing and (conf >= t.refuse_confidence or top < t.answer_score):
                 return Decision(Action.REFUSE, label, why="out of scope")
             label = "consult.overview"  # an unsure refusal loses to a clear service match
         if label in ("greeting", "thanks"):
@@ -380,6 +387,11 @@ def message_length(text: str) -> int:
     """Han characters plus Latin words: comparable lengths for Chinese and English messages."""
     han = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff")
     return han + len(re.findall(r"[A-Za-z0-9]+", text))
+
+
+#: How a follow-up fragment opens (and…, what about…, 那…, 还有…); only a short one counts.
+_CONTINUATION = re.compile(r"^\s*(?:(?:and|what about|how about|also)\b|那|还有|另外)", re.IGNORECASE)
+_CONTINUATION_CHARS = 40
 
 
 def _members(item: ServiceItem) -> set[str]:
