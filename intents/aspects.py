@@ -161,7 +161,8 @@ def asking_clause_aspects(text: str) -> list[str]:
     if "benefit" in first and "fee" in first:
         del first["fee"]
     if "conditions" in first and "time_limit" in first and _QUALIFYING.search(t):
-        if not _QUALIFYING.sub("", t) or not any(p.search(_QUALIFYING.sub("", t)) for p in _ASKING_COMPILED["time_limit"]):
+        rest = _QUALIFYING.sub("", t)
+        if not any(p.search(rest) for p in _ASKING_COMPILED["time_limit"]):
             del first["time_limit"]  # 住满多久才行 asks a condition, not a processing time
     if "location" in first:
         clause = _clause_at(t, first["location"])
@@ -275,7 +276,8 @@ def predict_aspects(
     """The aspects ``text`` asks, in the order asked, and whether it asks yes or no.
 
     With the trained model's ``scores`` (``IntentPrediction.aspect_scores``) every
-    aspect at or above ``threshold`` is asked, else the most probable one; the
+    aspect at or above ``threshold`` is asked, else the most probable one, plus every
+    aspect a clause asks in so many words (:func:`asking_clause_aspects`); the
     cues then only order them (by where each is asked; uncued ones after, most
     probable first).  Without scores the cues decide, and a message without a cue
     asks the primary ``intent``'s aspect.

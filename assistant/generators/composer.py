@@ -201,6 +201,13 @@ _MORE_OPTION = {
 }
 
 
+def _whole_line_factor(en: bool, aspects: int) -> float:
+    """How many ``focus_chars`` a fee or time-limit text may run and still be said whole in
+    the short answer: two for one asked aspect, one when others must follow it in the
+    opening lines; English, which runs longer for the same content, two and a half times that."""
+    return (2.5 if en else 1.0) * (2.0 if aspects <= 1 else 1.0)
+
+
 def _intent_aspects(intent: str) -> tuple[str, ...]:
     aspect = intent_aspect(intent)
     return (aspect,) if aspect else ("overview",)
@@ -396,8 +403,8 @@ class Composer:
         decided = {
             f for p in direct for a in plan.aspects if p.unit.field in ASPECT_FIELDS.get(a, ()) for f in ASPECT_FIELDS[a]
         } | {p.unit.field for p in direct}
-        # an FAQ that leads with an amount, a duration or an office has answered that aspect
-        # (工本费20元 for 多少钱): the field's own lines follow in the detail, not again on top
+        # an FAQ that leads with an amount or 免费 has answered the fee (工本费20元 for 多少钱):
+        # the fee lines follow in the detail, not again on top
         decided |= {
             f for p in direct if p.unit.field == "faqs" for a in plan.aspects
             if answers_aspect(p.focus or self._unit_text(item, p.unit, lang), a) for f in ASPECT_FIELDS[a]
@@ -429,9 +436,9 @@ class Composer:
                 lead_fields.append("process")
             elif field in _ONE_LINE_FIELDS and len(units) > 1 and sum(
                 len(self._unit_text(item, u, lang)) for u in units
-            ) <= self.planner.settings.focus_chars * (2.5 if en else 1) * (1 if len(plan.aspects) > 1 else 2):
+            ) <= self.planner.settings.focus_chars * _whole_line_factor(en, len(plan.aspects)):
                 # a fee or time-limit text is one running text split into sentences: said
-                # whole when it is short
+                # whole when it is short, else by its best sentence (the rest follows below)
                 text = (" " if en else "").join(self._unit_text(item, u, lang) for u in units)
                 if not repeats(text):
                     lead.append(lead_head + text)
@@ -441,7 +448,9 @@ class Composer:
                 # the field's best unit (or its best sentence) under the field's heading
                 best = max(planned, key=lambda p: p.score)
                 say(best.unit, best.focus, lead_head)
-            left = [u for u in units if id(u) not in stated]
+            # what the short answer already said (a fee line an FAQ said word for word) is not
+            # said again below
+            left = [u for u in units if id(u) not in stated and not (id(u) not in focused and repeats(self._unit_text(item, u, lang)))]
             if not left:
                 continue
             if len(lead) > in_lead and len(left) < len(units) and field in _OTHER_HEAD[lang]:
