@@ -224,6 +224,9 @@ class ActionPolicy:
                 return Decision(
                     Action.HANDOFF, label, handoff_reason="complaint", why="complaint, no channel item in this KB"
                 )
+            # a channel the message names (给窗口打个差评 names 好差评) comes first
+            named = [c for c in channels if c in inp.mentioned]
+            channels = tuple(named) + tuple(c for c in channels if c not in named)
             return Decision(Action.ANSWER, label, item_ids=channels, why="complaint channel")
         if label == "out_of_scope":
             # a short continuation (and the double entry endorsement? / 那二次签注呢) in a
