@@ -8,13 +8,35 @@ from pathlib import Path
 
 import pytest
 
-from eval.load.bench import LoadPlan, check_books, percentile, saturation_point, step_figures
+from eval.load.bench import LoadPlan, check_books, percentile, saturation_point, steady_figures, step_figures
 
 
 def test_percentile_interpolates() -> None:
     assert percentile([10, 20, 30, 40], 50) == 25
     assert percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 95) == pytest.approx(9.55)
     assert math.isnan(percentile([], 95))
+
+
+def test_a_reply_is_owed_to_a_waiting_stream_only_when_stored_after_what_the_stream_reads() -> None:
+    base = [{"k": "start", "t": 0.0}, {"k": "message", "t": 1.0, "start": 1.0, "ms": 20.0, "cid": "a"},
+            {"k": "message", "t": 1.0, "start": 1.0, "ms": 20.0, "cid": "b"}]
+    records = base + [
+        # a: the reply (id 7) was stored before the 转人工 (the stream reads after 9): not owed
+        {"k": "agent_reply", "t": 9.5, "cid": "a", "id": 7},
+        {"k": "handoff", "t": 10.0, "cid": "a", "after": 9},
+        # b: the reply (id 12) came after the stream's start and never arrived: owed, not delivered
+        {"k": "handoff", "t": 10.0, "cid": "b", "after": 11},
+        {"k": "agent_reply", "t": 11.0, "cid": "b", "id": 12},
+        {"k": "message", "t": 30.0, "start": 30.0, "ms": 20.0, "cid": "c"},
+    ]
+    s = steady_figures(records, LoadPlan(citizens=2, spawn_rate=0))
+    assert s["agent_replies_owed_to_a_waiting_stream"] == 1 and s["owed_replies_not_delivered"] == 1
+    delivered = records + [{"k": "delivered", "t": 11.2, "cid": "b", "id": 12, "role": "agent"}]
+    assert steady_figures(delivered, LoadPlan(citizens=2, spawn_rate=0))["owed_replies_not_delivered"] == 0
+    # the citizen stops reading at its first agent reply: a second ticket's reply is not owed
+    second = delivered + [{"k": "agent_reply", "t": 12.0, "cid": "b", "id": 14}]
+    s = steady_figures(second, LoadPlan(citizens=2, spawn_rate=0))
+    assert s["agent_replies_owed_to_a_waiting_stream"] == 1 and s["owed_replies_not_delivered"] == 0
 
 
 def _steps(*rows: tuple[int, float, float]) -> list[dict]:

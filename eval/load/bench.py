@@ -119,12 +119,22 @@ def steady_figures(records: Sequence[dict[str, Any]], plan: LoadPlan) -> dict[st
     delivered = {r["id"]: r for r in records if r["k"] == "delivered" and r["id"] in replies}
     gave_up = defaultdict(lambda: math.inf, {r["cid"]: r["t"] for r in records if r["k"] == "no_reply"})
     asked = {r["cid"]: r["t"] for r in records if r["k"] == "handoff"}
+    # the id the citizen's stream reads after: a reply stored before it (to a ticket the bot
+    # had already opened, answered while the citizen's 转人工 was on its way) is in the
+    # conversation, not on that stream
+    after = {r["cid"]: r.get("after", -1) for r in records if r["k"] == "handoff"}
     # a reply is owed to the live stream when its citizen asked for a person before it and was
     # still waiting (had not given up, and the run did not end right after it, cutting the
-    # stream); tickets the bot opened by itself (escalations) have no one listening
+    # stream); tickets the bot opened by itself (escalations) have no one listening.  The
+    # simulated citizen reads its stream until the first agent reply: only that one is owed
+    # (a second ticket's reply to the same conversation lands while nobody listens)
+    first_reply: dict[str, dict[str, Any]] = {}
+    for r in sorted(replies.values(), key=lambda r: r["id"]):
+        if r["cid"] in asked and r["id"] > after[r["cid"]]:
+            first_reply.setdefault(r["cid"], r)
     owed = [
-        i for i, r in replies.items()
-        if r["cid"] in asked and asked[r["cid"]] - 1 <= r["t"] < gave_up[r["cid"]] and r["t"] < end - 2
+        r["id"] for r in first_reply.values()
+        if asked[r["cid"]] - 1 <= r["t"] < gave_up[r["cid"]] and r["t"] < end - 2
     ]
     latencies = [r["ms"] for r in messages]
     delivery_ms = [max(0.0, (delivered[i]["t"] - replies[i]["t"]) * 1000) for i in delivered]

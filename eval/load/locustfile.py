@@ -136,8 +136,11 @@ class Citizen(FastHttpUser):
                 record("error", what="handoff", cid=cid, status=r.status_code, body=_why(r))
                 return
             turn = r.json()
-            record("handoff", cid=cid, uid=turn["user_message_id"], ticket=turn["ticket"]["id"] if turn.get("ticket") else None)
             after = turn["message_id"]
+            record(
+                "handoff", cid=cid, uid=turn["user_message_id"], after=after,
+                ticket=turn["ticket"]["id"] if turn.get("ticket") else None,
+            )
         # the live stream, as the web chat's EventSource holds it (urllib is gevent-patched by locust)
         deadline = time.time() + CONFIG["reply_wait_s"]
         url = f"{self.host}/api/v1/conversations/{cid}/events?after={after}&timeout={CONFIG['reply_wait_s']}"
