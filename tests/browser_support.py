@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -21,6 +20,7 @@ from urllib.parse import urlparse
 
 import pytest
 
+from eval.load.servers import stop_process, wait_until_ready
 from tests.test_helpdesk_crash import ROOT, _free_port
 from tests.workbench_kb import env_for, write_workbench_kb
 
@@ -62,28 +62,11 @@ class WorkbenchServer:
             [sys.executable, "-m", "assistant", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
             cwd=ROOT, env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited with {self.process.returncode}; see {self.log}")
-            try:
-                with urllib.request.urlopen(self.url + "/readyz", timeout=2) as r:
-                    if r.status == 200:
-                        return self
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.3)
-        self.stop()
-        raise RuntimeError(f"server not ready after {timeout}s; see {self.log}")
+        wait_until_ready(self.process, self.url, self.log, timeout=timeout, interval=0.3)
+        return self
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=20)
+        stop_process(self.process)
 
     def account(self, role: str) -> str:
         """An account named after ``role`` holding it (created once), with ``tests.staff.PASSWORD``."""

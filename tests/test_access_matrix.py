@@ -22,7 +22,8 @@ from fastapi.testclient import TestClient
 
 from assistant.api.access import ROUTES, Rule, app_routes, rule_for
 from assistant.api.app import create_app
-from assistant.api.auth import CONVERSATION_TOKEN_HEADER, ROLES, Principal
+from assistant.api.auth import CONVERSATION_TOKEN_HEADER, ROLES, STATE_CHANGING
+from assistant.api.matrix import expected_outcome, outcome
 from assistant.core.settings import DatabaseSettings, LimitsSettings, PathsSettings, load_settings
 from assistant.db import MEMORY_URL
 from assistant.wiring import build_services, build_stages
@@ -30,7 +31,6 @@ from tests.fakes import KeywordEmbedder, tiny_items
 from tests.staff import sign_in, staff_client
 
 CALLERS = ("anonymous", "citizen-own", "citizen-other", *ROLES)
-STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 @pytest.fixture(scope="module")
@@ -182,35 +182,6 @@ def _query(path: str) -> dict[str, str]:
     return {"timeout": "0.5"} if path.endswith("/events") else {}
 
 
-def _outcome(response) -> str:
-    """What the caller got: allowed (a handler answered), 401, 403, csrf or login (a page's redirect)."""
-    if response.status_code in (302, 303, 307) and response.headers.get("location", "").startswith("/login?next="):
-        return "login"
-    code = ""
-    if response.headers.get("content-type", "").startswith("application/json"):
-        code = (response.json().get("error") or {}).get("code", "") if isinstance(response.json(), dict) else ""
-    if response.status_code == 401 and code == "unauthorized":
-        return "401"
-    if response.status_code == 403 and code in ("forbidden", ""):
-        return "403"
-    if response.status_code == 403 and code == "csrf_failed":
-        return "csrf"
-    return "allowed"
-
-
-def _expected(rule: Rule, caller: str) -> str:
-    if rule.audience == "public":
-        return "allowed"
-    if rule.audience == "citizen":
-        return {"citizen-own": "allowed", "citizen-other": "403"}.get(caller, "401")
-    if caller not in ROLES:
-        return "login" if rule.page else "401"
-    principal = Principal(caller, frozenset({caller}))
-    if not rule.roles or any(principal.acts_as(r) for r in rule.roles):
-        return "allowed"
-    return "403"
-
-
 @pytest.mark.parametrize("backend", ["memory", "sqlite"])
 def test_every_route_for_every_caller(stages, data_dir: Path, backend: str) -> None:
     app = make_app(stages, data_dir, backend)
@@ -250,7 +221,7 @@ def test_every_route_for_every_caller(stages, data_dir: Path, backend: str) -> N
             url = _params(path, own["id"], ticket)
             for caller in CALLERS:
                 response = clients[caller].request(method, url, json=_body(method, path), params=_query(path))
-                got, want = _outcome(response), _expected(rule, caller)
+                got, want = outcome(response), expected_outcome(rule, caller)
                 seen += 1
                 if got != want:
                     wrong.append(f"{caller:14} {method} {path}: got {got} ({response.status_code}), want {want}")

@@ -22,11 +22,12 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from email.message import Message
 from pathlib import Path
+
+from eval.load.servers import stop_process, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -81,19 +82,8 @@ class LiveServer:
         self.process = subprocess.Popen(
             [sys.executable, "-c", code], cwd=ROOT, env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited with {self.process.returncode}; see {self.log}")
-            try:
-                with urllib.request.urlopen(self.url + "/readyz", timeout=2) as r:
-                    if r.status == 200:
-                        return self
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"server not ready after {timeout}s; see {self.log}")
+        wait_until_ready(self.process, self.url, self.log, timeout=timeout)
+        return self
 
     def kill9(self) -> None:
         assert self.process is not None
@@ -101,13 +91,7 @@ class LiveServer:
         self.process.wait(timeout=30)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=20)
+        stop_process(self.process)
 
     def create_account(self, username: str, role: str, password: str) -> None:
         """A staff account in the server's database (before or while it runs)."""

@@ -16,7 +16,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
@@ -24,7 +23,7 @@ from pathlib import Path
 
 from assistant.core.settings import Settings, load_settings
 from assistant.core.types import ServiceItem
-from eval.load.servers import free_port
+from eval.load.servers import free_port, stop_process, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -106,18 +105,8 @@ class Worker:
             [sys.executable, "-c", "from tests.workers import serve; serve()"],
             cwd=ROOT, env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.process.returncode}: {self.log.read_text()[-2000:]}")
-            try:
-                if self.call("GET", "/readyz", timeout=2)[0] == 200:
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"{self.name} not ready after {timeout}s: {self.log.read_text()[-2000:]}")
+        wait_until_ready(self.process, self.url, self.log, timeout=timeout, what=self.name)
+        return self
 
     def kill9(self) -> None:
         assert self.process is not None
@@ -125,13 +114,7 @@ class Worker:
         self.process.wait(timeout=30)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=20)
+        stop_process(self.process)
 
     def sign_in(self, username: str, password: str) -> dict[str, str]:
         """Sign in through the API; ``call(..., staff=True)`` then sends the session.  The

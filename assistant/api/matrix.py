@@ -15,7 +15,7 @@ def access_matrix(app: Any, make_client: Callable[[Any], Any], sign_in: Callable
     differs from the route table).  ``make_client(app)`` gives an https test client,
     ``sign_in(client, role)`` signs it in as a new account holding ``role``."""
     from assistant.api.access import app_routes, rule_for
-    from assistant.api.auth import CONVERSATION_TOKEN_HEADER, ROLES, STATE_CHANGING, Principal
+    from assistant.api.auth import CONVERSATION_TOKEN_HEADER, ROLES, STATE_CHANGING
 
     callers = ("anonymous", "citizen-own", "citizen-other", *ROLES)
     with make_client(app) as setup:
@@ -60,19 +60,8 @@ def access_matrix(app: Any, make_client: Callable[[Any], Any], sign_in: Callable
             for caller in callers:
                 response = clients[caller].request(method, url, json=body, params=params)
                 seen += 1
-                got = _outcome(response)
-                if rule is None:
-                    want = "403"
-                elif rule.audience == "public":
-                    want = "allowed"
-                elif rule.audience == "citizen":
-                    want = {"citizen-own": "allowed", "citizen-other": "403"}.get(caller, "401")
-                elif caller not in ROLES:
-                    want = "login" if rule.page else "401"
-                elif not rule.roles or any(Principal(caller, frozenset({caller})).acts_as(r) for r in rule.roles):
-                    want = "allowed"
-                else:
-                    want = "403"
+                got = outcome(response)
+                want = "403" if rule is None else expected_outcome(rule, caller)
                 if got != want:
                     wrong.append(f"{caller} {method} {path}: got {got} ({response.status_code}), the table says {want}")
         for client in clients.values():
@@ -80,7 +69,26 @@ def access_matrix(app: Any, make_client: Callable[[Any], Any], sign_in: Callable
     return seen, wrong
 
 
-def _outcome(response: Any) -> str:
+def expected_outcome(rule: Any, caller: str) -> str:
+    """What the route table's ``rule`` says ``caller`` gets: allowed, 401, 403 or login.
+
+    ``caller`` is anonymous, citizen-own, citizen-other or a staff role (an account
+    holding just that role)."""
+    from assistant.api.auth import ROLES, Principal
+
+    if rule.audience == "public":
+        return "allowed"
+    if rule.audience == "citizen":
+        return {"citizen-own": "allowed", "citizen-other": "403"}.get(caller, "401")
+    if caller not in ROLES:
+        return "login" if rule.page else "401"
+    principal = Principal(caller, frozenset({caller}))
+    if not rule.roles or any(principal.acts_as(r) for r in rule.roles):
+        return "allowed"
+    return "403"
+
+
+def outcome(response: Any) -> str:
     """allowed (a handler answered), 401, 403, csrf, or login (a page's redirect)."""
     if response.status_code in (302, 303, 307) and response.headers.get("location", "").startswith("/login?next="):
         return "login"

@@ -61,16 +61,6 @@ class _ConversationRow:
     ticket_ids: list[int] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class _FeedbackRow:
-    conversation_id: str
-    message_id: int | None
-    helpful: bool | None
-    rating: int | None
-    comment: str
-    created_at: datetime
-
-
 class _Tables:
     """The shared tables and their lock (one per opened storage)."""
 
@@ -79,7 +69,7 @@ class _Tables:
         self._clock = clock
         self.conversations: dict[str, _ConversationRow] = {}
         self.messages: dict[int, Turn] = {}
-        self.feedback: list[_FeedbackRow] = []
+        self.feedback: list[FeedbackRecord] = []
         self.tickets: dict[int, Ticket] = {}
         self.events: list[TicketEvent] = []
         #: message id -> Fernet ciphertext of the typed original.
@@ -322,8 +312,9 @@ class MemoryConversationStore:
                     message.role if message is not None else "",
                 )
             self._t.feedback.append(
-                _FeedbackRow(
-                    conversation_id, turn_id, helpful, rating, comment[: rules.MAX_COMMENT_CHARS], self._t.now()
+                FeedbackRecord(
+                    len(self._t.feedback) + 1, conversation_id, turn_id, helpful, rating,
+                    comment[: rules.MAX_COMMENT_CHARS], self._t.now(),
                 )
             )
             return sum(1 for f in self._t.feedback if f.conversation_id == conversation_id and f.helpful is False)
@@ -533,11 +524,7 @@ class MemoryServiceLevelReports:
             )
             ids = {c.id for c in rows}
             turns = sorted((self._t.messages[i] for c in rows for i in c.message_ids), key=lambda t: t.id)
-            feedback = [
-                FeedbackRecord(n, f.conversation_id, f.message_id, f.helpful, f.rating, f.comment, f.created_at)
-                for n, f in enumerate(self._t.feedback, start=1)
-                if f.conversation_id in ids
-            ]
+            feedback = [f for f in self._t.feedback if f.conversation_id in ids]
             tickets = [t for _, t in sorted(self._t.tickets.items()) if t.conversation_id in ids]
             meta = {c.id: (c.created_at, c.lang, c.elder_mode) for c in rows}
         return Activity(meta, tuple(turns), tuple(feedback), tuple(tickets))

@@ -40,7 +40,7 @@ from assistant.core.types import (
     Step,
     intent_aspect,
 )
-from assistant.generators.planning import AnswerPlanner, answers_aspect, containment, sentences
+from assistant.generators.planning import AnswerPlanner, answers_fee, containment, sentences
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 #: A bracketed part holding Chinese characters: " (出生医学证明)", " (report the birth, 报出生)".
@@ -405,10 +405,10 @@ class Composer:
         } | {p.unit.field for p in direct}
         # an FAQ that leads with an amount or 免费 has answered the fee (工本费20元 for 多少钱):
         # the fee lines follow in the detail, not again on top
-        decided |= {
-            f for p in direct if p.unit.field == "faqs" for a in plan.aspects
-            if answers_aspect(p.focus or self._unit_text(item, p.unit, lang), a) for f in ASPECT_FIELDS[a]
-        }
+        if "fee" in plan.aspects and any(
+            p.unit.field == "faqs" and answers_fee(p.focus or self._unit_text(item, p.unit, lang)) for p in direct
+        ):
+            decided |= set(ASPECT_FIELDS["fee"])
         details: list[Section] = []
         for field, planned in groups.items():
             units = [p.unit for p in planned]

@@ -494,16 +494,12 @@ _ANSWER_TYPES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
         ),
     )
 )
-#: The answer type that shows a text answers an aspect.
-#: Only the fee has a kind this plain: a duration or an office in an FAQ's answer is
-#: often one of several (单位30日内、个人1年内), an amount or 免费 is the answer.
-_ASPECT_TYPE: dict[str, re.Pattern[str]] = {"fee": _ANSWER_TYPES[0][1]}
+def answers_fee(text: str) -> bool:
+    """True when ``text`` states what something costs (an amount or 免费: the 多少钱 answer type).
 
-
-def answers_aspect(text: str, aspect: str) -> bool:
-    """True when ``text`` is of the kind that answers ``aspect`` (an amount or 免费 the fee)."""
-    pattern = _ASPECT_TYPE.get(aspect)
-    return bool(pattern and pattern.search(text))
+    Only the fee has a kind this plain: a duration or an office in an FAQ's answer is
+    often one of several (单位30日内、个人1年内), an amount or 免费 is the answer."""
+    return bool(_ANSWER_TYPES[0][1].search(text))
 
 
 #: How much a unit or a sentence of the expected answer type counts beside its score.

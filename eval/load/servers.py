@@ -14,6 +14,8 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,6 +104,47 @@ def start_postgres(*, max_connections: int = 60) -> PostgresServer:
     return PostgresServer(root, data, port, prefix, options)
 
 
+def stop_process(process: subprocess.Popen[bytes] | None, timeout: float = 20.0) -> None:
+    """Terminate ``process`` if it still runs; kill it when it does not end within ``timeout``."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=timeout)
+
+
+def is_ready(url: str, timeout: float = 2.0) -> bool:
+    """True when the server at ``url`` answers ``/readyz`` with 200."""
+    try:
+        with urllib.request.urlopen(url + "/readyz", timeout=timeout) as r:
+            return r.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def wait_until_ready(
+    process: subprocess.Popen[bytes], url: str, log: Path, *, timeout: float, what: str = "the server", interval: float = 0.2
+) -> None:
+    """Wait until the server ``process`` started at ``url`` is ready; raise (with the tail of
+    its ``log``) when it exits first or is not ready within ``timeout`` seconds (then stop it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}; see {log}:\n{_tail(log)}")
+        if is_ready(url):
+            return
+        time.sleep(interval)
+    stop_process(process)
+    raise RuntimeError(f"{what} not ready after {timeout:.0f} s; see {log}:\n{_tail(log)}")
+
+
+def _tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-2000:] if log.is_file() else ""
+
+
 @dataclass
 class RedisServer:
     """A redis-server of our own, no persistence, on 127.0.0.1."""
@@ -115,13 +158,7 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process, timeout=10)
         shutil.rmtree(self.root, ignore_errors=True)
 
     def pause(self) -> None:
