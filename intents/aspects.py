@@ -18,7 +18,7 @@ which aspects are asked and the cues order them.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from assistant.core.text import normalize
 from assistant.core.types import ASPECTS, AspectPrediction, intent_aspect
@@ -187,6 +187,60 @@ def _clause_at(t: str, position: int) -> str:
     return t[start:end]
 
 
+#: Where a message splits into the clauses a citizen asks one thing in: Chinese stops,
+#: commas and spaces; English sentence ends, commas and an "and" that opens a new question.
+_MESSAGE_CLAUSES_ZH = re.compile(r"[，,。；;！!？?、\s]+")
+_MESSAGE_CLAUSES_EN = re.compile(
+    r"(?<=[?.!])\s+|,\s*(?:and\s+)?|\s+and\s+(?=(?:how|what|when|where|which|who|can|could|do|does|is|are|will|should|must)\b)"
+)
+#: A clause shorter than this (Chinese characters; English letters four times as many)
+#: asks nothing of its own (好的, 我想问).
+_MIN_CLAUSE = 3
+
+#: How probable a clause's own most probable aspect must be for the message to ask it.
+CLAUSE_FLOOR = 0.6
+
+
+def message_clauses(text: str) -> list[str]:
+    """The clauses of a (normalised) message that may each ask an aspect; [] for one clause.
+
+    护照丢了补办要多少钱，多久能拿到 is two questions; the aspect head reads the whole
+    message and hears its second clause faintly, so each clause is also read alone.
+    """
+    english = text.isascii()
+    splitter = _MESSAGE_CLAUSES_EN if english else _MESSAGE_CLAUSES_ZH
+    least = 4 * _MIN_CLAUSE if english else _MIN_CLAUSE
+    parts = [p.strip() for p in splitter.split(text) if p and len(p.strip()) >= least]
+    # only a clause that asks (a wh-word, a yes/no form): 孩子10岁第一次办身份证 or 我妈今年82了
+    # tells the situation, and read alone it would sound like a question about conditions
+    return [p for p in parts if _asks(p)] if len(parts) > 1 else []
+
+
+def _asks(clause: str) -> bool:
+    """True when a clause asks something (a wh-word or a yes/no form), not only tells."""
+    return is_yes_no(clause) or bool(_WH_ZH.search(clause) or _WH_EN.search(clause) or "?" in clause)
+
+
+def with_clause_scores(
+    whole: Mapping[str, float], clauses: Sequence[Mapping[str, float]], *, floor: float = CLAUSE_FLOOR
+) -> dict[str, float]:
+    """The message's aspect scores, raised by what its clauses ask one by one.
+
+    Each clause asks at most one aspect of its own: its most probable one, when at least
+    ``floor`` probable (a clause that only names the topic asks nothing).  "Tell me
+    about it" (overview) is never raised: a clause naming the service is not asking for
+    an overview beside its neighbour's question.
+    """
+    scores = dict(whole)
+    for clause in clauses:
+        if not clause:
+            continue
+        top = max(clause, key=clause.__getitem__)
+        if top != "overview" and clause[top] >= floor:
+            scores[top] = max(scores.get(top, 0.0), clause[top])
+    return scores
+
+
 #: Cues that make a "process" match only a question word, not the topic (怎么 in
 #: 怎么收费 asks the fee, 怎么提前 the timing): process counts when no other aspect does.
 _WEAK = frozenset({"process", "conditions"})
@@ -194,7 +248,8 @@ _WEAK = frozenset({"process", "conditions"})
 _YES_NO_ZH = re.compile(
     r"(能不能|可不可以|可以不|是不是|是否|要不要|需不需要|需要不|有没有|用不用|会不会|行不行|能否|可否|允不允许|算不算|收不收|给不给)"
 )
-_QUESTION_PARTICLE = re.compile(r"(吗|嘛|么)\s*[?？。!！]*\s*$|(吗|嘛)[,，?？]")
+#: 伐 is Shanghainese 吗 (要钱伐): elderly citizens write as they speak.
+_QUESTION_PARTICLE = re.compile(r"(吗|嘛|么|伐)\s*[?？。!！]*\s*$|(吗|嘛|伐)[,，?？]")
 _WH_ZH = re.compile(r"(多少|多久|哪|什么|怎么|如何|怎样|几|谁|为什么|啥)")
 _YES_NO_EN = re.compile(
     r"^\s*(can|could|may|is|are|do|does|did|will|would|should|must|am|have|has|shall)\b", re.IGNORECASE

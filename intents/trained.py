@@ -49,7 +49,7 @@ import yaml
 from assistant.core.errors import ConfigError
 from assistant.core.text import normalize
 from assistant.core.types import ASPECTS, INTENTS, DialogueState, Embedder, IntentPrediction, ServiceItem
-from intents.aspects import intent_aspects
+from intents.aspects import intent_aspects, message_clauses, with_clause_scores
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 MODELS_DIR = Path(__file__).resolve().parent / "models"
@@ -460,8 +460,35 @@ class TrainedClassifier:
         probs = both[0]
         scores = {label: float(p) for label, p in zip(self.classes, probs)}
         label = max(scores, key=scores.__getitem__)
-        aspect_scores = {a: float(p) for a, p in zip(ASPECTS, asked[0])} if asked is not None else {}
+        aspect_scores = message_aspect_scores(model, self.embedder, [norm], asked)[0] if asked is not None else {}
         return IntentPrediction(label=label, confidence=scores[label], scores=scores, aspect_scores=aspect_scores)
+
+
+def message_aspect_scores(
+    model: IntentModel, embedder: Embedder | None, texts: Sequence[str], whole
+) -> list[dict[str, float]]:  # type: ignore[no-untyped-def]
+    """Each normalised message's aspect probabilities (``whole``: the head's rows for the
+    messages), raised by what each of its clauses asks alone
+    (:func:`intents.aspects.with_clause_scores`).
+
+    One batch for all clauses of all ``texts``: the classifier and the out-of-fold
+    predictions of :func:`train` go through here alike, so dev is measured as served.
+    """
+    rows = [{a: float(p) for a, p in zip(ASPECTS, row)} for row in whole]
+    split = [message_clauses(t) for t in texts]
+    flat = [c for cs in split for c in cs]
+    if not flat:
+        return rows
+    vectors = _embed(embedder, flat) if model.embedder_name else None
+    probs = model.aspect_proba(flat, vectors)
+    if probs is None:
+        return rows
+    out, k = [], 0
+    for row, cs in zip(rows, split):
+        clause_rows = [{a: float(p) for a, p in zip(ASPECTS, probs[k + j])} for j in range(len(cs))]
+        k += len(cs)
+        out.append(with_clause_scores(row, clause_rows))
+    return out
 
 
 def trained_embedder(model_path: Path | None = None) -> str:
@@ -582,10 +609,10 @@ def train(
             test_texts, test_vectors = [texts[i] for i in test], None if vectors is None else vectors[test]
             probs = m.predict_proba(test_texts, test_vectors)
             predicted[test_i] = m.classes_[probs.argmax(axis=1)]
-            aspect_probs = m.aspect_proba(test_texts, test_vectors)
-            for i, row, arow in zip(test, probs, aspect_probs):
+            aspect_rows = message_aspect_scores(m, embedder, test_texts, m.aspect_proba(test_texts, test_vectors))
+            for i, row, arow in zip(test, probs, aspect_rows):
                 oof[examples[i].text] = {str(k): round(float(p), 6) for k, p in zip(m.classes_, row)}
-                oof_aspects[examples[i].text] = {a: round(float(p), 6) for a, p in zip(ASPECTS, arow)}
+                oof_aspects[examples[i].text] = {a: round(float(p), 6) for a, p in arow.items()}
         assert benchmark is not None
         out_of_fold_path(out_path).parent.mkdir(parents=True, exist_ok=True)
         out_of_fold_path(out_path).write_text(

@@ -10,7 +10,15 @@ from assistant.core.types import FAQ, Benefit, Material, ServiceItem, Step
 from assistant.generators.composer import Composer
 from assistant.generators.planning import AnswerPlanner, item_units
 from assistant.core.types import Action, GenerationRequest
-from intents.aspects import asked_aspects, asking_clause_aspects, is_yes_no, predict_aspects
+from assistant.core.text import normalize
+from intents.aspects import (
+    asked_aspects,
+    asking_clause_aspects,
+    is_yes_no,
+    message_clauses,
+    predict_aspects,
+    with_clause_scores,
+)
 
 
 @pytest.mark.parametrize(
@@ -64,6 +72,37 @@ def test_an_asking_clause_adds_what_the_aspect_head_missed() -> None:
     assert got.aspects == ("benefit",)
 
 
+@pytest.mark.parametrize(
+    ("text", "clauses"),
+    [
+        # each clause that asks is read alone; one that only tells the situation is not
+        ("孩子10岁第一次办身份证 多少钱 能用几年", ["多少钱", "能用几年"]),
+        ("租房提公积金，合同没去备案能提吗？多久到账", ["合同没去备案能提吗", "多久到账"]),
+        ("人才引进落户要交钱伐 审核大概要多久", ["人才引进落户要交钱伐", "审核大概要多久"]),
+        ("I lost my licence. How much is a new one and which app can I use?", ["how much is a new one", "which app can i use?"]),
+        # a message of one clause is read whole
+        ("居住证怎么办理", []),
+        ("How long does it take?", []),
+    ],
+)
+def test_the_clauses_of_a_message_that_ask(text: str, clauses: list[str]) -> None:
+    assert message_clauses(normalize(text)) == clauses
+
+
+def test_a_clause_raises_only_its_own_most_probable_aspect() -> None:
+    whole = {"fee": 0.9, "conditions": 0.2, "time_limit": 0.3, "overview": 0.1}
+    clauses = [
+        {"fee": 0.95, "time_limit": 0.1, "conditions": 0.55, "overview": 0.0},
+        {"time_limit": 0.8, "conditions": 0.7, "fee": 0.0, "overview": 0.0},
+        {"overview": 0.9, "conditions": 0.1, "fee": 0.0, "time_limit": 0.0},  # naming the topic asks no overview
+        {"conditions": 0.5, "fee": 0.1, "time_limit": 0.1, "overview": 0.0},  # below the floor
+    ]
+    got = with_clause_scores(whole, clauses)
+    assert got == {"fee": 0.95, "conditions": 0.2, "time_limit": 0.8, "overview": 0.1}
+    # the two-part question is then asked both ways
+    assert predict_aspects("补办要多少钱，多久能拿到", "consult.fee", got).aspects == ("fee", "time_limit")
+
+
 def test_no_cue_falls_back_to_the_primary_intent() -> None:
     assert predict_aspects("公积金", "consult.materials").aspects == ("materials",)
     assert predict_aspects("你好", "greeting").aspects == ()
@@ -76,6 +115,7 @@ def test_no_cue_falls_back_to_the_primary_intent() -> None:
         ("离婚冷静期里能不能反悔", True),
         ("外地户口可以办吗？", True),
         ("Can I renew my licence early?", True),
+        ("签注要钱伐", True),  # 伐: Shanghainese 吗
         ("要带什么材料吗", False),
         ("多久能拿到", False),
         ("How long does it take?", False),
