@@ -339,3 +339,19 @@ def test_a_complaint_naming_one_of_the_channels_gets_that_channel_first() -> Non
     assert d.action is Action.ANSWER and d.item_ids == ("good-bad-review", "complaint-12345")
     d = ActionPolicy(T).decide(PolicyInput(pred("complaint"), hits, DialogueState(), items, (), "你们办事太慢了 我要投诉"))
     assert d.item_ids == ("complaint-12345", "good-bad-review")
+
+
+def test_of_two_close_items_the_message_names_retrieval_chooses() -> None:
+    # 打工被拖欠工资想找律师 法律援助收钱吗: both items are named (by an alias each); the
+    # one retrieval ranks first weighed the rest of the message, whatever the name order
+    hits = [Hit("housing-fund-withdraw-buy", 0.80), Hit("housing-fund-withdraw-rent", 0.78), Hit("passport-apply", 0.3)]
+    text = "买房的首付能不能用公积金提出来 另外租房也能提吗 要带什么"
+    for mentioned in (
+        ("housing-fund-withdraw-rent", "housing-fund-withdraw-buy"),
+        ("housing-fund-withdraw-buy", "housing-fund-withdraw-rent"),
+    ):
+        long_enough = PolicyThresholds(answer_score=0.3, clarify_margin=0.1, clarify_max_chars=10)
+        d = ActionPolicy(long_enough).decide(
+            PolicyInput(pred("consult.materials"), hits, DialogueState(), ITEMS, mentioned, text)
+        )
+        assert d.action is Action.ANSWER and d.item_ids == ("housing-fund-withdraw-buy",)

@@ -289,7 +289,9 @@ class ActionPolicy:
                 Action.CLARIFY, label, item_ids=tuple(candidates), clarify_kind="items", unresolved=True,
                 why=f"{len(candidates)} items {why}",
             ))
-        main = named_close[0] if named_close else hits[0].item_id
+        # of several close items the message names (拖欠工资 and 法律援助 in one message), the
+        # one retrieval ranks first: it weighed the rest of the message too
+        main = next(h.item_id for h in hits if h.item_id in named_close) if named_close else hits[0].item_id
         if not named_close:
             main = self._member_over_bundle(hits, inp.items, main)
         return self.answer_item(inp, label, main, follow_up=False)
