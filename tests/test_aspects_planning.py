@@ -336,6 +336,21 @@ def test_the_sentence_of_the_expected_answer_type_is_said_first() -> None:
     assert answer_types("where do I go") and not answer_types("是什么")
 
 
+def test_how_long_is_answered_by_the_unit_that_gives_the_duration_wherever_it_is() -> None:
+    item = _item(
+        name="机动车检验合格标志核发",
+        conditions=("在检验有效期满前3个月内申请", "交强险在有效期内"),
+        conditions_en=("", ""),
+        time_limit="免检车辆网上申领一般当日办结。",
+    )
+    plan = AnswerPlanner().plan(item, "有效期满前多久要申请检验", ["time_limit"])
+    assert plan.by_role("direct")[0].unit.text == "在检验有效期满前3个月内申请"
+    # an office named in a condition is a mention, not the answer to 去哪个派出所
+    item = _item(conditions=("出生后一个月内到户籍地派出所申报",), conditions_en=("",), locations=())
+    plan = AnswerPlanner().plan(item, "去哪个派出所", ["location"])
+    assert not plan.by_role("direct")
+
+
 def test_colloquial_words_meet_the_official_ones_of_the_units() -> None:
     item = _item(conditions=("本人及配偶在本市均无自有住房", "在本市连续足额缴存住房公积金"), conditions_en=("", ""))
     plan = AnswerPlanner().plan(item, "我老婆名下在上海有套房子 我还能提吗", ["conditions"], yes_no=True)

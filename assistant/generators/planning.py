@@ -328,7 +328,11 @@ class AnswerPlanner:
                 )
             ]
             wanted = {f for a in asked for f in ASPECT_FIELDS.get(a, ())} | {"faqs"}
-            inside = [u for u in candidates if u.field in wanted]
+            # a question asking how long or when finds its answer where the item says it: 年检能
+            # 提前多久办 is answered by a condition (有效期满前3个月内), not the inspection's own
+            # time limit.  (An office or an amount named in a condition is a mention, not an answer.)
+            timed = [t for t in types if t in _TIME_TYPES]
+            inside = [u for u in candidates if u.field in wanted or (timed and not yes_no and _typed(_unit_text(u, lang), timed))]
             if not yes_no:
                 # a question that is not yes/no is led only by what it asks: a unit of an
                 # asked aspect (or an FAQ), of the expected answer type where there is one
@@ -494,6 +498,10 @@ _ANSWER_TYPES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
         ),
     )
 )
+#: The answer types of 多久 and 什么时候: a duration or a date.
+_TIME_TYPES = (_ANSWER_TYPES[1][1], _ANSWER_TYPES[2][1])
+
+
 def answers_fee(text: str) -> bool:
     """True when ``text`` states what something costs (an amount or 免费: the 多少钱 answer type).
 
