@@ -334,6 +334,10 @@ def test_the_sentence_of_the_expected_answer_type_is_said_first() -> None:
     types = answer_types("产假按多少天算")
     assert types and "98天" in focus_of(text, {}, 20, types=types)
     assert answer_types("where do I go") and not answer_types("是什么")
+    # a duration in words is one too (一个月内, 半年, one-year), a year named (上一年度) is not
+    (how_long,) = answer_types("多久")
+    assert all(how_long.search(t) for t in ("出生后一个月内申报", "登记满半年", "a one-year limitation period", "60日内"))
+    assert not how_long.search("按上一年度月平均工资")
 
 
 def test_how_long_is_answered_by_the_unit_that_gives_the_duration_wherever_it_is() -> None:

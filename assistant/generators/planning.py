@@ -473,8 +473,10 @@ _ANSWER_TYPES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
         ),
         (
             r"多久|多长时间|几天|多少天|几个月|多少个月|几年|多少年|工作日|期限|时限|有效期|用几年|how long|how many (days|weeks|months|years)|valid",
-            r"\d+\s*(个)?(工作日|日|天|周|月|年)|当场|当天|当日|即时|即办|次日|立即|"
-            r"\b\d+\s*(working )?(days?|weeks?|months?|years?)\b|same day|on the spot|immediately",
+            # a duration in digits or in words (一个月内, 半年, one-year, sixty days)
+            r"(\d+|(?<![上下])[一二两三四五六七八九十百半]+)\s*(个)?(工作日|日|天|周|月|年)|当场|当天|当日|即时|即办|次日|立即|"
+            r"\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve|fifteen|twenty|thirty|sixty|ninety)"
+            r"[\s-]*(working[\s-])?(days?|weeks?|months?|years?)\b|same day|on the spot|immediately",
         ),
         (
             r"什么时候|几月|哪天|几号|when\b",
