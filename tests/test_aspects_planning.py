@@ -355,6 +355,20 @@ def test_how_long_is_answered_by_the_unit_that_gives_the_duration_wherever_it_is
     assert not plan.by_role("direct")
 
 
+def test_a_citizen_who_gives_an_age_is_answered_by_the_condition_on_ages() -> None:
+    item = _item(
+        conditions=("有确定的聘用单位，从事的工作为我国经济社会发展所需", "年满18周岁，身体健康，无犯罪记录"),
+        conditions_en=("You have a confirmed employer", "You are aged 18 or over and in good health"),
+    )
+    for question, lang in (("我今年17岁 能申请吗", "zh"), ("I am 17 years old, can I apply?", "en")):
+        plan = AnswerPlanner().plan(item, question, ["conditions"], yes_no=True, lang=lang)
+        best = max(plan.units, key=lambda p: p.score)
+        assert "18" in best.unit.text, question
+    # a question without an age ranks them by their words alone
+    plan = AnswerPlanner().plan(item, "要有单位吗", ["conditions"], yes_no=True)
+    assert "单位" in max(plan.units, key=lambda p: p.score).unit.text
+
+
 def test_colloquial_words_meet_the_official_ones_of_the_units() -> None:
     item = _item(conditions=("本人及配偶在本市均无自有住房", "在本市连续足额缴存住房公积金"), conditions_en=("", ""))
     plan = AnswerPlanner().plan(item, "我老婆名下在上海有套房子 我还能提吗", ["conditions"], yes_no=True)

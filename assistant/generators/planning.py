@@ -495,6 +495,12 @@ _ANSWER_TYPES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
             r"网站|平台|系统|一网通办|\.gov\.cn|website|platform|portal",
         ),
         (
+            # a citizen who gives an age (我17岁, 我妈今年82了, my father is 67) is answered by
+            # what the item says of ages: 年满18周岁, 65-69周岁, aged 18 or over
+            r"\d+\s*(岁|周岁)|今年\d+|\b\d+\s*(years? old|yo)\b|\b(is|am|are|turned|aged?)\s+\d+\b",
+            r"\d+\s*(周岁|岁)|年满|\baged?\s+\d+|\bages?\s+\d+|\d+\s*or\s*(over|older|above)|\bunder\s+\d+|\d+\s*[-–]\s*\d+",
+        ),
+        (
             r"哪里|在哪|哪儿|去哪|上哪|到哪|地址|什么地方|哪个部门|\bwhere\b|\baddress\b",
             r"中心|窗口|大厅|网点|派出所|办事处|分局|登记处|\d+号|\bcentre\b|\bcenter\b|\boffice\b|\bwindow\b|\bbranch\b|\bstation\b",
         ),
