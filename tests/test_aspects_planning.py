@@ -325,6 +325,16 @@ def test_a_situation_the_question_names_is_recognised_and_look_alikes_are_not() 
     # the item's own words (投靠) and English letter pairs name no situation
     assert situation_named("投靠落户要带什么", item) == ""
     assert situation_named("what do i have to bring", item) == ""
+    # named alike, the situation that says "not" as the message does
+    lease = _item(
+        id="housing-fund-withdraw-rent",
+        name="租房提取住房公积金",
+        situations=(Situation("no-lease", "未办理租赁合同网签备案"), Situation("lease", "已办理租赁合同网签备案")),
+    )
+    assert situation_named("合同没去备案能提吗", lease) == "no-lease"
+    assert situation_named("合同没去网签备案能提吗", lease) == "no-lease"
+    # a message that says no "not" names neither by these shared words
+    assert situation_named("合同网签备案的能提多少", lease) == ""
 
 
 def test_the_sentence_of_the_expected_answer_type_is_said_first() -> None:

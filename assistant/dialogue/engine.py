@@ -190,15 +190,25 @@ def situation_named(text: str, item: ServiceItem) -> str:
     own = _bigrams(item.name)
     pairs = {t[i : i + 2] for i in range(len(t) - 1)}
     words = set(_WORD.findall(t))
+    negated = bool(_NEGATION.search(t))
     scored = []
     for s in item.situations:
         label_pairs = {p for p in _bigrams(s.label) if _HAN_PAIR.fullmatch(p)} - own
         shared = len(pairs & label_pairs) + len(words & set(_WORD.findall((s.label_en or "").lower())))
-        scored.append((shared, s.key))
+        # of two situations a message that says "not" names alike (已办理合同备案 / 未办理合同
+        # 备案), the one that says "not" too: 合同没去备案 is the one without the filing
+        agrees = 1 if shared and negated and _LABEL_NEGATION.search(s.label) else 0
+        scored.append((shared, agrees, s.key))
     scored.sort(reverse=True)
-    if scored and scored[0][0] >= 1 and (len(scored) == 1 or scored[0][0] > scored[1][0]):
-        return scored[0][1]
+    if scored and scored[0][0] >= 1 and (len(scored) == 1 or scored[0][:2] > scored[1][:2]):
+        return scored[0][2]
     return ""
+
+
+#: A message that says something is not so (合同没去备案, 没单位, 不到10万, 不是本市户籍).
+_NEGATION = re.compile(r"没有?|未|(?<!知)无|不是|不满|不到|不在|非|\b(no|not|without|never|don't|didn't|haven't|hasn't)\b")
+#: A situation label that says something is not so (未办理租赁合同备案, 无固定单位, 非本市户籍).
+_LABEL_NEGATION = re.compile(r"未|无|不|非|没有")
 
 
 @dataclass(frozen=True)
