@@ -399,6 +399,20 @@ def test_asked_two_things_the_materials_line_is_brief_and_the_rest_follows() -> 
     assert "工本费每本10元" in text[:150] and all(name in text for name in ("住房证明", "申请表", "户口簿"))
 
 
+def test_a_known_situation_whose_materials_are_all_its_own_lists_them_as_what_to_bring() -> None:
+    from assistant.core.types import DialogueState, Situation
+
+    item = _item(
+        situations=(Situation("hire", "就业登记（单位招用）"), Situation("jobless", "失业登记（个人申请）")),
+        materials=(Material("用工登记表", situations=("hire",)), Material("解除劳动合同的证明", situations=("jobless",))),
+    )
+    plan = AnswerPlanner().plan(item, "要带啥", ["materials"], situation="jobless")
+    state = DialogueState(current_item=item.id, slots={"situation": "jobless"})
+    request = GenerationRequest("要带啥", "consult.materials", "zh", (item,), Action.ANSWER, state=state, plan=plan)
+    first = Composer().generate(request).text.splitlines()[0]
+    assert first == "所需材料：解除劳动合同的证明（原件）。"
+
+
 def test_a_verdict_is_said_only_of_what_the_yes_no_clause_asks() -> None:
     from assistant.generators.planning import _verdict
 

@@ -293,3 +293,25 @@ def test_a_reply_that_picks_no_option_is_retrieved_with_the_question_topic(engin
     r = engine.turn("今天先问问别的", ask.state, ())
     assert engine.retriever.queries[0].text == "公积金怎么取 今天先问问别的"  # type: ignore[attr-defined]
     assert r.state.pending_topic in ("", "公积金怎么取 今天先问问别的")
+
+
+def test_a_situation_said_earlier_in_the_conversation_is_not_asked_again(items: dict[str, ServiceItem]) -> None:
+    from datetime import datetime, timezone
+
+    from assistant.core.types import Turn
+
+    eng = situation_engine(items)
+    state = DialogueState(current_item="residence-permit-apply")
+    # asked alone, the materials depend on the situation: it is asked
+    assert eng.turn("要带什么材料", state, ()).answer.action is Action.CLARIFY
+    now = datetime.now(timezone.utc)
+    history = (
+        Turn(1, "c", "user", "我在上海读书 居住证怎么弄", now),
+        Turn(2, "c", "assistant", "办理居住证……", now),
+    )
+    r = eng.turn("要带什么材料", state, history)
+    assert r.answer.action is Action.ANSWER and r.state.slots["situation"] == "studying"
+    assert "在读证明" in r.answer.text and "劳动合同" not in r.answer.text
+    # only what the citizen said counts, not the assistant's own words
+    said_by_bot = (Turn(1, "c", "user", "居住证怎么弄", now), Turn(2, "c", "assistant", "在读学生请带在读证明", now))
+    assert eng.turn("要带什么材料", state, said_by_bot).answer.action is Action.CLARIFY

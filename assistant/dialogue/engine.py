@@ -172,6 +172,9 @@ def situation_in_text(text: str, item: ServiceItem) -> str:
     return ""
 
 
+#: How many stored messages back a follow-up's situation is looked for.
+_EARLIER_TURNS = 6
+
 _HAN_PAIR = re.compile(r"[\u4e00-\u9fff]{2}")
 _WORD = re.compile(r"[a-z]{4,}")
 
@@ -368,6 +371,13 @@ class DialogueEngine:
             # 我在上海上班，办居住证要带什么材料: the message already answers the question.
             item = self.items[decision.item_ids[0]]
             key = situation_in_text(text, item)
+            if not key and decision.follow_up:
+                # 残疾证快到期了怎么办 … 要带什么: the situation was said earlier in the
+                # conversation, and asking it again would ask what the citizen already told
+                key = next(
+                    (k for t in reversed(history[-_EARLIER_TURNS:]) if t.role == "user" for k in [situation_in_text(t.text, item)] if k),
+                    "",
+                )
             if key:
                 state = replace(state, current_item=item.id, slots={**state.slots, SITUATION_SLOT: key})
                 decision = Decision(Action.ANSWER, decision.intent, item_ids=(item.id,), follow_up=True,

@@ -556,6 +556,10 @@ class Composer:
                 return "\n" + _numbered([_material_line(m, lang) for m in ms])
             return ("; " if en else "；").join(_material_short(m, lang) for m in ms) + ("." if en else "。")
 
+        if not common and situation in by_sit:
+            # the citizen's situation is known and every material is of some situation:
+            # its materials are simply what to bring, not extras to a list that is empty
+            common = by_sit.pop(situation)
         parts = []
         for key, ms in by_sit.items():
             label = _situation_label(item, key, lang)
