@@ -379,6 +379,17 @@ def test_a_citizen_who_gives_an_age_is_answered_by_the_condition_on_ages() -> No
     assert "单位" in max(plan.units, key=lambda p: p.score).unit.text
 
 
+def test_an_english_faq_that_shares_only_the_items_name_does_not_answer_directly() -> None:
+    faq = FAQ("朋友能替我们办吗？", "不能，双方须亲自到场。", question_en="Can a friend do the divorce registration for us?",
+              answer_en="No, both of you must come in person.")
+    item = _item(name_en="Divorce registration", faqs=(faq,))
+    plan = AnswerPlanner().plan(item, "What documents do I need for divorce registration?", ["materials"], lang="en")
+    assert not plan.by_role("direct")
+    # asked in its own words, it does
+    plan = AnswerPlanner().plan(item, "Can a friend do our divorce registration?", ["conditions"], yes_no=True, lang="en")
+    assert plan.by_role("direct")[0].unit.field == "faqs"
+
+
 def test_colloquial_words_meet_the_official_ones_of_the_units() -> None:
     item = _item(conditions=("本人及配偶在本市均无自有住房", "在本市连续足额缴存住房公积金"), conditions_en=("", ""))
     plan = AnswerPlanner().plan(item, "我老婆名下在上海有套房子 我还能提吗", ["conditions"], yes_no=True)

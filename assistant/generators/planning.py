@@ -260,7 +260,10 @@ class AnswerPlanner:
         asked = list(dict.fromkeys(a for a in aspects if a)) or ["overview"]
         asked = [_resolve_money(a, item) for a in asked]
         asked = list(dict.fromkeys(asked))
-        weights = _weights(question, units, lang, topic=_topic_grams(item))
+        topic = _topic_grams(item)
+        weights = _weights(question, units, lang, topic=topic)
+        # the question's words beyond those naming the item: what it asks of the item
+        own = {g: w for g, w in weights.items() if g not in topic}
         scores = {id(u): _share(weights, _unit_text(u, lang)) for u in units}
         loaded = self._loaded(item)
         query = self._query(question) if loaded is not None else None
@@ -270,7 +273,7 @@ class AnswerPlanner:
             for u in units:
                 scores[id(u)] += self._dense_share(float(dense[position[id(u)]]))
         faq_sim = {
-            id(u): _dice(question, u.question_en if lang == "en" and u.question_en else u.question)
+            id(u): _dice(question, _faq_question(u, lang))
             for u in units
             if u.field == "faqs"
         }
@@ -308,6 +311,12 @@ class AnswerPlanner:
         if (
             best_faq is not None
             and faq_sim[id(best_faq)] >= self.settings.faq_direct
+            # asked almost word for word means in the words that ask, not only those naming
+            # the item: Can I apply for the work permit myself? is not What documents do I
+            # need for a work permit?  English questions have few content words and the
+            # item's name is most of them; a Chinese question's character pairs say more
+            # (注销抵押要钱吗 meets 注销抵押登记收费吗 mostly in the name, and rightly).
+            and (lang != "en" or not own or _share(own, _faq_question(best_faq, lang)) > 0)
             # an FAQ about the same service that answers another kind of question (能不能在
             # 上海办 for 多少钱) does not lead: where a kind of answer is expected, it must give it
             and (not types or _typed(_unit_text(best_faq, lang), types))
@@ -581,6 +590,11 @@ def focus_of(
     # 以窗口告知为准 on a line of its own)
     rest = len(text) - len(focus)
     return focus if len(focus) <= 0.7 * len(text) and rest >= (3 * _MIN_REST if english else _MIN_REST) else ""
+
+
+def _faq_question(u: AnswerUnit, lang: Lang) -> str:
+    """The question of an FAQ unit as the citizen's language reads it."""
+    return u.question_en if lang == "en" and u.question_en else u.question
 
 
 def _unit_text(u: AnswerUnit, lang: Lang) -> str:
