@@ -49,7 +49,7 @@ import yaml
 from assistant.core.errors import ConfigError
 from assistant.core.text import normalize
 from assistant.core.types import ASPECTS, INTENTS, DialogueState, Embedder, IntentPrediction, ServiceItem
-from intents.aspects import intent_aspects, message_clauses, with_clause_scores
+from intents.aspects import asking_clause_aspects, intent_aspects, message_clauses, with_clause_scores
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 MODELS_DIR = Path(__file__).resolve().parent / "models"
@@ -57,7 +57,7 @@ DEFAULT_MODEL_PATH = MODELS_DIR / "intent_classifier.joblib"
 #: The development benchmark whose labelled turns are trained on (see the module docstring).
 DEFAULT_BENCHMARK = Path(__file__).resolve().parent.parent / "eval" / "benchmarks" / "dev.jsonl"
 #: Bumped when the features or the artefact layout change.
-ARTEFACT_VERSION = 6  # 5: features read through assistant.core.text.normalize; 6: the aspect head
+ARTEFACT_VERSION = 7  # 5: features read through assistant.core.text.normalize; 6: the aspect head; 7: the clause head
 
 
 def manifest_path(model_path: Path) -> Path:
@@ -278,6 +278,28 @@ def _fit_aspect_heads(X, aspects: Sequence[Sequence[str]], weights: Sequence[flo
     return heads
 
 
+def _stack(heads: Sequence):  # type: ignore[no-untyped-def]
+    """Every head's coefficients in one matrix (zeros for an aspect never asked): one
+    product instead of nine sklearn calls, each of which validates its input (a tenth
+    of a turn's time otherwise)."""
+    import numpy as np
+
+    width = next(h.coef_.shape[1] for h in heads if h is not None)
+    W = np.vstack([h.coef_[0] if h is not None else np.zeros(width) for h in heads])
+    b = np.array([h.intercept_[0] if h is not None else 0.0 for h in heads])
+    return W, b
+
+
+def _apply(stacked, heads: Sequence, X):  # type: ignore[no-untyped-def]
+    """The stacked heads' probabilities for the rows of ``X``."""
+    import numpy as np
+
+    W, b = stacked
+    probs = 1.0 / (1.0 + np.exp(-(np.asarray(X @ W.T).reshape(X.shape[0], -1) + b)))
+    probs[:, [i for i, h in enumerate(heads) if h is None]] = 0.0
+    return probs
+
+
 class IntentModel:
     """The fitted model: a TF-IDF vectorizer and a calibrated LR over [n-grams | embedding].
 
@@ -294,6 +316,10 @@ class IntentModel:
         self.embedder_name = embedder_name
         #: one classifier per aspect of ``ASPECTS`` (None: fitted without aspects).
         self.aspect_heads: list | None = None
+        #: the same over the character n-grams alone: it reads a clause without an
+        #: embedding (one costs ~15 ms on 2 cores), and only a clause it is unsure of
+        #: is embedded and read by the aspect head.
+        self.clause_heads: list | None = None
 
     @property
     def classes_(self):  # type: ignore[no-untyped-def]
@@ -326,7 +352,16 @@ class IntentModel:
         self.clf.fit(X, labels)
         if aspects is not None:
             self.aspect_heads = _fit_aspect_heads(X, aspects, aspect_weights)
+            self.clause_heads = _fit_aspect_heads(self.vectorizer.transform(texts), aspects, aspect_weights)
         return self
+
+    def clause_aspect_proba(self, texts: Sequence[str]):  # type: ignore[no-untyped-def]
+        """The probability that each text asks each aspect from its n-grams alone (columns
+        in ``ASPECTS`` order; None when the model has no clause head)."""
+        heads = getattr(self, "clause_heads", None)
+        if heads is None:
+            return None
+        return _apply(_stack(heads), heads, self.vectorizer.transform(texts))
 
     def aspect_proba(self, texts: Sequence[str], vectors=None):  # type: ignore[no-untyped-def]
         """The probability that each text asks each aspect, columns in ``ASPECTS`` order
@@ -342,27 +377,10 @@ class IntentModel:
         heads = getattr(self, "aspect_heads", None)
         if heads is None:
             return None
-        import numpy as np
-
-        # every head's coefficients in one matrix: one product instead of nine sklearn
-        # calls, each of which validates its input (a tenth of a turn's time otherwise)
-        W, b = self._stacked_heads()
-        z = np.asarray(X @ W.T).reshape(X.shape[0], -1) + b
-        probs = 1.0 / (1.0 + np.exp(-z))
-        probs[:, [i for i, h in enumerate(heads) if h is None]] = 0.0
-        return probs
-
-    def _stacked_heads(self):  # type: ignore[no-untyped-def]
-        import numpy as np
-
         stacked = getattr(self, "_heads_matrix", None)
         if stacked is None:
-            heads = self.aspect_heads or []
-            width = next(h.coef_.shape[1] for h in heads if h is not None)
-            W = np.vstack([h.coef_[0] if h is not None else np.zeros(width) for h in heads])
-            b = np.array([h.intercept_[0] if h is not None else 0.0 for h in heads])
-            stacked = self._heads_matrix = (W, b)
-        return stacked
+            stacked = self._heads_matrix = _stack(heads)
+        return _apply(stacked, heads, X)
 
     def predict_proba(self, texts: Sequence[str], vectors=None):  # type: ignore[no-untyped-def]
         """Calibrated class probabilities, columns in ``classes_`` order."""
@@ -471,24 +489,37 @@ def message_aspect_scores(
     messages), raised by what each of its clauses asks alone
     (:func:`intents.aspects.with_clause_scores`).
 
-    One batch for all clauses of all ``texts``: the classifier and the out-of-fold
+    A clause that asks its aspect in so many words (多少钱, 在哪办) is left to the cues of
+    :func:`intents.aspects.predict_aspects`.  The others are read by the n-gram clause
+    head; one it is unsure of (its best aspect between :data:`CLAUSE_SURE` bounds) is
+    embedded and read by the aspect head, as the whole message is.  An embedding costs
+    ~15 ms on 2 cores, so most clauses go without.  The classifier and the out-of-fold
     predictions of :func:`train` go through here alike, so dev is measured as served.
     """
     rows = [{a: float(p) for a, p in zip(ASPECTS, row)} for row in whole]
-    split = [message_clauses(t) for t in texts]
+    split = [[c for c in message_clauses(t) if not asking_clause_aspects(c)] for t in texts]
     flat = [c for cs in split for c in cs]
     if not flat:
         return rows
-    vectors = _embed(embedder, flat) if model.embedder_name else None
-    probs = model.aspect_proba(flat, vectors)
+    probs = model.clause_aspect_proba(flat)
     if probs is None:
         return rows
+    low, high = CLAUSE_SURE
+    unsure = [i for i, row in enumerate(probs) if low < row.max() < high]
+    if unsure and model.embedder_name:
+        again = [flat[i] for i in unsure]
+        probs[unsure] = model.aspect_proba(again, _embed(embedder, again))
     out, k = [], 0
     for row, cs in zip(rows, split):
         clause_rows = [{a: float(p) for a, p in zip(ASPECTS, probs[k + j])} for j in range(len(cs))]
         k += len(cs)
         out.append(with_clause_scores(row, clause_rows))
     return out
+
+
+#: The n-gram clause head is sure a clause asks nothing of its own below the first bound
+#: and sure of its best aspect above the second; between them the clause is embedded.
+CLAUSE_SURE = (0.45, 0.8)
 
 
 def trained_embedder(model_path: Path | None = None) -> str:
@@ -653,6 +684,7 @@ def train(
         "embedder": name,
         "model": f"LogisticRegression(C={c}, balanced) + temperature scaling",
         "aspect_head": f"LogisticRegression(C={ASPECT_C}, balanced) per aspect, team data weighted {TEAM_ASPECT_WEIGHT}",
+        "clause_head": "the same over the n-grams alone, for the clauses of a message (unsure ones go to the aspect head)",
         "temperature": round(float(model.clf.temperature_), 4),
         "sklearn": sklearn.__version__,
         "examples": len(examples),

@@ -210,3 +210,47 @@ def test_committed_model_predicts_aspects_and_its_manifest_says_how_well() -> No
     # measured out of fold over the dev turns that say which aspects they ask
     assert manifest["benchmark_cv_aspect_turns"] >= 300
     assert 0.0 < manifest["benchmark_cv_aspect_precision"] <= 1.0 and 0.0 < manifest["benchmark_cv_aspect_recall"] <= 1.0
+
+
+def test_only_the_clauses_the_ngram_head_is_unsure_of_are_embedded() -> None:
+    import numpy as np
+
+    from assistant.core.types import ASPECTS
+    from intents.trained import CLAUSE_SURE, message_aspect_scores
+
+    low, high = CLAUSE_SURE
+    col = {a: i for i, a in enumerate(ASPECTS)}
+
+    class Model:
+        embedder_name = "fake"
+        read: list[str] = []
+
+        def clause_aspect_proba(self, texts):  # type: ignore[no-untyped-def]
+            probs = np.zeros((len(texts), len(ASPECTS)))
+            for i, t in enumerate(texts):
+                # sure of "conditions" for one clause, unsure of the other
+                probs[i, col["conditions"]] = high + 0.05 if "备案" in t else (low + high) / 2
+            return probs
+
+        def aspect_proba(self, texts, vectors):  # type: ignore[no-untyped-def]
+            self.read.extend(texts)
+            assert vectors is not None and len(vectors) == len(texts)
+            probs = np.zeros((len(texts), len(ASPECTS)))
+            probs[:, col["online"]] = 0.9
+            return probs
+
+    class Embedder:
+        dim = 4
+        calls: list[list[str]] = []
+
+        def embed_queries(self, texts):  # type: ignore[no-untyped-def]
+            self.calls.append(list(texts))
+            return np.ones((len(texts), 4), dtype=np.float32)
+
+    model, embedder = Model(), Embedder()
+    whole = np.zeros((1, len(ASPECTS)))
+    whole[0, col["time_limit"]] = 0.9
+    # 多久到账 asks in so many words (the cues hear it): it is not read at all
+    (scores,) = message_aspect_scores(model, embedder, ["合同没去备案能提吗 手机上弄得了伐 多久到账"], whole)  # type: ignore[arg-type]
+    assert embedder.calls == [["手机上弄得了伐"]] and model.read == ["手机上弄得了伐"]
+    assert scores["conditions"] == high + 0.05 and scores["online"] == 0.9 and scores["time_limit"] == 0.9
