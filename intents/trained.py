@@ -492,8 +492,9 @@ def message_aspect_scores(
     A clause that asks its aspect in so many words (多少钱, 在哪办) is left to the cues of
     :func:`intents.aspects.predict_aspects`.  The others are read by the n-gram clause
     head; one it is unsure of (its best aspect between :data:`CLAUSE_SURE` bounds) is
-    embedded and read by the aspect head, as the whole message is.  An embedding costs
-    ~15 ms on 2 cores, so most clauses go without.  The classifier and the out-of-fold
+    embedded and read by the aspect head, as the whole message is, in a message of at
+    most :data:`CLAUSE_EMBED_MAX_CHARS` characters and at most :data:`CLAUSE_EMBED_MAX`
+    clauses a message.  An embedding costs ~15 ms on 2 cores, so most clauses go without.  The classifier and the out-of-fold
     predictions of :func:`train` go through here alike, so dev is measured as served.
     """
     rows = [{a: float(p) for a, p in zip(ASPECTS, row)} for row in whole]
@@ -505,7 +506,15 @@ def message_aspect_scores(
     if probs is None:
         return rows
     low, high = CLAUSE_SURE
-    unsure = [i for i, row in enumerate(probs) if low < row.max() < high]
+    # a citizen's message (dev p95 51 characters) has a clause or two to embed; a long
+    # one (a pasted text, a jailbreak prompt) would cost an embedding a clause: its
+    # clauses are read by the n-grams alone, and no message embeds more than two
+    unsure: list[int] = []
+    k = 0
+    for text, cs in zip(texts, split):
+        if len(text) <= CLAUSE_EMBED_MAX_CHARS:
+            unsure += [k + j for j in range(len(cs)) if low < probs[k + j].max() < high][:CLAUSE_EMBED_MAX]
+        k += len(cs)
     if unsure and model.embedder_name:
         again = [flat[i] for i in unsure]
         probs[unsure] = model.aspect_proba(again, _embed(embedder, again))
@@ -520,6 +529,9 @@ def message_aspect_scores(
 #: The n-gram clause head is sure a clause asks nothing of its own below the first bound
 #: and sure of its best aspect above the second; between them the clause is embedded.
 CLAUSE_SURE = (0.45, 0.8)
+#: Only a message this long (normalised characters) has clauses embedded, at most this many.
+CLAUSE_EMBED_MAX_CHARS = 80
+CLAUSE_EMBED_MAX = 2
 
 
 def trained_embedder(model_path: Path | None = None) -> str:

@@ -254,3 +254,11 @@ def test_only_the_clauses_the_ngram_head_is_unsure_of_are_embedded() -> None:
     (scores,) = message_aspect_scores(model, embedder, ["合同没去备案能提吗 手机上弄得了伐 多久到账"], whole)  # type: ignore[arg-type]
     assert embedder.calls == [["手机上弄得了伐"]] and model.read == ["手机上弄得了伐"]
     assert scores["conditions"] == high + 0.05 and scores["online"] == 0.9 and scores["time_limit"] == 0.9
+    # a long message (a pasted text, a jailbreak prompt) has no clause embedded, and a
+    # short one at most two
+    embedder.calls.clear()
+    long_message = "，".join(["手机上弄得了伐"] * 12)
+    message_aspect_scores(model, embedder, [long_message], whole)  # type: ignore[arg-type]
+    assert embedder.calls == []
+    message_aspect_scores(model, embedder, ["手机上弄得了伐 网上弄得了伐 电脑上弄得了伐"], whole)  # type: ignore[arg-type]
+    assert [len(c) for c in embedder.calls] == [2]
