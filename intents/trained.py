@@ -361,7 +361,10 @@ class IntentModel:
         heads = getattr(self, "clause_heads", None)
         if heads is None:
             return None
-        return _apply(_stack(heads), heads, self.vectorizer.transform(texts))
+        stacked = getattr(self, "_clause_matrix", None)
+        if stacked is None:
+            stacked = self._clause_matrix = _stack(heads)
+        return _apply(stacked, heads, self.vectorizer.transform(texts))
 
     def aspect_proba(self, texts: Sequence[str], vectors=None):  # type: ignore[no-untyped-def]
         """The probability that each text asks each aspect, columns in ``ASPECTS`` order
