@@ -358,13 +358,7 @@ class IntentModel:
     def clause_aspect_proba(self, texts: Sequence[str]):  # type: ignore[no-untyped-def]
         """The probability that each text asks each aspect from its n-grams alone (columns
         in ``ASPECTS`` order; None when the model has no clause head)."""
-        heads = getattr(self, "clause_heads", None)
-        if heads is None:
-            return None
-        stacked = getattr(self, "_clause_matrix", None)
-        if stacked is None:
-            stacked = self._clause_matrix = _stack(heads)
-        return _apply(stacked, heads, self.vectorizer.transform(texts))
+        return self._heads_proba("clause_heads", self.vectorizer.transform(texts))
 
     def aspect_proba(self, texts: Sequence[str], vectors=None):  # type: ignore[no-untyped-def]
         """The probability that each text asks each aspect, columns in ``ASPECTS`` order
@@ -377,12 +371,19 @@ class IntentModel:
         return self.clf.predict_proba(X), self._aspect_proba(X)
 
     def _aspect_proba(self, X):  # type: ignore[no-untyped-def]
-        heads = getattr(self, "aspect_heads", None)
+        return self._heads_proba("aspect_heads", X)
+
+    def _heads_proba(self, name: str, X):  # type: ignore[no-untyped-def]
+        """The probabilities of the heads kept in attribute ``name`` (None when the model
+        has none), their coefficients stacked once and kept beside them."""
+        heads = getattr(self, name, None)
         if heads is None:
             return None
-        stacked = getattr(self, "_heads_matrix", None)
+        cache = f"_{name}_matrix"
+        stacked = getattr(self, cache, None)
         if stacked is None:
-            stacked = self._heads_matrix = _stack(heads)
+            stacked = _stack(heads)
+            setattr(self, cache, stacked)
         return _apply(stacked, heads, X)
 
     def predict_proba(self, texts: Sequence[str], vectors=None):  # type: ignore[no-untyped-def]
