@@ -422,6 +422,11 @@ def test_a_known_situation_whose_materials_are_all_its_own_lists_them_as_what_to
     request = GenerationRequest("要带啥", "consult.materials", "zh", (item,), Action.ANSWER, state=state, plan=plan)
     first = Composer().generate(request).text.splitlines()[0]
     assert first == "所需材料：解除劳动合同的证明（原件）。"
+    # the whole list ("查看全部材料") reads the same way
+    from assistant.generators.composer import _materials_for
+
+    assert _materials_for(item.materials, "jobless") == ([item.materials[1]], {})
+    assert _materials_for(item.materials, "") == ([], {"hire": [item.materials[0]], "jobless": [item.materials[1]]})
 
 
 def test_a_verdict_is_said_only_of_what_the_yes_no_clause_asks() -> None:

@@ -244,18 +244,24 @@ def option_label(item: ServiceItem, lang: Lang) -> str:
     return item.name
 
 
-def _materials_for(item: ServiceItem, situation: str) -> tuple[list[Material], dict[str, list[Material]]]:
-    """Materials every applicant needs, and those that depend on the situation.
+def _materials_for(
+    materials: Sequence[Material], situation: str
+) -> tuple[list[Material], dict[str, list[Material]]]:
+    """Of ``materials``, those every applicant needs, and those that depend on the situation.
 
-    With a known ``situation`` the second part holds only that situation's extras.
+    With a known ``situation`` the second part holds only that situation's extras; when
+    no material is common to all, that situation's own are simply what to bring (the
+    first part), not extras to an empty list.
     """
-    common = [m for m in item.materials if not m.situations]
+    common = [m for m in materials if not m.situations]
     by_situation: dict[str, list[Material]] = {}
-    for m in item.materials:
+    for m in materials:
         for key in m.situations:
             if situation and key != situation:
                 continue
             by_situation.setdefault(key, []).append(m)
+    if not common and situation in by_situation:
+        common = by_situation.pop(situation)
     return common, by_situation
 
 
@@ -541,14 +547,7 @@ class Composer:
         """
         en = lang == "en"
         chosen = {u.index for u in units}
-        mats = [(i, m) for i, m in enumerate(item.materials) if i in chosen]
-        common = [m for _, m in mats if not m.situations]
-        by_sit: dict[str, list[Material]] = {}
-        for _, m in mats:
-            for key in m.situations:
-                if situation and key != situation:
-                    continue
-                by_sit.setdefault(key, []).append(m)
+        common, by_sit = _materials_for([m for i, m in enumerate(item.materials) if i in chosen], situation)
         head = "Materials to bring:" if en else "所需材料："
 
         def listing(ms: Sequence[Material]) -> str:
@@ -556,10 +555,6 @@ class Composer:
                 return "\n" + _numbered([_material_line(m, lang) for m in ms])
             return ("; " if en else "；").join(_material_short(m, lang) for m in ms) + ("." if en else "。")
 
-        if not common and situation in by_sit:
-            # the citizen's situation is known and every material is of some situation:
-            # its materials are simply what to bring, not extras to a list that is empty
-            common = by_sit.pop(situation)
         parts = []
         for key, ms in by_sit.items():
             label = _situation_label(item, key, lang)
@@ -674,7 +669,7 @@ class Composer:
         if field == "materials":
             if not item.materials:
                 return None
-            common, by_sit = _materials_for(item, situation)
+            common, by_sit = _materials_for(item.materials, situation)
             head = "Materials to bring:" if en else "所需材料："
             parts = [f"{head}\n{_numbered([_material_line(m, lang) for m in common])}"] if common else []
             for key, mats in by_sit.items():
