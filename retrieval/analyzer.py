@@ -98,6 +98,7 @@ class Analyzer:
         self._pinyin_keys: dict[str, set[str]] | None = None
         self._term_lengths: tuple[int, ...] = ()
         self._all_lengths: tuple[int, ...] | None = None
+        self._families: dict[str, tuple[str, ...]] = {}
 
     # ------------------------------------------------------------------ building
 
@@ -240,6 +241,19 @@ class Analyzer:
             self._all_lengths = tuple(sorted({len(t) for t in self.terms}))
         return self._all_lengths
 
+    def term_items(self, term: str) -> tuple[str, ...]:
+        """The items ``term`` may name: its own, and those of longer terms that contain it.
+
+        居住证 names the permit, but also lies in 居住证签注 and 居住证积分: said
+        alone it heads a family of items, and the rest of the message decides
+        among them rather than the one item that took the short alias.
+        """
+        if term not in self._families:
+            own = self.terms.get(term, ())
+            family = {i for other, ids in self.terms.items() if term in other and other != term for i in ids}
+            self._families[term] = tuple(sorted(set(own) | family))
+        return self._families[term]
+
     def match_terms(self, text: str, *, normalized: bool = False) -> list[TermMatch]:
         """Names and aliases named by ``text``, longest matches only.
 
@@ -279,4 +293,4 @@ class Analyzer:
             if found[t] == "exact" and any(t in k for k in kept if found[k] == "exact"):
                 continue
             kept.append(t)
-        return [TermMatch(t, self.terms[t], found[t]) for t in kept]
+        return [TermMatch(t, self.term_items(t), found[t]) for t in kept]

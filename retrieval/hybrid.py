@@ -29,6 +29,7 @@ import numpy as np
 
 from assistant.core.errors import IndexNotBuilt, InvalidInput
 from assistant.core.settings import RetrievalSettings
+from assistant.core.text import is_generic
 from assistant.core.types import Chunk, Embedder, Hit, RetrievalQuery, ServiceItem
 from retrieval.analyzer import Analyzer, TermMatch
 from retrieval.bm25 import BM25
@@ -42,23 +43,6 @@ INDEX_FORMAT = 4
 #: 2 cores (384 dims, k=100): exact search costs ~0.4 ms at 10k chunks and
 #: ~4 ms at 100k; HNSW(M=32, efSearch=128) stays under 1 ms with recall@100 > 0.97.
 HNSW_THRESHOLD = 50_000
-#: Words of a follow-up that ask about a field, not about an item (那需要什么材料?).
-FOLLOWUP_WORDS: frozenset[str] = frozenset(
-    """材料 资料 证件 证明 需要 条件 要求 资格 符合 流程 步骤 程序 手续 费用 收费 收不收费 免费 钱 多少钱 花钱 工本费 交钱
-    多久 时间 几天 天 时限 期限 工作日 多长时间 多长 长时间 什么时候 时候 办好 拿到 地点 地方 哪里 窗口 地址 去 哪儿 网上 线上 在线 网上办 手机 app
-    一网通办 随申办 办理 办 办证 申请 那 那么 还 带 准备 交 提交 可以 能 哪些 办事 预约 电话 咨询 进度 查询 本人 代办 别人 本人去 要不要 需不需要
-    吗 呢 什么 怎么 如何 还要 还需要 另外 其他 别的 具体 详细 一下 说说 再 问 那个 这个 该 它 流程图 要多久 多少 几 个 次 份 复印件 原件 复印
-    弄 怎么弄 咋弄 搞 怎么搞 事情 事儿 想问 问问 问一下 了解 了解一下
-    apply application get need can as in on with want please""".split()
-)
-
-#: Characters that alone never name an item (那要, 还要带, 去哪).
-FOLLOWUP_CHARS: frozenset[str] = frozenset("那这要还带交的了吗呢么啥咋怎样呀啊吧哪些几多少去可以能再又也都就先后得")
-
-
-def is_generic(token: str) -> bool:
-    """True when a query token asks about a field or is filler, not about an item."""
-    return token in FOLLOWUP_WORDS or all(ch in FOLLOWUP_CHARS for ch in token)
 
 
 @dataclass(frozen=True)
@@ -257,8 +241,9 @@ class HybridRetriever:
         for m in matches:
             if m.how != "exact":
                 tokens.extend(self.analyzer.tokens(m.term, normalized=True))
-            if len(m.item_ids) == 1:
-                tokens.extend(self._item_name_tokens(m.item_ids[0]))
+            own = self.analyzer.terms.get(m.term, m.item_ids)
+            if len(own) == 1:
+                tokens.extend(self._item_name_tokens(own[0]))
         return norm, tokens, matches
 
     def _item_name_tokens(self, item_id: str) -> list[str]:

@@ -146,6 +146,14 @@ def test_longest_alias_wins() -> None:
     assert [m.item_ids for m in a.match_terms("居住证续签要多久")] == [("renew",)]
 
 
+def test_a_term_inside_longer_terms_names_their_items_too() -> None:
+    # 居住证 said alone may be the permit, its renewal or its points: the rest of the
+    # message decides, not the item that took the short alias
+    a = Analyzer({"居住证": ["apply"], "居住证续签": ["renew"], "居住证积分": ["points"], "护照": ["passport"]})
+    assert [m.item_ids for m in a.match_terms("居住证快到期了")] == [("apply", "points", "renew")]
+    assert [m.item_ids for m in a.match_terms("护照丢了")] == [("passport",)]
+
+
 # ---------------------------------------------------------------- retrieval on tiny_items
 
 

@@ -124,7 +124,7 @@ def question_key(text: str) -> str:
     return "".join(ch for ch in normalize(text) if ch.isalnum())
 
 
-__all__ = ["Lang", "cn_to_int", "detect_lang", "normalize", "question_key"]
+__all__ = ["Lang", "cn_to_int", "detect_lang", "is_generic", "normalize", "question_key"]
 
 
 #: How citizens say what the knowledge base says officially (上班 for 就业, 老婆 for 配偶).
@@ -175,3 +175,22 @@ def expand_colloquial(text: str) -> str:
     """``text`` followed by the official words for the colloquial ones it contains."""
     extra = [official for colloquial, official in COLLOQUIAL if colloquial in text]
     return text + (" " + " ".join(extra) if extra else "")
+
+
+#: Words of a follow-up that ask about a field, not about an item (那需要什么材料?).
+FOLLOWUP_WORDS: frozenset[str] = frozenset(
+    """材料 资料 证件 证明 需要 条件 要求 资格 符合 流程 步骤 程序 手续 费用 收费 收不收费 免费 钱 多少钱 花钱 工本费 交钱
+    多久 时间 几天 天 时限 期限 工作日 多长时间 多长 长时间 什么时候 时候 办好 拿到 地点 地方 哪里 窗口 地址 去 哪儿 网上 线上 在线 网上办 手机 app
+    一网通办 随申办 办理 办 办证 申请 那 那么 还 带 准备 交 提交 可以 能 哪些 办事 预约 电话 咨询 进度 查询 本人 代办 别人 本人去 要不要 需不需要
+    吗 呢 什么 怎么 如何 还要 还需要 另外 其他 别的 具体 详细 一下 说说 再 问 那个 这个 该 它 流程图 要多久 多少 几 个 次 份 复印件 原件 复印
+    弄 怎么弄 咋弄 搞 怎么搞 事情 事儿 想问 问问 问一下 了解 了解一下
+    apply application get need can as in on with want please""".split()
+)
+
+#: Characters that alone never name an item (那要, 还要带, 去哪).
+FOLLOWUP_CHARS: frozenset[str] = frozenset("那这要还带交的了吗呢么啥咋怎样呀啊吧哪些几多少去可以能再又也都就先后得")
+
+
+def is_generic(token: str) -> bool:
+    """True when a query token asks about a field or is filler, not about an item."""
+    return token in FOLLOWUP_WORDS or all(ch in FOLLOWUP_CHARS for ch in token)
