@@ -210,6 +210,22 @@ def test_a_name_two_items_share_names_both_and_a_longer_name_wins() -> None:
     matcher = ItemMatcher(items)
     assert set(matcher.mentions("怎么提公积金")) == {"housing-fund-withdraw-rent", "housing-fund-withdraw-buy"}
     assert matcher.mentions("租房提公积金") == ("housing-fund-withdraw-rent",)  # the longer alias is one item's
+    # 提公积金 also lies in 离职提公积金: said alone it may mean that item too
+    assert matcher.family("怎么提公积金") == ("housing-fund-withdraw-leave",)
+    assert matcher.family("租房提公积金") == ()
+
+
+def test_of_two_overlapping_names_one_adding_only_an_action_word_yields() -> None:
+    from dataclasses import replace as dc_replace
+
+    items = {i.id: i for i in tiny_items()}
+    items["residence-permit-apply"] = dc_replace(items["residence-permit-apply"], aliases=("申请居住证",))
+    items["passport-apply"] = dc_replace(items["passport-apply"], aliases=("居住证积分",), name="积分")
+    items["hukou-newborn"] = dc_replace(items["hukou-newborn"], aliases=("积分入户",))
+    matcher = ItemMatcher(items)
+    assert matcher.mentions("能自己去申请居住证积分吗") == ("passport-apply",)
+    # 居住证积分 and 积分入户 both add words of their own: both are named
+    assert set(matcher.mentions("居住证积分入户")) == {"passport-apply", "hukou-newborn"}
 
 
 def test_colloquial_situation_replies_resolve() -> None:

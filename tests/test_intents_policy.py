@@ -355,3 +355,33 @@ def test_of_two_close_items_the_message_names_retrieval_chooses() -> None:
             PolicyInput(pred("consult.materials"), hits, DialogueState(), ITEMS, mentioned, text)
         )
         assert d.action is Action.ANSWER and d.item_ids == ("housing-fund-withdraw-buy",)
+
+
+def test_a_name_inside_another_items_name_lets_retrieval_choose_within_its_family() -> None:
+    # 居住证快到期了: 居住证 names the permit, but lies in the renewal's 居住证到期; the
+    # rest of the message put the renewal first
+    hits = [Hit("housing-fund-withdraw-buy", 0.9), Hit("housing-fund-withdraw-rent", 0.88)]
+    inp = PolicyInput(pred("consult.process"), hits, DialogueState(), ITEMS, ("housing-fund-withdraw-rent",), "x")
+    assert ActionPolicy(T).decide(inp).item_ids == ("housing-fund-withdraw-rent",)
+    d = ActionPolicy(T).decide(replace(inp, family=("housing-fund-withdraw-buy",)))
+    assert d.action is Action.ANSWER and d.item_ids == ("housing-fund-withdraw-buy",)
+    # the name's own item first: answered, not asked about
+    d = ActionPolicy(T).decide(replace(inp, hits=hits[::-1], family=("housing-fund-withdraw-buy",)))
+    assert d.action is Action.ANSWER and d.item_ids == ("housing-fund-withdraw-rent",)
+
+
+def test_a_clarifying_question_is_not_asked_twice_of_a_reply_that_asks_something() -> None:
+    hits = [Hit("housing-fund-withdraw-rent", 0.80), Hit("housing-fund-withdraw-buy", 0.78)]
+    asked = ("housing-fund-withdraw-rent", "housing-fund-withdraw-buy")
+    first = PolicyInput(pred("consult.time_limit"), hits, DialogueState(), ITEMS, (), "公积金怎么取")
+    assert ActionPolicy(T).decide(first).action is Action.CLARIFY
+    # 补领要多久 after "which one?": the best of the options offered is answered
+    again = replace(first, state=DialogueState(unresolved_turns=1), asked=asked, text="要多久")
+    d = ActionPolicy(T).decide(again)
+    assert d.action is Action.ANSWER and d.item_ids == ("housing-fund-withdraw-rent",)
+    # a reply that asks nothing (嗯嗯嗯) is still unresolved: a person takes over
+    d = ActionPolicy(T).decide(replace(again, intent=pred("consult.overview")))
+    assert d.action is Action.HANDOFF
+    # other options than those offered are asked about as usual
+    d = ActionPolicy(T).decide(replace(again, asked=("passport-apply", "hukou-newborn"), state=DialogueState()))
+    assert d.action is Action.CLARIFY

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from assistant.checkup import CheckupEngine
 from assistant.dialogue.checkup import CheckupDialogue, CheckupTurn, checkup_audience
 from assistant.generators.composer import PERSON_OPTION, SITUATION_SLOT, Composer
-from assistant.core.text import detect_lang, expand_colloquial
+from assistant.core.text import detect_lang, expand_colloquial, is_generic
 from assistant.generators.planning import AnswerPlanner
 from intents.aspects import predict_aspects
 from assistant.core.types import (
@@ -74,11 +74,34 @@ class ItemMatcher:
                 self._names.append((key, item.id))
         # Longest names first, so containment checks see the specific match first.
         self._names.sort(key=lambda p: -len(p[0]))
+        # A name inside longer names of other items (居住证 in 居住证签注, 居住证积分) may
+        # mean those items too: said alone, the rest of the message decides among them.
+        self._family: dict[str, tuple[str, ...]] = {}
+        for key, item_id in self._names:
+            others = [i for k, i in self._names if len(k) > len(key) and key in k and i != item_id]
+            if others:
+                self._family[key] = tuple(dict.fromkeys(others))
 
     def mentions(self, text: str) -> tuple[str, ...]:
         """Ids of the items named in ``text``, most specific (longest name) first."""
+        return tuple(dict.fromkeys(item_id for _, _, item_id, _ in self._spans(text)))
+
+    def family(self, text: str) -> tuple[str, ...]:
+        """Ids of the items a name in ``text`` may also mean, not named themselves.
+
+        居住证 is the permit's alias but lies in 居住证签注 and 居住证积分: in
+        居住证快到期了 it may mean the renewal, which retrieval then tells apart.
+        """
+        spans = self._spans(text)
+        named = {item_id for _, _, item_id, _ in spans}
+        # only a name said on its own: 提公积金 inside 租房提公积金 is that longer name's part
+        alone = [k for s, e, _, k in spans if not any(s2 <= s and e <= e2 and e2 - s2 > e - s for s2, e2, _, _ in spans)]
+        return tuple(dict.fromkeys(i for key in alone for i in self._family.get(key, ()) if i not in named))
+
+    def _spans(self, text: str) -> list[tuple[int, int, str, str]]:
+        """(start, end, item id, name) of each name found in ``text``, longest first."""
         lowered = text.lower()
-        spans: list[tuple[int, int, str]] = []
+        spans: list[tuple[int, int, str, str]] = []
         for key, item_id in self._names:
             start = lowered.find(key)
             while start >= 0:
@@ -86,12 +109,22 @@ class ItemMatcher:
                 # inside a longer name of another item; the same name shared by two
                 # items (港澳台通行证) names both
                 inside_other = any(
-                    s <= start and end <= e and e - s > end - start and other != item_id for s, e, other in spans
+                    s <= start and end <= e and e - s > end - start and other != item_id for s, e, other, _ in spans
                 )
                 if not inside_other:
-                    spans.append((start, end, item_id))
+                    spans.append((start, end, item_id, key))
                 start = lowered.find(key, start + 1)
-        return tuple(dict.fromkeys(item_id for _, _, item_id in spans))
+        # Of two names that overlap (申请居住证 and 居住证积分 in 申请居住证积分), one whose
+        # own part is a bare action word (申请, 办) yields: the object is the longer noun.
+        # Both stay where each adds words of its own (继承房产 and 房产过户).
+        return [
+            (s, e, i, k)
+            for s, e, i, k in spans
+            if not any(
+                i2 != i and ((s < s2 < e < e2 and is_generic(lowered[s:s2])) or (s2 < s < e2 < e and is_generic(lowered[e2:e])))
+                for s2, e2, i2, _ in spans
+            )
+        ]
 
 
 _ORDINALS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "1": 1, "2": 2, "3": 3, "4": 4, "5": 5}
@@ -330,10 +363,12 @@ class DialogueEngine:
                 return self._checkup_turn(turn, state, timings)
             # not an answer: the check-up steps aside (its answers stay) and this is a question of its own
             state = replace(state, checkup=replace(state.checkup, pending=()))
+        asked: tuple[str, ...] = ()
         if state.pending_options:
             resolved = self._resolve_pending(text, state, history, timings)
             if resolved is not None:
                 return resolved
+            asked = tuple(dict.fromkeys(o.item_id for o in state.pending_options if o.item_id))
             # Not an answer to the question: a fresh turn, the question is dropped, but
             # its topic helps retrieval (我想提公积金 … 我要买房 is about 购房提取).
             context = state.pending_topic
@@ -365,7 +400,10 @@ class DialogueEngine:
         named_services = [m for m in mentioned if m in self.items and self.items[m].kind != "bundle"]
         several = bundle if SEVERAL_STEPS.search(text.lower()) or len(named_services) == 1 else ""
         decision = self.policy.decide(
-            PolicyInput(prediction, hits, state, self.items, mentioned, text, life_event=several)
+            PolicyInput(
+                prediction, hits, state, self.items, mentioned, text,
+                life_event=several, asked=asked, family=self.matcher.family(text),
+            )
         )
         if decision.action is Action.CLARIFY and decision.clarify_kind == "situation":
             # 我在上海上班，办居住证要带什么材料: the message already answers the question.

@@ -124,6 +124,12 @@ class PolicyInput:
     #: the 一件事 bundle a life-event question (刚生完孩子要办哪些事) is answered with
     #: (:func:`assistant.dialogue.engine.life_event_bundle` chose it), else "".
     life_event: str = ""
+    #: the items the previous turn's clarifying question offered, when this message
+    #: did not pick one: they are not offered again.
+    asked: tuple[str, ...] = ()
+    #: items a name in the message may also mean (居住证 lies in 居住证签注 and
+    #: 居住证积分): retrieval's first of them is answered over the name's own item.
+    family: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -269,12 +275,18 @@ class ActionPolicy:
 
         # A life event (先后要做哪几步, 要办哪些事) is answered by its bundle's ordered steps,
         # even where one of its member services is named or matches better.
-        if inp.life_event in inp.items and top >= t.answer_score:
+        # (a bundle the message's words name, 从拍牌到上路要办哪些, needs no more evidence)
+        named_event = inp.life_event in inp.mentioned or inp.life_event in inp.family
+        if inp.life_event in inp.items and (top >= t.answer_score or named_event):
             return self.answer_item(inp, label, inp.life_event, follow_up=False)
         # An item the message names by its name or alias is the strongest evidence:
         # exactly one named item is answered even when retrieval ranks it lower.
         named = [m for m in inp.mentioned if m in inp.items]
         if len(named) == 1:
+            if hits and hits[0].item_id in inp.family and inp.items[hits[0].item_id].kind != "bundle":
+                # 居住证快到期了: the name 居住证 lies in the renewal's 居住证到期, and the rest
+                # of the message put the renewal first (a bundle is a life event's answer, above)
+                return self.answer_item(inp, label, hits[0].item_id, follow_up=False)
             return self.answer_item(inp, label, named[0], follow_up=False)
         if not hits or top < t.answer_score:
             return self._unresolved(inp, label, Decision(
@@ -284,6 +296,12 @@ class ActionPolicy:
         close = self.close_items(hits, inp.items)
         named_close = [m for m in named if m in close]
         candidates, why = self._clarify_candidates(inp, hits, close)
+        repeated = [h.item_id for h in hits if h.item_id in candidates and h.item_id in inp.asked]
+        if len(repeated) >= 2 and label.startswith("consult.") and label != "consult.overview":
+            # the citizen answered "which one?" with a question of their own (居住证弄丢了 …
+            # 补领要多久): asking again would not help, and its words weighed in retrieval.
+            # A reply that says nothing (嗯嗯嗯) is still unresolved.
+            return self.answer_item(inp, label, repeated[0], follow_up=False)
         if len(candidates) >= 2 and len([m for m in named if m in candidates]) != 1:
             return self._unresolved(inp, label, Decision(
                 Action.CLARIFY, label, item_ids=tuple(candidates), clarify_kind="items", unresolved=True,
