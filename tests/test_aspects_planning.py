@@ -335,6 +335,13 @@ def test_a_situation_the_question_names_is_recognised_and_look_alikes_are_not() 
     assert situation_named("合同没去网签备案能提吗", lease) == "no-lease"
     # a message that says no "not" names neither by these shared words
     assert situation_named("合同网签备案的能提多少", lease) == ""
+    # as citizens say it: 自己办 is 个人申办
+    retire = _item(
+        id="pension-retirement",
+        name="退休申办",
+        situations=(Situation("unit", "在职职工（单位申办）"), Situation("self", "灵活就业或失业人员（个人申办）")),
+    )
+    assert situation_named("自己办退休要带什么", retire) == "self"
 
 
 def test_the_sentence_of_the_expected_answer_type_is_said_first() -> None:
@@ -410,7 +417,7 @@ def test_asked_two_things_the_materials_line_is_brief_and_the_rest_follows() -> 
     assert "工本费每本10元" in text[:150] and all(name in text for name in ("住房证明", "申请表", "户口簿"))
 
 
-def test_a_known_situation_whose_materials_are_all_its_own_lists_them_as_what_to_bring() -> None:
+def test_a_known_situations_own_materials_lead_what_to_bring() -> None:
     from assistant.core.types import DialogueState, Situation
 
     item = _item(
@@ -427,6 +434,12 @@ def test_a_known_situation_whose_materials_are_all_its_own_lists_them_as_what_to
 
     assert _materials_for(item.materials, "jobless") == ([item.materials[1]], {})
     assert _materials_for(item.materials, "") == ([], {"hire": [item.materials[0]], "jobless": [item.materials[1]]})
+    # beside materials every applicant brings, the situation's own come first (拍到沪牌了
+    # 上牌要准备什么: the quota certificate), not as extras after the list
+    ident = Material("居民身份证")
+    both = (ident, *item.materials)
+    assert _materials_for(both, "hire") == ([item.materials[0], ident], {})
+    assert _materials_for(both, "") == ([ident], {"hire": [item.materials[0]], "jobless": [item.materials[1]]})
 
 
 def test_a_verdict_is_said_only_of_what_the_yes_no_clause_asks() -> None:

@@ -249,9 +249,8 @@ def _materials_for(
 ) -> tuple[list[Material], dict[str, list[Material]]]:
     """Of ``materials``, those every applicant needs, and those that depend on the situation.
 
-    With a known ``situation`` the second part holds only that situation's extras; when
-    no material is common to all, that situation's own are simply what to bring (the
-    first part), not extras to an empty list.
+    With a known ``situation`` its own materials lead what to bring (拍到沪牌了 上牌要准备什么:
+    the quota certificate first), not extras after the list, and the second part is empty.
     """
     common = [m for m in materials if not m.situations]
     by_situation: dict[str, list[Material]] = {}
@@ -260,8 +259,8 @@ def _materials_for(
             if situation and key != situation:
                 continue
             by_situation.setdefault(key, []).append(m)
-    if not common and situation in by_situation:
-        common = by_situation.pop(situation)
+    if situation in by_situation:
+        common = by_situation.pop(situation) + common
     return common, by_situation
 
 
