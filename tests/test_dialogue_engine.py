@@ -331,3 +331,10 @@ def test_a_situation_said_earlier_in_the_conversation_is_not_asked_again(items: 
     # only what the citizen said counts, not the assistant's own words
     said_by_bot = (Turn(1, "c", "user", "居住证怎么弄", now), Turn(2, "c", "assistant", "在读学生请带在读证明", now))
     assert eng.turn("要带什么材料", state, said_by_bot).answer.action is Action.CLARIFY
+
+
+def test_the_names_of_the_clauses_that_ask_are_told_apart_from_those_that_tell(engine: DialogueEngine) -> None:
+    # 刚办了居住证 tells; 社保卡 is what the second clause asks about
+    assert engine._asking_names("刚办了居住证 社保卡丢了怎么补办") == ("social-security-card",)
+    # one clause: nothing to tell apart
+    assert engine._asking_names("居住证怎么办") == ()

@@ -385,3 +385,15 @@ def test_a_clarifying_question_is_not_asked_twice_of_a_reply_that_asks_something
     # other options than those offered are asked about as usual
     d = ActionPolicy(T).decide(replace(again, asked=("passport-apply", "hukou-newborn"), state=DialogueState()))
     assert d.action is Action.CLARIFY
+
+
+def test_of_several_named_items_the_one_an_asking_clause_names_is_answered() -> None:
+    # I just got my work permit. … how many days to apply for the residence permit?
+    hits = [Hit("passport-apply", 0.9), Hit("hukou-newborn", 0.5)]
+    named = ("passport-apply", "hukou-newborn")
+    inp = PolicyInput(pred("consult.time_limit"), hits, DialogueState(), ITEMS, named, "x")
+    assert ActionPolicy(T).decide(inp).item_ids == ("passport-apply",)
+    d = ActionPolicy(T).decide(replace(inp, asking=("hukou-newborn",)))
+    assert d.action is Action.ANSWER and d.item_ids == ("hukou-newborn",)
+    # every named item asked about: retrieval decides as before
+    assert ActionPolicy(T).decide(replace(inp, asking=named)).item_ids == ("passport-apply",)

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field, replace
 from assistant.checkup import CheckupEngine
 from assistant.dialogue.checkup import CheckupDialogue, CheckupTurn, checkup_audience
 from assistant.generators.composer import PERSON_OPTION, SITUATION_SLOT, Composer
-from assistant.core.text import detect_lang, expand_colloquial, is_generic
+from assistant.core.text import detect_lang, expand_colloquial, is_generic, normalize
 from assistant.generators.planning import AnswerPlanner
-from intents.aspects import predict_aspects
+from intents.aspects import message_clauses, predict_aspects
 from assistant.core.types import (
     Action,
     Answer,
@@ -402,7 +402,7 @@ class DialogueEngine:
         decision = self.policy.decide(
             PolicyInput(
                 prediction, hits, state, self.items, mentioned, text,
-                life_event=several, asked=asked, family=self.matcher.family(text),
+                life_event=several, asked=asked, family=self.matcher.family(text), asking=self._asking_names(text),
             )
         )
         if decision.action is Action.CLARIFY and decision.clarify_kind == "situation":
@@ -432,6 +432,18 @@ class DialogueEngine:
         new_state = state.without_question(checkup=turn.session, unresolved_turns=0)
         aspects = AspectPrediction(("conditions",))
         return PreparedTurn(prediction, hits, decision, new_state, timings, answer=turn.answer, aspects=aspects)
+
+    def _asking_names(self, text: str) -> tuple[str, ...]:
+        """Items named in the clauses of ``text`` that ask, when others only tell (or ()).
+
+        I just got my work permit. … how many days do I have to apply for the residence
+        permit? asks about the residence permit; the work permit is what happened.
+        """
+        clauses = message_clauses(normalize(text))
+        if not clauses:
+            return ()
+        named = [i for c in clauses for i in (*self.matcher.mentions(c), *self.matcher.family(c))]
+        return tuple(dict.fromkeys(named))
 
     def _resolve_pending(
         self, text: str, state: DialogueState, history: Sequence[Turn], timings: dict[str, float]

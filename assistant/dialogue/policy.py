@@ -130,6 +130,9 @@ class PolicyInput:
     #: items a name in the message may also mean (居住证 lies in 居住证签注 and
     #: 居住证积分): retrieval's first of them is answered over the name's own item.
     family: tuple[str, ...] = ()
+    #: items named (or a name's family) in the clauses that ask, when the message also
+    #: has clauses that only tell: of several named items, these come first.
+    asking: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -288,6 +291,14 @@ class ActionPolicy:
                 # of the message put the renewal first (a bundle is a life event's answer, above)
                 return self.answer_item(inp, label, hits[0].item_id, follow_up=False)
             return self.answer_item(inp, label, named[0], follow_up=False)
+        told = [m for m in named if m not in inp.asking]
+        if told and len(told) < len(named) and hits and top >= t.answer_score:
+            # several items named, some only in a clause that tells (I just got my work
+            # permit. … how many days do I have to apply for the residence permit?): the
+            # question is about one the asking clause names, or a name's family there
+            asked_about = next((h.item_id for h in hits[:3] if h.item_id in inp.asking), "")
+            if asked_about:
+                return self.answer_item(inp, label, asked_about, follow_up=False)
         if not hits or top < t.answer_score:
             return self._unresolved(inp, label, Decision(
                 Action.CLARIFY, label, item_ids=tuple(h.item_id for h in hits[: t.max_options]),
