@@ -29,7 +29,7 @@ import numpy as np
 
 from assistant.core.errors import IndexNotBuilt, InvalidInput
 from assistant.core.settings import RetrievalSettings
-from assistant.core.text import is_generic
+from assistant.core.text import is_generic, says_nonlocal
 from assistant.core.types import Chunk, Embedder, Hit, RetrievalQuery, ServiceItem
 from retrieval.analyzer import Analyzer, TermMatch
 from retrieval.bm25 import BM25
@@ -238,6 +238,9 @@ class HybridRetriever:
         norm = self.analyzer.normalize(text)
         matches = self.analyzer.match_terms(norm, normalized=True)
         tokens = self.analyzer.tokens(norm, normalized=True)
+        if says_nonlocal(norm):
+            # 安徽户口 is what the items call 外地户口 / 非本市户籍
+            tokens.extend(self.analyzer.tokens("外地户口 非本市户籍", normalized=True))
         for m in matches:
             if m.how != "exact":
                 tokens.extend(self.analyzer.tokens(m.term, normalized=True))

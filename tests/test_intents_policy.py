@@ -397,3 +397,15 @@ def test_of_several_named_items_the_one_an_asking_clause_names_is_answered() -> 
     assert d.action is Action.ANSWER and d.item_ids == ("hukou-newborn",)
     # every named item asked about: retrieval decides as before
     assert ActionPolicy(T).decide(replace(inp, asking=named)).item_ids == ("passport-apply",)
+
+
+def test_a_related_item_retrieval_puts_first_is_answered_over_the_named_one() -> None:
+    # 我是安徽户口 身份证丢了: 身份证丢了 names the local renewal, and the rest of the message
+    # put its sibling for other provinces' hukou (linked as related) first
+    items = dict(ITEMS)
+    items["passport-apply"] = replace(items["passport-apply"], related=("hukou-newborn",))
+    hits = [Hit("hukou-newborn", 0.9), Hit("passport-apply", 0.8)]
+    inp = PolicyInput(pred("consult.materials"), hits, DialogueState(), items, ("passport-apply",), "x")
+    assert ActionPolicy(T).decide(inp).item_ids == ("hukou-newborn",)
+    # an unrelated item first does not overrule the name
+    assert ActionPolicy(T).decide(replace(inp, items=ITEMS)).item_ids == ("passport-apply",)

@@ -146,6 +146,13 @@ def test_longest_alias_wins() -> None:
     assert [m.item_ids for m in a.match_terms("居住证续签要多久")] == [("renew",)]
 
 
+def test_a_province_named_as_home_reads_as_non_local() -> None:
+    from assistant.core.text import says_nonlocal
+
+    assert says_nonlocal("我是安徽户口 身份证丢了") and says_nonlocal("黑龙江人在上海怎么办居住证")
+    assert not says_nonlocal("上海户口") and not says_nonlocal("去北京出差")
+
+
 def test_a_term_inside_longer_terms_names_their_items_too() -> None:
     # 居住证 said alone may be the permit, its renewal or its points: the rest of the
     # message decides, not the item that took the short alias

@@ -197,3 +197,17 @@ FOLLOWUP_CHARS: frozenset[str] = frozenset("那这要还带交的了吗呢么啥
 def is_generic(token: str) -> bool:
     """True when a query token asks about a field or is filler, not about an item."""
     return token in FOLLOWUP_WORDS or all(ch in FOLLOWUP_CHARS for ch in token)
+
+
+#: China's provincial-level divisions but Shanghai, as people name where they come from
+#: (我是安徽户口, 河南人): a place other than Shanghai is 外地 to the knowledge base.
+PROVINCES: tuple[str, ...] = tuple(
+    """北京 天津 重庆 河北 山西 辽宁 吉林 黑龙江 江苏 浙江 安徽 福建 江西 山东 河南 湖北 湖南 广东 海南 四川 贵州
+    云南 陕西 甘肃 青海 台湾 内蒙古 广西 西藏 宁夏 新疆 香港 澳门""".split()
+)
+_NONLOCAL = re.compile(r"(" + "|".join(PROVINCES) + r")(省|市|的)?(户口|户籍|人|老家)")
+
+
+def says_nonlocal(text: str) -> bool:
+    """True when ``text`` says the citizen's hukou or home is a province other than Shanghai."""
+    return bool(_NONLOCAL.search(text))

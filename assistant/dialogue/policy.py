@@ -286,10 +286,12 @@ class ActionPolicy:
         # exactly one named item is answered even when retrieval ranks it lower.
         named = [m for m in inp.mentioned if m in inp.items]
         if len(named) == 1:
-            if hits and hits[0].item_id in inp.family and inp.items[hits[0].item_id].kind != "bundle":
+            first = hits[0].item_id if hits else ""
+            sibling = first in inp.family or first in inp.items[named[0]].related
+            if sibling and inp.items[first].kind != "bundle":
                 # 居住证快到期了: the name 居住证 lies in the renewal's 居住证到期, and the rest
                 # of the message put the renewal first (a bundle is a life event's answer, above)
-                return self.answer_item(inp, label, hits[0].item_id, follow_up=False)
+                return self.answer_item(inp, label, first, follow_up=False)
             return self.answer_item(inp, label, named[0], follow_up=False)
         told = [m for m in named if m not in inp.asking]
         if told and len(told) < len(named) and hits and top >= t.answer_score:
