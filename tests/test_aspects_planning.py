@@ -456,3 +456,26 @@ def test_a_verdict_is_said_only_of_what_the_yes_no_clause_asks() -> None:
     # the verdict word must bear on what is asked: 需要本人到场 says nothing of 公证
     assert _verdict("继承、遗嘱等事项一般需要相关当事人本人到场。", "继承房子必须去做公证吗", "公证") == ""
     assert _verdict("配偶、未成年子女符合随迁条件的可以随迁。", "老婆孩子能一起迁过来吗", "户口迁入") == "yes"
+
+
+def test_a_deadline_question_is_led_by_what_must_be_done_by_when_not_the_processing_time() -> None:
+    from assistant.generators.planning import answer_types
+
+    item = _item(
+        id="death-cancel",
+        name="死亡人员户口注销",
+        conditions=("死者为本市常住户口", "《户口登记条例》规定应及时申报死亡登记（城市在葬前申报）"),
+        conditions_en=("The deceased had a Shanghai hukou", "The death must be reported promptly (in cities, before the burial)"),
+        process=(Step("申报", "亲属到派出所申报"),),
+        time_limit="材料齐全的一般当场办结。",
+    )
+    question = "老人过世以后 户口最晚什么时候得去销掉"
+    # a processing time (当场办结) is not the answer type of 最晚
+    assert not any(t.search("材料齐全的一般当场办结。") for t in answer_types(question))
+    plan = AnswerPlanner().plan(item, question, ["time_limit"])
+    text = Composer().generate(GenerationRequest(question, "consult.time_limit", "zh", (item,), Action.ANSWER, plan=plan)).text
+    assert text.startswith("《户口登记条例》规定应及时申报死亡登记（城市在葬前申报）")
+    # how long it takes is still answered by the time limit
+    plan = AnswerPlanner().plan(item, "销户要多久", ["time_limit"])
+    text = Composer().generate(GenerationRequest("销户要多久", "consult.time_limit", "zh", (item,), Action.ANSWER, plan=plan)).text
+    assert "葬前" not in text.split("\n")[0]

@@ -364,6 +364,14 @@ class AnswerPlanner:
                 # a yes/no question is decided by its best unit; any other question is led
                 # by a unit only when that unit meets most of the question's own words
                 take(best, scores[id(best)], "direct")
+            elif _DEADLINE[1] in types:
+                # asked by when the citizen must act, the item's sentence that says so leads
+                # wherever it stands (城市在葬前申报 is a condition): a deadline is not a
+                # processing time, and its few words rarely share the question's
+                limits = [u for u in candidates if u.field not in _LISTED and _typed(_unit_text(u, lang), types[:1])]
+                if limits:
+                    first = max(limits, key=lambda u: scores[id(u)])
+                    take(first, scores[id(first)], "direct")
         direct = [p for p in planned if p.role == "direct"]
         if yes_no and direct and direct[0].score >= self.settings.verdict_share:
             verdict = _verdict(direct[0].unit.text, question, item.name)
@@ -515,8 +523,24 @@ _ANSWER_TYPES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
         ),
     )
 )
-#: The answer types of 多久 and 什么时候: a duration or a date.
-_TIME_TYPES = (_ANSWER_TYPES[1][1], _ANSWER_TYPES[2][1])
+#: A deadline question (最晚什么时候得去销户, 提前多久能办, how many days do I have to apply)
+#: asks a limit on the citizen, answered by what must be done before or within a time
+#: (城市在葬前申报, 有效期满前3个月内申请), not by how long the office takes (当场办结).
+_DEADLINE = (
+    re.compile(
+        r"最晚|最迟|截止|提前(多久|多长|几)|(多少|几)(天|个月|年)(之内|以内|内)|多久(之内|以内|内)|"
+        r"deadline|by when|no later|how (many days|long) do (i|we|you) have",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"(内|前)[^，。；,;]{0,4}(申报|申请|办理|缴纳|登记|提出|提交|换领|报名|参保|备案)|(应当?|须|需|必须)[^，。；]{0,12}(内|前)|"
+        r"\bwithin \S+ (working )?(days?|months?|years?) of\b|\bno later than\b|\bbefore (the|it|your)\b|"
+        r"\bmust (apply|report|register|pay)\b",
+        re.IGNORECASE,
+    ),
+)
+#: The answer types of 多久 and 什么时候: a duration or a date (or a deadline).
+_TIME_TYPES = (_ANSWER_TYPES[1][1], _ANSWER_TYPES[2][1], _DEADLINE[1])
 
 
 def answers_fee(text: str) -> bool:
@@ -534,7 +558,12 @@ _TYPE_BONUS = 0.25
 def answer_types(question: str) -> tuple[re.Pattern[str], ...]:
     """The answer-type patterns a question's words call for (none: any text may answer)."""
     q = _normal(question)
-    return tuple(a for q_pattern, a in _ANSWER_TYPES if q_pattern.search(q))
+    types = tuple(a for q_pattern, a in _ANSWER_TYPES if q_pattern.search(q))
+    if _DEADLINE[0].search(q):
+        # a limit on the citizen: a processing time (当场办结, a duration) is no answer;
+        # a date (by 30 June) may be
+        types = (_DEADLINE[1], *(a for a in types if a is not _ANSWER_TYPES[1][1]))
+    return types
 
 
 def _typed(text: str, types: Sequence[re.Pattern[str]]) -> float:
