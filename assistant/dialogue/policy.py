@@ -13,7 +13,14 @@ Fixed rules (not thresholds, because they are promises to citizens):
 - a request for a person hands off at once (reason ``customer_request``);
 - a complaint is answered with the complaint channels (12345, 好差评) and an
   offer of a person;
-- ``max_unresolved`` unresolved turns in a row hand off (``low_confidence``).
+- ``max_unresolved`` unresolved turns in a row hand off (``low_confidence``),
+  but a clarifying question is not asked twice of a reply that asks something
+  of its own: the best of the options offered answers it.
+
+Which item: exactly one named item is answered, unless retrieval puts first an
+item the name may also mean (its family, 居住证 in 居住证签注) or one the named
+item links as related; of several named items, one named in a clause that asks
+comes before one named only in a clause that tells.
 """
 
 from __future__ import annotations
