@@ -103,12 +103,16 @@ _ASKING: Mapping[str, tuple[str, ...]] = {
         r"(能|可以|可)?(拿|领|发|补|给|报)(到)?(多少|几)",
         r"(补贴|津贴|补助|保险金|养老金|救助金|抚恤金)(是|有)?(多少|标准)",
         r"钱(怎么|咋)(算|发|给|打)|(怎么|咋)(算钱|发钱|计算|计发)|按(多少|几)天算|打到哪",
+        # whether it pays money at all (是直接打钱吗) or covers a cost (培训费能补吗)
+        r"(直接)?打钱|发(现金|钱)(吗|不|么)|(费|钱)(能|可以)?(补|报销?)(吗|不|么|多少)",
         r"\bhow much (do|will|can|would|does) \w+( \w+)? (get|receive)\b",
         r"\bhow (is|are) (it|they|the \w+) (calculated|worked out|paid)\b",
     ),
     "fee": (
         r"多少钱|收费(吗|不|么)|收不收|收钱(吗|不|么)|要钱(吗|不|么)|要不要钱|免费(吗|不|么)|"
         r"(花|交|付)多少|费用(是)?多少|工本费(是)?多少|贵不贵|(费用|租金)(怎么|咋)(收|算|定)",
+        # money back or a late charge: 保证金退吗, 晚交了会怎样, 滞纳金
+        r"(保证金|押金|费用|钱)(能|可以|会)?退|退(钱|款)|(?<![提])退(吗|不退)|晚交|逾期(交|缴)|滞纳金|罚(款|金)(是)?(多少|怎么算)",
         r"\b(have to|need to|must i|do i) pay\b|\bis (it|this|that) free\b|\bcost anything\b|\bhow much (is|does|are|will)\b",
     ),
     "time_limit": (
@@ -135,6 +139,8 @@ _ASKING: Mapping[str, tuple[str, ...]] = {
     ),
     "conditions": (
         r"条件|资格|门槛|是不是(一定|必须)|一定要.*(吗|不)",
+        # what must come first (要先体检吗, 需要先公证吗)
+        r"(要|需要|得|必须)先\S{1,6}(吗|不|么)",
         # how long one must have lived or paid before one qualifies (住满多久才行)
         r"(满|住|交|缴|工作|上班|参保)\S{0,3}(多久|几年|多少年)才(行|能|可以)?",
         r"\beligib\w*|\bqualif\w*|\brequirements?\b|\bwho can\b",

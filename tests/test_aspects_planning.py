@@ -57,6 +57,13 @@ def test_aspects_in_the_order_asked(text: str, expected: list[str]) -> None:
         ("Do I need to register my residence, and where?", ["conditions", "location"]),
         ("how long do i have to apply by myself", ["time_limit"]),  # not "do I have to"
         ("Does it cost anything, and when does it start working?", ["fee", "time_limit"]),
+        ("拍牌多久一次 没拍中押金退吗", ["time_limit", "fee"]),  # money back is a fee question
+        ("罚款几天内要交 晚交了会怎样", ["time_limit", "fee"]),  # and so is a late charge
+        ("护理补贴是直接打钱吗", ["benefit"]),  # whether it pays money
+        ("考证的培训费能补吗", ["benefit"]),  # a cost it covers
+        ("身份证丢了能补吗", []),  # a replacement card is no benefit
+        ("换证要先体检吗", ["conditions"]),  # what must come first
+        ("退休了能提公积金吗", []),
     ],
 )
 def test_a_clause_that_asks_an_aspect_in_so_many_words(text: str, expected: list[str]) -> None:
