@@ -104,7 +104,8 @@ _ASKING: Mapping[str, tuple[str, ...]] = {
         r"(补贴|津贴|补助|保险金|养老金|救助金|抚恤金)(是|有)?(多少|标准)",
         r"钱(怎么|咋)(算|发|给|打)|(怎么|咋)(算钱|发钱|计算|计发)|按(多少|几)天算|打到哪",
         # whether it pays money at all (是直接打钱吗) or covers a cost (培训费能补吗)
-        r"(直接)?打钱|发(现金|钱)(吗|不|么)|(费|钱)(能|可以)?(补|报销?)(吗|不|么|多少)",
+        r"(直接)?打钱|发(现金|钱)(吗|不|么)|(费|钱)(能|可以)?(补|报销?)(吗|不|么|多少)|"
+        r"(工资|待遇|津贴|补贴|养老金)(还)?(照|会|能)?发(吗|不|么)",
         r"\bhow much (do|will|can|would|does) \w+( \w+)? (get|receive)\b",
         r"\bhow (is|are) (it|they|the \w+) (calculated|worked out|paid)\b",
     ),
@@ -138,7 +139,7 @@ _ASKING: Mapping[str, tuple[str, ...]] = {
         r"\bstep by step\b|\bwhat (are|is) the (steps|procedure|process)\b",
     ),
     "conditions": (
-        r"条件|资格|门槛|是不是(一定|必须)|一定要.*(吗|不)",
+        r"条件|资格|门槛|前提|是不是(一定|必须)|一定要.*(吗|不)",
         # what must come first (要先体检吗, 需要先公证吗)
         r"(要|需要|得|必须)先\S{1,6}(吗|不|么)",
         # how long one must have lived or paid before one qualifies (住满多久才行)

@@ -63,6 +63,8 @@ def test_aspects_in_the_order_asked(text: str, expected: list[str]) -> None:
         ("考证的培训费能补吗", ["benefit"]),  # a cost it covers
         ("身份证丢了能补吗", []),  # a replacement card is no benefit
         ("换证要先体检吗", ["conditions"]),  # what must come first
+        ("网上办要什么前提", ["conditions"]),
+        ("病假期间工资还照发吗", ["benefit"]),  # whether it keeps paying
         ("退休了能提公积金吗", []),
     ],
 )
