@@ -488,3 +488,24 @@ def test_a_deadline_question_is_led_by_what_must_be_done_by_when_not_the_process
     plan = AnswerPlanner().plan(item, "销户要多久", ["time_limit"])
     text = Composer().generate(GenerationRequest("销户要多久", "consult.time_limit", "zh", (item,), Action.ANSWER, plan=plan)).text
     assert "葬前" not in text.split("\n")[0]
+
+
+def test_a_validity_question_is_answered_by_the_validity_not_the_issuing_time() -> None:
+    from assistant.generators.planning import answer_types
+
+    item = _item(
+        id="food-licence",
+        name="食品经营许可",
+        summary="开办餐饮服务等食品经营活动应取得食品经营许可。许可证有效期为5年。",
+        time_limit="受理之日起10个工作日内作出决定。",
+        faqs=(),
+    )
+    question = "食品经营许可证拿到以后能用几年"
+    assert not any(t.search("受理之日起10个工作日内作出决定。") for t in answer_types(question))
+    plan = AnswerPlanner().plan(item, question, ["time_limit"])
+    text = Composer().generate(GenerationRequest(question, "consult.time_limit", "zh", (item,), Action.ANSWER, plan=plan)).text
+    assert "有效期为5年" in text.split("\n")[0]
+    # asked with a fee, the validity is still said (not only the issuing time)
+    plan = AnswerPlanner().plan(item, "多少钱 能用几年", ["fee", "time_limit"])
+    text = Composer().generate(GenerationRequest("多少钱 能用几年", "consult.fee", "zh", (item,), Action.ANSWER, plan=plan)).text
+    assert "有效期为5年" in text[:150]

@@ -364,10 +364,11 @@ class AnswerPlanner:
                 # a yes/no question is decided by its best unit; any other question is led
                 # by a unit only when that unit meets most of the question's own words
                 take(best, scores[id(best)], "direct")
-            elif _DEADLINE[1] in types:
-                # asked by when the citizen must act, the item's sentence that says so leads
-                # wherever it stands (城市在葬前申报 is a condition): a deadline is not a
-                # processing time, and its few words rarely share the question's
+            elif types and any(types[0] is answer for _, answer in _LIMIT_KINDS):
+                # asked by when the citizen must act (or how long the document lasts), the
+                # item's sentence that says so leads wherever it stands (城市在葬前申报 is a
+                # condition, 有效期5年 an FAQ's): neither is a processing time, and their
+                # few words rarely share the question's
                 limits = [u for u in candidates if u.field not in _LISTED and _typed(_unit_text(u, lang), types[:1])]
                 if limits:
                     first = max(limits, key=lambda u: scores[id(u)])
@@ -378,10 +379,18 @@ class AnswerPlanner:
 
         # 2. what was asked: each aspect's units, the most relevant first for long lists
         more: list[str] = []
+        limit_type = next((answer for _, answer in _LIMIT_KINDS if types and types[0] is answer), None)
         for aspect in asked:
             fields = ASPECT_FIELDS.get(aspect, ())
             if aspect == "overview":
                 fields = ("summary",)
+            if aspect == "time_limit" and limit_type is not None:
+                # 能用几年 asks the validity: where the time-limit field gives only how long
+                # issuing takes, the unit that gives the validity (an FAQ's 有效期5年) is said
+                typed = [u for u in units if u.field not in _LISTED and _typed(_unit_text(u, lang), (limit_type,))]
+                if typed and not any(u.field in fields for u in typed):
+                    best_limit = max(typed, key=lambda u: scores[id(u)])
+                    take(best_limit, scores[id(best_limit)], "asked")
             for field in fields:
                 group = [u for u in units if u.field == field]
                 if not group:
@@ -539,8 +548,20 @@ _DEADLINE = (
         re.IGNORECASE,
     ),
 )
-#: The answer types of 多久 and 什么时候: a duration or a date (or a deadline).
-_TIME_TYPES = (_ANSWER_TYPES[1][1], _ANSWER_TYPES[2][1], _DEADLINE[1])
+#: A validity question (能用几年, how long is it valid) asks how long the document lasts,
+#: answered by 有效期5年, not by how long the office takes to issue it.
+_VALIDITY = (
+    re.compile(
+        r"(能|可以)?用(几|多少)年|管(几|多少)年|能用多久|有效期(是)?(多长|多久|几年|有多长)|"
+        r"how long is (it|the \w+|my \w+|a \w+)( \w+)? (valid|good)|valid for how long|good for",
+        re.IGNORECASE,
+    ),
+    re.compile(r"有效期|有效\S{0,6}\d+\s*年|\bvalid\b|\bvalidity\b", re.IGNORECASE),
+)
+#: Time questions of a kind a duration does not answer: a deadline and a validity.
+_LIMIT_KINDS = (_DEADLINE, _VALIDITY)
+#: The answer types of 多久 and 什么时候: a duration or a date (or a deadline, a validity).
+_TIME_TYPES = (_ANSWER_TYPES[1][1], _ANSWER_TYPES[2][1], _DEADLINE[1], _VALIDITY[1])
 
 
 def answers_fee(text: str) -> bool:
@@ -559,10 +580,11 @@ def answer_types(question: str) -> tuple[re.Pattern[str], ...]:
     """The answer-type patterns a question's words call for (none: any text may answer)."""
     q = _normal(question)
     types = tuple(a for q_pattern, a in _ANSWER_TYPES if q_pattern.search(q))
-    if _DEADLINE[0].search(q):
-        # a limit on the citizen: a processing time (当场办结, a duration) is no answer;
-        # a date (by 30 June) may be
-        types = (_DEADLINE[1], *(a for a in types if a is not _ANSWER_TYPES[1][1]))
+    for asked, answer in _LIMIT_KINDS:
+        if asked.search(q):
+            # a limit on the citizen or on the document: a processing time (当场办结, a
+            # duration) is no answer; a date (by 30 June) may be
+            return (answer, *(a for a in types if a is not _ANSWER_TYPES[1][1]))
     return types
 
 
