@@ -409,3 +409,14 @@ def test_a_related_item_retrieval_puts_first_is_answered_over_the_named_one() ->
     assert ActionPolicy(T).decide(inp).item_ids == ("hukou-newborn",)
     # an unrelated item first does not overrule the name
     assert ActionPolicy(T).decide(replace(inp, items=ITEMS)).item_ids == ("passport-apply",)
+
+
+def test_a_yes_no_question_about_a_named_complaint_channel_is_answered_as_a_question() -> None:
+    t = PolicyThresholds(complaint_items=("passport-apply", "hukou-newborn"))
+    scores = {"complaint": 0.6, "consult.conditions": 0.3, "consult.fee": 0.1}
+    asks = PolicyInput(IntentPrediction("complaint", 0.6, scores), [], DialogueState(), ITEMS, ("hukou-newborn",), "打12345反映问题能不留名吗")
+    d = ActionPolicy(t).decide(asks)
+    assert d.action is Action.ANSWER and d.item_ids == ("hukou-newborn",) and d.intent == "consult.conditions"
+    # a complaint that names the channel stays a complaint, its channel first
+    d = ActionPolicy(t).decide(replace(asks, text="这次办事体验太差了，我要给差评"))
+    assert d.intent == "complaint" and d.item_ids == ("hukou-newborn", "passport-apply")

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from assistant.core.errors import ConfigError
 from assistant.core.types import Action, DialogueState, Hit, IntentPrediction, ServiceItem
+from intents.aspects import is_yes_no
 
 #: Hit components that count words rather than score evidence (never a ``score_key``).
 WORD_COUNTS: frozenset[str] = frozenset({"other_terms"})
@@ -242,6 +243,15 @@ class ActionPolicy:
                 )
             # a channel the message names (给窗口打个差评 names 好差评) comes first
             named = [c for c in channels if c in inp.mentioned]
+            if named and is_yes_no(inp.text):
+                # 打12345反映问题能不留名吗 / 给了差评会有人回访吗 ask about the channel, they do
+                # not complain: answered from it like any question, under its likeliest topic
+                consult = max(
+                    (lb for lb in inp.intent.scores if lb.startswith("consult.")),
+                    key=lambda lb: inp.intent.scores[lb],
+                    default="consult.overview",
+                )
+                return self.answer_item(inp, consult, named[0], follow_up=False)
             channels = tuple(named) + tuple(c for c in channels if c not in named)
             return Decision(Action.ANSWER, label, item_ids=channels, why="complaint channel")
         if label == "out_of_scope":
