@@ -22,7 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from assistant.core.errors import IndexNotBuilt
-from assistant.core.text import normalize
+from assistant.core.text import normalize, plain_verbs
 
 #: Bumped when tokens change; 5: the shared normaliser (assistant.core.text) also
 #: collapses whitespace and applies NFKC before t2s.
@@ -261,7 +261,7 @@ class Analyzer:
         (``shebaoka`` -> 社保卡); then Chinese spans of 3+ characters that sound
         like a term (居主证 -> 居住证).
         """
-        norm = text if normalized else self.normalize(text)
+        norm = plain_verbs(text if normalized else self.normalize(text))
         found: dict[str, str] = {}
         # look each span up instead of scanning every term: a query has a few
         # hundred spans, a corpus may have thousands of names

@@ -435,3 +435,10 @@ def test_a_long_query_embeds_its_head_and_tail_once() -> None:
     short = "居住证怎么办"
     e.embed_queries([short])
     assert inner.query_texts[-1] == short
+
+
+def test_a_filler_verb_does_not_hide_a_name() -> None:
+    # 居住证弄丢了 says 居住证丢了, the alias
+    a = Analyzer({"居住证丢了": ["renew"], "居住证": ["apply"]})
+    assert [m.item_ids for m in a.match_terms("居住证弄丢了")] == [("renew",)]
+    assert [m.item_ids for m in a.match_terms("身份证搞坏了")] == []

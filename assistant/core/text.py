@@ -213,3 +213,13 @@ _NONLOCAL = re.compile(r"(" + "|".join(PROVINCES) + r")(省|市|的)?(户口|户
 def says_nonlocal(text: str) -> bool:
     """True when ``text`` says the citizen's hukou or home is a province other than Shanghai."""
     return bool(_NONLOCAL.search(text))
+
+
+#: 弄 / 搞 before what happened to a thing (弄丢了, 搞坏了) add nothing to it: names and
+#: aliases say 丢了, 坏了.
+_FILLER_VERB = re.compile(r"[弄搞](?=[丢坏掉没])")
+
+
+def plain_verbs(text: str) -> str:
+    """``text`` with the filler verb of 弄丢了 / 搞坏了 dropped, as names and aliases say it."""
+    return _FILLER_VERB.sub("", text)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from assistant.checkup import CheckupEngine
 from assistant.dialogue.checkup import CheckupDialogue, CheckupTurn, checkup_audience
 from assistant.generators.composer import PERSON_OPTION, SITUATION_SLOT, Composer
-from assistant.core.text import detect_lang, expand_colloquial, is_generic, normalize
+from assistant.core.text import detect_lang, expand_colloquial, is_generic, normalize, plain_verbs
 from assistant.generators.planning import AnswerPlanner
 from intents.aspects import message_clauses, predict_aspects
 from assistant.core.types import (
@@ -100,7 +100,7 @@ class ItemMatcher:
 
     def _spans(self, text: str) -> list[tuple[int, int, str, str]]:
         """(start, end, item id, name) of each name found in ``text``, longest first."""
-        lowered = text.lower()
+        lowered = plain_verbs(text.lower())
         spans: list[tuple[int, int, str, str]] = []
         for key, item_id in self._names:
             start = lowered.find(key)
