@@ -481,6 +481,10 @@ def test_a_deadline_question_is_led_by_what_must_be_done_by_when_not_the_process
     question = "老人过世以后 户口最晚什么时候得去销掉"
     # a processing time (当场办结) is not the answer type of 最晚
     assert not any(t.search("材料齐全的一般当场办结。") for t in answer_types(question))
+    # asked in English: the limitation period answers, the processing time does not
+    english = answer_types("Can I still apply for arbitration, is there a time limit?")
+    assert english[0].search("Filed within the one-year limitation period")
+    assert not any(t.search("The decision on acceptance is made within 5 days.") for t in english)
     plan = AnswerPlanner().plan(item, question, ["time_limit"])
     text = Composer().generate(GenerationRequest(question, "consult.time_limit", "zh", (item,), Action.ANSWER, plan=plan)).text
     assert text.startswith("《户口登记条例》规定应及时申报死亡登记（城市在葬前申报）")

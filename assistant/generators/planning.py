@@ -538,13 +538,14 @@ _ANSWER_TYPES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
 _DEADLINE = (
     re.compile(
         r"最晚|最迟|截止|提前(多久|多长|几)|(多少|几)(天|个月|年)(之内|以内|内)|多久(之内|以内|内)|"
-        r"deadline|by when|no later|how (many days|long) do (i|we|you) have",
+        r"时效|deadline|by when|no later|how (many days|long) do (i|we|you) have|is there a (time limit|deadline)|"
+        r"limitation period",
         re.IGNORECASE,
     ),
     re.compile(
         r"(内|前)[^，。；,;]{0,4}(申报|申请|办理|缴纳|登记|提出|提交|换领|报名|参保|备案)|(应当?|须|需|必须)[^，。；]{0,12}(内|前)|"
         r"\bwithin \S+ (working )?(days?|months?|years?) of\b|\bno later than\b|\bbefore (the|it|your)\b|"
-        r"\bmust (apply|report|register|pay)\b",
+        r"\bmust (apply|report|register|pay)\b|时效|\blimitation period\b",
         re.IGNORECASE,
     ),
 )
