@@ -283,6 +283,8 @@ class AnswerPlanner:
 
         en = lang == "en"
         types = answer_types(question)
+        # a deadline or validity question: the type of the unit that answers it
+        limit_type = next((answer for _, answer in _LIMIT_KINDS if types and types[0] is answer), None)
 
         def take(u: AnswerUnit, score: float, role: str) -> None:
             if id(u) not in used:
@@ -364,12 +366,12 @@ class AnswerPlanner:
                 # a yes/no question is decided by its best unit; any other question is led
                 # by a unit only when that unit meets most of the question's own words
                 take(best, scores[id(best)], "direct")
-            elif types and any(types[0] is answer for _, answer in _LIMIT_KINDS):
+            elif limit_type is not None:
                 # asked by when the citizen must act (or how long the document lasts), the
                 # item's sentence that says so leads wherever it stands (城市在葬前申报 is a
                 # condition, 有效期5年 an FAQ's): neither is a processing time, and their
                 # few words rarely share the question's
-                limits = [u for u in candidates if u.field not in _LISTED and _typed(_unit_text(u, lang), types[:1])]
+                limits = [u for u in candidates if u.field not in _LISTED and _typed(_unit_text(u, lang), (limit_type,))]
                 if limits:
                     first = max(limits, key=lambda u: scores[id(u)])
                     take(first, scores[id(first)], "direct")
@@ -379,14 +381,13 @@ class AnswerPlanner:
 
         # 2. what was asked: each aspect's units, the most relevant first for long lists
         more: list[str] = []
-        limit_type = next((answer for _, answer in _LIMIT_KINDS if types and types[0] is answer), None)
         for aspect in asked:
             fields = ASPECT_FIELDS.get(aspect, ())
             if aspect == "overview":
                 fields = ("summary",)
             if aspect == "time_limit" and limit_type is not None:
-                # 能用几年 asks the validity: where the time-limit field gives only how long
-                # issuing takes, the unit that gives the validity (an FAQ's 有效期5年) is said
+                # 能用几年 asks the validity (最晚 a deadline): where the time-limit field gives
+                # only how long issuing takes, the unit that gives it (an FAQ's 有效期5年) is said
                 typed = [u for u in units if u.field not in _LISTED and _typed(_unit_text(u, lang), (limit_type,))]
                 if typed and not any(u.field in fields for u in typed):
                     best_limit = max(typed, key=lambda u: scores[id(u)])
