@@ -498,8 +498,9 @@ def message_aspect_scores(
     head; one it is unsure of (its best aspect between :data:`CLAUSE_SURE` bounds) is
     embedded and read by the aspect head, as the whole message is, in a message of at
     most :data:`CLAUSE_EMBED_MAX_CHARS` characters and at most :data:`CLAUSE_EMBED_MAX`
-    clauses a message.  An embedding costs ~15 ms on 2 cores, so most clauses go without.  The classifier and the out-of-fold
-    predictions of :func:`train` go through here alike, so dev is measured as served.
+    clauses a message.  An embedding costs ~15 ms on 2 cores, so most clauses go
+    without.  The classifier and the out-of-fold predictions of :func:`train` go
+    through here alike, so dev is measured as served.
     """
     rows = [{a: float(p) for a, p in zip(ASPECTS, row)} for row in whole]
     split = [[c for c in message_clauses(t) if not asking_clause_aspects(c)] for t in texts]

@@ -22,7 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from assistant.core.errors import IndexNotBuilt
-from assistant.core.text import normalize, plain_verbs
+from assistant.core.text import longer_names, normalize, plain_verbs
 
 #: Bumped when tokens change; 5: the shared normaliser (assistant.core.text) also
 #: collapses whitespace and applies NFKC before t2s.
@@ -98,7 +98,7 @@ class Analyzer:
         self._pinyin_keys: dict[str, set[str]] | None = None
         self._term_lengths: tuple[int, ...] = ()
         self._all_lengths: tuple[int, ...] | None = None
-        self._families: dict[str, tuple[str, ...]] = {}
+        self._longer: dict[str, tuple[str, ...]] | None = None
 
     # ------------------------------------------------------------------ building
 
@@ -248,11 +248,12 @@ class Analyzer:
         alone it heads a family of items, and the rest of the message decides
         among them rather than the one item that took the short alias.
         """
-        if term not in self._families:
-            own = self.terms.get(term, ())
-            family = {i for other, ids in self.terms.items() if term in other and other != term for i in ids}
-            self._families[term] = tuple(sorted(set(own) | family))
-        return self._families[term]
+        if self._longer is None:
+            self._longer = longer_names(list(self.terms))
+        longer = self._longer.get(term, ())
+        if not longer:
+            return self.terms.get(term, ())
+        return tuple(sorted({*self.terms.get(term, ()), *(i for other in longer for i in self.terms[other])}))
 
     def match_terms(self, text: str, *, normalized: bool = False) -> list[TermMatch]:
         """Names and aliases named by ``text``, longest matches only.

@@ -146,6 +146,14 @@ def test_longest_alias_wins() -> None:
     assert [m.item_ids for m in a.match_terms("居住证续签要多久")] == [("renew",)]
 
 
+def test_longer_names_finds_every_name_a_name_lies_in() -> None:
+    from assistant.core.text import longer_names
+
+    names = ["居住证", "居住证签注", "居住证积分", "证", "护照", "居住证"]
+    assert longer_names(names) == {"居住证": ("居住证签注", "居住证积分"), "证": ("居住证", "居住证签注", "居住证积分")}
+    assert longer_names(["护照", "港澳通行证"]) == {} and longer_names([]) == {}
+
+
 def test_a_province_named_as_home_reads_as_non_local() -> None:
     from assistant.core.text import says_nonlocal
 

@@ -19,11 +19,12 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 from assistant.checkup import CheckupEngine
 from assistant.dialogue.checkup import CheckupDialogue, CheckupTurn, checkup_audience
 from assistant.generators.composer import PERSON_OPTION, SITUATION_SLOT, Composer
-from assistant.core.text import detect_lang, expand_colloquial, is_generic, normalize, plain_verbs
+from assistant.core.text import detect_lang, expand_colloquial, is_generic, longer_names, normalize, plain_verbs
 from assistant.generators.planning import AnswerPlanner
 from intents.aspects import message_clauses, predict_aspects
 from assistant.core.types import (
@@ -74,13 +75,16 @@ class ItemMatcher:
                 self._names.append((key, item.id))
         # Longest names first, so containment checks see the specific match first.
         self._names.sort(key=lambda p: -len(p[0]))
+        self._cached_spans = lru_cache(maxsize=256)(self._find_spans)
         # A name inside longer names of other items (居住证 in 居住证签注, 居住证积分) may
         # mean those items too: said alone, the rest of the message decides among them.
-        self._family: dict[str, tuple[str, ...]] = {}
+        owners: dict[str, list[str]] = {}
         for key, item_id in self._names:
-            others = [i for k, i in self._names if len(k) > len(key) and key in k and i != item_id]
-            if others:
-                self._family[key] = tuple(dict.fromkeys(others))
+            owners.setdefault(key, []).append(item_id)
+        self._family: dict[str, tuple[str, ...]] = {
+            key: tuple(dict.fromkeys(i for k in longer for i in owners[k] if i not in owners[key]))
+            for key, longer in longer_names(list(owners)).items()
+        }
 
     def mentions(self, text: str) -> tuple[str, ...]:
         """Ids of the items named in ``text``, most specific (longest name) first."""
@@ -98,8 +102,15 @@ class ItemMatcher:
         alone = [k for s, e, _, k in spans if not any(s2 <= s and e <= e2 and e2 - s2 > e - s for s2, e2, _, _ in spans)]
         return tuple(dict.fromkeys(i for key in alone for i in self._family.get(key, ()) if i not in named))
 
-    def _spans(self, text: str) -> list[tuple[int, int, str, str]]:
-        """(start, end, item id, name) of each name found in ``text``, longest first."""
+    def _spans(self, text: str) -> tuple[tuple[int, int, str, str], ...]:
+        """(start, end, item id, name) of each name found in ``text``, longest first.
+
+        A turn asks this of the same message several times (its names, their family,
+        those of its asking clauses), so the last few messages' answers are kept.
+        """
+        return self._cached_spans(text)
+
+    def _find_spans(self, text: str) -> tuple[tuple[int, int, str, str], ...]:
         lowered = plain_verbs(text.lower())
         spans: list[tuple[int, int, str, str]] = []
         for key, item_id in self._names:
@@ -117,14 +128,14 @@ class ItemMatcher:
         # Of two names that overlap (申请居住证 and 居住证积分 in 申请居住证积分), one whose
         # own part is a bare action word (申请, 办) yields: the object is the longer noun.
         # Both stay where each adds words of its own (继承房产 and 房产过户).
-        return [
+        return tuple(
             (s, e, i, k)
             for s, e, i, k in spans
             if not any(
                 i2 != i and ((s < s2 < e < e2 and is_generic(lowered[s:s2])) or (s2 < s < e2 < e and is_generic(lowered[e2:e])))
                 for s2, e2, i2, _ in spans
             )
-        ]
+        )
 
 
 _ORDINALS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "1": 1, "2": 2, "3": 3, "4": 4, "5": 5}
