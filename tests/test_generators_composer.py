@@ -95,3 +95,16 @@ def test_generate_refuses_non_answer_actions() -> None:
 def test_stream_concatenates_to_generate() -> None:
     req = GenerationRequest(question="q", intent="consult.process", lang="zh", items=(ITEMS["passport-apply"],))
     assert "".join(Composer().stream(req)) == Composer().generate(req).text
+
+
+def test_the_rest_of_a_unit_said_by_its_focus_repeats_nothing() -> None:
+    from assistant.generators.composer import _without
+
+    faq = "小孩子可以办身份证吗？可以，未满16周岁的由监护人陪同代为申领；年满16周岁应当申领。"
+    # the focus said the answer without its 可以: only the question would be left, so nothing is
+    assert _without(faq, "未满16周岁的由监护人陪同代为申领；年满16周岁应当申领。") == ""
+    # a sentence the focus did not say is the rest
+    rest = _without(faq, "未满16周岁的由监护人陪同代为申领；")
+    assert "年满16周岁应当申领。" in rest and "监护人" not in rest
+    assert _without("Can a child get one? Yes. A guardian applies. It lasts 5 years.", "A guardian applies.") .endswith("It lasts 5 years.")
+    assert _without("Can a child get one? Yes. A guardian applies.", "A guardian applies.") == ""

@@ -40,7 +40,7 @@ from assistant.core.types import (
     Step,
     intent_aspect,
 )
-from assistant.generators.planning import AnswerPlanner, answers_fee, containment, sentences
+from assistant.generators.planning import AnswerPlanner, after_verdict, answers_fee, bare_verdict, containment, sentences
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 #: A bracketed part holding Chinese characters: " (出生医学证明)", " (report the birth, 报出生)".
@@ -163,11 +163,21 @@ _CONTINUED = {"zh": "{head}（续）：", "en": "{head} (continued): "}
 
 
 def _without(text: str, focus: str) -> str:
-    """``text`` without the sentences its ``focus`` already said."""
+    """``text`` without the sentences its ``focus`` already said, ``""`` when it adds nothing.
+
+    A focus may be a sentence with its opening yes or no taken off (可以，未满16周岁… said
+    as 未满16周岁…): that sentence was said too.  What is left of an FAQ once its answer
+    was said is its question, and a bare 可以 / Yes, which say nothing new.
+    """
     said = set(sentences(focus))
-    rest = [part for part in sentences(text) if part not in said]
-    if not rest:
-        return text
+    rest = [
+        part
+        for part in sentences(text)
+        if part not in said and after_verdict(part) not in said and after_verdict(part) not in focus
+    ]
+    if all(part.endswith(("？", "?")) or bare_verdict(part) for part in rest):
+        # only the question (and its bare 可以) is left
+        return ""
     return ("" if _CJK.search(text) else " ").join(rest)
 
 
@@ -465,6 +475,9 @@ class Composer:
             if (field in _ONE_LINE_FIELDS or len(left) == 1) and any(id(u) in focused for u in left):
                 # a running text said first by its focus: the rest of it, not all of it again
                 lines = [_without(line, focused[id(u)]) if id(u) in focused else line for u, line in zip(left, lines)]
+                lines = [line for line in lines if line]
+                if not lines:
+                    continue
                 if head.strip():
                     head = _CONTINUED[lang].format(head=head.rstrip("：: "))
             if field == "online":

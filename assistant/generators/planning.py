@@ -301,7 +301,7 @@ class AnswerPlanner:
                     # an FAQ's own 可以 / Yes answers its own question: said to another
                     # question (要什么条件, or a yes/no question it was not asked in) it would
                     # answer something nobody asked, so the answer starts after it
-                    focus = _after_verdict(focus or said)
+                    focus = after_verdict(focus or said)
                 # the recorded score ranks a field's units for the short answer: one of the
                 # expected answer type (a duration for 多久) comes first
                 planned.append(PlannedUnit(u, round(score + _typed(said, types), 4), role, focus))
@@ -707,7 +707,13 @@ def _yes_no_clause(question: str) -> str:
     return asking[-1] if asking and not t.isascii() else t
 
 
-def _after_verdict(text: str) -> str:
+def bare_verdict(text: str) -> bool:
+    """Whether ``text`` is a yes or no and nothing else (可以。 / Yes.)."""
+    m = _OWN_VERDICT.match(text.strip())
+    return bool(m) and not text.strip()[m.end() :].strip("，,。.；;！! ")
+
+
+def after_verdict(text: str) -> str:
     """``text`` without the yes or no it opens with (可以，… → …; Yes. … → …).
 
     Only a verdict standing alone before a stop counts: "You can apply online…" keeps
