@@ -29,7 +29,7 @@ import numpy as np
 
 from assistant.core.errors import IndexNotBuilt, InvalidInput
 from assistant.core.settings import RetrievalSettings
-from assistant.core.text import is_generic, says_nonlocal
+from assistant.core.text import is_generic, says_nonlocal, standard_words
 from assistant.core.types import Chunk, Embedder, Hit, RetrievalQuery, ServiceItem
 from retrieval.analyzer import Analyzer, TermMatch
 from retrieval.bm25 import BM25
@@ -235,7 +235,8 @@ class HybridRetriever:
 
     def analyze(self, text: str) -> tuple[str, list[str], list[TermMatch]]:
         """(normalised text, expanded query tokens, term matches) of a query."""
-        norm = self.analyzer.normalize(text)
+        # a variant word (过世) is searched as the knowledge base's word for it (去世)
+        norm = standard_words(self.analyzer.normalize(text))
         matches = self.analyzer.match_terms(norm, normalized=True)
         tokens = self.analyzer.tokens(norm, normalized=True)
         if says_nonlocal(norm):

@@ -218,6 +218,29 @@ def says_nonlocal(text: str) -> bool:
     return bool(_NONLOCAL.search(text))
 
 
+#: Words that mean exactly what the knowledge base's word means, as (variant, its word),
+#: applied in order: a search for 奶奶过世了 must meet the items that say 去世.  Only true
+#: synonyms belong here (not 走了, which also means left): they replace the variant.
+SYNONYMS: tuple[tuple[str, str], ...] = (
+    ("过世", "去世"),
+    ("离世", "去世"),
+    ("逝世", "去世"),
+    ("故去", "去世"),
+    ("身故", "去世"),
+    ("亡故", "去世"),
+    # a death at work is 因工死亡 in the law and the items
+    ("因工去世", "因工死亡"),
+)
+
+
+def standard_words(text: str) -> str:
+    """``text`` with each :data:`SYNONYMS` variant replaced by the knowledge base's word."""
+    for variant, word in SYNONYMS:
+        if variant in text:
+            text = text.replace(variant, word)
+    return text
+
+
 #: 弄 / 搞 before what happened to a thing (弄丢了, 搞坏了) add nothing to it: names and
 #: aliases say 丢了, 坏了.
 _FILLER_VERB = re.compile(r"[弄搞](?=[丢坏掉没])")
