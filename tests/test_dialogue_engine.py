@@ -338,3 +338,37 @@ def test_the_names_of_the_clauses_that_ask_are_told_apart_from_those_that_tell(e
     assert engine._asking_names("刚办了居住证 社保卡丢了怎么补办") == ("social-security-card",)
     # one clause: nothing to tell apart
     assert engine._asking_names("居住证怎么办") == ()
+
+
+class NamingRetriever(BigramRetriever):
+    """The bigram retriever that also reports the character pairs of names and aliases it met."""
+
+    def retrieve(self, query: RetrievalQuery, *, top_k: int = 10) -> list[Hit]:
+        hits = super().retrieve(query, top_k=top_k)
+        by_id = {i.id: i for i in self.items}
+        asked = self._grams(query.text)
+        return [
+            Hit(h.item_id, h.score, name_terms=tuple(sorted(
+                asked & {g for a in (by_id[h.item_id].name, *by_id[h.item_id].aliases) for g in self._grams(a)}
+            )))
+            for h in hits
+        ]
+
+
+def test_an_item_named_only_to_tell_gives_way_to_the_one_the_question_names(items: dict[str, ServiceItem]) -> None:
+    retriever = NamingRetriever(list(items.values()))
+    engine = DialogueEngine(
+        classifier=RuleClassifier(), retriever=retriever, reranker=None, generator=Composer(),
+        policy=ActionPolicy(PolicyThresholds(answer_score=0.1, clarify_margin=0.05, switch_score=0.4)), items=items,
+    )
+    # 普通护照申领办好了: what happened; 孩子落户去哪里办: the question (落户 is no full alias,
+    # so only retrieval hears it)
+    (r,) = talk(engine, "普通护照申领办好了 孩子落户去哪里办")
+    assert r.answer.action is Action.ANSWER and r.state.current_item == "hukou-newborn"
+    whole, asking = retriever.queries[-2:]
+    assert retriever.retrieve(whole)[0].item_id == "passport-apply"  # the whole message ranks the passport first
+    assert asking.text == "孩子落户去哪里办"  # the asking clause, retrieved alone
+    # named in the asking clause itself, the item is answered as before (no second retrieval)
+    before = len(retriever.queries)
+    (r,) = talk(engine, "普通护照申领好了 护照在哪里取")
+    assert r.state.current_item == "passport-apply" and len(retriever.queries) == before + 1

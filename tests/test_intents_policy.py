@@ -420,3 +420,31 @@ def test_a_yes_no_question_about_a_named_complaint_channel_is_answered_as_a_ques
     # a complaint that names the channel stays a complaint, its channel first
     d = ActionPolicy(t).decide(replace(asks, text="这次办事体验太差了，我要给差评"))
     assert d.intent == "complaint" and d.item_ids == ("hukou-newborn", "passport-apply")
+
+
+def test_an_item_named_only_in_a_telling_clause_yields_to_what_the_asking_clause_names() -> None:
+    # 我有护照 孩子上户口去哪办: the passport says what the citizen has; the question is the hukou
+    hits = [_named("passport-apply", 0.9, ("护照",), 2), _named("hukou-newborn", 0.6, ("上户口",), 3)]
+    inp = PolicyInput(pred("consult.location"), hits, DialogueState(), ITEMS, ("passport-apply",), "我有护照 孩子上户口去哪办")
+    policy = ActionPolicy(T)
+    decided = policy.decide(inp)
+    assert decided.item_ids == ("passport-apply",)
+    asking = [_named("hukou-newborn", 1.0, ("上户口",), 0), _named("residence-permit-apply", 0.5, (), 1)]
+    d = policy.asked_topic(inp, decided, asking)
+    assert d.action is Action.ANSWER and d.item_ids == ("hukou-newborn",)
+    assert "only told" in d.why
+    # the asking clause names nothing of its own (能提前换吗): the told item stays
+    assert policy.asked_topic(inp, decided, [_named("hukou-newborn", 1.0, (), 0)]) == decided
+    # the asking clause also points at the told item: it stays
+    also = [_named("hukou-newborn", 1.0, ("上户口",), 0), _named("passport-apply", 0.8, ("护照",), 0)]
+    assert policy.asked_topic(inp, decided, also) == decided
+    # the whole message does not rank the asking clause's item among its first five: it stays
+    far = [_named("social-security-card", 1.0, ("社保卡",), 0)]
+    assert policy.asked_topic(inp, decided, far) == decided
+    # a bundle is a life event's answer, not chosen here
+    bundle_hits = [*hits, _named("onething-birth", 0.5, ("出生",), 3)]
+    bundle_inp = replace(inp, hits=bundle_hits)
+    assert policy.asked_topic(bundle_inp, decided, [_named("onething-birth", 1.0, ("出生",), 0)]) == decided
+    # weak retrieval of the asking clause changes nothing
+    weak = [_named("hukou-newborn", 0.1, ("上户口",), 0)]
+    assert policy.asked_topic(inp, decided, weak) == decided

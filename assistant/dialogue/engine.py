@@ -410,12 +410,18 @@ class DialogueEngine:
         # (or where the words naming a service name the bundle's event too: 要开公司需要办哪些)
         named_services = [m for m in mentioned if m in self.items and self.items[m].kind != "bundle"]
         several = bundle if SEVERAL_STEPS.search(text.lower()) or len(named_services) == 1 else ""
-        decision = self.policy.decide(
-            PolicyInput(
-                prediction, hits, state, self.items, mentioned, text,
-                life_event=several, asked=asked, family=self.matcher.family(text), asking=self._asking_names(text),
-            )
+        inp = PolicyInput(
+            prediction, hits, state, self.items, mentioned, text,
+            life_event=several, asked=asked, family=self.matcher.family(text), asking=self._asking_names(text),
         )
+        decision = self.policy.decide(inp)
+        if decision.action is Action.ANSWER and not decision.follow_up and decision.item_ids[:1] != (several,):
+            asking = self._only_told(text, hits, decision.item_ids[0])
+            if asking:
+                # the answered item was named only to tell (我爸是低保户 …): what do the
+                # clauses that ask retrieve on their own?
+                asking_hits = self.retriever.retrieve(replace(query, text=asking), top_k=self.top_k)
+                decision = self.policy.asked_topic(inp, decision, asking_hits)
         if decision.action is Action.CLARIFY and decision.clarify_kind == "situation":
             # 我在上海上班，办居住证要带什么材料: the message already answers the question.
             item = self.items[decision.item_ids[0]]
@@ -443,6 +449,17 @@ class DialogueEngine:
         new_state = state.without_question(checkup=turn.session, unresolved_turns=0)
         aspects = AspectPrediction(("conditions",))
         return PreparedTurn(prediction, hits, decision, new_state, timings, answer=turn.answer, aspects=aspects)
+
+    def _only_told(self, text: str, hits: Sequence[Hit], item_id: str) -> str:
+        """The clauses of ``text`` that ask, joined, when ``item_id`` was named only in the
+        others (刚拿到营业执照 税务那块在哪里办: the licence is what happened); else ""."""
+        clauses = message_clauses(normalize(text))
+        hit = next((h for h in hits if h.item_id == item_id), None)
+        if not clauses or hit is None or not hit.name_terms:
+            return ""
+        if any(term in clause for term in hit.name_terms for clause in clauses):
+            return ""
+        return " ".join(clauses)
 
     def _asking_names(self, text: str) -> tuple[str, ...]:
         """Items named in the clauses of ``text`` that ask, when others only tell (or ()).

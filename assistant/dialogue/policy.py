@@ -28,11 +28,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from assistant.core.errors import ConfigError
 from assistant.core.types import Action, DialogueState, Hit, IntentPrediction, ServiceItem
+from assistant.core.text import is_generic
 from intents.aspects import is_yes_no
 
 #: Hit components that count words rather than score evidence (never a ``score_key``).
@@ -402,6 +403,44 @@ class ActionPolicy:
             if h.item_id in _members(bundle) and self.evidence(h) > best_evidence:
                 best, best_evidence = h.item_id, self.evidence(h)
         return best
+
+    def asked_topic(self, inp: PolicyInput, decision: Decision, asking_hits: Sequence[Hit]) -> Decision:
+        """The decision again, when the item it answers was named only in a clause that tells.
+
+        我爸是低保户 走了以后火化的钱能补多少 names 低保 to say who the father was; the
+        question is the cremation subsidy its asking clause is about.  ``asking_hits``
+        ranks the items for the asking clauses alone.  The item they put first (of their
+        first three) and name in words of their own is answered when the whole message
+        ranks it among its first five too (the telling clause is context, not noise) and
+        the asking clauses do not also point at the decided item.  A bundle is a life event's answer and is not chosen
+        here, nor is anything when the asking clauses retrieve weakly (能领多少 has no
+        topic of its own: the told item is what it is about).
+        """
+        if decision.action is not Action.ANSWER or not decision.item_ids or not asking_hits:
+            return decision
+        current = decision.item_ids[0]
+        first = [h for h in asking_hits[:3] if h.item_id in inp.items]
+        if not first or self.evidence(first[0]) < self.thresholds.answer_score:
+            return decision
+        if current in {h.item_id for h in first}:
+            return decision
+        pool = [h.item_id for h in inp.hits[:5]]
+        # the asking clause must name the item in words of its own (火化, 税务): 能提前换新的吗
+        # retrieves something for any service, and names none
+        chosen = next(
+            (
+                h.item_id
+                for h in first
+                if h.item_id in pool
+                and inp.items[h.item_id].kind != "bundle"
+                and any(not is_generic(term) for term in h.name_terms)
+            ),
+            "",
+        )
+        if not chosen:
+            return decision
+        answered = self.answer_item(inp, decision.intent, chosen, follow_up=False)
+        return replace(answered, why=f"{answered.why}; asked about in the asking clause, {current} only told")
 
     def answer_item(self, inp: PolicyInput, label: str, item_id: str, *, follow_up: bool) -> Decision:
         """Answer from ``item_id``, unless its situations must be asked first."""
