@@ -368,6 +368,10 @@ def test_an_item_named_only_to_tell_gives_way_to_the_one_the_question_names(item
     whole, asking = retriever.queries[-2:]
     assert retriever.retrieve(whole)[0].item_id == "passport-apply"  # the whole message ranks the passport first
     assert asking.text == "孩子落户去哪里办"  # the asking clause, retrieved alone
+    # a clause naming the service without saying it is held is the topic: it stays
+    before = len(retriever.queries)
+    (r,) = talk(engine, "普通护照申领丢了 孩子落户去哪里办")
+    assert r.state.current_item == "passport-apply" and len(retriever.queries) == before + 1
     # named in the asking clause itself, the item is answered as before (no second retrieval)
     before = len(retriever.queries)
     (r,) = talk(engine, "普通护照申领好了 护照在哪里取")

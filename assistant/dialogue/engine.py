@@ -452,14 +452,23 @@ class DialogueEngine:
 
     def _only_told(self, text: str, hits: Sequence[Hit], item_id: str) -> str:
         """The clauses of ``text`` that ask, joined, when ``item_id`` was named only in the
-        others (刚拿到营业执照 税务那块在哪里办: the licence is what happened); else ""."""
-        clauses = message_clauses(normalize(text))
+        others and they say the citizen already has it (刚拿到营业执照 税务那块在哪里办: the
+        licence is done; 我爸是低保户: the allowance is what he had); else "".
+
+        A clause that names a service without saying it is held (房产证丢了 补一本要多少钱,
+        长护险居家护理 自己要付多少钱) is the topic the questions after it are about.
+        """
+        norm = normalize(text)
+        clauses = message_clauses(norm)
         hit = next((h for h in hits if h.item_id == item_id), None)
         if not clauses or hit is None or not hit.name_terms:
             return ""
         if any(term in clause for term in hit.name_terms for clause in clauses):
             return ""
-        return " ".join(clauses)
+        told = norm
+        for clause in clauses:
+            told = told.replace(clause, " ")
+        return " ".join(clauses) if _HELD.search(told) else ""
 
     def _asking_names(self, text: str) -> tuple[str, ...]:
         """Items named in the clauses of ``text`` that ask, when others only tell (or ()).
@@ -669,6 +678,14 @@ LIFE_EVENT = re.compile(
     r"(要|需要|得|该)(办|做|处理)(哪些|什么|啥)(事|手续|业务)?|(哪些|什么)(事|手续)(要|需要|得)办|"
     r"有(哪些|什么)(事|手续)|一件事|what (\w+ )?(do|should|must) (i|we) (need to )?do|what needs to be done|"
     r"which (services|procedures|formalities)|" + _SEVERAL_STEPS
+)
+
+
+#: A clause saying the citizen already has what it names: the service is done (刚拿到营业执照,
+#: 居住证办好了, I just got my licence) or a status held (我爸是低保户, 我有居住证).
+_HELD = re.compile(
+    r"(拿到|办好|办完|领到|领了|取得|有了|下来了|批了|我有|已有|持有)|(我|他|她|爸|妈|父亲|母亲|老人|家里)\S{0,2}是\S{1,6}户|"
+    r"\b(i|we) (just )?(have|got|received|obtained|hold)\b|\b(i|we)'ve (got|received|obtained)\b"
 )
 
 
