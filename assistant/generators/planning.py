@@ -590,9 +590,20 @@ def answer_types(question: str) -> tuple[re.Pattern[str], ...]:
     return types
 
 
+#: A hedge (以各中心公告为准, 以窗口告知为准): it names an office or a notice, and answers nothing.
+_HEDGE = re.compile(r"以[^，。；,;]{0,30}为准")
+
+
 def _typed(text: str, types: Sequence[re.Pattern[str]]) -> float:
-    """The bonus of a text of an expected answer type (0 when none is expected or met)."""
-    return _TYPE_BONUS if types and any(t.search(text) for t in types) else 0.0
+    """The bonus of a text of an expected answer type (0 when none is expected or met).
+
+    Its hedges do not count: 一般为工作日 9:00-17:00，以各中心公告为准 names a 中心 but does not
+    say where to go.
+    """
+    if not types:
+        return 0.0
+    text = _HEDGE.sub("", text)
+    return _TYPE_BONUS if any(t.search(text) for t in types) else 0.0
 
 
 #: Where a unit's text splits into sentences and clauses (Chinese stops and semicolons,
