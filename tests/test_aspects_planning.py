@@ -66,6 +66,10 @@ def test_aspects_in_the_order_asked(text: str, expected: list[str]) -> None:
         ("网上办要什么前提", ["conditions"]),
         ("病假期间工资还照发吗", ["benefit"]),  # whether it keeps paying
         ("退休了能提公积金吗", []),
+        ("老年综合津贴去哪申请 批了以后怎么发", ["location", "benefit"]),  # how it is paid once granted
+        ("稳岗补贴按什么标准返还给企业", ["benefit"]),  # by what standard it pays, no condition
+        ("证办下来怎么领", []),  # collecting a certificate is no benefit
+        ("批下来以后发票怎么开", []),
     ],
 )
 def test_a_clause_that_asks_an_aspect_in_so_many_words(text: str, expected: list[str]) -> None:
