@@ -365,8 +365,20 @@ def predict_aspects(
         if len(chosen) > 1 and "overview" in chosen:
             # "tell me about it" is what a message asks when it asks nothing in particular
             chosen.remove("overview")
-        where = _cue_positions(_normal(text))
+        t = _normal(text)
+        where = _cue_positions(t)
         far = len(text) + 1
+        uncued = [a for a in chosen if a not in where]
+        if uncued:
+            # an aspect the model hears without a cue is asked where a clause asks without
+            # one (买房付的首付能用公积金提出来吗 要带什么: the conditions, then the materials)
+            bare = [
+                t.find(c) for c in message_clauses(t)
+                if not any(p.search(c) for a in chosen for p in _COMPILED.get(a, ()))
+            ]
+            for a in uncued:
+                if bare:
+                    where[a] = bare[0]
         aspects = sorted(chosen, key=lambda a: (where.get(a, far), -scores.get(a, 0.0), ASPECTS.index(a)))
     else:
         aspects = asked_aspects(text)

@@ -85,6 +85,18 @@ def test_an_asking_clause_adds_what_the_aspect_head_missed() -> None:
     assert got.aspects == ("benefit",)
 
 
+def test_an_aspect_heard_without_a_cue_is_asked_where_a_clause_asks_without_one() -> None:
+    # the head hears the conditions in 能用公积金提出来吗, which no cue names: it was asked first
+    scores = {"materials": 0.9, "conditions": 0.6}
+    got = predict_aspects("买房付的首付能用公积金提出来吗 要带什么", "consult.materials", scores)
+    assert got.aspects == ("conditions", "materials")
+    got = predict_aspects("要带什么 首付能用公积金提出来吗", "consult.materials", scores)
+    assert got.aspects == ("materials", "conditions")
+    # one clause: the cued aspect first, as before
+    got = predict_aspects("首付提公积金要带什么", "consult.materials", scores)
+    assert got.aspects == ("materials", "conditions")
+
+
 @pytest.mark.parametrize(
     ("text", "clauses"),
     [
