@@ -367,6 +367,21 @@ def test_a_situation_the_question_names_is_recognised_and_look_alikes_are_not() 
         situations=(Situation("unit", "在职职工（单位申办）"), Situation("self", "灵活就业或失业人员（个人申办）")),
     )
     assert situation_named("自己办退休要带什么", retire) == "self"
+    # of two situations, the one the message denies is not its situation: the other is
+    inherit = _item(
+        id="real-estate-inherit",
+        name="继承不动产转移登记",
+        situations=(Situation("notarised", "凭公证书或法院文书"), Situation("direct", "全体继承人到登记机构直接申请")),
+    )
+    assert situation_named("继承房产过户 没去做公证 要准备哪些材料", inherit) == "direct"
+    assert situation_named("继承房产过户 已经做了公证 要准备哪些材料", inherit) == "notarised"
+    # with a third situation, denying one names none (and not the one denied)
+    three = _item(
+        id="real-estate-inherit",
+        name="继承不动产转移登记",
+        situations=(*inherit.situations, Situation("will", "遗嘱继承")),
+    )
+    assert situation_named("没去做公证 要准备哪些材料", three) == ""
 
 
 def test_the_sentence_of_the_expected_answer_type_is_said_first() -> None:

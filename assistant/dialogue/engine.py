@@ -248,9 +248,33 @@ def situation_named(text: str, item: ServiceItem) -> str:
         scored.append((shared, agrees, s.key))
     scored.sort(reverse=True)
     if scored and scored[0][0] >= 1 and (len(scored) == 1 or scored[0][:2] > scored[1][:2]):
-        return scored[0][2]
+        key = scored[0][2]
+        named = item.situation(key)
+        if (
+            named is not None
+            and not _LABEL_NEGATION.search(named.label)
+            and _denied(t, {p for p in _bigrams(named.label) if _HAN_PAIR.fullmatch(p)} - own)
+        ):
+            # the message denies the situation it names (没去做公证 of 凭公证书 or 全体继承人
+            # 直接申请): of two it is the other one; of more, the message does not say which
+            return next(s.key for s in item.situations if s.key != key) if len(item.situations) == 2 else ""
+        return key
     return ""
 
+
+def _denied(text: str, pairs: set[str]) -> bool:
+    """True when a negation stands just before where ``text`` says one of ``pairs`` (没去做公证)."""
+    for pair in pairs:
+        at = text.find(pair)
+        while at >= 0:
+            if _NEGATION.search(text[max(0, at - _DENIAL_REACH) : at]):
+                return True
+            at = text.find(pair, at + 1)
+    return False
+
+
+#: How many characters before a label's words a negation may stand and still deny them.
+_DENIAL_REACH = 4
 
 #: A message that says something is not so (合同没去备案, 没单位, 不到10万, 不是本市户籍).
 _NEGATION = re.compile(r"没有?|未|(?<!知)无|不是|不满|不到|不在|非|\b(no|not|without|never|don't|didn't|haven't|hasn't)\b")
