@@ -544,3 +544,21 @@ def test_a_validity_question_is_answered_by_the_validity_not_the_issuing_time() 
     plan = AnswerPlanner().plan(item, "多少钱 能用几年", ["fee", "time_limit"])
     text = Composer().generate(GenerationRequest("多少钱 能用几年", "consult.fee", "zh", (item,), Action.ANSWER, plan=plan)).text
     assert "有效期为5年" in text[:150]
+
+
+def test_asked_whether_one_can_a_fee_line_does_not_decide() -> None:
+    item = _item(
+        id="id-card-nonlocal",
+        name="异地办理居民身份证",
+        fees="到期换领工本费20元，遗失补领或损坏换领40元。",
+        faqs=(
+            FAQ("外地人在上海换身份证多少钱？", "到期换领工本费20元，遗失补领或损坏换领40元。"),
+            FAQ("外地户口身份证在上海丢了要回老家吗？", "不用，可以到本市具备异地受理功能的派出所申请补领。"),
+        ),
+    )
+    plan = AnswerPlanner().plan(item, "外地人身份证在上海能换吗", ["conditions"], yes_no=True)
+    direct = plan.by_role("direct")
+    assert not any("工本费" in p.unit.text for p in direct)
+    # asked what it costs, the fee line answers as before
+    plan = AnswerPlanner().plan(item, "在上海换身份证要钱吗", ["fee"], yes_no=True)
+    assert any("工本费" in p.unit.text for p in plan.units if p.role in ("direct", "asked"))

@@ -308,7 +308,16 @@ class AnswerPlanner:
 
         # 1. the direct answer: an FAQ asked almost word for word, else (yes/no or a
         #    question with a topic of its own) the unit that meets the question best
-        best_faq = max((u for u in units if u.field == "faqs"), key=lambda u: faq_sim[id(u)], default=None)
+        asks_money = "fee" in asked or bool(types and types[0] is _ANSWER_TYPES[0][1])
+
+        def costs_only(u: AnswerUnit) -> bool:
+            # asked whether one can (在上海能换吗), a line saying what it costs decides
+            # nothing, however many of the question's words it shares (外地人在上海换身份证多少钱)
+            return yes_no and not asks_money and (u.field == "fees" or (u.field == "faqs" and answers_fee(u.text)))
+
+        best_faq = max(
+            (u for u in units if u.field == "faqs" and not costs_only(u)), key=lambda u: faq_sim[id(u)], default=None
+        )
         verdict = ""
         if (
             best_faq is not None
@@ -338,6 +347,7 @@ class AnswerPlanner:
                     and faq_sim[id(u)] < self.settings.faq_verdict
                 )
             ]
+            candidates = [u for u in candidates if not costs_only(u)]
             wanted = {f for a in asked for f in ASPECT_FIELDS.get(a, ())} | {"faqs"}
             # a question asking how long or when finds its answer where the item says it: 年检能
             # 提前多久办 is answered by a condition (有效期满前3个月内), not the inspection's own
