@@ -450,6 +450,11 @@ def test_a_filler_verb_does_not_hide_a_name() -> None:
     a = Analyzer({"居住证丢了": ["renew"], "居住证": ["apply"]})
     assert [m.item_ids for m in a.match_terms("居住证弄丢了")] == [("renew",)]
     assert [m.item_ids for m in a.match_terms("身份证搞坏了")] == []
+    # 刚领完证 / 领了证 say 领证, the alias; 领完工资 is left as it is
+    b = Analyzer({"领证": ["marriage"]})
+    assert [m.item_ids for m in b.match_terms("刚领完证 户口要迁过来")] == [("marriage",)]
+    assert [m.item_ids for m in b.match_terms("领了证以后要办什么")] == [("marriage",)]
+    assert [m.item_ids for m in b.match_terms("领完工资")] == []
 
 
 def test_a_variant_word_is_searched_as_the_knowledge_bases_word(tiny_retriever) -> None:

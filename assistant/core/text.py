@@ -242,12 +242,13 @@ def standard_words(text: str) -> str:
 
 
 #: 弄 / 搞 before what happened to a thing (弄丢了, 搞坏了) add nothing to it: names and
-#: aliases say 丢了, 坏了.
-_FILLER_VERB = re.compile(r"[弄搞](?=[丢坏掉没])")
+#: aliases say 丢了, 坏了.  Nor does a 完 / 了 / 好 between a verb and the 证 it gets
+#: (刚领完证, 领了证, 办好证): names and aliases say 领证, 办证.
+_FILLER_VERB = re.compile(r"[弄搞](?=[丢坏掉没])|(?<=[领办拿考换补])[完了好](?=证)")
 
 
 def plain_verbs(text: str) -> str:
-    """``text`` with the filler verb of 弄丢了 / 搞坏了 dropped, as names and aliases say it."""
+    """``text`` with the filler of 弄丢了 / 搞坏了 / 领完证 dropped, as names and aliases say it."""
     return _FILLER_VERB.sub("", text)
 
 
