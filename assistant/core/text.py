@@ -160,6 +160,10 @@ COLLOQUIAL: tuple[tuple[str, str], ...] = (
     ("外地", "来沪 随迁 持居住证"),
     ("外省", "来沪 随迁 持居住证"),
     ("本地户口", "本市户籍"),
+    # 外地户口 is a 户籍 elsewhere (外地户口的能减吗 meets 一般为本市户籍); not "非本市户籍", whose
+    # 本市户籍 would read as the local situation
+    ("外地户口", "外省户籍"),
+    ("外省户口", "外省户籍"),
     # family and home as people say them; the items write 配偶, 子女, 住房
     ("老婆", "配偶"),
     ("媳妇", "配偶"),
