@@ -83,6 +83,8 @@ def test_complaint_gives_channels_and_offers_a_person() -> None:
     a = Composer().generate(GenerationRequest(question="投诉", intent="complaint", lang="zh", items=(item,)))
     assert a.options and a.options[0].value == "request_human"
     assert "转人工" in a.text
+    # where and how to raise it come before what the channel is
+    assert a.text.index("线上办理渠道") < a.text.index(item.summary[:10])
 
 
 def test_generate_refuses_non_answer_actions() -> None:

@@ -789,11 +789,9 @@ class Composer:
             else "很抱歉给您带来不好的体验。您可以通过以下官方渠道反映问题或投诉："
         )
         for item in items[:2]:
+            # where and how to raise it come first (办完事想给窗口打个差评 在哪评): what the
+            # channel is follows
             lines = [item_label(item, lang)]
-            summary = self._section(item, "summary", lang, "", "consult.overview")
-            if summary:
-                lines.append(summary.text)
-                citations.append(Citation(item.id, item.name, "summary", item.updated))
             online = self._section(item, "online", lang, "", "consult.online")
             if online:
                 lines.append(online.text)
@@ -801,6 +799,10 @@ class Composer:
             if item.phone:
                 lines.append(("Phone: " if lang == "en" else "电话：") + item.phone)
                 citations.append(Citation(item.id, item.name, "phone", item.updated))
+            summary = self._section(item, "summary", lang, "", "consult.overview")
+            if summary:
+                lines.append(summary.text)
+                citations.append(Citation(item.id, item.name, "summary", item.updated))
             parts.append("\n".join(lines))
         text = head + "\n\n" + "\n\n".join(parts) + "\n\n" + _OFFER_PERSON[lang] + "\n" + self.closing_line(items[0], lang)
         return Answer(
