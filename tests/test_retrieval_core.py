@@ -462,7 +462,8 @@ def test_a_variant_word_is_searched_as_the_knowledge_bases_word(tiny_retriever) 
 
     # 过世 / 离世 mean 去世, the word the items use; 走了 (also "left") is no synonym
     assert standard_words("奶奶过世了 房子怎么过户") == "奶奶去世了 房子怎么过户"
-    assert standard_words("父亲因工过世") == "父亲因工死亡"
+    assert standard_words("父亲因工过世") == "父亲工伤死亡"
+    assert standard_words("上班路上因工受伤") == "上班路上工伤"
     assert standard_words("他走了") == "他走了"
     norm, tokens, _ = tiny_retriever.analyze("家里老人离世了")
     assert "去世" in norm and "离世" not in norm

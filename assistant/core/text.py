@@ -232,8 +232,11 @@ SYNONYMS: tuple[tuple[str, str], ...] = (
     ("故去", "去世"),
     ("身故", "去世"),
     ("亡故", "去世"),
-    # a death at work is 因工死亡 in the law and the items
+    # a death or an injury at work is a 工伤 (因工死亡 in the law): the word the items are named by
     ("因工去世", "因工死亡"),
+    ("因工死亡", "工伤死亡"),
+    ("因工受伤", "工伤"),
+    ("因工负伤", "工伤"),
 )
 
 
