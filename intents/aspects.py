@@ -103,6 +103,8 @@ _ASKING: Mapping[str, tuple[str, ...]] = {
         r"(能|可以|可)?(拿|领|发|补|给|报)(到)?(多少|几)",
         r"(补贴|津贴|补助|保险金|养老金|救助金|抚恤金)(是|有)?(多少|标准)",
         r"钱(怎么|咋)(算|发|给|打)|(怎么|咋)(算钱|发钱|计算|计发)|按(多少|几)天算|打到哪",
+        # which payments one gets (家属能领到哪些补助, 有什么补贴)
+        r"(领|拿|享受|有)(到)?(哪些|什么|啥)(补助|补贴|津贴|待遇|救助|抚恤)",
         # how it is paid once granted (批了以后怎么发), and by what standard (按什么标准返还)
         r"(以后|之后|下来)(怎么|咋|如何)发(?!票)|按(什么|啥|哪个)标准(返还|发放|发|补|给|算|计发)",
         # whether it pays money at all (是直接打钱吗) or covers a cost (培训费能补吗)
@@ -125,7 +127,7 @@ _ASKING: Mapping[str, tuple[str, ...]] = {
         r"\bhow (long|soon)\b|\bsame day\b|\bdeadline\b|\bwhen (can|will|do|does|should|must) (i|we|it|they|you)\b",
     ),
     "location": (
-        r"在哪|哪里|哪儿|去哪|上哪|到哪|去那(里|儿)?(办|领|申请|弄|登|交|补|打)|什么地方|哪个(窗口|部门|单位|网点)",
+        r"在哪|哪里|哪儿|去哪|上哪|到哪(?!些)|去那(里|儿)?(办|领|申请|弄|登|交|补|打)|什么地方|哪个(窗口|部门|单位|网点)",
         r"\bwhere\b",
     ),
     "online": (

@@ -68,6 +68,8 @@ def test_aspects_in_the_order_asked(text: str, expected: list[str]) -> None:
         ("退休了能提公积金吗", []),
         ("老年综合津贴去哪申请 批了以后怎么发", ["location", "benefit"]),  # how it is paid once granted
         ("稳岗补贴按什么标准返还给企业", ["benefit"]),  # by what standard it pays, no condition
+        ("因工去世了 家属能领到哪些补助", ["benefit"]),  # which payments
+        ("办了残疾证有什么补贴", ["benefit"]),
         ("证办下来怎么领", []),  # collecting a certificate is no benefit
         ("批下来以后发票怎么开", []),
     ],
