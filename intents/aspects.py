@@ -128,6 +128,8 @@ _ASKING: Mapping[str, tuple[str, ...]] = {
     ),
     "location": (
         r"在哪|哪里|哪儿|去哪|上哪|到哪(?!些)|去那(里|儿)?(办|领|申请|弄|登|交|补|打)|什么地方|哪个(窗口|部门|单位|网点)",
+        # whether it can be done here (外地户口 身份证在上海能补吗): where, in Shanghai
+        r"在(上海|本市|这边|这里)(能|可以)(办|补|换|领|申请|考)",
         r"\bwhere\b",
     ),
     "online": (

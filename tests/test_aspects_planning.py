@@ -70,6 +70,8 @@ def test_aspects_in_the_order_asked(text: str, expected: list[str]) -> None:
         ("稳岗补贴按什么标准返还给企业", ["benefit"]),  # by what standard it pays, no condition
         ("因工去世了 家属能领到哪些补助", ["benefit"]),  # which payments
         ("办了残疾证有什么补贴", ["benefit"]),
+        ("河南户口 身份证快到期了 在上海能换吗", ["location"]),  # whether it can be done here: where
+        ("在上海工作能领失业金吗", []),
         ("证办下来怎么领", []),  # collecting a certificate is no benefit
         ("批下来以后发票怎么开", []),
     ],
