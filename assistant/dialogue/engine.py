@@ -434,13 +434,16 @@ class DialogueEngine:
         # (or where the words naming a service name the bundle's event too: 要开公司需要办哪些)
         named_services = [m for m in mentioned if m in self.items and self.items[m].kind != "bundle"]
         several = bundle if SEVERAL_STEPS.search(text.lower()) or len(named_services) == 1 else ""
+        # the clauses that ask, when the message also has clauses that only tell (else [])
+        norm = normalize(text)
+        clauses = message_clauses(norm)
         inp = PolicyInput(
             prediction, hits, state, self.items, mentioned, text,
-            life_event=several, asked=asked, family=self.matcher.family(text), asking=self._asking_names(text),
+            life_event=several, asked=asked, family=self.matcher.family(text), asking=self._asking_names(clauses),
         )
         decision = self.policy.decide(inp)
         if decision.action is Action.ANSWER and not decision.follow_up and decision.item_ids[:1] != (several,):
-            asking = self._only_told(text, hits, decision.item_ids[0])
+            asking = self._only_told(norm, clauses, hits, decision.item_ids[0])
             if asking:
                 # the answered item was named only to tell (我爸是低保户 …): what do the
                 # clauses that ask retrieve on their own?
@@ -474,16 +477,15 @@ class DialogueEngine:
         aspects = AspectPrediction(("conditions",))
         return PreparedTurn(prediction, hits, decision, new_state, timings, answer=turn.answer, aspects=aspects)
 
-    def _only_told(self, text: str, hits: Sequence[Hit], item_id: str) -> str:
-        """The clauses of ``text`` that ask, joined, when ``item_id`` was named only in the
-        others and they say the citizen already has it (刚拿到营业执照 税务那块在哪里办: the
-        licence is done; 我爸是低保户: the allowance is what he had); else "".
+    def _only_told(self, norm: str, clauses: Sequence[str], hits: Sequence[Hit], item_id: str) -> str:
+        """The asking ``clauses`` of the normalised message ``norm``, joined, when ``item_id``
+        was named only in its other clauses and they say the citizen already has it (刚拿到
+        营业执照 税务那块在哪里办: the licence is done; 我爸是低保户: the allowance is what he
+        had); else "".
 
         A clause that names a service without saying it is held (房产证丢了 补一本要多少钱,
         长护险居家护理 自己要付多少钱) is the topic the questions after it are about.
         """
-        norm = normalize(text)
-        clauses = message_clauses(norm)
         hit = next((h for h in hits if h.item_id == item_id), None)
         if not clauses or hit is None or not hit.name_terms:
             return ""
@@ -494,13 +496,12 @@ class DialogueEngine:
             told = told.replace(clause, " ")
         return " ".join(clauses) if _HELD.search(told) else ""
 
-    def _asking_names(self, text: str) -> tuple[str, ...]:
-        """Items named in the clauses of ``text`` that ask, when others only tell (or ()).
+    def _asking_names(self, clauses: Sequence[str]) -> tuple[str, ...]:
+        """Items named in a message's asking ``clauses`` (:func:`message_clauses`), or ().
 
         I just got my work permit. … how many days do I have to apply for the residence
         permit? asks about the residence permit; the work permit is what happened.
         """
-        clauses = message_clauses(normalize(text))
         if not clauses:
             return ()
         named = [i for c in clauses for i in (*self.matcher.mentions(c), *self.matcher.family(c))]

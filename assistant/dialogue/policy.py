@@ -412,9 +412,10 @@ class ActionPolicy:
         ranks the items for the asking clauses alone.  The item they put first (of their
         first three) and name in words of their own is answered when the whole message
         ranks it among its first five too (the telling clause is context, not noise) and
-        the asking clauses do not also point at the decided item.  A bundle is a life event's answer and is not chosen
-        here, nor is anything when the asking clauses retrieve weakly (能领多少 has no
-        topic of its own: the told item is what it is about).
+        the asking clauses do not also point at the decided item.  A bundle is a life
+        event's answer and is not chosen here, nor is anything when the asking clauses
+        retrieve weakly (能领多少 has no topic of its own: the told item is what it is
+        about).
         """
         if decision.action is not Action.ANSWER or not decision.item_ids or not asking_hits:
             return decision
