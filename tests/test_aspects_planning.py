@@ -354,37 +354,29 @@ def test_a_situation_the_question_names_is_recognised_and_look_alikes_are_not() 
     # the item's own words (投靠) and English letter pairs name no situation
     assert situation_named("投靠落户要带什么", item) == ""
     assert situation_named("what do i have to bring", item) == ""
+
+    def situated(id: str, name: str, *situations: tuple[str, str]) -> ServiceItem:
+        return _item(id=id, name=name, situations=tuple(Situation(key, label) for key, label in situations))
+
     # named alike, the situation that says "not" as the message does
-    lease = _item(
-        id="housing-fund-withdraw-rent",
-        name="租房提取住房公积金",
-        situations=(Situation("no-lease", "未办理租赁合同网签备案"), Situation("lease", "已办理租赁合同网签备案")),
+    lease = situated(
+        "housing-fund-withdraw-rent", "租房提取住房公积金",
+        ("no-lease", "未办理租赁合同网签备案"), ("lease", "已办理租赁合同网签备案"),
     )
     assert situation_named("合同没去备案能提吗", lease) == "no-lease"
     assert situation_named("合同没去网签备案能提吗", lease) == "no-lease"
     # a message that says no "not" names neither by these shared words
     assert situation_named("合同网签备案的能提多少", lease) == ""
     # as citizens say it: 自己办 is 个人申办
-    retire = _item(
-        id="pension-retirement",
-        name="退休申办",
-        situations=(Situation("unit", "在职职工（单位申办）"), Situation("self", "灵活就业或失业人员（个人申办）")),
-    )
+    retire = situated("pension-retirement", "退休申办", ("unit", "在职职工（单位申办）"), ("self", "灵活就业或失业人员（个人申办）"))
     assert situation_named("自己办退休要带什么", retire) == "self"
     # of two situations, the one the message denies is not its situation: the other is
-    inherit = _item(
-        id="real-estate-inherit",
-        name="继承不动产转移登记",
-        situations=(Situation("notarised", "凭公证书或法院文书"), Situation("direct", "全体继承人到登记机构直接申请")),
-    )
+    notarised, direct = ("notarised", "凭公证书或法院文书"), ("direct", "全体继承人到登记机构直接申请")
+    inherit = situated("real-estate-inherit", "继承不动产转移登记", notarised, direct)
     assert situation_named("继承房产过户 没去做公证 要准备哪些材料", inherit) == "direct"
     assert situation_named("继承房产过户 已经做了公证 要准备哪些材料", inherit) == "notarised"
     # with a third situation, denying one names none (and not the one denied)
-    three = _item(
-        id="real-estate-inherit",
-        name="继承不动产转移登记",
-        situations=(*inherit.situations, Situation("will", "遗嘱继承")),
-    )
+    three = situated("real-estate-inherit", "继承不动产转移登记", notarised, direct, ("will", "遗嘱继承"))
     assert situation_named("没去做公证 要准备哪些材料", three) == ""
 
 
