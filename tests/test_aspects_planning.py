@@ -391,6 +391,25 @@ def test_the_sentence_of_the_expected_answer_type_is_said_first() -> None:
     (how_long,) = answer_types("多久")
     assert all(how_long.search(t) for t in ("出生后一个月内申报", "登记满半年", "a one-year limitation period", "60日内"))
     assert not how_long.search("按上一年度月平均工资")
+    # asked where, a hedge that names an office (以各中心公告为准) is no place: the place leads
+    place = "一般为工作日 9:00-17:00，以各中心公告为准；街道（乡镇）社区事务受理服务中心；按户籍地或居住地就近办理，地址可在随申办APP查询"
+    focus = focus_of(place, {}, 20, types=answer_types("去哪申请"))
+    assert focus.startswith("街道") and "公告" not in focus
+
+
+def test_an_out_of_town_hukou_meets_what_the_items_say_of_hukou() -> None:
+    from assistant.core.text import expand_colloquial
+
+    item = _item(
+        id="funeral-subsidy",
+        name="基本殡葬服务费用减免",
+        conditions=("困难群众减免需提供低保、特困等身份证明", "逝者符合减免对象条件（一般为本市户籍等）"),
+    )
+    plan = AnswerPlanner().plan(item, "外地户口的能减吗", ["conditions"], yes_no=True)
+    asked = sorted((p for p in plan.units if p.role == "asked"), key=lambda p: -p.score)
+    assert "本市户籍" in asked[0].unit.text
+    # not read as the local situation (本市户籍儿童) of a 外地 family
+    assert "本市户籍" not in expand_colloquial("外地户口")
 
 
 def test_how_long_is_answered_by_the_unit_that_gives_the_duration_wherever_it_is() -> None:
