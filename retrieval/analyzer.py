@@ -22,11 +22,12 @@ from functools import lru_cache
 from pathlib import Path
 
 from assistant.core.errors import IndexNotBuilt
-from assistant.core.text import longer_names, normalize, plain_verbs
+from assistant.core.text import longer_names, normalize, plain_verbs, standard_words
 
 #: Bumped when tokens change; 5: the shared normaliser (assistant.core.text) also
-#: collapses whitespace and applies NFKC before t2s.
-ANALYZER_VERSION = 5
+#: collapses whitespace and applies NFKC before t2s; 6: true synonyms are indexed and
+#: searched as the knowledge base's word (过世 as 去世, ``core.text.standard_words``).
+ANALYZER_VERSION = 6
 
 #: Function words and question fillers that carry no topic.
 STOPWORDS: frozenset[str] = frozenset(
@@ -90,7 +91,7 @@ class Analyzer:
         self.stopwords = frozenset(stopwords)
         self.terms: dict[str, tuple[str, ...]] = {}
         for term, ids in (terms or {}).items():
-            t = self.normalize(term)
+            t = standard_words(self.normalize(term))
             if len(t) >= 2:
                 self.terms[t] = tuple(sorted(set(self.terms.get(t, ()) + tuple(ids))))
         self.extra_words = tuple(sorted({self.normalize(w) for w in extra_words if len(w.strip()) >= 2}))
@@ -215,7 +216,8 @@ class Analyzer:
 
     def tokens(self, text: str, *, normalized: bool = False) -> list[str]:
         """Index/query tokens of ``text``: jieba search-mode words minus stop words."""
-        norm = text if normalized else self.normalize(text)
+        # index and query alike: a passage saying 过世 and a question saying 去世 meet
+        norm = standard_words(text if normalized else self.normalize(text))
         out = []
         for tok in self._jieba().lcut_for_search(norm):
             tok = tok.strip()
@@ -262,7 +264,7 @@ class Analyzer:
         (``shebaoka`` -> 社保卡); then Chinese spans of 3+ characters that sound
         like a term (居主证 -> 居住证).
         """
-        norm = plain_verbs(text if normalized else self.normalize(text))
+        norm = plain_verbs(standard_words(text if normalized else self.normalize(text)))
         found: dict[str, str] = {}
         # look each span up instead of scanning every term: a query has a few
         # hundred spans, a corpus may have thousands of names

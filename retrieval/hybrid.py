@@ -235,7 +235,8 @@ class HybridRetriever:
 
     def analyze(self, text: str) -> tuple[str, list[str], list[TermMatch]]:
         """(normalised text, expanded query tokens, term matches) of a query."""
-        # a variant word (过世) is searched as the knowledge base's word for it (去世)
+        # a variant word (过世) is the knowledge base's word for it (去世) to the analyzer,
+        # which indexes passages the same way, and to the dense query too
         norm = standard_words(self.analyzer.normalize(text))
         matches = self.analyzer.match_terms(norm, normalized=True)
         tokens = self.analyzer.tokens(norm, normalized=True)
