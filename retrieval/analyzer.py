@@ -91,7 +91,7 @@ class Analyzer:
         self.stopwords = frozenset(stopwords)
         self.terms: dict[str, tuple[str, ...]] = {}
         for term, ids in (terms or {}).items():
-            t = standard_words(self.normalize(term))
+            t = self.normalize(term)
             if len(t) >= 2:
                 self.terms[t] = tuple(sorted(set(self.terms.get(t, ()) + tuple(ids))))
         self.extra_words = tuple(sorted({self.normalize(w) for w in extra_words if len(w.strip()) >= 2}))
@@ -157,10 +157,17 @@ class Analyzer:
 
     # ------------------------------------------------------------------ text
 
-    #: The project's one normaliser (``assistant.core.text.normalize``): the
-    #: intent model reads messages through it too, so both hand the embedder
-    #: the same text and a message is embedded once per turn.
-    normalize = staticmethod(normalize)
+    @staticmethod
+    def normalize(text: str) -> str:
+        """The project's one normaliser (``assistant.core.text.normalize``), then true
+        synonyms as the knowledge base's word (过世 as 去世, ``core.text.standard_words``).
+
+        Passages and questions alike go through here: a passage saying 过世 and a
+        question saying 去世 meet.  The intent model reads messages through the core
+        normaliser, so both hand the embedder the same text, and a message is
+        embedded once per turn, unless it says one of the few synonym variants.
+        """
+        return standard_words(normalize(text))
 
     def _jieba(self):
         if self._tokenizer is None:
@@ -216,8 +223,7 @@ class Analyzer:
 
     def tokens(self, text: str, *, normalized: bool = False) -> list[str]:
         """Index/query tokens of ``text``: jieba search-mode words minus stop words."""
-        # index and query alike: a passage saying 过世 and a question saying 去世 meet
-        norm = standard_words(text if normalized else self.normalize(text))
+        norm = text if normalized else self.normalize(text)
         out = []
         for tok in self._jieba().lcut_for_search(norm):
             tok = tok.strip()
@@ -264,7 +270,7 @@ class Analyzer:
         (``shebaoka`` -> 社保卡); then Chinese spans of 3+ characters that sound
         like a term (居主证 -> 居住证).
         """
-        norm = plain_verbs(standard_words(text if normalized else self.normalize(text)))
+        norm = plain_verbs(text if normalized else self.normalize(text))
         found: dict[str, str] = {}
         # look each span up instead of scanning every term: a query has a few
         # hundred spans, a corpus may have thousands of names

@@ -29,7 +29,7 @@ import numpy as np
 
 from assistant.core.errors import IndexNotBuilt, InvalidInput
 from assistant.core.settings import RetrievalSettings
-from assistant.core.text import is_generic, says_nonlocal, standard_words
+from assistant.core.text import is_generic, says_nonlocal
 from assistant.core.types import Chunk, Embedder, Hit, RetrievalQuery, ServiceItem
 from retrieval.analyzer import Analyzer, TermMatch
 from retrieval.bm25 import BM25
@@ -235,9 +235,9 @@ class HybridRetriever:
 
     def analyze(self, text: str) -> tuple[str, list[str], list[TermMatch]]:
         """(normalised text, expanded query tokens, term matches) of a query."""
-        # a variant word (过世) is the knowledge base's word for it (去世) to the analyzer,
-        # which indexes passages the same way, and to the dense query too
-        norm = standard_words(self.analyzer.normalize(text))
+        # the analyzer's form: a variant word (过世) is the knowledge base's word (去世), for
+        # the dense query too
+        norm = self.analyzer.normalize(text)
         matches = self.analyzer.match_terms(norm, normalized=True)
         tokens = self.analyzer.tokens(norm, normalized=True)
         if says_nonlocal(norm):
