@@ -465,6 +465,10 @@ def test_a_variant_word_is_searched_as_the_knowledge_bases_word(tiny_retriever) 
     assert standard_words("父亲因工过世") == "父亲工伤死亡"
     assert standard_words("上班路上因工受伤") == "上班路上工伤"
     assert standard_words("他走了") == "他走了"
+    # the answer planner's colloquial reading starts from the same words
+    from assistant.core.text import expand_colloquial
+
+    assert expand_colloquial("奶奶过世了").startswith("奶奶去世了") and "死亡" in expand_colloquial("奶奶过世了")
     norm, tokens, _ = tiny_retriever.analyze("家里老人离世了")
     assert "去世" in norm and "去世" in tokens and "离世" not in tokens
     # the index reads passages the same way: a passage saying 过世 meets a question saying 去世

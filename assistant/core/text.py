@@ -178,13 +178,16 @@ COLLOQUIAL: tuple[tuple[str, str], ...] = (
     ("朋友家", "亲友"),
     ("房子", "住房 房屋"),
     ("走了", "去世 死亡"),
-    ("过世", "去世 死亡"),
+    # 过世, 离世 … are 去世 already (:data:`SYNONYMS`, read first)
+    ("去世", "死亡"),
     ("钱", "费用"),
 )
 
 
 def expand_colloquial(text: str) -> str:
-    """``text`` followed by the official words for the colloquial ones it contains."""
+    """``text``, its true synonyms as the knowledge base's word (:func:`standard_words`),
+    followed by the official words for the colloquial ones it contains."""
+    text = standard_words(text)
     extra = [official for colloquial, official in COLLOQUIAL if colloquial in text]
     return text + (" " + " ".join(extra) if extra else "")
 
