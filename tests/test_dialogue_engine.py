@@ -228,6 +228,17 @@ def test_of_two_overlapping_names_one_adding_only_an_action_word_yields() -> Non
     assert set(matcher.mentions("居住证积分入户")) == {"passport-apply", "hukou-newborn"}
 
 
+def test_a_name_is_found_however_a_true_synonym_writes_it() -> None:
+    from dataclasses import replace as dc_replace
+
+    items = {i.id: i for i in tiny_items()}
+    items["hukou-newborn"] = dc_replace(items["hukou-newborn"], aliases=("去世销户",))
+    matcher = ItemMatcher(items)
+    # 过世 is 去世, in the names as in the message (as retrieval reads both)
+    assert matcher.mentions("老人过世销户要带什么") == ("hukou-newborn",)
+    assert matcher.mentions("老人去世销户要带什么") == ("hukou-newborn",)
+
+
 def test_colloquial_situation_replies_resolve() -> None:
     items = {i.id: i for i in tiny_items()}
     matcher = ItemMatcher(items)

@@ -24,7 +24,15 @@ from functools import lru_cache
 from assistant.checkup import CheckupEngine
 from assistant.dialogue.checkup import CheckupDialogue, CheckupTurn, checkup_audience
 from assistant.generators.composer import PERSON_OPTION, SITUATION_SLOT, Composer
-from assistant.core.text import detect_lang, expand_colloquial, is_generic, longer_names, normalize, plain_verbs
+from assistant.core.text import (
+    detect_lang,
+    expand_colloquial,
+    is_generic,
+    longer_names,
+    normalize,
+    plain_verbs,
+    standard_words,
+)
 from assistant.generators.planning import AnswerPlanner
 from intents.aspects import message_clauses, predict_aspects
 from assistant.core.types import (
@@ -66,7 +74,8 @@ class ItemMatcher:
         self._names: list[tuple[str, str]] = []
         for item in items.values():
             for name in {item.name, item.name_en, *item.aliases}:
-                key = name.strip().lower()
+                # names and messages alike read true synonyms as the knowledge base's word
+                key = standard_words(name.strip().lower())
                 if not key:
                     continue
                 latin = all(ch.isascii() for ch in key)
@@ -111,7 +120,7 @@ class ItemMatcher:
         return self._cached_spans(text)
 
     def _find_spans(self, text: str) -> tuple[tuple[int, int, str, str], ...]:
-        lowered = plain_verbs(text.lower())
+        lowered = plain_verbs(standard_words(text.lower()))
         spans: list[tuple[int, int, str, str]] = []
         for key, item_id in self._names:
             start = lowered.find(key)
@@ -434,8 +443,9 @@ class DialogueEngine:
         # (or where the words naming a service name the bundle's event too: 要开公司需要办哪些)
         named_services = [m for m in mentioned if m in self.items and self.items[m].kind != "bundle"]
         several = bundle if SEVERAL_STEPS.search(text.lower()) or len(named_services) == 1 else ""
-        # the clauses that ask, when the message also has clauses that only tell (else [])
-        norm = normalize(text)
+        # the clauses that ask, when the message also has clauses that only tell (else []);
+        # read as retrieval reads them (过世 as 去世), so the names it reports are found there
+        norm = standard_words(normalize(text))
         clauses = message_clauses(norm)
         inp = PolicyInput(
             prediction, hits, state, self.items, mentioned, text,

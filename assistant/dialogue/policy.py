@@ -20,7 +20,9 @@ Fixed rules (not thresholds, because they are promises to citizens):
 Which item: exactly one named item is answered, unless retrieval puts first an
 item the name may also mean (its family, 居住证 in 居住证签注) or one the named
 item links as related; of several named items, one named in a clause that asks
-comes before one named only in a clause that tells.
+comes before one named only in a clause that tells; and an item named only in a
+clause saying the citizen already has it yields to what the asking clauses name
+(:meth:`ActionPolicy.asked_topic`).
 """
 
 from __future__ import annotations
