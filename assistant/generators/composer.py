@@ -173,7 +173,7 @@ def _without(text: str, focus: str) -> str:
     rest = [
         part
         for part in sentences(text)
-        if part not in said and after_verdict(part) not in said and after_verdict(part) not in focus
+        if part not in said and (plain := after_verdict(part)) not in said and plain not in focus
     ]
     if all(part.endswith(("？", "?")) or bare_verdict(part) for part in rest):
         # only the question (and its bare 可以) is left

@@ -283,8 +283,14 @@ class AnswerPlanner:
 
         en = lang == "en"
         types = answer_types(question)
-        # a deadline or validity question: the type of the unit that answers it
+        # a deadline or validity question: the type of the unit that answers it, and the
+        # units of that type (not lists: a material naming 有效期 answers nothing)
         limit_type = next((answer for _, answer in _LIMIT_KINDS if types and types[0] is answer), None)
+        limit_units = (
+            [u for u in units if u.field not in _LISTED and _typed(_unit_text(u, lang), (limit_type,))]
+            if limit_type is not None
+            else []
+        )
 
         def take(u: AnswerUnit, score: float, role: str) -> None:
             if id(u) not in used:
@@ -376,12 +382,13 @@ class AnswerPlanner:
                 # a yes/no question is decided by its best unit; any other question is led
                 # by a unit only when that unit meets most of the question's own words
                 take(best, scores[id(best)], "direct")
-            elif limit_type is not None:
+            elif limit_units:
                 # asked by when the citizen must act (or how long the document lasts), the
                 # item's sentence that says so leads wherever it stands (城市在葬前申报 is a
                 # condition, 有效期5年 an FAQ's): neither is a processing time, and their
                 # few words rarely share the question's
-                limits = [u for u in candidates if u.field not in _LISTED and _typed(_unit_text(u, lang), (limit_type,))]
+                among = {id(u) for u in candidates}
+                limits = [u for u in limit_units if id(u) in among]
                 if limits:
                     first = max(limits, key=lambda u: scores[id(u)])
                     take(first, scores[id(first)], "direct")
@@ -395,13 +402,11 @@ class AnswerPlanner:
             fields = ASPECT_FIELDS.get(aspect, ())
             if aspect == "overview":
                 fields = ("summary",)
-            if aspect == "time_limit" and limit_type is not None:
+            if aspect == "time_limit" and limit_units and not any(u.field in fields for u in limit_units):
                 # 能用几年 asks the validity (最晚 a deadline): where the time-limit field gives
                 # only how long issuing takes, the unit that gives it (an FAQ's 有效期5年) is said
-                typed = [u for u in units if u.field not in _LISTED and _typed(_unit_text(u, lang), (limit_type,))]
-                if typed and not any(u.field in fields for u in typed):
-                    best_limit = max(typed, key=lambda u: scores[id(u)])
-                    take(best_limit, scores[id(best_limit)], "asked")
+                best_limit = max(limit_units, key=lambda u: scores[id(u)])
+                take(best_limit, scores[id(best_limit)], "asked")
             for field in fields:
                 group = [u for u in units if u.field == field]
                 if not group:
